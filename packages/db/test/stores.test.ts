@@ -1,0 +1,107 @@
+// The data-access stores against a real, migrated SQLite file.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureAdmin, openDatabase, verifyPassword, type Database } from '../src/index.ts';
+
+let dir: string;
+let db: Database;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'berth-stores-'));
+  db = await openDatabase({ url: `file:${path.join(dir, 'berth.db')}` });
+});
+afterAll(async () => {
+  await db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('stores', () => {
+  it('round-trips an instance with config, devices and ordered profiles', async () => {
+    const project = await db.projects.create({ name: 'p1', config: { 'limits.instances': '3' } });
+    const a = await db.profiles.create(project.id, { name: 'a', config: { 'limits.cpu': '1' } });
+    const b = await db.profiles.create(project.id, { name: 'b', devices: { eth0: { type: 'nic', network: 'br0' } } });
+    const created = await db.instances.create(project.id, {
+      name: 'c1',
+      type: 'container',
+      architecture: 'x86_64',
+      config: { 'user.note': 'hello world', 'volatile.eth0.hwaddr': '02:16:3e:00:00:01' },
+      devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+      profileIds: [b.id, a.id],
+    });
+    expect(created.profiles).toEqual(['b', 'a']);
+    const got = await db.instances.get('p1', 'c1');
+    expect(got).toMatchObject({
+      name: 'c1',
+      project: 'p1',
+      config: { 'user.note': 'hello world', 'volatile.eth0.hwaddr': '02:16:3e:00:00:01' },
+      devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+      profiles: ['b', 'a'],
+      ephemeral: false,
+    });
+    expect(await db.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' })).toEqual(['02:16:3e:00:00:01']);
+    expect(await db.profiles.usedBy(a.id)).toEqual([{ project: 'p1', name: 'c1' }]);
+
+    await db.instances.update(created.id, {
+      description: 'd',
+      ephemeral: true,
+      config: { 'limits.memory': '1GiB' },
+      devices: {},
+      profileIds: [a.id],
+    });
+    expect(await db.instances.get('p1', 'c1')).toMatchObject({ description: 'd', ephemeral: true, config: { 'limits.memory': '1GiB' }, devices: {}, profiles: ['a'] });
+    expect(await db.profiles.usedBy(b.id)).toEqual([]);
+  });
+
+  it('a profile in use cannot be deleted underneath an instance', async () => {
+    const profile = await db.profiles.get('p1', 'a');
+    await expect(db.profiles.delete(profile!.id)).rejects.toThrow();
+    expect(await db.profiles.get('p1', 'a')).not.toBeNull();
+  });
+
+  it('a failed transaction leaves nothing behind', async () => {
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.projects.create({ name: 'half-done' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await db.projects.get('half-done')).toBeNull();
+  });
+
+  it('keeps operations with their JSON resources and metadata', async () => {
+    await db.operations.create({
+      id: '6f1a8c1e-0000-4000-8000-000000000001',
+      project: 'p1',
+      class: 'task',
+      description: 'Creating instance',
+      status: 'Running',
+      statusCode: 103,
+      mayCancel: true,
+      err: '',
+      resources: { instances: ['/1.0/instances/c1?project=p1'] },
+      metadata: { progress: { percent: '10' } },
+      location: 'none',
+    });
+    const updated = await db.operations.update('6f1a8c1e-0000-4000-8000-000000000001', { status: 'Success', statusCode: 200 });
+    expect(updated).toMatchObject({ status: 'Success', resources: { instances: ['/1.0/instances/c1?project=p1'] }, metadata: { progress: { percent: '10' } } });
+    expect((await db.operations.list({ project: 'p1' })).map((o) => o.id)).toContain('6f1a8c1e-0000-4000-8000-000000000001');
+  });
+
+  it('creates the first admin once, with a hashed generated password that must be changed', async () => {
+    const first = await ensureAdmin(db, { username: 'admin' });
+    expect(first.created).toBe(true);
+    expect(first.generatedPassword).toMatch(/^[A-Za-z0-9]{20}$/);
+    const user = await db.users.get('admin');
+    expect(user?.isAdmin).toBe(true);
+    expect(user?.mustChangePassword).toBe(true);
+    expect(user?.passwordHash).toMatch(/^\$argon2id\$/);
+    expect(user?.passwordHash).not.toContain(first.generatedPassword);
+    expect(await verifyPassword(user!.passwordHash!, first.generatedPassword!)).toBe(true);
+    expect(await verifyPassword(user!.passwordHash!, 'wrong')).toBe(false);
+
+    const second = await ensureAdmin(db, { username: 'admin', password: 'other' });
+    expect(second).toEqual({ created: false, username: 'admin' });
+    expect((await db.users.get('admin'))?.passwordHash).toBe(user?.passwordHash);
+  });
+});
