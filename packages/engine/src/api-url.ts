@@ -1,0 +1,16 @@
+// API URLs of objects, as LXD writes them in `used_by`, `resources` and
+// lifecycle `source`: the project is a query parameter unless it is `default`.
+
+function withProject(path: string, project: string): string {
+  return project === 'default' ? path : `${path}?project=${encodeURIComponent(project)}`;
+}
+
+export const apiUrl = {
+  instance: (project: string, name: string) => withProject(`/1.0/instances/${encodeURIComponent(name)}`, project),
+  snapshot: (project: string, instance: string, name: string) =>
+    withProject(`/1.0/instances/${encodeURIComponent(instance)}/snapshots/${encodeURIComponent(name)}`, project),
+  profile: (project: string, name: string) => withProject(`/1.0/profiles/${encodeURIComponent(name)}`, project),
+  project: (name: string) => `/1.0/projects/${encodeURIComponent(name)}`,
+  image: (project: string, fingerprint: string) => withProject(`/1.0/images/${fingerprint}`, project),
+  operation: (id: string) => `/1.0/operations/${id}`,
+};

@@ -1,0 +1,114 @@
+// The driver interface: what differs between a container (LXC) and a virtual
+// machine (QEMU). The common logic (validation, expansion, snapshots' records,
+// locks, operations) lives in the instance service above it, like LXD's
+// driver_common.go. Every method is required: a driver that cannot do a
+// thing throws EngineError NOT_IMPLEMENTED.
+import type { ConfigMap, DeviceMap, InstanceState, InstanceStatus, InstanceType } from '../schemas/index.ts';
+
+/** What a driver knows of an instance: its identity and expanded config. */
+export interface DriverInstance {
+  id: number;
+  project: string;
+  name: string;
+  type: InstanceType;
+  architecture: string;
+  /** Profiles applied, then local config (see expand-config.ts). */
+  expandedConfig: ConfigMap;
+  expandedDevices: DeviceMap;
+  /** Local config, including the engine-owned `volatile.*` keys. */
+  localConfig: ConfigMap;
+  /** Where the storage pool keeps it: `dir` holds `rootfs/` (containers) or disk images (VMs). */
+  paths: { dir: string; rootfs: string };
+}
+
+export interface ExecRequest {
+  command: string[];
+  environment?: Record<string, string>;
+  cwd?: string;
+  user?: number;
+  group?: number;
+  /** Allocate a pty (interactive), with its first size. */
+  interactive?: { cols: number; rows: number };
+}
+
+/** A running command in an instance (LXD's `Cmd`). */
+export interface ExecProcess {
+  readonly pid: number;
+  /** Output when not interactive; the pty's bytes when interactive. */
+  readonly stdout: NodeJS.ReadableStream;
+  readonly stderr: NodeJS.ReadableStream | null;
+  readonly stdin: NodeJS.WritableStream;
+  wait(): Promise<number>;
+  signal(signal: NodeJS.Signals | number): void;
+  resize(cols: number, rows: number): void;
+}
+
+export interface ConsoleStream {
+  readonly output: NodeJS.ReadableStream;
+  readonly input: NodeJS.WritableStream;
+  resize(cols: number, rows: number): void;
+  close(): void;
+}
+
+export interface FileEntry {
+  name: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  target?: string;
+}
+
+export interface FileWrite {
+  content: Buffer;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  createParents?: boolean;
+}
+
+export interface DriverSupport {
+  available: boolean;
+  /** Why not, for the user ("lxc-start not found: apt-get install lxc"). */
+  reason?: string;
+  /** e.g. `{ accel: 'tcg' }`, `{ version: '5.0.2' }`. */
+  details?: Record<string, string>;
+}
+
+export interface InstanceDriver {
+  readonly type: InstanceType;
+  readonly name: 'lxc' | 'qemu';
+
+  /** Prepares what the instance needs on disk (config files, rootfs from image). */
+  create(instance: DriverInstance, source: { rootfs?: string }): Promise<void>;
+  delete(instance: DriverInstance): Promise<void>;
+  rename(instance: DriverInstance, newName: string): Promise<void>;
+  /** Applies a config change to a running instance where the key is live-updatable. */
+  update(instance: DriverInstance, previous: DriverInstance): Promise<void>;
+
+  start(instance: DriverInstance): Promise<void>;
+  /** Forced stop. */
+  stop(instance: DriverInstance): Promise<void>;
+  /** Clean shutdown, waiting at most `timeoutMs`. */
+  shutdown(instance: DriverInstance, timeoutMs: number): Promise<void>;
+  freeze(instance: DriverInstance): Promise<void>;
+  unfreeze(instance: DriverInstance): Promise<void>;
+
+  status(instance: DriverInstance): Promise<InstanceStatus>;
+  renderState(instance: DriverInstance): Promise<InstanceState>;
+
+  exec(instance: DriverInstance, request: ExecRequest): Promise<ExecProcess>;
+  console(instance: DriverInstance, size: { cols: number; rows: number }): Promise<ConsoleStream>;
+  consoleLog(instance: DriverInstance): Promise<string>;
+
+  filePull(instance: DriverInstance, path: string): Promise<{ entry: FileEntry; content?: Buffer; entries?: string[] }>;
+  filePush(instance: DriverInstance, path: string, file: FileWrite): Promise<void>;
+  fileRemove(instance: DriverInstance, path: string): Promise<void>;
+
+  snapshotStorage(instance: DriverInstance, snapshot: string): Promise<void>;
+  restoreStorage(instance: DriverInstance, snapshot: string): Promise<void>;
+  deleteSnapshotStorage(instance: DriverInstance, snapshot: string): Promise<void>;
+
+  migrate(instance: DriverInstance, target: string): Promise<void>;
+}

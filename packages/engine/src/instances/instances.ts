@@ -1,0 +1,422 @@
+// Instances: the common logic over the drivers (LXD's driver_common.go):
+// names, profiles, config validation and expansion, limits, volatile keys,
+// locks and lifecycle events. What differs per type is the driver's.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Database, InstanceRecord, ProfileRecord, Stores } from '@berth/db';
+import { EngineError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { apiUrl } from '../api-url.ts';
+import {
+  InstancePatch,
+  InstancePut,
+  InstancesPost,
+  InstanceStatePut,
+  StatusCode,
+  type Instance,
+  type InstanceFull,
+  type InstanceState,
+  type InstanceStatus,
+  type InstanceType,
+  type Operation,
+} from '../schemas/index.ts';
+import { parseInput } from '../parse-input.ts';
+import { nextInterfaceHwaddr, randomInstanceName, validInstanceName } from '../validation/index.ts';
+import { filterObjects } from '../filter/index.ts';
+import { checkProjectLimits } from '../projects/project-limits.ts';
+import { profileProjectOf } from '../projects/projects.ts';
+import type { DriverRegistry } from '../drivers/registry.ts';
+import type { DriverInstance } from '../drivers/driver.ts';
+import type { OperationService } from '../operations/operations.ts';
+import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
+import { InstanceLocks } from './instance-lock.ts';
+import { validateExpanded, validateLocal, type InstanceShape } from './validate-instance.ts';
+import { Reverter } from '../reverter.ts';
+
+const hostArchitecture: string = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[os.arch()] ?? os.arch();
+
+export type Recursion = 0 | 1 | 2;
+
+export class InstanceService {
+  readonly locks = new InstanceLocks();
+
+  constructor(
+    private readonly db: Database,
+    private readonly events: EventBus,
+    private readonly operations: OperationService,
+    private readonly drivers: DriverRegistry,
+    private readonly dataDir: string,
+  ) {}
+
+  // ------------------------------------------------------------------ reads
+
+  /** Names of a project's instances (LXD's recursion=0 gives their URLs). */
+  async names(project: string): Promise<string[]> {
+    await this.#project(this.db, project);
+    return this.db.instances.names(project);
+  }
+
+  /** Instances of a project (or of all projects), optionally filtered with LXD's filter syntax. */
+  async list(project: string | undefined, options: { filter?: string } = {}): Promise<Instance[]> {
+    if (project !== undefined) await this.#project(this.db, project);
+    const records = await this.db.instances.list(project);
+    const profiles = await this.#profilesFor(this.db, records);
+    const out = await Promise.all(records.map((r) => this.#toApi(expandInstance(r, profiles(r.project)))));
+    return options.filter ? filterObjects(out, options.filter) : out;
+  }
+
+  /** recursion=2: with state, snapshots and backups. */
+  async listFull(project: string | undefined, options: { filter?: string } = {}): Promise<InstanceFull[]> {
+    const list = await this.list(project, {});
+    const full = await Promise.all(list.map((i) => this.#full(i)));
+    return options.filter ? filterObjects(full, options.filter) : full;
+  }
+
+  async get(project: string, name: string): Promise<Instance> {
+    return this.#toApi(await this.#expanded(this.db, project, name));
+  }
+
+  async getFull(project: string, name: string): Promise<InstanceFull> {
+    return this.#full(await this.get(project, name));
+  }
+
+  async state(project: string, name: string): Promise<InstanceState> {
+    const instance = await this.#expanded(this.db, project, name);
+    if (!this.drivers.has(instance.type)) return stoppedState();
+    return this.drivers.get(instance.type).renderState(this.#driverView(instance));
+  }
+
+  // ----------------------------------------------------------------- writes
+
+  /**
+   * Creates an instance. Input is checked at once (a bad name or key fails
+   * here, with nothing written); the driver's work runs as an operation.
+   */
+  async create(project: string, input: InstancesPost): Promise<{ instance: Instance; operation: Operation }> {
+    const req = parseInput(InstancesPost, input);
+    if (req.source.type !== 'none') {
+      throw new EngineError('NOT_IMPLEMENTED', `source.type: creating from "${req.source.type}" is not available yet`, { field: 'source.type' });
+    }
+    if (req.name) validInstanceName(req.name);
+    validateLocal(req.type, req.config, req.devices);
+
+    const created = await this.db.transaction(async (tx) => {
+      const projectRecord = await this.#project(tx, project);
+      const name = req.name || randomInstanceName(await tx.instances.names(project));
+      if (await tx.instances.get(project, name)) {
+        throw new EngineError('ALREADY_EXISTS', `Instance "${name}" already exists`, { field: 'name' });
+      }
+      const profileNames = req.profiles ?? ['default'];
+      const profileRecords = await this.#resolveProfiles(tx, project, profileNames);
+      const config = { ...req.config, 'volatile.uuid': randomUUID(), 'volatile.last_state.power': 'STOPPED' };
+      const shape = this.#shape(name, req.type, config, req.devices, profileRecords);
+      await this.#assignHwaddrs(tx, shape);
+      validateExpanded(shape, projectRecord.config);
+      const others = await this.#projectInstances(tx, project);
+      checkProjectLimits(projectRecord.config, [...others, { name, type: req.type, expandedConfig: shape.expandedConfig }]);
+      return tx.instances.create(projectRecord.id, {
+        name,
+        type: req.type,
+        architecture: req.architecture ?? hostArchitecture,
+        ephemeral: req.ephemeral,
+        description: req.description,
+        config: shape.localConfig,
+        devices: req.devices,
+        profileIds: profileRecords.map((p) => p.id),
+      });
+    });
+
+    const instance = await this.get(project, created.name);
+    this.events.lifecycle(project, 'instance-created', apiUrl.instance(project, created.name));
+    const operation = await this.operations.start({
+      project,
+      description: 'Creating instance',
+      resources: { instances: [apiUrl.instance(project, created.name)] },
+      run: async () => {
+        if (!this.drivers.has(req.type)) return;
+        const expanded = await this.#expanded(this.db, project, created.name);
+        await Reverter.run(async (revert) => {
+          revert.add(() => this.db.instances.delete(created.id));
+          await this.drivers.get(req.type).create(this.#driverView(expanded), {});
+        });
+      },
+    });
+    return { instance, operation };
+  }
+
+  /** PUT: replaces description, config, devices, profiles, ephemeral. Volatile keys are kept. */
+  async update(project: string, name: string, input: InstancePut): Promise<Instance> {
+    const req = parseInput(InstancePut, input);
+    return this.locks.with(project, name, 'update', async () => {
+      const current = await this.#expanded(this.db, project, name);
+      validateLocal(current.type, req.config, req.devices);
+      await this.db.transaction(async (tx) => {
+        const projectRecord = await this.#project(tx, project);
+        const profileRecords = await this.#resolveProfiles(tx, project, req.profiles);
+        const volatile = Object.fromEntries(Object.entries(current.record.config).filter(([k]) => k.startsWith('volatile.')));
+        const shape = this.#shape(name, current.type, { ...req.config, ...volatile }, req.devices, profileRecords);
+        await this.#assignHwaddrs(tx, shape);
+        validateExpanded(shape, projectRecord.config);
+        const others = (await this.#projectInstances(tx, project)).filter((i) => i.name !== name);
+        checkProjectLimits(projectRecord.config, [...others, { name, type: current.type, expandedConfig: shape.expandedConfig }]);
+        await tx.instances.update(current.record.id, {
+          description: req.description,
+          ephemeral: req.ephemeral,
+          config: shape.localConfig,
+          devices: req.devices,
+          profileIds: profileRecords.map((p) => p.id),
+        });
+      });
+      await this.#applyLive(project, name, current);
+      this.events.lifecycle(project, 'instance-updated', apiUrl.instance(project, name));
+      return this.get(project, name);
+    });
+  }
+
+  /** PATCH: config and devices merge into the current ones. */
+  async patch(project: string, name: string, input: InstancePatch): Promise<Instance> {
+    const req = parseInput(InstancePatch, input);
+    const current = await this.#expanded(this.db, project, name);
+    const localConfig = Object.fromEntries(Object.entries(current.record.config).filter(([k]) => !k.startsWith('volatile.')));
+    return this.update(project, name, {
+      description: req.description ?? current.record.description,
+      config: { ...localConfig, ...req.config },
+      devices: { ...current.record.devices, ...req.devices },
+      profiles: req.profiles ?? current.record.profiles,
+      ephemeral: req.ephemeral ?? current.record.ephemeral,
+    });
+  }
+
+  async rename(project: string, name: string, newName: string): Promise<Instance> {
+    validInstanceName(newName);
+    await this.locks.with(project, name, 'rename', async () => {
+      const current = await this.#expanded(this.db, project, name);
+      if ((await this.#status(current)) !== 'Stopped') {
+        throw new EngineError('CONFLICT', 'Renaming of running instance not allowed');
+      }
+      await this.db.transaction(async (tx) => {
+        if (await tx.instances.get(project, newName)) {
+          throw new EngineError('ALREADY_EXISTS', `Instance "${newName}" already exists`, { field: 'name' });
+        }
+        await tx.instances.rename(current.record.id, newName);
+      });
+      if (this.drivers.has(current.type)) {
+        await Reverter.run(async (revert) => {
+          revert.add(() => this.db.instances.rename(current.record.id, name));
+          await this.drivers.get(current.type).rename(this.#driverView(current), newName);
+        });
+      }
+    });
+    this.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), { old_name: name });
+    return this.get(project, newName);
+  }
+
+  /** Deletes a stopped instance; a running one only with `force` (stopped first). */
+  async delete(project: string, name: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.locks.with(project, name, 'delete', async () => {
+      const current = await this.#expanded(this.db, project, name);
+      const status = await this.#status(current);
+      if (status !== 'Stopped') {
+        if (!options.force) throw new EngineError('CONFLICT', 'Instance is running; stop it first or delete with force');
+        await this.drivers.get(current.type).stop(this.#driverView(current));
+      }
+      if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(this.#driverView(current));
+      await this.db.instances.delete(current.record.id);
+    });
+    this.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
+  }
+
+  /** start / stop / restart / freeze / unfreeze, as an operation under the instance's lock. */
+  async changeState(project: string, name: string, input: InstanceStatePut): Promise<Operation> {
+    const req = parseInput(InstanceStatePut, input);
+    const current = await this.#expanded(this.db, project, name);
+    const driver = this.drivers.get(current.type);
+    const descriptions = { start: 'Starting instance', stop: 'Stopping instance', restart: 'Restarting instance', freeze: 'Freezing instance', unfreeze: 'Unfreezing instance' } as const;
+    return this.operations.start({
+      project,
+      description: descriptions[req.action],
+      resources: { instances: [apiUrl.instance(project, name)] },
+      run: () =>
+        this.locks.with(project, name, req.action, async () => {
+          const view = this.#driverView(await this.#expanded(this.db, project, name));
+          switch (req.action) {
+            case 'start':
+              await driver.start(view);
+              break;
+            case 'stop':
+              if (req.force || req.timeout === 0) await driver.stop(view);
+              else await driver.shutdown(view, req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000);
+              break;
+            case 'restart':
+              if (req.force) await driver.stop(view);
+              else await driver.shutdown(view, req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000);
+              await driver.start(view);
+              break;
+            case 'freeze':
+              await driver.freeze(view);
+              break;
+            case 'unfreeze':
+              await driver.unfreeze(view);
+              break;
+          }
+        }),
+    });
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  async #project(tx: Stores, project: string) {
+    const record = await tx.projects.get(project);
+    if (!record) throw EngineError.notFound('Project', { field: 'project' });
+    return record;
+  }
+
+  async #expanded(tx: Stores, project: string, name: string): Promise<ExpandedInstance> {
+    const projectRecord = await this.#project(tx, project);
+    const record = await tx.instances.get(project, name);
+    if (!record) throw EngineError.notFound('Instance', { field: 'name' });
+    const profiles = await tx.profiles.getMany(profileProjectOf(project, projectRecord.config), record.profiles);
+    return expandInstance(record, profiles);
+  }
+
+  async #projectInstances(tx: Stores, project: string): Promise<ExpandedInstance[]> {
+    const records = await tx.instances.list(project);
+    const profiles = await this.#profilesFor(tx, records);
+    return records.map((r) => expandInstance(r, profiles(r.project)));
+  }
+
+  /** Profiles per project of `records`, loaded once per project. */
+  async #profilesFor(tx: Stores, records: InstanceRecord[]): Promise<(project: string) => ProfileRecord[]> {
+    const byProject = new Map<string, ProfileRecord[]>();
+    for (const project of new Set(records.map((r) => r.project))) {
+      const record = await this.#project(tx, project);
+      byProject.set(project, await tx.profiles.list(profileProjectOf(project, record.config)));
+    }
+    return (project) => byProject.get(project) ?? [];
+  }
+
+  async #resolveProfiles(tx: Stores, project: string, names: string[]): Promise<ProfileRecord[]> {
+    const seen = new Set<string>();
+    names.forEach((n, i) => {
+      if (seen.has(n)) throw EngineError.invalid(`profiles[${i}]`, `profile "${n}" is listed twice`);
+      seen.add(n);
+    });
+    const projectRecord = await this.#project(tx, project);
+    const records = await tx.profiles.getMany(profileProjectOf(project, projectRecord.config), names);
+    names.forEach((n, i) => {
+      if (!records.some((r) => r.name === n)) {
+        throw new EngineError('NOT_FOUND', `profiles[${i}]: Profile "${n}" not found`, { field: `profiles[${i}]` });
+      }
+    });
+    return records;
+  }
+
+  #shape(name: string, type: InstanceType, config: Record<string, string>, devices: Record<string, Record<string, string>>, profiles: ProfileRecord[]): InstanceShape {
+    const expanded = expandInstance(
+      { id: 0, project: '', name, type, architecture: '', ephemeral: false, stateful: false, description: '', createdAt: new Date(), lastUsedAt: null, expiresAt: null, node: 'none', config, devices, profiles: profiles.map((p) => p.name) },
+      profiles,
+    );
+    return { name, type, localConfig: { ...config }, localDevices: devices, expandedConfig: expanded.expandedConfig, expandedDevices: expanded.expandedDevices };
+  }
+
+  /**
+   * Every nic gets a stable MAC in `volatile.<dev>.hwaddr` (unless the device
+   * sets one), unique among all instances on this database.
+   */
+  async #assignHwaddrs(tx: Stores, shape: InstanceShape): Promise<void> {
+    const nics = Object.entries(shape.expandedDevices).filter(([, d]) => d.type === 'nic' && !d.hwaddr);
+    const missing = nics.filter(([dev]) => !shape.localConfig[`volatile.${dev}.hwaddr`]);
+    if (missing.length === 0) return;
+    const taken = new Set(await tx.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' }));
+    for (const [dev] of missing) {
+      const hwaddr = nextInterfaceHwaddr(taken);
+      taken.add(hwaddr);
+      shape.localConfig[`volatile.${dev}.hwaddr`] = hwaddr;
+      shape.expandedConfig[`volatile.${dev}.hwaddr`] = hwaddr;
+    }
+  }
+
+  async #applyLive(project: string, name: string, previous: ExpandedInstance): Promise<void> {
+    if (!this.drivers.has(previous.type) || (await this.#status(previous)) === 'Stopped') return;
+    const next = await this.#expanded(this.db, project, name);
+    await this.drivers.get(previous.type).update(this.#driverView(next), this.#driverView(previous));
+  }
+
+  /** Running instances pick up a profile change (called by the profile service). */
+  async applyProfileChange(users: { project: string; name: string }[]): Promise<void> {
+    for (const user of users) {
+      const current = await this.#expanded(this.db, user.project, user.name);
+      if (!this.drivers.has(current.type) || (await this.#status(current)) === 'Stopped') continue;
+      await this.drivers.get(current.type).update(this.#driverView(current), this.#driverView(current));
+    }
+  }
+
+  async #status(instance: ExpandedInstance): Promise<InstanceStatus> {
+    if (!this.drivers.has(instance.type)) return 'Stopped';
+    return this.drivers.get(instance.type).status(this.#driverView(instance));
+  }
+
+  #driverView(instance: ExpandedInstance): DriverInstance {
+    return {
+      id: instance.record.id,
+      project: instance.record.project,
+      name: instance.name,
+      type: instance.type,
+      architecture: instance.record.architecture,
+      expandedConfig: instance.expandedConfig,
+      expandedDevices: instance.expandedDevices,
+      localConfig: instance.record.config,
+      paths: this.#paths(instance.record.project, instance.name),
+    };
+  }
+
+  /** Until storage pools land, an instance lives in `<dataDir>/storage/default/<kind>/<project>_<name>`. */
+  #paths(project: string, name: string): { dir: string; rootfs: string } {
+    const dir = `${this.dataDir}/storage/default/${this.#kindDir}/${project}_${name}`;
+    return { dir, rootfs: `${dir}/rootfs` };
+  }
+
+  readonly #kindDir = 'containers';
+
+  async #toApi(instance: ExpandedInstance): Promise<Instance> {
+    const r = instance.record;
+    const status = await this.#status(instance);
+    return {
+      name: r.name,
+      description: r.description,
+      type: instance.type,
+      architecture: r.architecture,
+      status,
+      status_code: StatusCode[status],
+      config: r.config,
+      devices: r.devices,
+      profiles: r.profiles,
+      ephemeral: r.ephemeral,
+      stateful: r.stateful,
+      created_at: r.createdAt.toISOString(),
+      last_used_at: (r.lastUsedAt ?? new Date(0)).toISOString().replace('1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00Z'),
+      location: r.node,
+      project: r.project,
+      expanded_config: instance.expandedConfig,
+      expanded_devices: instance.expandedDevices,
+    };
+  }
+
+  async #full(instance: Instance): Promise<InstanceFull> {
+    const state = await this.state(instance.project, instance.name);
+    return { ...instance, state, snapshots: [], backups: [] };
+  }
+}
+
+function stoppedState(): InstanceState {
+  return {
+    status: 'Stopped',
+    status_code: StatusCode.Stopped,
+    disk: {},
+    memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
+    network: null,
+    pid: 0,
+    processes: 0,
+    cpu: { usage: 0 },
+  };
+}

@@ -1,0 +1,102 @@
+// Instance API objects in LXD's wire shape (shared/api/instance*.go).
+import { z } from 'zod';
+import { ConfigMap, DeviceMap, InstanceType, Timestamp } from './common.ts';
+
+export const Instance = z.object({
+  name: z.string(),
+  description: z.string(),
+  type: InstanceType,
+  architecture: z.string(),
+  status: z.string(),
+  status_code: z.number().int(),
+  config: ConfigMap,
+  devices: DeviceMap,
+  profiles: z.array(z.string()),
+  ephemeral: z.boolean(),
+  stateful: z.boolean(),
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  location: z.string(),
+  project: z.string(),
+  expanded_config: ConfigMap,
+  expanded_devices: DeviceMap,
+});
+export type Instance = z.infer<typeof Instance>;
+
+export const InstanceStateAddress = z.object({
+  family: z.enum(['inet', 'inet6']),
+  address: z.string(),
+  netmask: z.string(),
+  scope: z.string(),
+});
+
+export const InstanceStateNetwork = z.object({
+  addresses: z.array(InstanceStateAddress),
+  counters: z.object({
+    bytes_received: z.number(),
+    bytes_sent: z.number(),
+    packets_received: z.number(),
+    packets_sent: z.number(),
+    errors_received: z.number(),
+    errors_sent: z.number(),
+    packets_dropped_outbound: z.number(),
+    packets_dropped_inbound: z.number(),
+  }),
+  hwaddr: z.string(),
+  host_name: z.string(),
+  mtu: z.number(),
+  state: z.string(),
+  type: z.string(),
+});
+
+export const InstanceState = z.object({
+  status: z.string(),
+  status_code: z.number().int(),
+  disk: z.record(z.string(), z.object({ usage: z.number(), total: z.number().optional() })),
+  memory: z.object({
+    usage: z.number(),
+    usage_peak: z.number(),
+    swap_usage: z.number(),
+    swap_usage_peak: z.number(),
+  }),
+  network: z.record(z.string(), InstanceStateNetwork).nullable(),
+  pid: z.number().int(),
+  processes: z.number().int(),
+  cpu: z.object({ usage: z.number() }),
+});
+export type InstanceState = z.infer<typeof InstanceState>;
+
+export const InstanceSnapshot = z.object({
+  name: z.string(),
+  description: z.string(),
+  architecture: z.string(),
+  config: ConfigMap,
+  devices: DeviceMap,
+  ephemeral: z.boolean(),
+  profiles: z.array(z.string()),
+  stateful: z.boolean(),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+  last_used_at: Timestamp,
+  expanded_config: ConfigMap,
+  expanded_devices: DeviceMap,
+  size: z.number().int(),
+});
+export type InstanceSnapshot = z.infer<typeof InstanceSnapshot>;
+
+export const InstanceBackup = z.object({
+  name: z.string(),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+  instance_only: z.boolean(),
+  optimized_storage: z.boolean(),
+});
+export type InstanceBackup = z.infer<typeof InstanceBackup>;
+
+/** `recursion=2`: the instance with its state, snapshots and backups. */
+export const InstanceFull = Instance.extend({
+  state: InstanceState.nullable(),
+  snapshots: z.array(InstanceSnapshot).nullable(),
+  backups: z.array(InstanceBackup).nullable(),
+});
+export type InstanceFull = z.infer<typeof InstanceFull>;

@@ -1,0 +1,98 @@
+// Inputs to the engine, shared by tRPC, REST and web forms. They check shape;
+// the engine checks meaning (names, config keys, limits) and names the field.
+import { z } from 'zod';
+import { ConfigMap, DeviceMap, InstanceType } from './common.ts';
+
+export const InstanceSource = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('image'),
+    alias: z.string().optional(),
+    fingerprint: z.string().optional(),
+  }),
+  z.object({ type: z.literal('none') }),
+  z.object({ type: z.literal('copy'), source: z.string() }),
+  z.object({ type: z.literal('backup') }),
+]);
+export type InstanceSource = z.infer<typeof InstanceSource>;
+
+export const InstancesPost = z.object({
+  /** Empty or absent: the engine picks a name, as LXD does. */
+  name: z.string().optional(),
+  type: InstanceType.default('container'),
+  description: z.string().default(''),
+  architecture: z.string().optional(),
+  config: ConfigMap.default({}),
+  devices: DeviceMap.default({}),
+  /** Absent: `["default"]`. */
+  profiles: z.array(z.string()).optional(),
+  ephemeral: z.boolean().default(false),
+  source: InstanceSource.default({ type: 'none' }),
+  start: z.boolean().default(false),
+});
+export type InstancesPost = z.input<typeof InstancesPost>;
+
+export const InstancePut = z.object({
+  description: z.string().default(''),
+  config: ConfigMap.default({}),
+  devices: DeviceMap.default({}),
+  profiles: z.array(z.string()).default([]),
+  ephemeral: z.boolean().default(false),
+});
+export type InstancePut = z.input<typeof InstancePut>;
+
+/** PATCH: only the given fields change; config and devices are merged. */
+export const InstancePatch = z.object({
+  description: z.string().optional(),
+  config: ConfigMap.optional(),
+  devices: DeviceMap.optional(),
+  profiles: z.array(z.string()).optional(),
+  ephemeral: z.boolean().optional(),
+});
+export type InstancePatch = z.input<typeof InstancePatch>;
+
+export const InstanceStatePut = z.object({
+  action: z.enum(['start', 'stop', 'restart', 'freeze', 'unfreeze']),
+  timeout: z.number().int().min(-1).default(30),
+  force: z.boolean().default(false),
+  stateful: z.boolean().default(false),
+});
+export type InstanceStatePut = z.input<typeof InstanceStatePut>;
+
+export const RenamePost = z.object({ name: z.string() });
+export type RenamePost = z.input<typeof RenamePost>;
+
+export const ProfilesPost = z.object({
+  name: z.string(),
+  description: z.string().default(''),
+  config: ConfigMap.default({}),
+  devices: DeviceMap.default({}),
+});
+export type ProfilesPost = z.input<typeof ProfilesPost>;
+
+export const ProfilePut = z.object({
+  description: z.string().default(''),
+  config: ConfigMap.default({}),
+  devices: DeviceMap.default({}),
+});
+export type ProfilePut = z.input<typeof ProfilePut>;
+
+export const ProjectsPost = z.object({
+  name: z.string(),
+  description: z.string().default(''),
+  config: ConfigMap.default({}),
+});
+export type ProjectsPost = z.input<typeof ProjectsPost>;
+
+export const ProjectPut = z.object({
+  description: z.string().default(''),
+  config: ConfigMap.default({}),
+});
+export type ProjectPut = z.input<typeof ProjectPut>;
+
+export const SnapshotsPost = z.object({
+  name: z.string().optional(),
+  stateful: z.boolean().default(false),
+  /** RFC 3339; absent: from `snapshots.expiry`. */
+  expires_at: z.string().optional(),
+});
+export type SnapshotsPost = z.input<typeof SnapshotsPost>;

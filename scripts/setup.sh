@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Berth set-up on a Debian machine, as root: host packages, Node dependencies,
+# database, admin user; then it serves Berth (unless --no-serve).
+#
+#   ./scripts/setup.sh             install everything and run Berth
+#   ./scripts/setup.sh --no-serve  install everything, then stop (used by tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+serve=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-serve) serve=0 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (Berth manages containers and VMs, like LXD's daemon)" >&2
+  exit 1
+fi
+
+# Host packages: only those missing are installed.
+host_packages=(ca-certificates python3 make g++ git)
+missing=()
+for pkg in "${host_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "Installing host packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "setup: Node.js >= 20.19 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# Node dependencies, exactly as locked. Native modules build because their
+# install scripts are approved in package.json's allowScripts.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "Installing Node dependencies"
+  npm ci --no-audit --no-fund
+fi
+
+log "Generating the database client"
+npm run --silent generate --workspace @berth/db
+
+log "Preparing the database and the first admin"
+npx --no-install tsx packages/engine/src/cli.ts init
+
+if [ "$serve" -eq 1 ]; then
+  log "Starting Berth"
+  exec npx --no-install tsx packages/engine/src/cli.ts serve
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Every test Berth has: set-up (as a newcomer's machine would get it), then
+# type checks, lint, unit tests and integration tests against real parts.
+set -euo pipefail
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
+cd "$(dirname "$0")/.."
+
+# Tests must not touch a developer's own data directory.
+export BERTH_DATA_DIR="${BERTH_TEST_DATA_DIR:-$(mktemp -d /tmp/berth-test-data.XXXXXX)}"
+./scripts/setup.sh --no-serve
+
+npx --no-install turbo run typecheck lint test:unit --output-logs=errors-only
+npx --no-install turbo run test:integration --concurrency=1 --output-logs=full
+echo "All tests passed."
