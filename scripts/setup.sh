@@ -22,8 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Host packages: only those missing are installed.
-host_packages=(ca-certificates python3 make g++ git)
+# Host packages: only those missing are installed. LXC runs the containers,
+# busybox-static makes the default image, dnsmasq and nftables serve the
+# managed bridge, uidmap provides newuidmap/newgidmap for unprivileged ones.
+host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -34,6 +36,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Unprivileged containers map their ids into a range of root's subordinate
+# ids; give root one (as LXD's packaging does) when it has none.
+for f in /etc/subuid /etc/subgid; do
+  touch "$f"
+  if ! grep -q '^root:' "$f"; then
+    log "Adding a subordinate id range for root to $f"
+    echo "root:1000000:1000000000" >> "$f"
+  fi
+done
 
 if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
   echo "setup: Node.js >= 20.19 is required (found: $(node --version 2>/dev/null || echo none))" >&2

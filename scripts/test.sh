@@ -6,7 +6,13 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 cd "$(dirname "$0")/.."
 
 # Tests must not touch a developer's own data directory.
-export BERTH_DATA_DIR="${BERTH_TEST_DATA_DIR:-$(mktemp -d /tmp/berth-test-data.XXXXXX)}"
+if [ -n "${BERTH_TEST_DATA_DIR:-}" ]; then
+  export BERTH_DATA_DIR="$BERTH_TEST_DATA_DIR"
+else
+  BERTH_DATA_DIR="$(mktemp -d /tmp/berth-test-data.XXXXXX)"
+  export BERTH_DATA_DIR
+  trap 'rm -rf "$BERTH_DATA_DIR"' EXIT
+fi
 ./scripts/setup.sh --no-serve
 
 npx --no-install turbo run typecheck lint test:unit --output-logs=errors-only
