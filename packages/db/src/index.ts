@@ -9,6 +9,7 @@ import { InstanceStore } from './stores/instances.ts';
 import { SnapshotStore } from './stores/snapshots.ts';
 import { OperationStore } from './stores/operations.ts';
 import { UserStore } from './stores/users.ts';
+import { ImageStore } from './stores/images.ts';
 
 export type * from './records.ts';
 export type { InstanceInput, InstanceUpdate } from './stores/instances.ts';
@@ -16,6 +17,8 @@ export type { ProfileInput } from './stores/profiles.ts';
 export type { SnapshotInput } from './stores/snapshots.ts';
 export type { OperationInput, OperationChange } from './stores/operations.ts';
 export type { UserRecord, UserInput } from './stores/users.ts';
+export type { ImageRecord, ImageAliasRecord, ImageAliasTargetRecord, ImageInput, ImageUpdate } from './stores/images.ts';
+export { ImageStore } from './stores/images.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { ensureAdmin, type BootstrapAdminResult } from './bootstrap-admin.ts';
@@ -28,6 +31,7 @@ export class Stores {
   readonly snapshots: SnapshotStore;
   readonly operations: OperationStore;
   readonly users: UserStore;
+  readonly images: ImageStore;
 
   constructor(client: Tx) {
     this.projects = new ProjectStore(client);
@@ -36,6 +40,7 @@ export class Stores {
     this.snapshots = new SnapshotStore(client);
     this.operations = new OperationStore(client);
     this.users = new UserStore(client);
+    this.images = new ImageStore(client);
   }
 }
 

@@ -7,7 +7,10 @@ import type { Database, InstanceRecord, ProfileRecord, Stores } from '@berth/db'
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { apiUrl } from '../api-url.ts';
+import type { z } from 'zod';
 import {
+  ExecPost,
+  type ExecResult,
   InstancePatch,
   InstancePut,
   InstancesPost,
@@ -25,8 +28,8 @@ import { nextInterfaceHwaddr, randomInstanceName, validInstanceName } from '../v
 import { filterObjects } from '../filter/index.ts';
 import { checkProjectLimits } from '../projects/project-limits.ts';
 import { profileProjectOf } from '../projects/projects.ts';
-import type { DriverRegistry } from '../drivers/registry.ts';
-import type { DriverInstance } from '../drivers/driver.ts';
+import type { DriverRegistry, InstanceHostEvent } from '../drivers/registry.ts';
+import type { ConsoleStream, DriverInstance, ExecProcess, FileWrite } from '../drivers/driver.ts';
 import type { OperationService } from '../operations/operations.ts';
 import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
 import { InstanceLocks } from './instance-lock.ts';
@@ -218,11 +221,18 @@ export class InstanceService {
       const status = await this.#status(current);
       if (status !== 'Stopped') {
         if (!options.force) throw new EngineError('CONFLICT', 'Instance is running; stop it first or delete with force');
+        this.#expect(project, name, 'stopped');
         await this.drivers.get(current.type).stop(this.#driverView(current));
       }
-      if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(this.#driverView(current));
-      await this.db.instances.delete(current.record.id);
+      await this.#deleteUnlocked(project, name);
     });
+  }
+
+  /** Removes a stopped instance everywhere: driver files, storage, records. */
+  async #deleteUnlocked(project: string, name: string): Promise<void> {
+    const current = await this.#expanded(this.db, project, name);
+    if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(this.#driverView(current));
+    await this.db.instances.delete(current.record.id);
     this.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
   }
 
@@ -232,35 +242,210 @@ export class InstanceService {
     const current = await this.#expanded(this.db, project, name);
     const driver = this.drivers.get(current.type);
     const descriptions = { start: 'Starting instance', stop: 'Stopping instance', restart: 'Restarting instance', freeze: 'Freezing instance', unfreeze: 'Unfreezing instance' } as const;
+    const timeoutMs = req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000;
     return this.operations.start({
       project,
       description: descriptions[req.action],
       resources: { instances: [apiUrl.instance(project, name)] },
       run: () =>
         this.locks.with(project, name, req.action, async () => {
-          const view = this.#driverView(await this.#expanded(this.db, project, name));
+          const instance = await this.#expanded(this.db, project, name);
+          const view = this.#driverView(instance);
+          const status = await driver.status(view);
+          const url = apiUrl.instance(project, name);
           switch (req.action) {
             case 'start':
+              if (status !== 'Stopped') throw new EngineError('CONFLICT', `The instance is already running (${status})`);
+              this.#expect(project, name, 'started');
               await driver.start(view);
+              await this.#recordPower(instance, 'RUNNING');
+              this.events.lifecycle(project, 'instance-started', url);
               break;
-            case 'stop':
+            case 'stop': {
+              if (status === 'Stopped') throw new EngineError('CONFLICT', 'The instance is already stopped');
+              this.#expect(project, name, 'stopped');
               if (req.force || req.timeout === 0) await driver.stop(view);
-              else await driver.shutdown(view, req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000);
+              else await driver.shutdown(view, timeoutMs);
+              await this.#recordPower(instance, 'STOPPED');
+              this.events.lifecycle(project, req.force ? 'instance-stopped' : 'instance-shutdown', url);
+              if (instance.record.ephemeral) await this.#deleteUnlocked(project, name);
               break;
+            }
             case 'restart':
+              if (status === 'Stopped') throw new EngineError('CONFLICT', 'The instance is not running');
+              this.#expect(project, name, 'stopped');
               if (req.force) await driver.stop(view);
-              else await driver.shutdown(view, req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000);
+              else await driver.shutdown(view, timeoutMs);
+              this.#expect(project, name, 'started');
               await driver.start(view);
+              await this.#recordPower(instance, 'RUNNING');
+              this.events.lifecycle(project, 'instance-restarted', url);
               break;
             case 'freeze':
+              if (status !== 'Running') throw new EngineError('CONFLICT', `The instance is not running (${status})`);
               await driver.freeze(view);
+              await this.#recordPower(instance, 'FROZEN');
+              this.events.lifecycle(project, 'instance-paused', url);
               break;
             case 'unfreeze':
+              if (status !== 'Frozen') throw new EngineError('CONFLICT', `The instance is not frozen (${status})`);
               await driver.unfreeze(view);
+              await this.#recordPower(instance, 'RUNNING');
+              this.events.lifecycle(project, 'instance-resumed', url);
               break;
           }
         }),
     });
+  }
+
+  /** Starts or stops and waits; throws the operation's error. */
+  async changeStateAndWait(project: string, name: string, input: InstanceStatePut): Promise<void> {
+    const op = await this.changeState(project, name, input);
+    const done = await this.operations.wait(op.id);
+    if (done.status !== 'Success') throw new EngineError('CONFLICT', done.err);
+  }
+
+  /**
+   * Something happened to an instance outside an engine call: a `poweroff`
+   * inside the container, or a reboot. Engine-made changes were announced by
+   * the action itself and are skipped here.
+   */
+  async handleHostEvent(event: InstanceHostEvent): Promise<void> {
+    const key = `${event.project}/${event.name}`;
+    const expected = this.#expected.get(key);
+    if (expected && expected.type === event.type && expected.until > Date.now()) {
+      this.#expected.delete(key);
+      return;
+    }
+    if (event.type === 'stopping') return;
+    const record = await this.db.instances.get(event.project, event.name);
+    if (!record) return;
+    const url = apiUrl.instance(event.project, event.name);
+    if (event.type === 'started') {
+      await this.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': 'RUNNING' });
+      this.events.lifecycle(event.project, 'instance-started', url);
+      return;
+    }
+    if (event.target === 'reboot') {
+      this.events.lifecycle(event.project, 'instance-restarted', url);
+      return;
+    }
+    await this.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': 'STOPPED' });
+    this.events.lifecycle(event.project, 'instance-stopped', url);
+    if (record.ephemeral && !this.locks.held(event.project, event.name)) {
+      await this.locks.with(event.project, event.name, 'delete', () => this.#deleteUnlocked(event.project, event.name)).catch(() => {});
+    }
+  }
+
+  /**
+   * At engine start: the database learns what really runs (instances outlive
+   * the engine), and instances that should run come up, as LXD does for
+   * `boot.autostart` (or, when unset, for those running at the last stop).
+   */
+  async reconcile(): Promise<void> {
+    const records = await this.db.instances.list();
+    const profiles = await this.#profilesFor(this.db, records);
+    const toStart: ExpandedInstance[] = [];
+    for (const record of records) {
+      const instance = expandInstance(record, profiles(record.project));
+      if (!this.drivers.has(instance.type)) continue;
+      const status = await this.drivers.get(instance.type).status(this.#driverView(instance));
+      const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';
+      const autostart = instance.expandedConfig['boot.autostart'];
+      const wanted = autostart === 'true' || (autostart === undefined && record.config['volatile.last_state.power'] === 'RUNNING');
+      if (status === 'Stopped' && wanted) toStart.push(instance);
+      else if (record.config['volatile.last_state.power'] !== power) {
+        await this.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': power });
+      }
+    }
+    toStart.sort((a, b) => Number(b.expandedConfig['boot.autostart.priority'] ?? 0) - Number(a.expandedConfig['boot.autostart.priority'] ?? 0));
+    for (const instance of toStart) {
+      await this.changeStateAndWait(instance.record.project, instance.name, { action: 'start' }).catch((error: unknown) => {
+        this.events.logging(instance.record.project, 'error', `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    }
+  }
+
+  readonly #expected = new Map<string, { type: InstanceHostEvent['type']; until: number }>();
+
+  #expect(project: string, name: string, type: InstanceHostEvent['type']): void {
+    this.#expected.set(`${project}/${name}`, { type, until: Date.now() + 10_000 });
+  }
+
+  async #recordPower(instance: ExpandedInstance, power: 'RUNNING' | 'STOPPED' | 'FROZEN'): Promise<void> {
+    await this.db.instances.setConfigKeys(instance.record.id, { 'volatile.last_state.power': power });
+    if (power === 'RUNNING') await this.db.instances.touch(instance.record.id);
+  }
+
+  // ------------------------------------------------------ inside the instance
+
+  /** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
+  async exec(project: string, name: string, input: ExecPost): Promise<ExecResult> {
+    const req = parseInput(ExecPost, input);
+    const process = await this.#exec(project, name, req);
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    process.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    let timer: NodeJS.Timeout | undefined;
+    if (req.timeout > 0) timer = setTimeout(() => process.signal('SIGKILL'), req.timeout * 1000);
+    try {
+      const exitCode = await process.wait();
+      return { exitCode, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** An interactive command on a pty (terminals in the console). */
+  async execInteractive(project: string, name: string, input: ExecPost, size: { cols: number; rows: number }): Promise<ExecProcess> {
+    return this.#exec(project, name, parseInput(ExecPost, input), size);
+  }
+
+  async console(project: string, name: string, size: { cols: number; rows: number }): Promise<ConsoleStream> {
+    const { driver, view } = await this.#running(project, name);
+    return driver.console(view, size);
+  }
+
+  async consoleLog(project: string, name: string): Promise<string> {
+    const instance = await this.#expanded(this.db, project, name);
+    return this.drivers.get(instance.type).consoleLog(this.#driverView(instance));
+  }
+
+  async filePull(project: string, name: string, path: string) {
+    const instance = await this.#expanded(this.db, project, name);
+    return this.drivers.get(instance.type).filePull(this.#driverView(instance), path);
+  }
+
+  async filePush(project: string, name: string, path: string, file: FileWrite): Promise<void> {
+    const instance = await this.#expanded(this.db, project, name);
+    await this.drivers.get(instance.type).filePush(this.#driverView(instance), path, file);
+  }
+
+  async fileRemove(project: string, name: string, path: string): Promise<void> {
+    const instance = await this.#expanded(this.db, project, name);
+    await this.drivers.get(instance.type).fileRemove(this.#driverView(instance), path);
+  }
+
+  async #exec(project: string, name: string, req: z.output<typeof ExecPost>, interactive?: { cols: number; rows: number }): Promise<ExecProcess> {
+    const { driver, view } = await this.#running(project, name);
+    return driver.exec(view, {
+      command: req.command,
+      environment: req.environment,
+      ...(req.cwd !== undefined ? { cwd: req.cwd } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      ...(req.group !== undefined ? { group: req.group } : {}),
+      ...(interactive ? { interactive } : {}),
+    });
+  }
+
+  async #running(project: string, name: string) {
+    const instance = await this.#expanded(this.db, project, name);
+    const driver = this.drivers.get(instance.type);
+    const view = this.#driverView(instance);
+    const status = await driver.status(view);
+    if (status !== 'Running') throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
+    return { driver, view };
   }
 
   // ---------------------------------------------------------------- helpers

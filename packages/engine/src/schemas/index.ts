@@ -5,3 +5,4 @@ export * from './status.ts';
 export * from './instance.ts';
 export * from './profile.ts';
 export * from './requests.ts';
+export * from './image.ts';

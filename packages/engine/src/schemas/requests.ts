@@ -96,3 +96,21 @@ export const SnapshotsPost = z.object({
   expires_at: z.string().optional(),
 });
 export type SnapshotsPost = z.input<typeof SnapshotsPost>;
+
+/** `POST /1.0/instances/<name>/exec` (LXD's InstanceExecPost). */
+export const ExecPost = z.object({
+  command: z.array(z.string()).min(1, 'must name a command'),
+  environment: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+  user: z.number().int().min(0).optional(),
+  group: z.number().int().min(0).optional(),
+  /** Give up after this many seconds (0: never). */
+  timeout: z.number().min(0).default(0),
+});
+export type ExecPost = z.input<typeof ExecPost>;
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}

@@ -1,0 +1,147 @@
+// Path safety for image tarballs, checked entry by entry before anything is
+// written to disk. A unified image holds `metadata.yaml`, `rootfs/...` and
+// `templates/...`; everything else is refused, as are:
+// * absolute paths and `..` components;
+// * entries that pass through a symlink (or a non-directory) declared
+//   earlier in the archive: `rootfs/etc -> /etc` then `rootfs/etc/passwd`;
+// * hard links whose target is not an earlier non-directory entry of the
+//   same archive (so a link can never name a host file);
+// * relative symlinks that climb out of rootfs/ (absolute ones are resolved
+//   by the container against its own root, so they stay inside);
+// * links, devices and FIFOs outside rootfs/ (metadata and templates are
+//   read by the engine, so they must be plain files);
+// * entry types GNU tar would treat differently from us (sparse, multi-volume,
+//   dump directories, unknown ones).
+import { EngineError } from '../errors.ts';
+
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'device' | 'fifo';
+
+export interface ArchiveEntry {
+  /** As stored (after pax/GNU long-name headers were applied). */
+  path: string;
+  /** node-tar's type names: File, Directory, SymbolicLink, Link, ... */
+  type: string;
+  linkpath?: string | undefined;
+}
+
+export interface CheckedEntry {
+  /** Normalised: no `./`, no trailing `/`; `''` for the archive root. */
+  path: string;
+  kind: EntryKind;
+  section: 'root' | 'metadata' | 'rootfs' | 'templates';
+}
+
+const kindOfType: Record<string, EntryKind> = {
+  File: 'file',
+  OldFile: 'file',
+  ContiguousFile: 'file',
+  Directory: 'directory',
+  SymbolicLink: 'symlink',
+  Link: 'hardlink',
+  CharacterDevice: 'device',
+  BlockDevice: 'device',
+  FIFO: 'fifo',
+};
+
+function refuse(path: string, reason: string): EngineError {
+  return new EngineError('INVALID_ARGUMENT', `Image tarball entry "${path}": ${reason}`, { field: 'tarball' });
+}
+
+/** `./a//b/./c/` → `a/b/c`; refuses absolute paths, `..` and NUL. */
+export function normalizeEntryPath(raw: string): string {
+  if (raw.includes('\0')) throw refuse(raw, 'the path contains a NUL byte');
+  if (raw.startsWith('/')) throw refuse(raw, 'absolute paths are not allowed');
+  const parts: string[] = [];
+  for (const part of raw.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') throw refuse(raw, '".." path components are not allowed');
+    parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/**
+ * Where a relative symlink at `linkPath` (inside rootfs/) points, relative
+ * to rootfs/; null when it climbs above rootfs/.
+ */
+export function resolveRelativeLink(linkPath: string, target: string): string | null {
+  const parts = linkPath.split('/').slice(1, -1); // drop `rootfs` and the link's own name
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (parts.length === 0) return null;
+      parts.pop();
+    } else parts.push(part);
+  }
+  return parts.join('/');
+}
+
+function sectionOf(path: string): CheckedEntry['section'] | null {
+  if (path === '') return 'root';
+  if (path === 'metadata.yaml') return 'metadata';
+  const top = path.split('/', 1)[0];
+  if (top === 'rootfs') return 'rootfs';
+  if (top === 'templates') return 'templates';
+  return null;
+}
+
+/** Checks the entries of one archive in order; keeps what it has seen. */
+export class ArchiveEntryChecker {
+  readonly #seen = new Map<string, EntryKind>();
+
+  get count(): number {
+    return this.#seen.size;
+  }
+
+  check(entry: ArchiveEntry): CheckedEntry {
+    const path = normalizeEntryPath(entry.path);
+    const kind = kindOfType[entry.type];
+    if (!kind) throw refuse(entry.path, `entry type ${entry.type} is not supported`);
+    const section = sectionOf(path);
+    if (!section) throw refuse(entry.path, 'only metadata.yaml, rootfs/ and templates/ may be in an image');
+    if (section === 'root' || path === 'rootfs' || path === 'templates') {
+      if (kind !== 'directory') throw refuse(entry.path, 'must be a directory');
+    } else if (section === 'metadata' && kind !== 'file') {
+      throw refuse(entry.path, 'must be a regular file');
+    } else if (section === 'templates' && kind !== 'file' && kind !== 'directory') {
+      throw refuse(entry.path, 'only files and directories are allowed in templates/');
+    }
+
+    this.#checkParents(entry.path, path);
+
+    if (kind === 'symlink') {
+      const target = entry.linkpath ?? '';
+      if (target === '' || target.includes('\0')) throw refuse(entry.path, 'the symlink has no valid target');
+      if (!target.startsWith('/') && resolveRelativeLink(path, target) === null) {
+        throw refuse(entry.path, `the symlink target "${target}" escapes rootfs/`);
+      }
+    } else if (kind === 'hardlink') {
+      const raw = entry.linkpath ?? '';
+      if (raw.startsWith('/')) throw refuse(entry.path, `the hard link target "${raw}" is an absolute path`);
+      const target = normalizeEntryPath(raw);
+      const targetKind = this.#seen.get(target);
+      if (targetKind === undefined) throw refuse(entry.path, `the hard link target "${raw}" is not an earlier entry of the archive`);
+      if (targetKind === 'directory') throw refuse(entry.path, `the hard link target "${raw}" is a directory`);
+      if (sectionOf(target) !== section) throw refuse(entry.path, `the hard link target "${raw}" is in another part of the image`);
+      this.#checkParents(raw, target);
+    }
+
+    const previous = this.#seen.get(path);
+    if (previous !== undefined && previous !== kind && (previous !== 'file' || kind !== 'hardlink')) {
+      throw refuse(entry.path, `declared twice, first as a ${previous} then as a ${kind}`);
+    }
+    this.#seen.set(path, kind === 'hardlink' ? (this.#seen.get(normalizeEntryPath(entry.linkpath ?? '')) ?? 'file') : kind);
+    return { path, kind, section };
+  }
+
+  /** No parent of `path` may be a symlink or a non-directory seen earlier. */
+  #checkParents(raw: string, path: string): void {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      const kind = this.#seen.get(parent);
+      if (kind === 'symlink') throw refuse(raw, `the path passes through the symlink "${parent}"`);
+      if (kind !== undefined && kind !== 'directory') throw refuse(raw, `the parent "${parent}" is not a directory`);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The image directory, `<dataDir>/images`:
+//   <fingerprint>                the image tarball exactly as imported (its sha256 is the name)
+//   <fingerprint>.rootfs/        unpacked rootfs/, owned as in the tarball; read-only by convention:
+//                                instances copy it, nothing writes into it
+//   <fingerprint>.metadata.yaml  the tarball's metadata.yaml
+//   <fingerprint>.templates/     the tarball's templates/, when it has some
+//   .tmp-<uuid>/                 work in progress; renamed into place at the end, swept at start
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError } from '../errors.ts';
+import { runCommand } from '../host/run-command.ts';
+
+const TMP_PREFIX = '.tmp-';
+
+export class ImageFiles {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'images');
+  }
+
+  tarball(fingerprint: string): string {
+    return path.join(this.dir, fingerprint);
+  }
+
+  rootfs(fingerprint: string): string {
+    return path.join(this.dir, `${fingerprint}.rootfs`);
+  }
+
+  metadata(fingerprint: string): string {
+    return path.join(this.dir, `${fingerprint}.metadata.yaml`);
+  }
+
+  templates(fingerprint: string): string {
+    return path.join(this.dir, `${fingerprint}.templates`);
+  }
+
+  /** A fresh work directory inside the image directory (same filesystem, so renames are atomic). */
+  async tempDir(): Promise<string> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const dir = path.join(this.dir, `${TMP_PREFIX}${randomUUID()}`);
+    await mkdir(dir, { mode: 0o700 });
+    return dir;
+  }
+
+  /** Removes work directories a previous process left behind. */
+  async sweep(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return;
+    }
+    await Promise.all(names.filter((n) => n.startsWith(TMP_PREFIX)).map((n) => rm(path.join(this.dir, n), { recursive: true, force: true })));
+  }
+
+  async removeAll(fingerprint: string): Promise<void> {
+    // The tarball first: without it the image counts as absent.
+    await rm(this.tarball(fingerprint), { force: true });
+    await Promise.all([
+      rm(this.metadata(fingerprint), { force: true }),
+      rm(this.rootfs(fingerprint), { recursive: true, force: true }),
+      rm(this.templates(fingerprint), { recursive: true, force: true }),
+    ]);
+  }
+}
+
+/** GNU tar, as root: ownership, modes, setuid bits, symlinks and file capabilities kept. */
+export async function extractTarball(tarball: string, into: string, signal?: AbortSignal): Promise<void> {
+  await runCommand(
+    'tar',
+    ['-x', '-f', tarball, '-C', into, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=security.capability'],
+    { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) },
+  ).catch((error: unknown) => {
+    throw new EngineError('INTERNAL', `Unpacking the image failed: ${(error as Error).message}`, { cause: error });
+  });
+}
+
+/**
+ * Packs `stageDir` (metadata.yaml, templates/) and `rootfsDir` (as rootfs/)
+ * into one gzip'd unified image tarball. The rootfs names are rewritten, but
+ * not symlink targets (`S`): those are the container's paths.
+ */
+export async function packTarball(out: string, stageDir: string, stageEntries: string[], rootfsDir: string, signal?: AbortSignal): Promise<void> {
+  await runCommand(
+    'tar',
+    [
+      '-c', '-z', '-f', out,
+      '--numeric-owner', '--xattrs', '--xattrs-include=security.capability', '--sort=name',
+      '-C', stageDir, ...stageEntries,
+      '--transform=s,^\\.,rootfs,S',
+      '-C', rootfsDir, '.',
+    ],
+    { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) },
+  );
+}
