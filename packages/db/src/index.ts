@@ -10,6 +10,8 @@ import { SnapshotStore } from './stores/snapshots.ts';
 import { OperationStore } from './stores/operations.ts';
 import { UserStore } from './stores/users.ts';
 import { ImageStore } from './stores/images.ts';
+import { StorageStore } from './stores/storage.ts';
+import { NetworkStore } from './stores/networks.ts';
 
 export type * from './records.ts';
 export type { InstanceInput, InstanceUpdate } from './stores/instances.ts';
@@ -19,6 +21,10 @@ export type { OperationInput, OperationChange } from './stores/operations.ts';
 export type { UserRecord, UserInput } from './stores/users.ts';
 export type { ImageRecord, ImageAliasRecord, ImageAliasTargetRecord, ImageInput, ImageUpdate } from './stores/images.ts';
 export { ImageStore } from './stores/images.ts';
+export type { StoragePoolRecord, StorageVolumeRecord, StoragePoolInput, StorageVolumeInput } from './stores/storage.ts';
+export type { NetworkRecord, NetworkInput } from './stores/networks.ts';
+export { StorageStore } from './stores/storage.ts';
+export { NetworkStore } from './stores/networks.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { ensureAdmin, type BootstrapAdminResult } from './bootstrap-admin.ts';
@@ -32,6 +38,8 @@ export class Stores {
   readonly operations: OperationStore;
   readonly users: UserStore;
   readonly images: ImageStore;
+  readonly storage: StorageStore;
+  readonly networks: NetworkStore;
 
   constructor(client: Tx) {
     this.projects = new ProjectStore(client);
@@ -41,6 +49,8 @@ export class Stores {
     this.operations = new OperationStore(client);
     this.users = new UserStore(client);
     this.images = new ImageStore(client);
+    this.storage = new StorageStore(client);
+    this.networks = new NetworkStore(client);
   }
 }
 

@@ -5,12 +5,15 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { defaultDatabaseUrl, openDatabase, type Database } from '@berth/db';
 import { EventBus } from './events/event-bus.ts';
-import { EngineError } from './errors.ts';
 import { OperationService } from './operations/operations.ts';
 import { ProjectService } from './projects/projects.ts';
 import { ProfileService } from './profiles/profiles.ts';
 import { InstanceService } from './instances/instances.ts';
 import { ImageService } from './images/images.ts';
+import { SnapshotService } from './instances/snapshots.ts';
+import { StoragePoolService } from './storage/storage-pools.ts';
+import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
+import { apiUrl } from './api-url.ts';
 import { DriverRegistry, defaultDriverFactories, type DriverFactories, type DriverInfo, type InstanceHostEvent } from './drivers/registry.ts';
 
 export interface EngineConfig {
@@ -21,6 +24,11 @@ export interface EngineConfig {
   /** Cluster member name (LXD's `location`). */
   location?: string;
   drivers?: DriverFactories;
+  /**
+   * The managed bridge new installs get (default `berthbr0`); `null` for
+   * none, e.g. in tests that run several engines on one host.
+   */
+  defaultNetwork?: string | null;
 }
 
 export interface Engine {
@@ -32,6 +40,9 @@ export interface Engine {
   readonly profiles: ProfileService;
   readonly instances: InstanceService;
   readonly images: ImageService;
+  readonly snapshots: SnapshotService;
+  readonly storage: StoragePoolService;
+  readonly networks: NetworkService;
   /** Which instance drivers work on this host, and why not. */
   drivers(): DriverInfo[];
   close(): Promise<void>;
@@ -48,25 +59,36 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   // service that handles them is built after the registry.
   let onInstanceEvent: (event: InstanceHostEvent) => void = () => {};
   const operations = new OperationService(db, events, config.location ?? 'none');
+  const storage = new StoragePoolService({ dataDir, db, events });
+  await storage.ensureDefault();
+  const networks = new NetworkService({ dataDir, db, events });
+  const defaultNetwork = config.defaultNetwork === undefined ? DEFAULT_NETWORK : config.defaultNetwork;
+  if (defaultNetwork) await networks.ensureDefault(defaultNetwork);
+
   const registry = await DriverRegistry.load(config.drivers ?? defaultDriverFactories, {
     dataDir,
-    ensureNetwork: async (name) => {
-      throw new EngineError('NOT_IMPLEMENTED', `networks: managed network "${name}" is not available yet`);
-    },
+    ensureNetwork: (name) => networks.ensureUp(name),
     onInstanceEvent: (event) => onInstanceEvent(event),
   });
   const projects = new ProjectService(db, events);
   const profiles = new ProfileService(db, events);
-  const instances = new InstanceService(db, events, operations, registry, dataDir);
+  const images = new ImageService({ dataDir, store: db.images, events, operations });
+  const instances = new InstanceService(db, events, operations, registry, storage, images);
+  const snapshots = new SnapshotService(db, events, operations, storage, instances);
+  networks.setUsageProvider(async (network) => {
+    const all = await instances.list(undefined);
+    return all
+      .filter((i) => Object.values(i.expanded_devices).some((d) => d.type === 'nic' && d.network === network))
+      .map((i) => apiUrl.instance(i.project, i.name));
+  });
   onInstanceEvent = (event) => {
     instances.handleHostEvent(event).catch((error: unknown) => {
       events.logging(event.project, 'error', `Handling ${event.type} of "${event.name}": ${String(error)}`);
     });
   };
-  const images = new ImageService({ dataDir, store: db.images, events, operations });
   profiles.onChange((users) => instances.applyProfileChange(users));
 
-  await projects.ensureDefault();
+  await projects.ensureDefault(defaultNetwork ? { network: defaultNetwork } : {});
   await operations.reconcile();
   await instances.reconcile();
 
@@ -79,6 +101,9 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     profiles,
     instances,
     images,
+    snapshots,
+    storage,
+    networks,
     drivers: () => registry.info(),
     async close() {
       await operations.drain();

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Database, InstanceRecord, ProfileRecord, Stores } from '@berth/db';
-import { EngineError } from '../errors.ts';
+import { EngineError, isEngineError } from '../errors.ts';
+
+const isNotFound = (error: unknown) => isEngineError(error, 'NOT_FOUND');
 import type { EventBus } from '../events/event-bus.ts';
 import { apiUrl } from '../api-url.ts';
 import type { z } from 'zod';
@@ -35,6 +37,14 @@ import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
 import { InstanceLocks } from './instance-lock.ts';
 import { validateExpanded, validateLocal, type InstanceShape } from './validate-instance.ts';
 import { Reverter } from '../reverter.ts';
+import type { StoragePoolService } from '../storage/storage-pools.ts';
+import type { ImageService } from '../images/images.ts';
+import { rootDiskOf } from '../config/devices.ts';
+
+/** The pool of an instance's root disk (validated expanded devices always have one). */
+export function poolOf(instance: { expandedDevices: Record<string, Record<string, string>> }): string {
+  return rootDiskOf(instance.expandedDevices)?.[1].pool ?? 'default';
+}
 
 const hostArchitecture: string = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[os.arch()] ?? os.arch();
 
@@ -48,7 +58,8 @@ export class InstanceService {
     private readonly events: EventBus,
     private readonly operations: OperationService,
     private readonly drivers: DriverRegistry,
-    private readonly dataDir: string,
+    private readonly storage: StoragePoolService,
+    private readonly images: ImageService,
   ) {}
 
   // ------------------------------------------------------------------ reads
@@ -86,7 +97,7 @@ export class InstanceService {
   async state(project: string, name: string): Promise<InstanceState> {
     const instance = await this.#expanded(this.db, project, name);
     if (!this.drivers.has(instance.type)) return stoppedState();
-    return this.drivers.get(instance.type).renderState(this.#driverView(instance));
+    return this.drivers.get(instance.type).renderState(await this.#view(instance));
   }
 
   // ----------------------------------------------------------------- writes
@@ -97,11 +108,12 @@ export class InstanceService {
    */
   async create(project: string, input: InstancesPost): Promise<{ instance: Instance; operation: Operation }> {
     const req = parseInput(InstancesPost, input);
-    if (req.source.type !== 'none') {
+    if (req.source.type === 'copy' || req.source.type === 'backup') {
       throw new EngineError('NOT_IMPLEMENTED', `source.type: creating from "${req.source.type}" is not available yet`, { field: 'source.type' });
     }
     if (req.name) validInstanceName(req.name);
     validateLocal(req.type, req.config, req.devices);
+    const image = req.source.type === 'image' ? await this.#sourceImage(project, req.source) : undefined;
 
     const created = await this.db.transaction(async (tx) => {
       const projectRecord = await this.#project(tx, project);
@@ -111,7 +123,14 @@ export class InstanceService {
       }
       const profileNames = req.profiles ?? ['default'];
       const profileRecords = await this.#resolveProfiles(tx, project, profileNames);
-      const config = { ...req.config, 'volatile.uuid': randomUUID(), 'volatile.last_state.power': 'STOPPED' };
+      const config: Record<string, string> = {
+        // As LXD: the image's properties are kept as image.* keys.
+        ...Object.fromEntries(Object.entries(image?.properties ?? {}).map(([k, v]) => [`image.${k}`, v])),
+        ...req.config,
+        'volatile.uuid': randomUUID(),
+        'volatile.last_state.power': 'STOPPED',
+        ...(image ? { 'volatile.base_image': image.fingerprint } : {}),
+      };
       const shape = this.#shape(name, req.type, config, req.devices, profileRecords);
       await this.#assignHwaddrs(tx, shape);
       validateExpanded(shape, projectRecord.config);
@@ -120,7 +139,7 @@ export class InstanceService {
       return tx.instances.create(projectRecord.id, {
         name,
         type: req.type,
-        architecture: req.architecture ?? hostArchitecture,
+        architecture: req.architecture ?? image?.architecture ?? hostArchitecture,
         ephemeral: req.ephemeral,
         description: req.description,
         config: shape.localConfig,
@@ -129,22 +148,64 @@ export class InstanceService {
       });
     });
 
-    const instance = await this.get(project, created.name);
-    this.events.lifecycle(project, 'instance-created', apiUrl.instance(project, created.name));
+    const name = created.name;
+    const url = apiUrl.instance(project, name);
+    const instance = await this.get(project, name);
+    this.events.lifecycle(project, 'instance-created', url);
     const operation = await this.operations.start({
       project,
       description: 'Creating instance',
-      resources: { instances: [apiUrl.instance(project, created.name)] },
-      run: async () => {
-        if (!this.drivers.has(req.type)) return;
-        const expanded = await this.#expanded(this.db, project, created.name);
-        await Reverter.run(async (revert) => {
-          revert.add(() => this.db.instances.delete(created.id));
-          await this.drivers.get(req.type).create(this.#driverView(expanded), {});
-        });
-      },
+      resources: { instances: [url] },
+      run: (ctx) =>
+        this.locks.with(project, name, 'create', async () => {
+          const expanded = await this.#expanded(this.db, project, name);
+          const pool = poolOf(expanded);
+          await Reverter.run(async (revert) => {
+            revert.add(async () => {
+              await this.db.instances.delete(created.id);
+              this.events.lifecycle(project, 'instance-deleted', url);
+            });
+            await ctx.progress(10, 'Unpacking image');
+            const fromRootfs = image ? await this.images.rootfsPath(image.fingerprint) : undefined;
+            await ctx.progress(40, 'Creating storage volume');
+            await this.storage.createInstanceVolume(pool, project, name, expanded.type, {
+              ...(fromRootfs ? { fromRootfs } : {}),
+              signal: ctx.signal,
+            });
+            revert.add(() => this.storage.deleteInstanceVolume(pool, project, name, expanded.type));
+            if (this.drivers.has(expanded.type)) {
+              await ctx.progress(80, 'Preparing instance');
+              const view = await this.#view(expanded);
+              await this.drivers.get(expanded.type).create(view, {});
+              revert.add(() => this.drivers.get(expanded.type).delete(view));
+            }
+          });
+        }).then(async () => {
+          if (req.start) await this.changeStateAndWait(project, name, { action: 'start' });
+        }),
     });
     return { instance, operation };
+  }
+
+  /** Creates an instance and waits until it exists (and runs, with `start`). */
+  async createAndWait(project: string, input: InstancesPost): Promise<Instance> {
+    const { instance, operation } = await this.create(project, input);
+    const done = await this.operations.wait(operation.id);
+    if (done.status !== 'Success') throw new EngineError('INTERNAL', `Creating instance "${instance.name}" failed: ${done.err}`);
+    return this.get(project, instance.name);
+  }
+
+  async #sourceImage(project: string, source: { alias?: string | undefined; fingerprint?: string | undefined }) {
+    if (source.fingerprint) {
+      return this.images.get(project, source.fingerprint).catch((error: unknown) => {
+        throw isNotFound(error) ? new EngineError('NOT_FOUND', `source.fingerprint: image "${source.fingerprint}" not found`, { field: 'source.fingerprint' }) : error;
+      });
+    }
+    if (!source.alias) throw EngineError.invalid('source', 'an image source needs an alias or a fingerprint');
+    const fingerprint = await this.images.resolveAlias(project, source.alias).catch((error: unknown) => {
+      throw isNotFound(error) ? new EngineError('NOT_FOUND', `source.alias: image alias "${source.alias}" not found`, { field: 'source.alias' }) : error;
+    });
+    return this.images.get(project, fingerprint);
   }
 
   /** PUT: replaces description, config, devices, profiles, ephemeral. Volatile keys are kept. */
@@ -197,18 +258,20 @@ export class InstanceService {
       if ((await this.#status(current)) !== 'Stopped') {
         throw new EngineError('CONFLICT', 'Renaming of running instance not allowed');
       }
-      await this.db.transaction(async (tx) => {
-        if (await tx.instances.get(project, newName)) {
-          throw new EngineError('ALREADY_EXISTS', `Instance "${newName}" already exists`, { field: 'name' });
-        }
-        await tx.instances.rename(current.record.id, newName);
-      });
-      if (this.drivers.has(current.type)) {
-        await Reverter.run(async (revert) => {
-          revert.add(() => this.db.instances.rename(current.record.id, name));
-          await this.drivers.get(current.type).rename(this.#driverView(current), newName);
+      const view = await this.#view(current);
+      const pool = poolOf(current);
+      await Reverter.run(async (revert) => {
+        await this.db.transaction(async (tx) => {
+          if (await tx.instances.get(project, newName)) {
+            throw new EngineError('ALREADY_EXISTS', `Instance "${newName}" already exists`, { field: 'name' });
+          }
+          await tx.instances.rename(current.record.id, newName);
         });
-      }
+        revert.add(() => this.db.instances.rename(current.record.id, name));
+        await this.storage.renameInstanceVolume(pool, project, name, current.type, newName);
+        revert.add(() => this.storage.renameInstanceVolume(pool, project, newName, current.type, name).then(() => undefined));
+        if (this.drivers.has(current.type)) await this.drivers.get(current.type).rename(view, newName);
+      });
     });
     this.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), { old_name: name });
     return this.get(project, newName);
@@ -222,16 +285,36 @@ export class InstanceService {
       if (status !== 'Stopped') {
         if (!options.force) throw new EngineError('CONFLICT', 'Instance is running; stop it first or delete with force');
         this.#expect(project, name, 'stopped');
-        await this.drivers.get(current.type).stop(this.#driverView(current));
+        await this.drivers.get(current.type).stop(await this.#view(current));
       }
       await this.#deleteUnlocked(project, name);
     });
   }
 
+  /** The pieces other services (snapshots, backups) work with, for one instance. */
+  async resolve(project: string, name: string): Promise<{ instance: ExpandedInstance; view: DriverInstance; pool: string }> {
+    const instance = await this.#expanded(this.db, project, name);
+    return { instance, view: await this.#view(instance), pool: poolOf(instance) };
+  }
+
+  /** The driver for an instance type (throws DRIVER_UNAVAILABLE when there is none). */
+  driverFor(type: InstanceType) {
+    return this.drivers.get(type);
+  }
+
+  hasDriver(type: InstanceType): boolean {
+    return this.drivers.has(type);
+  }
+
   /** Removes a stopped instance everywhere: driver files, storage, records. */
   async #deleteUnlocked(project: string, name: string): Promise<void> {
     const current = await this.#expanded(this.db, project, name);
-    if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(this.#driverView(current));
+    const view = await this.#view(current);
+    if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(view);
+    await this.storage.deleteInstanceVolume(poolOf(current), project, name, current.type).catch((error: unknown) => {
+      // An instance created before its volume existed (or whose volume is gone) still goes.
+      if (!isNotFound(error)) throw error;
+    });
     await this.db.instances.delete(current.record.id);
     this.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
   }
@@ -250,7 +333,7 @@ export class InstanceService {
       run: () =>
         this.locks.with(project, name, req.action, async () => {
           const instance = await this.#expanded(this.db, project, name);
-          const view = this.#driverView(instance);
+          const view = await this.#view(instance);
           const status = await driver.status(view);
           const url = apiUrl.instance(project, name);
           switch (req.action) {
@@ -349,7 +432,7 @@ export class InstanceService {
     for (const record of records) {
       const instance = expandInstance(record, profiles(record.project));
       if (!this.drivers.has(instance.type)) continue;
-      const status = await this.drivers.get(instance.type).status(this.#driverView(instance));
+      const status = await this.drivers.get(instance.type).status(await this.#view(instance));
       const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';
       const autostart = instance.expandedConfig['boot.autostart'];
       const wanted = autostart === 'true' || (autostart === undefined && record.config['volatile.last_state.power'] === 'RUNNING');
@@ -409,22 +492,22 @@ export class InstanceService {
 
   async consoleLog(project: string, name: string): Promise<string> {
     const instance = await this.#expanded(this.db, project, name);
-    return this.drivers.get(instance.type).consoleLog(this.#driverView(instance));
+    return this.drivers.get(instance.type).consoleLog(await this.#view(instance));
   }
 
   async filePull(project: string, name: string, path: string) {
     const instance = await this.#expanded(this.db, project, name);
-    return this.drivers.get(instance.type).filePull(this.#driverView(instance), path);
+    return this.drivers.get(instance.type).filePull(await this.#view(instance), path);
   }
 
   async filePush(project: string, name: string, path: string, file: FileWrite): Promise<void> {
     const instance = await this.#expanded(this.db, project, name);
-    await this.drivers.get(instance.type).filePush(this.#driverView(instance), path, file);
+    await this.drivers.get(instance.type).filePush(await this.#view(instance), path, file);
   }
 
   async fileRemove(project: string, name: string, path: string): Promise<void> {
     const instance = await this.#expanded(this.db, project, name);
-    await this.drivers.get(instance.type).fileRemove(this.#driverView(instance), path);
+    await this.drivers.get(instance.type).fileRemove(await this.#view(instance), path);
   }
 
   async #exec(project: string, name: string, req: z.output<typeof ExecPost>, interactive?: { cols: number; rows: number }): Promise<ExecProcess> {
@@ -442,7 +525,7 @@ export class InstanceService {
   async #running(project: string, name: string) {
     const instance = await this.#expanded(this.db, project, name);
     const driver = this.drivers.get(instance.type);
-    const view = this.#driverView(instance);
+    const view = await this.#view(instance);
     const status = await driver.status(view);
     if (status !== 'Running') throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
     return { driver, view };
@@ -524,7 +607,7 @@ export class InstanceService {
   async #applyLive(project: string, name: string, previous: ExpandedInstance): Promise<void> {
     if (!this.drivers.has(previous.type) || (await this.#status(previous)) === 'Stopped') return;
     const next = await this.#expanded(this.db, project, name);
-    await this.drivers.get(previous.type).update(this.#driverView(next), this.#driverView(previous));
+    await this.drivers.get(previous.type).update(await this.#view(next), await this.#view(previous));
   }
 
   /** Running instances pick up a profile change (called by the profile service). */
@@ -532,16 +615,16 @@ export class InstanceService {
     for (const user of users) {
       const current = await this.#expanded(this.db, user.project, user.name);
       if (!this.drivers.has(current.type) || (await this.#status(current)) === 'Stopped') continue;
-      await this.drivers.get(current.type).update(this.#driverView(current), this.#driverView(current));
+      await this.drivers.get(current.type).update(await this.#view(current), await this.#view(current));
     }
   }
 
   async #status(instance: ExpandedInstance): Promise<InstanceStatus> {
     if (!this.drivers.has(instance.type)) return 'Stopped';
-    return this.drivers.get(instance.type).status(this.#driverView(instance));
+    return this.drivers.get(instance.type).status(await this.#view(instance));
   }
 
-  #driverView(instance: ExpandedInstance): DriverInstance {
+  async #view(instance: ExpandedInstance): Promise<DriverInstance> {
     return {
       id: instance.record.id,
       project: instance.record.project,
@@ -551,17 +634,9 @@ export class InstanceService {
       expandedConfig: instance.expandedConfig,
       expandedDevices: instance.expandedDevices,
       localConfig: instance.record.config,
-      paths: this.#paths(instance.record.project, instance.name),
+      paths: await this.storage.instancePaths(poolOf(instance), instance.record.project, instance.name, instance.type),
     };
   }
-
-  /** Until storage pools land, an instance lives in `<dataDir>/storage/default/<kind>/<project>_<name>`. */
-  #paths(project: string, name: string): { dir: string; rootfs: string } {
-    const dir = `${this.dataDir}/storage/default/${this.#kindDir}/${project}_${name}`;
-    return { dir, rootfs: `${dir}/rootfs` };
-  }
-
-  readonly #kindDir = 'containers';
 
   async #toApi(instance: ExpandedInstance): Promise<Instance> {
     const r = instance.record;

@@ -29,8 +29,12 @@ export class ProjectService {
     private readonly events: EventBus,
   ) {}
 
-  /** Creates the `default` project and its `default` profile on first start. */
-  async ensureDefault(): Promise<void> {
+  /**
+   * Creates the `default` project and its `default` profile on first start,
+   * with a root disk and, when there is a default network, an `eth0` on it
+   * (what `lxd init` sets up).
+   */
+  async ensureDefault(options: { network?: string } = {}): Promise<void> {
     await this.db.transaction(async (tx) => {
       let project = await tx.projects.get(defaultProjectName);
       project ??= await tx.projects.create({
@@ -39,7 +43,14 @@ export class ProjectService {
         config: { ...defaultNewProjectFeatures, 'features.networks': 'true' },
       });
       if (!(await tx.profiles.get(defaultProjectName, 'default'))) {
-        await tx.profiles.create(project.id, { name: 'default', description: 'Default Berth profile', devices: defaultProfileDevices });
+        await tx.profiles.create(project.id, {
+          name: 'default',
+          description: 'Default Berth profile',
+          devices: {
+            ...defaultProfileDevices,
+            ...(options.network ? { eth0: { type: 'nic', network: options.network, name: 'eth0' } } : {}),
+          },
+        });
       }
     });
   }

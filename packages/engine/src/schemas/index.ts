@@ -6,3 +6,5 @@ export * from './instance.ts';
 export * from './profile.ts';
 export * from './requests.ts';
 export * from './image.ts';
+export * from './storage.ts';
+export * from './network.ts';

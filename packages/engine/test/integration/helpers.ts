@@ -14,7 +14,7 @@ export interface TestEngine {
 
 export async function startTestEngine(dataDir?: string): Promise<TestEngine> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-engine-test-')));
-  const engine = await createEngine({ dataDir: dir });
+  const engine = await createEngine({ dataDir: dir, defaultNetwork: null });
   const events: Event[] = [];
   engine.events.subscribe({}, (e) => events.push(e));
   return {

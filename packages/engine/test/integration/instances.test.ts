@@ -47,8 +47,8 @@ describe('instances (records, no driver yet)', () => {
 
   it('gives each nic a stable, unique, locally administered MAC in volatile.<dev>.hwaddr', async () => {
     await t.engine.profiles.patch('default', 'default', { devices: { eth0: { type: 'nic', network: 'berthbr0' } } });
-    const a = (await t.engine.instances.create('default', { name: 'a' })).instance;
-    const b = (await t.engine.instances.create('default', { name: 'b' })).instance;
+    const a = await t.engine.instances.createAndWait('default', { name: 'a' });
+    const b = await t.engine.instances.createAndWait('default', { name: 'b' });
     const macA = a.config['volatile.eth0.hwaddr'];
     expect(macA).toMatch(/^02:16:3e(:[0-9a-f]{2}){3}$/);
     expect(b.config['volatile.eth0.hwaddr']).not.toBe(macA);
@@ -56,12 +56,12 @@ describe('instances (records, no driver yet)', () => {
     await t.engine.instances.patch('default', 'a', { config: { 'user.x': '1' } });
     expect((await t.engine.instances.get('default', 'a')).config['volatile.eth0.hwaddr']).toBe(macA);
     // A nic with a fixed hwaddr gets no volatile one.
-    const c = (await t.engine.instances.create('default', { name: 'c', devices: { eth0: { type: 'nic', network: 'berthbr0', hwaddr: '02:00:00:00:00:07' } } })).instance;
+    const c = await t.engine.instances.createAndWait('default', { name: 'c', devices: { eth0: { type: 'nic', network: 'berthbr0', hwaddr: '02:00:00:00:00:07' } } });
     expect(c.config['volatile.eth0.hwaddr']).toBeUndefined();
   });
 
   it('picks an LXD-style name when none is given', async () => {
-    const { instance } = await t.engine.instances.create('default', {});
+    const instance = await t.engine.instances.createAndWait('default', {});
     expect(instance.name).toMatch(/^[a-z]+-[a-z]+$/);
   });
 
@@ -86,12 +86,12 @@ describe('instances (records, no driver yet)', () => {
   });
 
   it('refuses a duplicate name', async () => {
-    await t.engine.instances.create('default', { name: 'c1' });
+    await t.engine.instances.createAndWait('default', { name: 'c1' });
     expect(await errorOf(t.engine.instances.create('default', { name: 'c1' }))).toMatchObject({ code: 'ALREADY_EXISTS', field: 'name' });
   });
 
   it('PUT replaces config but keeps volatile keys; PATCH merges', async () => {
-    await t.engine.instances.create('default', { name: 'c1', config: { 'user.a': '1', 'user.b': '2' } });
+    await t.engine.instances.createAndWait('default', { name: 'c1', config: { 'user.a': '1', 'user.b': '2' } });
     const uuid = (await t.engine.instances.get('default', 'c1')).config['volatile.uuid'];
     await t.engine.instances.update('default', 'c1', { config: { 'user.c': '3' }, profiles: ['default'] });
     let c1 = await t.engine.instances.get('default', 'c1');
@@ -104,7 +104,7 @@ describe('instances (records, no driver yet)', () => {
   });
 
   it('renames and deletes, with lifecycle events in LXD\'s shape', async () => {
-    await t.engine.instances.create('default', { name: 'c1' });
+    await t.engine.instances.createAndWait('default', { name: 'c1' });
     await t.engine.instances.rename('default', 'c1', 'c2');
     expect(await errorOf(t.engine.instances.get('default', 'c1'))).toMatchObject({ code: 'NOT_FOUND' });
     expect(await errorOf(t.engine.instances.rename('default', 'c2', 'bad_name'))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
@@ -120,9 +120,9 @@ describe('instances (records, no driver yet)', () => {
 
   it('lists across projects and filters with LXD\'s syntax', async () => {
     await t.engine.projects.create({ name: 'p2' });
-    await t.engine.instances.create('default', { name: 'web1', config: { 'limits.cpu': '2' } });
-    await t.engine.instances.create('default', { name: 'web2', config: { 'limits.cpu': '1' } });
-    await t.engine.instances.create('p2', { name: 'db1', config: { 'limits.cpu': '2' } });
+    await t.engine.instances.createAndWait('default', { name: 'web1', config: { 'limits.cpu': '2' } });
+    await t.engine.instances.createAndWait('default', { name: 'web2', config: { 'limits.cpu': '1' } });
+    await t.engine.instances.createAndWait('p2', { name: 'db1', config: { 'limits.cpu': '2' } });
     expect((await t.engine.instances.list('default')).map((i) => i.name)).toEqual(['web1', 'web2']);
     expect((await t.engine.instances.list(undefined)).map((i) => `${i.project}/${i.name}`)).toEqual(['default/web1', 'default/web2', 'p2/db1']);
     expect((await t.engine.instances.list(undefined, { filter: 'config.limits.cpu eq 2' })).map((i) => i.name)).toEqual(['web1', 'db1']);
@@ -132,7 +132,7 @@ describe('instances (records, no driver yet)', () => {
   });
 
   it('says plainly that no driver can start it on this build', async () => {
-    await t.engine.instances.create('default', { name: 'c1' });
+    await t.engine.instances.createAndWait('default', { name: 'c1' });
     const err = await errorOf(t.engine.instances.changeState('default', 'c1', { action: 'start' }));
     expect(err).toMatchObject({ code: 'DRIVER_UNAVAILABLE' });
     expect(t.engine.drivers()).toEqual([

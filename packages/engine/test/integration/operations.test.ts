@@ -70,7 +70,7 @@ describe('restart', () => {
   it('marks an operation interrupted by the engine\'s end as failed, and keeps the data', async () => {
     const first = await startTestEngine();
     const op = await first.engine.operations.start({ project: 'default', description: 'Never ends', run: () => new Promise(() => {}) });
-    await first.engine.instances.create('default', { name: 'kept' });
+    await first.engine.instances.createAndWait('default', { name: 'kept' });
     // Simulate the process dying: close the database without draining.
     await first.engine.db.close();
 

@@ -44,7 +44,7 @@ describe('profiles', () => {
     expect(await errorOf(t.engine.profiles.delete('default', 'default'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(await errorOf(t.engine.profiles.rename('default', 'default', 'x'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
     await t.engine.profiles.create('default', { name: 'web' });
-    await t.engine.instances.create('default', { name: 'c1', profiles: ['default', 'web'] });
+    await t.engine.instances.createAndWait('default', { name: 'c1', profiles: ['default', 'web'] });
     const err = await errorOf(t.engine.profiles.delete('default', 'web'));
     expect(err).toMatchObject({ code: 'CONFLICT' });
     expect(err.message).toContain('c1');
@@ -53,8 +53,8 @@ describe('profiles', () => {
 
   it('a profile change shows in every instance using it', async () => {
     await t.engine.profiles.create('default', { name: 'web', config: { 'limits.cpu': '1' } });
-    await t.engine.instances.create('default', { name: 'c1', profiles: ['default', 'web'] });
-    await t.engine.instances.create('default', { name: 'c2', profiles: ['default', 'web'], config: { 'limits.cpu': '3' } });
+    await t.engine.instances.createAndWait('default', { name: 'c1', profiles: ['default', 'web'] });
+    await t.engine.instances.createAndWait('default', { name: 'c2', profiles: ['default', 'web'], config: { 'limits.cpu': '3' } });
     await t.engine.profiles.update('default', 'web', { config: { 'limits.cpu': '2', 'user.tier': 'front' } });
     const c1 = await t.engine.instances.get('default', 'c1');
     const c2 = await t.engine.instances.get('default', 'c2');
@@ -67,8 +67,8 @@ describe('profiles', () => {
   it('a profile change that would break one instance changes nothing', async () => {
     await t.engine.projects.create({ name: 'capped', config: { 'limits.cpu': '4' } });
     await t.engine.profiles.create('capped', { name: 'small', config: { 'limits.cpu': '1' } });
-    await t.engine.instances.create('capped', { name: 'c1', profiles: ['default', 'small'] });
-    await t.engine.instances.create('capped', { name: 'c2', profiles: ['default', 'small'] });
+    await t.engine.instances.createAndWait('capped', { name: 'c1', profiles: ['default', 'small'] });
+    await t.engine.instances.createAndWait('capped', { name: 'c2', profiles: ['default', 'small'] });
     // 2 x 3 CPUs would exceed the project's 4.
     const err = await errorOf(t.engine.profiles.update('capped', 'small', { config: { 'limits.cpu': '3' } }));
     expect(err).toMatchObject({ code: 'FORBIDDEN', field: 'config["limits.cpu"]' });
@@ -80,7 +80,7 @@ describe('profiles', () => {
   it('refuses a profile change that makes an instance\'s expanded config invalid', async () => {
     await t.engine.projects.create({ name: 'strict', config: { restricted: 'true' } });
     await t.engine.profiles.create('strict', { name: 'p' });
-    await t.engine.instances.create('strict', { name: 'c1', profiles: ['default', 'p'] });
+    await t.engine.instances.createAndWait('strict', { name: 'c1', profiles: ['default', 'p'] });
     const err = await errorOf(t.engine.profiles.update('strict', 'p', { config: { 'security.nesting': 'true' } }));
     expect(err).toMatchObject({ code: 'FORBIDDEN' });
     expect((await t.engine.profiles.get('strict', 'p')).config).toEqual({});

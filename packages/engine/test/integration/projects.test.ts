@@ -54,8 +54,8 @@ describe('projects', () => {
 
   it('enforces limits.instances on create and refuses lowering a limit below what runs', async () => {
     await t.engine.projects.create({ name: 'small', config: { 'limits.instances': '2' } });
-    await t.engine.instances.create('small', { name: 'c1' });
-    await t.engine.instances.create('small', { name: 'c2' });
+    await t.engine.instances.createAndWait('small', { name: 'c1' });
+    await t.engine.instances.createAndWait('small', { name: 'c2' });
     const err = await errorOf(t.engine.instances.create('small', { name: 'c3' }));
     expect(err).toMatchObject({ code: 'FORBIDDEN' });
     expect(err.message).toMatch(/limits\.instances=2/);
@@ -72,8 +72,8 @@ describe('projects', () => {
     expect(missing).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(missing.message).toMatch(/limits\.cpu/);
 
-    await t.engine.instances.create('capped', { name: 'c1', config: { 'limits.cpu': '2', 'limits.memory': '512MiB' } });
-    await t.engine.instances.create('capped', { name: 'c2', config: { 'limits.cpu': '0-1', 'limits.memory': '256MiB' } });
+    await t.engine.instances.createAndWait('capped', { name: 'c1', config: { 'limits.cpu': '2', 'limits.memory': '512MiB' } });
+    await t.engine.instances.createAndWait('capped', { name: 'c2', config: { 'limits.cpu': '0-1', 'limits.memory': '256MiB' } });
     expect(await errorOf(t.engine.instances.create('capped', { name: 'c3', config: { 'limits.cpu': '1', 'limits.memory': '256MiB' } }))).toMatchObject({
       code: 'FORBIDDEN',
       field: 'config["limits.cpu"]',
@@ -110,12 +110,12 @@ describe('projects', () => {
 
     // The restriction can be lifted key by key.
     await t.engine.projects.patch('locked', { config: { 'restricted.containers.nesting': 'allow' } });
-    await t.engine.instances.create('locked', { name: 'nested', config: { 'security.nesting': 'true' } });
+    await t.engine.instances.createAndWait('locked', { name: 'nested', config: { 'security.nesting': 'true' } });
   });
 
   it('refuses to delete or rename a project that still holds instances', async () => {
     await t.engine.projects.create({ name: 'busy' });
-    await t.engine.instances.create('busy', { name: 'c1' });
+    await t.engine.instances.createAndWait('busy', { name: 'c1' });
     expect(await errorOf(t.engine.projects.delete('busy'))).toMatchObject({ code: 'CONFLICT' });
     expect(await errorOf(t.engine.projects.rename('busy', 'idle'))).toMatchObject({ code: 'CONFLICT' });
     await t.engine.instances.delete('busy', 'c1');
@@ -126,7 +126,7 @@ describe('projects', () => {
 
   it('does not let features change on a project in use', async () => {
     await t.engine.projects.create({ name: 'feat' });
-    await t.engine.instances.create('feat', { name: 'c1' });
+    await t.engine.instances.createAndWait('feat', { name: 'c1' });
     const err = await errorOf(t.engine.projects.patch('feat', { config: { 'features.profiles': 'false' } }));
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'config["features.profiles"]' });
   });

@@ -1,0 +1,196 @@
+// Instance snapshots: a record of the instance's config and devices at the
+// time, and a copy of its storage volume. Restore brings both back (a running
+// instance is stopped, restored and started again, as LXD does).
+import type { Database, SnapshotRecord } from '@berth/db';
+import { EngineError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import type { OperationService } from '../operations/operations.ts';
+import type { StoragePoolService } from '../storage/storage-pools.ts';
+import { apiUrl } from '../api-url.ts';
+import { SnapshotsPost, type InstanceSnapshot, type Operation } from '../schemas/index.ts';
+import { zeroTime } from '../schemas/common.ts';
+import { parseInput } from '../parse-input.ts';
+import { validSnapshotName } from '../validation/index.ts';
+import { expiryDate } from '../config/snapshot-expiry.ts';
+import { expand } from './expand-config.ts';
+import type { InstanceService } from './instances.ts';
+
+/** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
+export function nextSnapshotName(pattern: string, existing: readonly string[], now = new Date()): string {
+  const rendered = pattern.replace(/\{\{\s*creation_date\s*\}\}/g, now.toISOString().replace(/[:.]/g, '-'));
+  if (!rendered.includes('%d')) {
+    if (!existing.includes(rendered)) return rendered;
+    return nextSnapshotName(`${rendered}-%d`, existing, now);
+  }
+  const [before, after] = [rendered.slice(0, rendered.indexOf('%d')), rendered.slice(rendered.indexOf('%d') + 2)];
+  let highest = -1;
+  for (const name of existing) {
+    if (!name.startsWith(before) || !name.endsWith(after)) continue;
+    const middle = name.slice(before.length, name.length - after.length);
+    if (/^\d+$/.test(middle)) highest = Math.max(highest, Number(middle));
+  }
+  return `${before}${highest + 1}${after}`;
+}
+
+export class SnapshotService {
+  constructor(
+    private readonly db: Database,
+    private readonly events: EventBus,
+    private readonly operations: OperationService,
+    private readonly storage: StoragePoolService,
+    private readonly instances: InstanceService,
+  ) {}
+
+  async list(project: string, instance: string): Promise<InstanceSnapshot[]> {
+    const { instance: inst } = await this.instances.resolve(project, instance);
+    const records = await this.db.snapshots.list(inst.record.id);
+    return Promise.all(records.map((r) => this.#toApi(r, inst.record.architecture, inst.record.profiles)));
+  }
+
+  async get(project: string, instance: string, name: string): Promise<InstanceSnapshot> {
+    const { instance: inst } = await this.instances.resolve(project, instance);
+    return this.#toApi(await this.#record(inst.record.id, name), inst.record.architecture, inst.record.profiles);
+  }
+
+  /** Takes a snapshot as an operation: the record and a copy of the volume, or neither. */
+  async create(project: string, instance: string, input: SnapshotsPost = {}): Promise<Operation> {
+    const req = parseInput(SnapshotsPost, input);
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
+    if (req.stateful) throw new EngineError('NOT_IMPLEMENTED', 'stateful: stateful snapshots (CRIU) are not supported', { field: 'stateful' });
+    const existing = (await this.db.snapshots.list(inst.record.id)).map((s) => s.name);
+    const name = req.name || nextSnapshotName(inst.expandedConfig['snapshots.pattern'] || 'snap%d', existing);
+    validSnapshotName(name);
+    if (existing.includes(name)) throw new EngineError('ALREADY_EXISTS', `Snapshot "${name}" already exists`, { field: 'name' });
+    const now = new Date();
+    let expiresAt: Date | null = null;
+    if (req.expires_at) {
+      expiresAt = new Date(req.expires_at);
+      if (Number.isNaN(expiresAt.getTime())) throw EngineError.invalid('expires_at', `"${req.expires_at}" is not an RFC 3339 date`);
+    } else if (inst.expandedConfig['snapshots.expiry']) {
+      expiresAt = expiryDate(now, inst.expandedConfig['snapshots.expiry']);
+    }
+    const url = apiUrl.snapshot(project, instance, name);
+    return this.operations.start({
+      project,
+      description: 'Snapshotting instance',
+      resources: { instances: [apiUrl.instance(project, instance)], instances_snapshots: [url] },
+      run: () =>
+        this.instances.locks.with(project, instance, 'snapshot', async () => {
+          await this.storage.snapshotInstanceVolume(pool, project, instance, inst.type, name);
+          try {
+            await this.db.snapshots.create(inst.record.id, {
+              name,
+              createdAt: now,
+              expiresAt,
+              config: inst.record.config,
+              devices: inst.record.devices,
+            });
+          } catch (error) {
+            await this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name).catch(() => {});
+            throw error;
+          }
+          this.events.lifecycle(project, 'instance-snapshot-created', url);
+        }),
+    });
+  }
+
+  /** Restores the volume and the config/devices recorded with the snapshot. */
+  async restore(project: string, instance: string, name: string): Promise<Operation> {
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
+    const snapshot = await this.#record(inst.record.id, name);
+    return this.operations.start({
+      project,
+      description: 'Restoring snapshot',
+      resources: { instances: [apiUrl.instance(project, instance)], instances_snapshots: [apiUrl.snapshot(project, instance, name)] },
+      run: async () => {
+        const wasRunning = this.instances.hasDriver(inst.type) && (await this.instances.get(project, instance)).status !== 'Stopped';
+        if (wasRunning) await this.instances.changeStateAndWait(project, instance, { action: 'stop', force: true });
+        await this.instances.locks.with(project, instance, 'restore', async () => {
+          await this.storage.restoreInstanceVolume(pool, project, instance, inst.type, name);
+          // Volatile keys describe the running instance, not the snapshot: keep today's.
+          const volatile = Object.fromEntries(Object.entries(inst.record.config).filter(([k]) => k.startsWith('volatile.')));
+          const config = { ...Object.fromEntries(Object.entries(snapshot.config).filter(([k]) => !k.startsWith('volatile.'))), ...volatile };
+          const profiles = await this.db.profiles.getMany(project, inst.record.profiles);
+          await this.db.instances.update(inst.record.id, {
+            description: inst.record.description,
+            ephemeral: inst.record.ephemeral,
+            config,
+            devices: snapshot.devices,
+            profileIds: profiles.map((p) => p.id),
+          });
+        });
+        this.events.lifecycle(project, 'instance-snapshot-restored', apiUrl.snapshot(project, instance, name));
+        if (wasRunning) await this.instances.changeStateAndWait(project, instance, { action: 'start' });
+      },
+    });
+  }
+
+  async rename(project: string, instance: string, name: string, newName: string): Promise<InstanceSnapshot> {
+    validSnapshotName(newName);
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
+    await this.instances.locks.with(project, instance, 'snapshot rename', async () => {
+      const snapshot = await this.#record(inst.record.id, name);
+      if (await this.db.snapshots.get(inst.record.id, newName)) {
+        throw new EngineError('ALREADY_EXISTS', `Snapshot "${newName}" already exists`, { field: 'name' });
+      }
+      await this.storage.renameSnapshotVolume(pool, project, instance, inst.type, name, newName);
+      await this.db.snapshots.rename(snapshot.id, newName).catch(async (error: unknown) => {
+        await this.storage.renameSnapshotVolume(pool, project, instance, inst.type, newName, name);
+        throw error;
+      });
+    });
+    this.events.lifecycle(project, 'instance-snapshot-renamed', apiUrl.snapshot(project, instance, newName), { old_name: name });
+    return this.get(project, instance, newName);
+  }
+
+  async delete(project: string, instance: string, name: string): Promise<void> {
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
+    await this.instances.locks.with(project, instance, 'snapshot delete', async () => {
+      const snapshot = await this.#record(inst.record.id, name);
+      await this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name);
+      await this.db.snapshots.delete(snapshot.id);
+    });
+    this.events.lifecycle(project, 'instance-snapshot-deleted', apiUrl.snapshot(project, instance, name));
+  }
+
+  /** Deletes snapshots whose expiry has passed (the pruner calls this). */
+  async pruneExpired(now = new Date()): Promise<string[]> {
+    const pruned: string[] = [];
+    for (const snapshot of await this.db.snapshots.expired(now)) {
+      try {
+        await this.delete(snapshot.project, snapshot.instance, snapshot.name);
+        pruned.push(`${snapshot.project}/${snapshot.instance}/${snapshot.name}`);
+      } catch (error) {
+        this.events.logging(snapshot.project, 'warning', `Could not prune snapshot ${snapshot.instance}/${snapshot.name}: ${String(error)}`);
+      }
+    }
+    return pruned;
+  }
+
+  async #record(instanceId: number, name: string): Promise<SnapshotRecord> {
+    const record = await this.db.snapshots.get(instanceId, name);
+    if (!record) throw EngineError.notFound('Snapshot', { field: 'name' });
+    return record;
+  }
+
+  async #toApi(record: SnapshotRecord, architecture: string, profiles: string[]): Promise<InstanceSnapshot> {
+    const profileRecords = await this.db.profiles.getMany(record.project, profiles);
+    const expanded = expand(profileRecords, { config: record.config, devices: record.devices });
+    return {
+      name: record.name,
+      description: record.description,
+      architecture,
+      config: record.config,
+      devices: record.devices,
+      ephemeral: false,
+      profiles,
+      stateful: record.stateful,
+      created_at: record.createdAt.toISOString(),
+      expires_at: record.expiresAt ? record.expiresAt.toISOString() : zeroTime,
+      last_used_at: zeroTime,
+      expanded_config: expanded.config,
+      expanded_devices: expanded.devices,
+      size: -1,
+    };
+  }
+}

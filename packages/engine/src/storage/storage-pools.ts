@@ -1,0 +1,510 @@
+// Storage pools with the `dir` driver (LXD's lxd/storage/drivers/driver_dir*.go):
+// a pool is a folder with one sub-folder per volume type; an instance's volume
+// is `<pool>/containers/<project>_<name>/` holding `rootfs/`; a snapshot is a
+// copy of that folder under `containers-snapshots/` (reflinked where the
+// filesystem can share blocks).
+//
+// Every change that touches the disk is staged in a hidden temporary beside
+// its target (same filesystem, so the final `rename` is atomic) and the
+// database row is written before that rename: a failure at any step leaves
+// the disk and the database as they were, and a crash leaves only hidden
+// temporaries, which `ensureDefault()` sweeps at start-up.
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, rename, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError } from '../errors.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { Reverter } from '../reverter.ts';
+import { parseInput } from '../parse-input.ts';
+import {
+  StoragePoolsPost,
+  type StoragePool,
+  type StoragePoolResources,
+  type StorageVolume,
+} from '../schemas/storage.ts';
+import { KeyedLock } from './keyed-lock.ts';
+import {
+  checkSegment,
+  instancePathsIn,
+  poolSubdirs,
+  snapshotPathsIn,
+  snapshotsDirIn,
+  tempSiblingOf,
+  type InstancePaths,
+} from './pool-paths.ts';
+import type { PoolRow, StorageDb, VolumeRow } from './storage-repository.ts';
+import { copyTree, filesystemResources, removeTree, treeUsage } from './tree-ops.ts';
+
+export type { InstancePaths } from './pool-paths.ts';
+export type { StorageDb, StorageRepository } from './storage-repository.ts';
+
+export const DEFAULT_POOL = 'default';
+
+/** Config keys a `dir` pool accepts (LXD's dir driver: `source` plus rsync tuning, which Berth ignores). */
+const dirPoolKeys = new Set(['source', 'rsync.bwlimit', 'rsync.compression', 'volatile.initial_source']);
+
+export interface StorageServiceOptions {
+  /** Pools without an explicit `source` live in `<dataDir>/storage/<pool>/`. */
+  dataDir: string;
+  db: StorageDb;
+  events?: EventBus;
+}
+
+export interface CreateVolumeOptions {
+  /** An unpacked image rootfs to copy in; without it the rootfs starts empty. */
+  fromRootfs?: string;
+  signal?: AbortSignal;
+}
+
+const statusOf: Record<string, string> = { CREATED: 'Created', PENDING: 'Pending', ERRORED: 'Errored' };
+
+function randomSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await lstat(p);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await lstat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** rmdir that only succeeds on an empty folder; anything else is left alone. */
+async function removeIfEmpty(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+  } catch {
+    // not empty, or already gone
+  }
+}
+
+function poolUrl(name: string): string {
+  return `/1.0/storage-pools/${encodeURIComponent(name)}`;
+}
+
+function withProject(url: string, project: string): string {
+  return project === 'default' ? url : `${url}?project=${encodeURIComponent(project)}`;
+}
+
+export class StoragePoolService {
+  readonly #dataDir: string;
+  readonly #db: StorageDb;
+  readonly #events: EventBus | undefined;
+  readonly #lock = new KeyedLock();
+
+  constructor(options: StorageServiceOptions) {
+    this.#dataDir = path.resolve(options.dataDir);
+    this.#db = options.db;
+    this.#events = options.events;
+  }
+
+  // ------------------------------------------------------------------ pools
+
+  /** Where a pool lives when its config names no `source`. */
+  defaultSource(pool: string): string {
+    return path.join(this.#dataDir, 'storage', checkSegment('name', pool));
+  }
+
+  /**
+   * The `default` pool, created on first start; on every start its layout is
+   * completed and what a crash left half-done (hidden temporaries) is removed
+   * from every pool. Call it before any volume work starts.
+   */
+  async ensureDefault(): Promise<StoragePool> {
+    const existing = await this.#db.storage.getPool(DEFAULT_POOL);
+    const pool = existing ? await this.#toApi(existing) : await this.create({ name: DEFAULT_POOL, driver: 'dir' });
+    for (const row of await this.#db.storage.listPools()) {
+      const source = row.config.source ?? this.defaultSource(row.name);
+      await this.#makeLayout(source);
+      await this.#sweepTemporaries(source);
+    }
+    return pool;
+  }
+
+  async list(): Promise<StoragePool[]> {
+    const rows = await this.#db.storage.listPools();
+    return Promise.all(rows.map((r) => this.#toApi(r)));
+  }
+
+  async get(name: string): Promise<StoragePool> {
+    return this.#toApi(await this.#pool(name));
+  }
+
+  async create(input: StoragePoolsPost): Promise<StoragePool> {
+    const req = parseInput(StoragePoolsPost, input);
+    for (const key of Object.keys(req.config)) {
+      if (!dirPoolKeys.has(key) && !key.startsWith('user.')) {
+        throw EngineError.invalid(`config["${key}"]`, `Invalid option for the ${req.driver} driver`);
+      }
+    }
+    if (await this.#db.storage.getPool(req.name)) {
+      throw new EngineError('ALREADY_EXISTS', `Storage pool "${req.name}" already exists`, { field: 'name' });
+    }
+    const source = req.config.source ?? this.defaultSource(req.name);
+    if (!path.isAbsolute(source)) throw EngineError.invalid('config["source"]', `"${source}" must be an absolute path`);
+
+    const row = await Reverter.run(async (revert) => {
+      if (await exists(source)) {
+        if (!(await isDirectory(source))) throw EngineError.invalid('config["source"]', `"${source}" is not a directory`);
+        if ((await readdir(source)).length > 0) {
+          throw EngineError.invalid('config["source"]', `Source path "${source}" isn't empty`);
+        }
+      } else {
+        await mkdir(source, { recursive: true, mode: 0o711 });
+        revert.add(() => removeTree(source));
+      }
+      await this.#makeLayout(source);
+      revert.add(() => this.#removeLayout(source));
+      return this.#db.storage.createPool({
+        name: req.name,
+        driver: req.driver,
+        description: req.description,
+        config: { ...req.config, source },
+      });
+    });
+    this.#events?.lifecycle('default', 'storage-pool-created', poolUrl(row.name));
+    return this.#toApi(row);
+  }
+
+  /** Refused while the pool holds volumes. Removes the folder when Berth chose it, else only its layout. */
+  async delete(name: string): Promise<void> {
+    const row = await this.#pool(name);
+    if ((await this.#db.storage.countVolumes(row.id)) > 0) {
+      throw new EngineError('CONFLICT', `Storage pool "${name}" is currently in use`);
+    }
+    const source = row.config.source ?? this.defaultSource(name);
+    await this.#db.storage.deletePool(row.id);
+    await this.#sweepTemporaries(source);
+    await this.#removeLayout(source);
+    if (source === this.defaultSource(name)) await removeIfEmpty(source);
+    this.#events?.lifecycle('default', 'storage-pool-deleted', poolUrl(name));
+  }
+
+  /** `GET /1.0/storage-pools/<pool>/resources`: statfs of the pool's filesystem. */
+  async poolResources(pool: string): Promise<StoragePoolResources> {
+    return filesystemResources(await this.#source(pool));
+  }
+
+  async listVolumes(pool: string, project?: string): Promise<StorageVolume[]> {
+    await this.#pool(pool);
+    const rows = await this.#db.storage.listVolumes(pool, project);
+    return rows.map((r) => this.#volumeToApi(r));
+  }
+
+  // ------------------------------------------------------- instance volumes
+
+  async instancePaths(pool: string, project: string, name: string, type: string): Promise<InstancePaths> {
+    return instancePathsIn(await this.#source(pool), project, name, type);
+  }
+
+  async snapshotPaths(pool: string, project: string, name: string, type: string, snapshot: string): Promise<InstancePaths> {
+    return snapshotPathsIn(await this.#source(pool), project, name, type, snapshot);
+  }
+
+  /** Creates the volume folder (with `rootfs/` copied from `fromRootfs`, or empty) and its row. */
+  async createInstanceVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    options: CreateVolumeOptions = {},
+  ): Promise<InstancePaths> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    return this.#lock.run(paths.dir, async () => {
+      if (await this.#db.storage.getVolume(pool, project, type, name)) {
+        throw new EngineError('ALREADY_EXISTS', `Storage volume "${name}" of type ${type} already exists in pool "${pool}"`);
+      }
+      if (await exists(paths.dir)) {
+        throw new EngineError('CONFLICT', `Volume folder ${paths.dir} already exists on disk without a database record`);
+      }
+      if (options.fromRootfs !== undefined && !(await isDirectory(options.fromRootfs))) {
+        throw EngineError.invalid('source', `rootfs ${options.fromRootfs} is not a directory`);
+      }
+      const tmp = tempSiblingOf(paths.dir, 'create', randomSuffix());
+      await Reverter.run(async (revert) => {
+        revert.add(() => removeTree(tmp));
+        await mkdir(tmp, { mode: 0o711 });
+        const rootfs = path.join(tmp, 'rootfs');
+        if (options.fromRootfs !== undefined) await copyTree(options.fromRootfs, rootfs, options.signal);
+        else await mkdir(rootfs, { mode: 0o755 });
+        const row = await this.#db.storage.createVolume(pool, project, { name, type });
+        if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
+        revert.add(() => this.#db.storage.deleteVolume(row.id));
+        await rename(tmp, paths.dir);
+      });
+      return paths;
+    });
+  }
+
+  /** Removes the volume, its snapshots and their rows. A volume only on disk, or only in the database, goes too. */
+  async deleteInstanceVolume(pool: string, project: string, name: string, type: string): Promise<void> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    const snapsDir = snapshotsDirIn(source, project, name, type);
+    await this.#lock.run(paths.dir, async () => {
+      const row = await this.#db.storage.getVolume(pool, project, type, name);
+      const onDisk = await exists(paths.dir);
+      if (!row && !onDisk) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      const random = randomSuffix();
+      const trash: string[] = [];
+      await Reverter.run(async (revert) => {
+        for (const dir of [paths.dir, snapsDir]) {
+          if (!(await exists(dir))) continue;
+          const hidden = tempSiblingOf(dir, 'delete', random);
+          await rename(dir, hidden);
+          revert.add(() => rename(hidden, dir));
+          trash.push(hidden);
+        }
+        await this.#db.storage.deleteVolumeTree(pool, project, type, name);
+      });
+      for (const dir of trash) await removeTree(dir);
+    });
+  }
+
+  async renameInstanceVolume(pool: string, project: string, name: string, type: string, newName: string): Promise<InstancePaths> {
+    const source = await this.#source(pool);
+    const from = instancePathsIn(source, project, name, type);
+    const to = instancePathsIn(source, project, newName, type);
+    const fromSnaps = snapshotsDirIn(source, project, name, type);
+    const toSnaps = snapshotsDirIn(source, project, newName, type);
+    return this.#lock.run(from.dir, () =>
+      this.#lock.run(to.dir, async () => {
+        if (!(await exists(from.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+        if ((await this.#db.storage.getVolume(pool, project, type, newName)) || (await exists(to.dir)) || (await exists(toSnaps))) {
+          throw new EngineError('ALREADY_EXISTS', `Storage volume "${newName}" of type ${type} already exists in pool "${pool}"`, {
+            field: 'name',
+          });
+        }
+        await Reverter.run(async (revert) => {
+          await rename(from.dir, to.dir);
+          revert.add(() => rename(to.dir, from.dir));
+          if (await exists(fromSnaps)) {
+            await rename(fromSnaps, toSnaps);
+            revert.add(() => rename(toSnaps, fromSnaps));
+          }
+          await this.#db.storage.renameVolumeTree(pool, project, type, name, newName);
+        });
+        return to;
+      }),
+    );
+  }
+
+  /** Copies the volume's folder to `<pool>/containers-snapshots/<project>_<name>/<snapshot>/`. */
+  async snapshotInstanceVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<InstancePaths> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    const snap = snapshotPathsIn(source, project, name, type, snapshot);
+    return this.#lock.run(paths.dir, async () => {
+      if (!(await isDirectory(paths.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      const volumeName = `${name}/${snapshot}`;
+      if ((await this.#db.storage.getVolume(pool, project, type, volumeName)) || (await exists(snap.dir))) {
+        throw new EngineError('ALREADY_EXISTS', `Snapshot volume "${volumeName}" already exists in pool "${pool}"`, { field: 'name' });
+      }
+      const snapsDir = path.dirname(snap.dir);
+      const tmp = tempSiblingOf(snap.dir, 'snapshot', randomSuffix());
+      await Reverter.run(async (revert) => {
+        if (!(await exists(snapsDir))) {
+          await mkdir(snapsDir, { recursive: true, mode: 0o700 });
+          revert.add(() => removeIfEmpty(snapsDir));
+        }
+        revert.add(() => removeTree(tmp));
+        await copyTree(paths.dir, tmp);
+        const row = await this.#db.storage.createVolume(pool, project, { name: volumeName, type });
+        if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
+        revert.add(() => this.#db.storage.deleteVolume(row.id));
+        await rename(tmp, snap.dir);
+      });
+      return snap;
+    });
+  }
+
+  /**
+   * Replaces the volume's rootfs with the snapshot's: the copy is made beside
+   * it first, then two renames swap them, so the rootfs is either wholly the
+   * old one or wholly the snapshot's. Only `rootfs/` is replaced; the
+   * instance must be stopped (the driver's job to ensure).
+   */
+  async restoreInstanceVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<void> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    const snap = snapshotPathsIn(source, project, name, type, snapshot);
+    await this.#lock.run(paths.dir, async () => {
+      if (!(await isDirectory(paths.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      if (!(await isDirectory(snap.rootfs))) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      const random = randomSuffix();
+      const incoming = tempSiblingOf(paths.rootfs, 'restore', random);
+      const outgoing = tempSiblingOf(paths.rootfs, 'replaced', random);
+      await Reverter.run(async (revert) => {
+        revert.add(() => removeTree(incoming));
+        await copyTree(snap.rootfs, incoming);
+        if (await exists(paths.rootfs)) {
+          await rename(paths.rootfs, outgoing);
+          revert.add(() => rename(outgoing, paths.rootfs));
+        }
+        await rename(incoming, paths.rootfs);
+      });
+      await removeTree(outgoing);
+    });
+  }
+
+  async deleteSnapshotVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<void> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    const snap = snapshotPathsIn(source, project, name, type, snapshot);
+    await this.#lock.run(paths.dir, async () => {
+      const row = await this.#db.storage.getVolume(pool, project, type, `${name}/${snapshot}`);
+      const onDisk = await exists(snap.dir);
+      if (!row && !onDisk) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      const hidden = tempSiblingOf(snap.dir, 'delete', randomSuffix());
+      await Reverter.run(async (revert) => {
+        if (onDisk) {
+          await rename(snap.dir, hidden);
+          revert.add(() => rename(hidden, snap.dir));
+        }
+        if (row) await this.#db.storage.deleteVolume(row.id);
+      });
+      await removeTree(hidden);
+      await removeIfEmpty(path.dirname(snap.dir));
+    });
+  }
+
+  async renameSnapshotVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot: string,
+    newSnapshot: string,
+  ): Promise<InstancePaths> {
+    const source = await this.#source(pool);
+    const paths = instancePathsIn(source, project, name, type);
+    const from = snapshotPathsIn(source, project, name, type, snapshot);
+    const to = snapshotPathsIn(source, project, name, type, newSnapshot);
+    return this.#lock.run(paths.dir, async () => {
+      const row = await this.#db.storage.getVolume(pool, project, type, `${name}/${snapshot}`);
+      if (!row || !(await exists(from.dir))) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      if ((await this.#db.storage.getVolume(pool, project, type, `${name}/${newSnapshot}`)) || (await exists(to.dir))) {
+        throw new EngineError('ALREADY_EXISTS', `Snapshot "${newSnapshot}" of "${name}" already exists`, { field: 'name' });
+      }
+      await Reverter.run(async (revert) => {
+        await rename(from.dir, to.dir);
+        revert.add(() => rename(to.dir, from.dir));
+        await this.#db.storage.renameVolume(row.id, `${name}/${newSnapshot}`);
+      });
+      return to;
+    });
+  }
+
+  /** Bytes the volume (or one snapshot of it) occupies on disk. */
+  async volumeUsage(pool: string, project: string, name: string, type: string, snapshot?: string): Promise<number> {
+    const source = await this.#source(pool);
+    const dir =
+      snapshot === undefined
+        ? instancePathsIn(source, project, name, type).dir
+        : snapshotPathsIn(source, project, name, type, snapshot).dir;
+    if (!(await isDirectory(dir))) throw EngineError.notFound(`Storage volume "${snapshot ? `${name}/${snapshot}` : name}" in pool "${pool}"`);
+    return treeUsage(dir);
+  }
+
+  // -------------------------------------------------------------- internals
+
+  async #pool(name: string): Promise<PoolRow> {
+    const row = await this.#db.storage.getPool(name);
+    if (!row) throw EngineError.notFound(`Storage pool "${name}"`, { field: 'pool' });
+    return row;
+  }
+
+  async #source(pool: string): Promise<string> {
+    const row = await this.#pool(pool);
+    return row.config.source ?? this.defaultSource(pool);
+  }
+
+  async #makeLayout(source: string): Promise<void> {
+    await mkdir(source, { recursive: true, mode: 0o711 });
+    for (const sub of poolSubdirs) {
+      // 0711: unprivileged containers' mapped root must traverse to its rootfs.
+      await mkdir(path.join(source, sub), { recursive: true, mode: sub.endsWith('-snapshots') ? 0o700 : 0o711 });
+    }
+  }
+
+  async #removeLayout(source: string): Promise<void> {
+    for (const sub of poolSubdirs) await removeIfEmpty(path.join(source, sub));
+  }
+
+  /** Hidden `.create-…`/`.delete-…` temporaries a crash left (two levels: type dirs and snapshot folders, plus rootfs swaps). */
+  async #sweepTemporaries(source: string): Promise<void> {
+    const hidden = (entry: string) => /^\.(create|delete|snapshot|restore|replaced)-/.test(entry);
+    const listing = async (dir: string) => {
+      try {
+        return await readdir(dir);
+      } catch {
+        return [];
+      }
+    };
+    for (const sub of poolSubdirs) {
+      const top = path.join(source, sub);
+      for (const entry of await listing(top)) {
+        const full = path.join(top, entry);
+        if (hidden(entry)) {
+          await removeTree(full);
+          continue;
+        }
+        for (const inner of await listing(full)) {
+          if (hidden(inner)) await removeTree(path.join(full, inner));
+        }
+      }
+    }
+  }
+
+  async #toApi(row: PoolRow): Promise<StoragePool> {
+    const volumes = await this.#db.storage.listVolumes(row.name);
+    const usedBy = volumes
+      .filter((v) => !v.name.includes('/'))
+      .map((v) => this.#usedByUrl(v))
+      .sort();
+    return {
+      name: row.name,
+      description: row.description,
+      driver: row.driver,
+      status: statusOf[row.state] ?? 'Unknown',
+      config: row.config,
+      used_by: usedBy,
+      locations: ['none'],
+    };
+  }
+
+  #usedByUrl(v: VolumeRow): string {
+    if (v.type === 'container' || v.type === 'virtual-machine') {
+      return withProject(`/1.0/instances/${encodeURIComponent(v.name)}`, v.project);
+    }
+    if (v.type === 'image') return withProject(`/1.0/images/${v.name}`, v.project);
+    return withProject(`${poolUrl(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`, v.project);
+  }
+
+  #volumeToApi(v: VolumeRow): StorageVolume {
+    const parent = v.name.split('/')[0] ?? v.name;
+    return {
+      name: v.name,
+      description: v.description,
+      type: v.type,
+      config: v.config,
+      content_type: v.contentType,
+      used_by: v.type === 'container' || v.type === 'virtual-machine' ? [withProject(`/1.0/instances/${encodeURIComponent(parent)}`, v.project)] : [],
+      location: v.node,
+      created_at: v.createdAt.toISOString(),
+      project: v.project,
+    };
+  }
+}
