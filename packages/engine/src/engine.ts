@@ -2,7 +2,7 @@
 // together, reconciles what a previous process left behind, and hands them
 // out. It never reads process.env; callers pass a parsed config.
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, stat } from 'node:fs/promises';
 import { defaultDatabaseUrl, openDatabase, type Database } from '@berth/db';
 import { EventBus } from './events/event-bus.ts';
 import { OperationService } from './operations/operations.ts';
@@ -14,7 +14,13 @@ import { SnapshotService } from './instances/snapshots.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
-import { DriverRegistry, defaultDriverFactories, type DriverFactories, type DriverInfo, type InstanceHostEvent } from './drivers/registry.ts';
+import {
+  DriverRegistry,
+  defaultDriverFactories,
+  type DriverFactories,
+  type DriverInfo,
+  type InstanceHostEvent,
+} from './drivers/registry.ts';
 
 export interface EngineConfig {
   /** Where Berth keeps its database, images, storage, logs and runtime sockets. */
@@ -50,7 +56,12 @@ export interface Engine {
 
 export async function createEngine(config: EngineConfig): Promise<Engine> {
   const dataDir = path.resolve(config.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: 0o711 });
+  // Unprivileged containers' root (a mapped uid) must traverse the data dir
+  // to reach their rootfs, as LXD's /var/lib/lxd is 0711; mkdtemp-style 0700
+  // would make every start fail with "Permission denied".
+  const mode = (await stat(dataDir)).mode & 0o777;
+  if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o711);
   const ownsDb = config.db === undefined;
   const db = config.db ?? (await openDatabase({ url: defaultDatabaseUrl(dataDir) }));
 
@@ -59,10 +70,13 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   // service that handles them is built after the registry.
   let onInstanceEvent: (event: InstanceHostEvent) => void = () => {};
   const operations = new OperationService(db, events, config.location ?? 'none');
+  const projects = new ProjectService(db, events);
+  const defaultNetwork =
+    config.defaultNetwork === undefined ? DEFAULT_NETWORK : config.defaultNetwork;
+  await projects.ensureDefault(defaultNetwork ? { network: defaultNetwork } : {});
   const storage = new StoragePoolService({ dataDir, db, events });
   await storage.ensureDefault();
   const networks = new NetworkService({ dataDir, db, events });
-  const defaultNetwork = config.defaultNetwork === undefined ? DEFAULT_NETWORK : config.defaultNetwork;
   if (defaultNetwork) await networks.ensureDefault(defaultNetwork);
 
   const registry = await DriverRegistry.load(config.drivers ?? defaultDriverFactories, {
@@ -70,25 +84,37 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     ensureNetwork: (name) => networks.ensureUp(name),
     onInstanceEvent: (event) => onInstanceEvent(event),
   });
-  const projects = new ProjectService(db, events);
   const profiles = new ProfileService(db, events);
   const images = new ImageService({ dataDir, store: db.images, events, operations });
-  const instances = new InstanceService(db, events, operations, registry, storage, images);
+  const instances = new InstanceService(
+    db,
+    events,
+    operations,
+    registry,
+    storage,
+    images,
+    networks,
+  );
   const snapshots = new SnapshotService(db, events, operations, storage, instances);
   networks.setUsageProvider(async (network) => {
     const all = await instances.list(undefined);
     return all
-      .filter((i) => Object.values(i.expanded_devices).some((d) => d.type === 'nic' && d.network === network))
+      .filter((i) =>
+        Object.values(i.expanded_devices).some((d) => d.type === 'nic' && d.network === network),
+      )
       .map((i) => apiUrl.instance(i.project, i.name));
   });
   onInstanceEvent = (event) => {
     instances.handleHostEvent(event).catch((error: unknown) => {
-      events.logging(event.project, 'error', `Handling ${event.type} of "${event.name}": ${String(error)}`);
+      events.logging(
+        event.project,
+        'error',
+        `Handling ${event.type} of "${event.name}": ${String(error)}`,
+      );
     });
   };
   profiles.onChange((users) => instances.applyProfileChange(users));
 
-  await projects.ensureDefault(defaultNetwork ? { network: defaultNetwork } : {});
   await operations.reconcile();
   await instances.reconcile();
 

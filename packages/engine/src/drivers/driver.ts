@@ -3,7 +3,13 @@
 // locks, operations) lives in the instance service above it, like LXD's
 // driver_common.go. Every method is required: a driver that cannot do a
 // thing throws EngineError NOT_IMPLEMENTED.
-import type { ConfigMap, DeviceMap, InstanceState, InstanceStatus, InstanceType } from '../schemas/index.ts';
+import type {
+  ConfigMap,
+  DeviceMap,
+  InstanceState,
+  InstanceStatus,
+  InstanceType,
+} from '../schemas/index.ts';
 
 /** What a driver knows of an instance: its identity and expanded config. */
 export interface DriverInstance {
@@ -102,7 +108,10 @@ export interface InstanceDriver {
   console(instance: DriverInstance, size: { cols: number; rows: number }): Promise<ConsoleStream>;
   consoleLog(instance: DriverInstance): Promise<string>;
 
-  filePull(instance: DriverInstance, path: string): Promise<{ entry: FileEntry; content?: Buffer; entries?: string[] }>;
+  filePull(
+    instance: DriverInstance,
+    path: string,
+  ): Promise<{ entry: FileEntry; content?: Buffer; entries?: string[] }>;
   filePush(instance: DriverInstance, path: string, file: FileWrite): Promise<void>;
   fileRemove(instance: DriverInstance, path: string): Promise<void>;
 

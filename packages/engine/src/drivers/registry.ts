@@ -3,6 +3,7 @@
 import { EngineError } from '../errors.ts';
 import type { InstanceType } from '../schemas/index.ts';
 import type { DriverSupport, InstanceDriver } from './driver.ts';
+import { lxcDriverFactory } from './lxc/lxc-factory.ts';
 
 /** What happened to an instance outside an engine call (LXC hooks, a QEMU exit). */
 export interface InstanceHostEvent {
@@ -44,7 +45,7 @@ export function unavailableDriver(name: InstanceDriver['name'], reason: string):
 }
 
 export const defaultDriverFactories: DriverFactories = {
-  container: unavailableDriver('lxc', 'the LXC driver is not part of this build yet'),
+  container: lxcDriverFactory,
   'virtual-machine': unavailableDriver('qemu', 'the QEMU driver is not part of this build yet'),
 };
 
@@ -67,7 +68,10 @@ export class DriverRegistry {
       try {
         support = await factory.probe(env);
       } catch (error) {
-        support = { available: false, reason: error instanceof Error ? error.message : String(error) };
+        support = {
+          available: false,
+          reason: error instanceof Error ? error.message : String(error),
+        };
       }
       registry.#info.push({ type, name: factory.name, ...support });
       if (support.available) registry.#drivers.set(type, factory.create(env));

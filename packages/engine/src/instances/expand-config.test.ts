@@ -5,7 +5,12 @@ describe('expandConfig', () => {
   it.each([
     { name: 'no profiles, no local', profiles: [], local: {}, want: {} },
     { name: 'local only', profiles: [], local: { 'limits.cpu': '2' }, want: { 'limits.cpu': '2' } },
-    { name: 'profile only', profiles: [{ 'limits.cpu': '1' }], local: {}, want: { 'limits.cpu': '1' } },
+    {
+      name: 'profile only',
+      profiles: [{ 'limits.cpu': '1' }],
+      local: {},
+      want: { 'limits.cpu': '1' },
+    },
     {
       name: 'later profile wins over earlier',
       profiles: [{ 'limits.cpu': '1', 'user.a': 'x' }, { 'limits.cpu': '4' }],
@@ -48,9 +53,12 @@ describe('expandDevices', () => {
   const root = { type: 'disk', path: '/', pool: 'default' };
   it('adds devices from every layer', () => {
     expect(
-      expandDevices([{ devices: { root } }, { devices: { eth0: { type: 'nic', network: 'berthbr0' } } }], {
-        data: { type: 'disk', source: '/srv', path: '/srv' },
-      }),
+      expandDevices(
+        [{ devices: { root } }, { devices: { eth0: { type: 'nic', network: 'berthbr0' } } }],
+        {
+          data: { type: 'disk', source: '/srv', path: '/srv' },
+        },
+      ),
     ).toEqual({
       root,
       eth0: { type: 'nic', network: 'berthbr0' },
@@ -67,7 +75,10 @@ describe('expandDevices', () => {
 
   it('later profiles replace earlier ones by device name', () => {
     const out = expandDevices(
-      [{ devices: { eth0: { type: 'nic', network: 'a' } } }, { devices: { eth0: { type: 'nic', network: 'b' } } }],
+      [
+        { devices: { eth0: { type: 'nic', network: 'a' } } },
+        { devices: { eth0: { type: 'nic', network: 'b' } } },
+      ],
       {},
     );
     expect(out.eth0).toEqual({ type: 'nic', network: 'b' });
@@ -84,10 +95,18 @@ describe('expandDevices', () => {
 describe('expand', () => {
   it('expands config and devices together', () => {
     expect(
-      expand([{ config: { 'limits.memory': '1GiB' }, devices: { root: { type: 'disk', path: '/', pool: 'p' } } }], {
-        config: { 'limits.cpu': '2' },
-        devices: {},
-      }),
+      expand(
+        [
+          {
+            config: { 'limits.memory': '1GiB' },
+            devices: { root: { type: 'disk', path: '/', pool: 'p' } },
+          },
+        ],
+        {
+          config: { 'limits.cpu': '2' },
+          devices: {},
+        },
+      ),
     ).toEqual({
       config: { 'limits.memory': '1GiB', 'limits.cpu': '2' },
       devices: { root: { type: 'disk', path: '/', pool: 'p' } },

@@ -9,13 +9,19 @@ export interface ProfileLayer {
   devices: DeviceMap;
 }
 
-export function expandConfig(profiles: readonly Pick<ProfileLayer, 'config'>[], local: ConfigMap): ConfigMap {
+export function expandConfig(
+  profiles: readonly Pick<ProfileLayer, 'config'>[],
+  local: ConfigMap,
+): ConfigMap {
   const out: ConfigMap = {};
   for (const profile of profiles) Object.assign(out, profile.config);
   return Object.assign(out, local);
 }
 
-export function expandDevices(profiles: readonly Pick<ProfileLayer, 'devices'>[], local: DeviceMap): DeviceMap {
+export function expandDevices(
+  profiles: readonly Pick<ProfileLayer, 'devices'>[],
+  local: DeviceMap,
+): DeviceMap {
   const out: DeviceMap = {};
   for (const layer of [...profiles.map((p) => p.devices), local]) {
     for (const [name, device] of Object.entries(layer)) out[name] = { ...device };
@@ -24,5 +30,8 @@ export function expandDevices(profiles: readonly Pick<ProfileLayer, 'devices'>[]
 }
 
 export function expand(profiles: readonly ProfileLayer[], local: ProfileLayer): ProfileLayer {
-  return { config: expandConfig(profiles, local.config), devices: expandDevices(profiles, local.devices) };
+  return {
+    config: expandConfig(profiles, local.config),
+    devices: expandDevices(profiles, local.devices),
+  };
 }

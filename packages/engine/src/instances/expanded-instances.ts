@@ -12,7 +12,10 @@ export interface ExpandedInstance {
   expandedDevices: DeviceMap;
 }
 
-export function expandInstance(record: InstanceRecord, profiles: readonly ProfileRecord[]): ExpandedInstance {
+export function expandInstance(
+  record: InstanceRecord,
+  profiles: readonly ProfileRecord[],
+): ExpandedInstance {
   const byName = new Map(profiles.map((p) => [p.name, p]));
   const layers = record.profiles.flatMap((n) => byName.get(n) ?? []);
   const expanded = expand(layers, { config: record.config, devices: record.devices });
@@ -25,7 +28,14 @@ export function expandInstance(record: InstanceRecord, profiles: readonly Profil
   };
 }
 
-export async function expandedInstancesOf(stores: Stores, project: string, profileProject: string): Promise<ExpandedInstance[]> {
-  const [records, profiles] = await Promise.all([stores.instances.list(project), stores.profiles.list(profileProject)]);
+export async function expandedInstancesOf(
+  stores: Stores,
+  project: string,
+  profileProject: string,
+): Promise<ExpandedInstance[]> {
+  const [records, profiles] = await Promise.all([
+    stores.instances.list(project),
+    stores.profiles.list(profileProject),
+  ]);
   return records.map((r) => expandInstance(r, profiles));
 }

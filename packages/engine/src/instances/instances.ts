@@ -42,11 +42,23 @@ import type { ImageService } from '../images/images.ts';
 import { rootDiskOf } from '../config/devices.ts';
 
 /** The pool of an instance's root disk (validated expanded devices always have one). */
-export function poolOf(instance: { expandedDevices: Record<string, Record<string, string>> }): string {
+export function poolOf(instance: {
+  expandedDevices: Record<string, Record<string, string>>;
+}): string {
   return rootDiskOf(instance.expandedDevices)?.[1].pool ?? 'default';
 }
 
-const hostArchitecture: string = ({ x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[os.arch()] ?? os.arch();
+const hostArchitecture: string =
+  (
+    {
+      x64: 'x86_64',
+      arm64: 'aarch64',
+      arm: 'armv7l',
+      ppc64: 'ppc64le',
+      s390x: 's390x',
+      riscv64: 'riscv64',
+    } as Record<string, string>
+  )[os.arch()] ?? os.arch();
 
 export type Recursion = 0 | 1 | 2;
 
@@ -60,6 +72,7 @@ export class InstanceService {
     private readonly drivers: DriverRegistry,
     private readonly storage: StoragePoolService,
     private readonly images: ImageService,
+    private readonly networks: { get(name: string): Promise<unknown> },
   ) {}
 
   // ------------------------------------------------------------------ reads
@@ -75,12 +88,17 @@ export class InstanceService {
     if (project !== undefined) await this.#project(this.db, project);
     const records = await this.db.instances.list(project);
     const profiles = await this.#profilesFor(this.db, records);
-    const out = await Promise.all(records.map((r) => this.#toApi(expandInstance(r, profiles(r.project)))));
+    const out = await Promise.all(
+      records.map((r) => this.#toApi(expandInstance(r, profiles(r.project)))),
+    );
     return options.filter ? filterObjects(out, options.filter) : out;
   }
 
   /** recursion=2: with state, snapshots and backups. */
-  async listFull(project: string | undefined, options: { filter?: string } = {}): Promise<InstanceFull[]> {
+  async listFull(
+    project: string | undefined,
+    options: { filter?: string } = {},
+  ): Promise<InstanceFull[]> {
     const list = await this.list(project, {});
     const full = await Promise.all(list.map((i) => this.#full(i)));
     return options.filter ? filterObjects(full, options.filter) : full;
@@ -106,26 +124,38 @@ export class InstanceService {
    * Creates an instance. Input is checked at once (a bad name or key fails
    * here, with nothing written); the driver's work runs as an operation.
    */
-  async create(project: string, input: InstancesPost): Promise<{ instance: Instance; operation: Operation }> {
+  async create(
+    project: string,
+    input: InstancesPost,
+  ): Promise<{ instance: Instance; operation: Operation }> {
     const req = parseInput(InstancesPost, input);
     if (req.source.type === 'copy' || req.source.type === 'backup') {
-      throw new EngineError('NOT_IMPLEMENTED', `source.type: creating from "${req.source.type}" is not available yet`, { field: 'source.type' });
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        `source.type: creating from "${req.source.type}" is not available yet`,
+        { field: 'source.type' },
+      );
     }
     if (req.name) validInstanceName(req.name);
     validateLocal(req.type, req.config, req.devices);
-    const image = req.source.type === 'image' ? await this.#sourceImage(project, req.source) : undefined;
+    const image =
+      req.source.type === 'image' ? await this.#sourceImage(project, req.source) : undefined;
 
     const created = await this.db.transaction(async (tx) => {
       const projectRecord = await this.#project(tx, project);
       const name = req.name || randomInstanceName(await tx.instances.names(project));
       if (await tx.instances.get(project, name)) {
-        throw new EngineError('ALREADY_EXISTS', `Instance "${name}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Instance "${name}" already exists`, {
+          field: 'name',
+        });
       }
       const profileNames = req.profiles ?? ['default'];
       const profileRecords = await this.#resolveProfiles(tx, project, profileNames);
       const config: Record<string, string> = {
         // As LXD: the image's properties are kept as image.* keys.
-        ...Object.fromEntries(Object.entries(image?.properties ?? {}).map(([k, v]) => [`image.${k}`, v])),
+        ...Object.fromEntries(
+          Object.entries(image?.properties ?? {}).map(([k, v]) => [`image.${k}`, v]),
+        ),
         ...req.config,
         'volatile.uuid': randomUUID(),
         'volatile.last_state.power': 'STOPPED',
@@ -134,8 +164,12 @@ export class InstanceService {
       const shape = this.#shape(name, req.type, config, req.devices, profileRecords);
       await this.#assignHwaddrs(tx, shape);
       validateExpanded(shape, projectRecord.config);
+      await this.#checkNetworks(shape);
       const others = await this.#projectInstances(tx, project);
-      checkProjectLimits(projectRecord.config, [...others, { name, type: req.type, expandedConfig: shape.expandedConfig }]);
+      checkProjectLimits(projectRecord.config, [
+        ...others,
+        { name, type: req.type, expandedConfig: shape.expandedConfig },
+      ]);
       return tx.instances.create(projectRecord.id, {
         name,
         type: req.type,
@@ -157,32 +191,38 @@ export class InstanceService {
       description: 'Creating instance',
       resources: { instances: [url] },
       run: (ctx) =>
-        this.locks.with(project, name, 'create', async () => {
-          const expanded = await this.#expanded(this.db, project, name);
-          const pool = poolOf(expanded);
-          await Reverter.run(async (revert) => {
-            revert.add(async () => {
-              await this.db.instances.delete(created.id);
-              this.events.lifecycle(project, 'instance-deleted', url);
+        this.locks
+          .with(project, name, 'create', async () => {
+            const expanded = await this.#expanded(this.db, project, name);
+            const pool = poolOf(expanded);
+            await Reverter.run(async (revert) => {
+              revert.add(async () => {
+                await this.db.instances.delete(created.id);
+                this.events.lifecycle(project, 'instance-deleted', url);
+              });
+              await ctx.progress(10, 'Unpacking image');
+              const fromRootfs = image
+                ? await this.images.rootfsPath(image.fingerprint)
+                : undefined;
+              await ctx.progress(40, 'Creating storage volume');
+              await this.storage.createInstanceVolume(pool, project, name, expanded.type, {
+                ...(fromRootfs ? { fromRootfs } : {}),
+                signal: ctx.signal,
+              });
+              revert.add(() =>
+                this.storage.deleteInstanceVolume(pool, project, name, expanded.type),
+              );
+              if (this.drivers.has(expanded.type)) {
+                await ctx.progress(80, 'Preparing instance');
+                const view = await this.#view(expanded);
+                await this.drivers.get(expanded.type).create(view, {});
+                revert.add(() => this.drivers.get(expanded.type).delete(view));
+              }
             });
-            await ctx.progress(10, 'Unpacking image');
-            const fromRootfs = image ? await this.images.rootfsPath(image.fingerprint) : undefined;
-            await ctx.progress(40, 'Creating storage volume');
-            await this.storage.createInstanceVolume(pool, project, name, expanded.type, {
-              ...(fromRootfs ? { fromRootfs } : {}),
-              signal: ctx.signal,
-            });
-            revert.add(() => this.storage.deleteInstanceVolume(pool, project, name, expanded.type));
-            if (this.drivers.has(expanded.type)) {
-              await ctx.progress(80, 'Preparing instance');
-              const view = await this.#view(expanded);
-              await this.drivers.get(expanded.type).create(view, {});
-              revert.add(() => this.drivers.get(expanded.type).delete(view));
-            }
-          });
-        }).then(async () => {
-          if (req.start) await this.changeStateAndWait(project, name, { action: 'start' });
-        }),
+          })
+          .then(async () => {
+            if (req.start) await this.changeStateAndWait(project, name, { action: 'start' });
+          }),
     });
     return { instance, operation };
   }
@@ -191,20 +231,37 @@ export class InstanceService {
   async createAndWait(project: string, input: InstancesPost): Promise<Instance> {
     const { instance, operation } = await this.create(project, input);
     const done = await this.operations.wait(operation.id);
-    if (done.status !== 'Success') throw new EngineError('INTERNAL', `Creating instance "${instance.name}" failed: ${done.err}`);
+    if (done.status !== 'Success')
+      throw new EngineError('INTERNAL', `Creating instance "${instance.name}" failed: ${done.err}`);
     return this.get(project, instance.name);
   }
 
-  async #sourceImage(project: string, source: { alias?: string | undefined; fingerprint?: string | undefined }) {
+  async #sourceImage(
+    project: string,
+    source: { alias?: string | undefined; fingerprint?: string | undefined },
+  ) {
     if (source.fingerprint) {
       return this.images.get(project, source.fingerprint).catch((error: unknown) => {
-        throw isNotFound(error) ? new EngineError('NOT_FOUND', `source.fingerprint: image "${source.fingerprint}" not found`, { field: 'source.fingerprint' }) : error;
+        throw isNotFound(error)
+          ? new EngineError(
+              'NOT_FOUND',
+              `source.fingerprint: image "${source.fingerprint}" not found`,
+              { field: 'source.fingerprint' },
+            )
+          : error;
       });
     }
-    if (!source.alias) throw EngineError.invalid('source', 'an image source needs an alias or a fingerprint');
-    const fingerprint = await this.images.resolveAlias(project, source.alias).catch((error: unknown) => {
-      throw isNotFound(error) ? new EngineError('NOT_FOUND', `source.alias: image alias "${source.alias}" not found`, { field: 'source.alias' }) : error;
-    });
+    if (!source.alias)
+      throw EngineError.invalid('source', 'an image source needs an alias or a fingerprint');
+    const fingerprint = await this.images
+      .resolveAlias(project, source.alias)
+      .catch((error: unknown) => {
+        throw isNotFound(error)
+          ? new EngineError('NOT_FOUND', `source.alias: image alias "${source.alias}" not found`, {
+              field: 'source.alias',
+            })
+          : error;
+      });
     return this.images.get(project, fingerprint);
   }
 
@@ -217,12 +274,24 @@ export class InstanceService {
       await this.db.transaction(async (tx) => {
         const projectRecord = await this.#project(tx, project);
         const profileRecords = await this.#resolveProfiles(tx, project, req.profiles);
-        const volatile = Object.fromEntries(Object.entries(current.record.config).filter(([k]) => k.startsWith('volatile.')));
-        const shape = this.#shape(name, current.type, { ...req.config, ...volatile }, req.devices, profileRecords);
+        const volatile = Object.fromEntries(
+          Object.entries(current.record.config).filter(([k]) => k.startsWith('volatile.')),
+        );
+        const shape = this.#shape(
+          name,
+          current.type,
+          { ...req.config, ...volatile },
+          req.devices,
+          profileRecords,
+        );
         await this.#assignHwaddrs(tx, shape);
         validateExpanded(shape, projectRecord.config);
+        await this.#checkNetworks(shape);
         const others = (await this.#projectInstances(tx, project)).filter((i) => i.name !== name);
-        checkProjectLimits(projectRecord.config, [...others, { name, type: current.type, expandedConfig: shape.expandedConfig }]);
+        checkProjectLimits(projectRecord.config, [
+          ...others,
+          { name, type: current.type, expandedConfig: shape.expandedConfig },
+        ]);
         await tx.instances.update(current.record.id, {
           description: req.description,
           ephemeral: req.ephemeral,
@@ -241,7 +310,9 @@ export class InstanceService {
   async patch(project: string, name: string, input: InstancePatch): Promise<Instance> {
     const req = parseInput(InstancePatch, input);
     const current = await this.#expanded(this.db, project, name);
-    const localConfig = Object.fromEntries(Object.entries(current.record.config).filter(([k]) => !k.startsWith('volatile.')));
+    const localConfig = Object.fromEntries(
+      Object.entries(current.record.config).filter(([k]) => !k.startsWith('volatile.')),
+    );
     return this.update(project, name, {
       description: req.description ?? current.record.description,
       config: { ...localConfig, ...req.config },
@@ -263,17 +334,26 @@ export class InstanceService {
       await Reverter.run(async (revert) => {
         await this.db.transaction(async (tx) => {
           if (await tx.instances.get(project, newName)) {
-            throw new EngineError('ALREADY_EXISTS', `Instance "${newName}" already exists`, { field: 'name' });
+            throw new EngineError('ALREADY_EXISTS', `Instance "${newName}" already exists`, {
+              field: 'name',
+            });
           }
           await tx.instances.rename(current.record.id, newName);
         });
         revert.add(() => this.db.instances.rename(current.record.id, name));
         await this.storage.renameInstanceVolume(pool, project, name, current.type, newName);
-        revert.add(() => this.storage.renameInstanceVolume(pool, project, newName, current.type, name).then(() => undefined));
-        if (this.drivers.has(current.type)) await this.drivers.get(current.type).rename(view, newName);
+        revert.add(() =>
+          this.storage
+            .renameInstanceVolume(pool, project, newName, current.type, name)
+            .then(() => undefined),
+        );
+        if (this.drivers.has(current.type))
+          await this.drivers.get(current.type).rename(view, newName);
       });
     });
-    this.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), { old_name: name });
+    this.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), {
+      old_name: name,
+    });
     return this.get(project, newName);
   }
 
@@ -283,7 +363,11 @@ export class InstanceService {
       const current = await this.#expanded(this.db, project, name);
       const status = await this.#status(current);
       if (status !== 'Stopped') {
-        if (!options.force) throw new EngineError('CONFLICT', 'Instance is running; stop it first or delete with force');
+        if (!options.force)
+          throw new EngineError(
+            'CONFLICT',
+            'Instance is running; stop it first or delete with force',
+          );
         this.#expect(project, name, 'stopped');
         await this.drivers.get(current.type).stop(await this.#view(current));
       }
@@ -292,7 +376,10 @@ export class InstanceService {
   }
 
   /** The pieces other services (snapshots, backups) work with, for one instance. */
-  async resolve(project: string, name: string): Promise<{ instance: ExpandedInstance; view: DriverInstance; pool: string }> {
+  async resolve(
+    project: string,
+    name: string,
+  ): Promise<{ instance: ExpandedInstance; view: DriverInstance; pool: string }> {
     const instance = await this.#expanded(this.db, project, name);
     return { instance, view: await this.#view(instance), pool: poolOf(instance) };
   }
@@ -311,10 +398,12 @@ export class InstanceService {
     const current = await this.#expanded(this.db, project, name);
     const view = await this.#view(current);
     if (this.drivers.has(current.type)) await this.drivers.get(current.type).delete(view);
-    await this.storage.deleteInstanceVolume(poolOf(current), project, name, current.type).catch((error: unknown) => {
-      // An instance created before its volume existed (or whose volume is gone) still goes.
-      if (!isNotFound(error)) throw error;
-    });
+    await this.storage
+      .deleteInstanceVolume(poolOf(current), project, name, current.type)
+      .catch((error: unknown) => {
+        // An instance created before its volume existed (or whose volume is gone) still goes.
+        if (!isNotFound(error)) throw error;
+      });
     await this.db.instances.delete(current.record.id);
     this.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
   }
@@ -324,7 +413,13 @@ export class InstanceService {
     const req = parseInput(InstanceStatePut, input);
     const current = await this.#expanded(this.db, project, name);
     const driver = this.drivers.get(current.type);
-    const descriptions = { start: 'Starting instance', stop: 'Stopping instance', restart: 'Restarting instance', freeze: 'Freezing instance', unfreeze: 'Unfreezing instance' } as const;
+    const descriptions = {
+      start: 'Starting instance',
+      stop: 'Stopping instance',
+      restart: 'Restarting instance',
+      freeze: 'Freezing instance',
+      unfreeze: 'Unfreezing instance',
+    } as const;
     const timeoutMs = req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000;
     return this.operations.start({
       project,
@@ -338,24 +433,31 @@ export class InstanceService {
           const url = apiUrl.instance(project, name);
           switch (req.action) {
             case 'start':
-              if (status !== 'Stopped') throw new EngineError('CONFLICT', `The instance is already running (${status})`);
+              if (status !== 'Stopped')
+                throw new EngineError('CONFLICT', `The instance is already running (${status})`);
               this.#expect(project, name, 'started');
               await driver.start(view);
               await this.#recordPower(instance, 'RUNNING');
               this.events.lifecycle(project, 'instance-started', url);
               break;
             case 'stop': {
-              if (status === 'Stopped') throw new EngineError('CONFLICT', 'The instance is already stopped');
+              if (status === 'Stopped')
+                throw new EngineError('CONFLICT', 'The instance is already stopped');
               this.#expect(project, name, 'stopped');
               if (req.force || req.timeout === 0) await driver.stop(view);
               else await driver.shutdown(view, timeoutMs);
               await this.#recordPower(instance, 'STOPPED');
-              this.events.lifecycle(project, req.force ? 'instance-stopped' : 'instance-shutdown', url);
+              this.events.lifecycle(
+                project,
+                req.force ? 'instance-stopped' : 'instance-shutdown',
+                url,
+              );
               if (instance.record.ephemeral) await this.#deleteUnlocked(project, name);
               break;
             }
             case 'restart':
-              if (status === 'Stopped') throw new EngineError('CONFLICT', 'The instance is not running');
+              if (status === 'Stopped')
+                throw new EngineError('CONFLICT', 'The instance is not running');
               this.#expect(project, name, 'stopped');
               if (req.force) await driver.stop(view);
               else await driver.shutdown(view, timeoutMs);
@@ -365,13 +467,15 @@ export class InstanceService {
               this.events.lifecycle(project, 'instance-restarted', url);
               break;
             case 'freeze':
-              if (status !== 'Running') throw new EngineError('CONFLICT', `The instance is not running (${status})`);
+              if (status !== 'Running')
+                throw new EngineError('CONFLICT', `The instance is not running (${status})`);
               await driver.freeze(view);
               await this.#recordPower(instance, 'FROZEN');
               this.events.lifecycle(project, 'instance-paused', url);
               break;
             case 'unfreeze':
-              if (status !== 'Frozen') throw new EngineError('CONFLICT', `The instance is not frozen (${status})`);
+              if (status !== 'Frozen')
+                throw new EngineError('CONFLICT', `The instance is not frozen (${status})`);
               await driver.unfreeze(view);
               await this.#recordPower(instance, 'RUNNING');
               this.events.lifecycle(project, 'instance-resumed', url);
@@ -416,7 +520,11 @@ export class InstanceService {
     await this.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': 'STOPPED' });
     this.events.lifecycle(event.project, 'instance-stopped', url);
     if (record.ephemeral && !this.locks.held(event.project, event.name)) {
-      await this.locks.with(event.project, event.name, 'delete', () => this.#deleteUnlocked(event.project, event.name)).catch(() => {});
+      await this.locks
+        .with(event.project, event.name, 'delete', () =>
+          this.#deleteUnlocked(event.project, event.name),
+        )
+        .catch(() => {});
     }
   }
 
@@ -435,16 +543,28 @@ export class InstanceService {
       const status = await this.drivers.get(instance.type).status(await this.#view(instance));
       const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';
       const autostart = instance.expandedConfig['boot.autostart'];
-      const wanted = autostart === 'true' || (autostart === undefined && record.config['volatile.last_state.power'] === 'RUNNING');
+      const wanted =
+        autostart === 'true' ||
+        (autostart === undefined && record.config['volatile.last_state.power'] === 'RUNNING');
       if (status === 'Stopped' && wanted) toStart.push(instance);
       else if (record.config['volatile.last_state.power'] !== power) {
         await this.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': power });
       }
     }
-    toStart.sort((a, b) => Number(b.expandedConfig['boot.autostart.priority'] ?? 0) - Number(a.expandedConfig['boot.autostart.priority'] ?? 0));
+    toStart.sort(
+      (a, b) =>
+        Number(b.expandedConfig['boot.autostart.priority'] ?? 0) -
+        Number(a.expandedConfig['boot.autostart.priority'] ?? 0),
+    );
     for (const instance of toStart) {
-      await this.changeStateAndWait(instance.record.project, instance.name, { action: 'start' }).catch((error: unknown) => {
-        this.events.logging(instance.record.project, 'error', `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`);
+      await this.changeStateAndWait(instance.record.project, instance.name, {
+        action: 'start',
+      }).catch((error: unknown) => {
+        this.events.logging(
+          instance.record.project,
+          'error',
+          `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`,
+        );
       });
     }
   }
@@ -455,8 +575,13 @@ export class InstanceService {
     this.#expected.set(`${project}/${name}`, { type, until: Date.now() + 10_000 });
   }
 
-  async #recordPower(instance: ExpandedInstance, power: 'RUNNING' | 'STOPPED' | 'FROZEN'): Promise<void> {
-    await this.db.instances.setConfigKeys(instance.record.id, { 'volatile.last_state.power': power });
+  async #recordPower(
+    instance: ExpandedInstance,
+    power: 'RUNNING' | 'STOPPED' | 'FROZEN',
+  ): Promise<void> {
+    await this.db.instances.setConfigKeys(instance.record.id, {
+      'volatile.last_state.power': power,
+    });
     if (power === 'RUNNING') await this.db.instances.touch(instance.record.id);
   }
 
@@ -474,18 +599,31 @@ export class InstanceService {
     if (req.timeout > 0) timer = setTimeout(() => process.signal('SIGKILL'), req.timeout * 1000);
     try {
       const exitCode = await process.wait();
-      return { exitCode, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') };
+      return {
+        exitCode,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      };
     } finally {
       clearTimeout(timer);
     }
   }
 
   /** An interactive command on a pty (terminals in the console). */
-  async execInteractive(project: string, name: string, input: ExecPost, size: { cols: number; rows: number }): Promise<ExecProcess> {
+  async execInteractive(
+    project: string,
+    name: string,
+    input: ExecPost,
+    size: { cols: number; rows: number },
+  ): Promise<ExecProcess> {
     return this.#exec(project, name, parseInput(ExecPost, input), size);
   }
 
-  async console(project: string, name: string, size: { cols: number; rows: number }): Promise<ConsoleStream> {
+  async console(
+    project: string,
+    name: string,
+    size: { cols: number; rows: number },
+  ): Promise<ConsoleStream> {
     const { driver, view } = await this.#running(project, name);
     return driver.console(view, size);
   }
@@ -510,7 +648,12 @@ export class InstanceService {
     await this.drivers.get(instance.type).fileRemove(await this.#view(instance), path);
   }
 
-  async #exec(project: string, name: string, req: z.output<typeof ExecPost>, interactive?: { cols: number; rows: number }): Promise<ExecProcess> {
+  async #exec(
+    project: string,
+    name: string,
+    req: z.output<typeof ExecPost>,
+    interactive?: { cols: number; rows: number },
+  ): Promise<ExecProcess> {
     const { driver, view } = await this.#running(project, name);
     return driver.exec(view, {
       command: req.command,
@@ -527,7 +670,8 @@ export class InstanceService {
     const driver = this.drivers.get(instance.type);
     const view = await this.#view(instance);
     const status = await driver.status(view);
-    if (status !== 'Running') throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
+    if (status !== 'Running')
+      throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
     return { driver, view };
   }
 
@@ -543,7 +687,10 @@ export class InstanceService {
     const projectRecord = await this.#project(tx, project);
     const record = await tx.instances.get(project, name);
     if (!record) throw EngineError.notFound('Instance', { field: 'name' });
-    const profiles = await tx.profiles.getMany(profileProjectOf(project, projectRecord.config), record.profiles);
+    const profiles = await tx.profiles.getMany(
+      profileProjectOf(project, projectRecord.config),
+      record.profiles,
+    );
     return expandInstance(record, profiles);
   }
 
@@ -554,7 +701,10 @@ export class InstanceService {
   }
 
   /** Profiles per project of `records`, loaded once per project. */
-  async #profilesFor(tx: Stores, records: InstanceRecord[]): Promise<(project: string) => ProfileRecord[]> {
+  async #profilesFor(
+    tx: Stores,
+    records: InstanceRecord[],
+  ): Promise<(project: string) => ProfileRecord[]> {
     const byProject = new Map<string, ProfileRecord[]>();
     for (const project of new Set(records.map((r) => r.project))) {
       const record = await this.#project(tx, project);
@@ -566,25 +716,75 @@ export class InstanceService {
   async #resolveProfiles(tx: Stores, project: string, names: string[]): Promise<ProfileRecord[]> {
     const seen = new Set<string>();
     names.forEach((n, i) => {
-      if (seen.has(n)) throw EngineError.invalid(`profiles[${i}]`, `profile "${n}" is listed twice`);
+      if (seen.has(n))
+        throw EngineError.invalid(`profiles[${i}]`, `profile "${n}" is listed twice`);
       seen.add(n);
     });
     const projectRecord = await this.#project(tx, project);
-    const records = await tx.profiles.getMany(profileProjectOf(project, projectRecord.config), names);
+    const records = await tx.profiles.getMany(
+      profileProjectOf(project, projectRecord.config),
+      names,
+    );
     names.forEach((n, i) => {
       if (!records.some((r) => r.name === n)) {
-        throw new EngineError('NOT_FOUND', `profiles[${i}]: Profile "${n}" not found`, { field: `profiles[${i}]` });
+        throw new EngineError('NOT_FOUND', `profiles[${i}]: Profile "${n}" not found`, {
+          field: `profiles[${i}]`,
+        });
       }
     });
     return records;
   }
 
-  #shape(name: string, type: InstanceType, config: Record<string, string>, devices: Record<string, Record<string, string>>, profiles: ProfileRecord[]): InstanceShape {
+  #shape(
+    name: string,
+    type: InstanceType,
+    config: Record<string, string>,
+    devices: Record<string, Record<string, string>>,
+    profiles: ProfileRecord[],
+  ): InstanceShape {
     const expanded = expandInstance(
-      { id: 0, project: '', name, type, architecture: '', ephemeral: false, stateful: false, description: '', createdAt: new Date(), lastUsedAt: null, expiresAt: null, node: 'none', config, devices, profiles: profiles.map((p) => p.name) },
+      {
+        id: 0,
+        project: '',
+        name,
+        type,
+        architecture: '',
+        ephemeral: false,
+        stateful: false,
+        description: '',
+        createdAt: new Date(),
+        lastUsedAt: null,
+        expiresAt: null,
+        node: 'none',
+        config,
+        devices,
+        profiles: profiles.map((p) => p.name),
+      },
       profiles,
     );
-    return { name, type, localConfig: { ...config }, localDevices: devices, expandedConfig: expanded.expandedConfig, expandedDevices: expanded.expandedDevices };
+    return {
+      name,
+      type,
+      localConfig: { ...config },
+      localDevices: devices,
+      expandedConfig: expanded.expandedConfig,
+      expandedDevices: expanded.expandedDevices,
+    };
+  }
+
+  /** A nic on a managed network needs that network to exist (LXD refuses it too). */
+  async #checkNetworks(shape: InstanceShape): Promise<void> {
+    for (const [dev, device] of Object.entries(shape.expandedDevices)) {
+      if (device.type !== 'nic' || device.network === undefined) continue;
+      await this.networks.get(device.network).catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+        throw new EngineError(
+          'NOT_FOUND',
+          `devices["${dev}"]["network"]: network "${device.network}" not found`,
+          { field: `devices["${dev}"]["network"]` },
+        );
+      });
+    }
   }
 
   /**
@@ -592,10 +792,14 @@ export class InstanceService {
    * sets one), unique among all instances on this database.
    */
   async #assignHwaddrs(tx: Stores, shape: InstanceShape): Promise<void> {
-    const nics = Object.entries(shape.expandedDevices).filter(([, d]) => d.type === 'nic' && !d.hwaddr);
+    const nics = Object.entries(shape.expandedDevices).filter(
+      ([, d]) => d.type === 'nic' && !d.hwaddr,
+    );
     const missing = nics.filter(([dev]) => !shape.localConfig[`volatile.${dev}.hwaddr`]);
     if (missing.length === 0) return;
-    const taken = new Set(await tx.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' }));
+    const taken = new Set(
+      await tx.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' }),
+    );
     for (const [dev] of missing) {
       const hwaddr = nextInterfaceHwaddr(taken);
       taken.add(hwaddr);
@@ -607,7 +811,9 @@ export class InstanceService {
   async #applyLive(project: string, name: string, previous: ExpandedInstance): Promise<void> {
     if (!this.drivers.has(previous.type) || (await this.#status(previous)) === 'Stopped') return;
     const next = await this.#expanded(this.db, project, name);
-    await this.drivers.get(previous.type).update(await this.#view(next), await this.#view(previous));
+    await this.drivers
+      .get(previous.type)
+      .update(await this.#view(next), await this.#view(previous));
   }
 
   /** Running instances pick up a profile change (called by the profile service). */
@@ -615,7 +821,9 @@ export class InstanceService {
     for (const user of users) {
       const current = await this.#expanded(this.db, user.project, user.name);
       if (!this.drivers.has(current.type) || (await this.#status(current)) === 'Stopped') continue;
-      await this.drivers.get(current.type).update(await this.#view(current), await this.#view(current));
+      await this.drivers
+        .get(current.type)
+        .update(await this.#view(current), await this.#view(current));
     }
   }
 
@@ -634,7 +842,12 @@ export class InstanceService {
       expandedConfig: instance.expandedConfig,
       expandedDevices: instance.expandedDevices,
       localConfig: instance.record.config,
-      paths: await this.storage.instancePaths(poolOf(instance), instance.record.project, instance.name, instance.type),
+      paths: await this.storage.instancePaths(
+        poolOf(instance),
+        instance.record.project,
+        instance.name,
+        instance.type,
+      ),
     };
   }
 
@@ -654,7 +867,9 @@ export class InstanceService {
       ephemeral: r.ephemeral,
       stateful: r.stateful,
       created_at: r.createdAt.toISOString(),
-      last_used_at: (r.lastUsedAt ?? new Date(0)).toISOString().replace('1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00Z'),
+      last_used_at: (r.lastUsedAt ?? new Date(0))
+        .toISOString()
+        .replace('1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00Z'),
       location: r.node,
       project: r.project,
       expanded_config: instance.expandedConfig,

@@ -16,13 +16,23 @@ import { expand } from './expand-config.ts';
 import type { InstanceService } from './instances.ts';
 
 /** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
-export function nextSnapshotName(pattern: string, existing: readonly string[], now = new Date()): string {
-  const rendered = pattern.replace(/\{\{\s*creation_date\s*\}\}/g, now.toISOString().replace(/[:.]/g, '-'));
+export function nextSnapshotName(
+  pattern: string,
+  existing: readonly string[],
+  now = new Date(),
+): string {
+  const rendered = pattern.replace(
+    /\{\{\s*creation_date\s*\}\}/g,
+    now.toISOString().replace(/[:.]/g, '-'),
+  );
   if (!rendered.includes('%d')) {
     if (!existing.includes(rendered)) return rendered;
     return nextSnapshotName(`${rendered}-%d`, existing, now);
   }
-  const [before, after] = [rendered.slice(0, rendered.indexOf('%d')), rendered.slice(rendered.indexOf('%d') + 2)];
+  const [before, after] = [
+    rendered.slice(0, rendered.indexOf('%d')),
+    rendered.slice(rendered.indexOf('%d') + 2),
+  ];
   let highest = -1;
   for (const name of existing) {
     if (!name.startsWith(before) || !name.endsWith(after)) continue;
@@ -44,28 +54,44 @@ export class SnapshotService {
   async list(project: string, instance: string): Promise<InstanceSnapshot[]> {
     const { instance: inst } = await this.instances.resolve(project, instance);
     const records = await this.db.snapshots.list(inst.record.id);
-    return Promise.all(records.map((r) => this.#toApi(r, inst.record.architecture, inst.record.profiles)));
+    return Promise.all(
+      records.map((r) => this.#toApi(r, inst.record.architecture, inst.record.profiles)),
+    );
   }
 
   async get(project: string, instance: string, name: string): Promise<InstanceSnapshot> {
     const { instance: inst } = await this.instances.resolve(project, instance);
-    return this.#toApi(await this.#record(inst.record.id, name), inst.record.architecture, inst.record.profiles);
+    return this.#toApi(
+      await this.#record(inst.record.id, name),
+      inst.record.architecture,
+      inst.record.profiles,
+    );
   }
 
   /** Takes a snapshot as an operation: the record and a copy of the volume, or neither. */
   async create(project: string, instance: string, input: SnapshotsPost = {}): Promise<Operation> {
     const req = parseInput(SnapshotsPost, input);
     const { instance: inst, pool } = await this.instances.resolve(project, instance);
-    if (req.stateful) throw new EngineError('NOT_IMPLEMENTED', 'stateful: stateful snapshots (CRIU) are not supported', { field: 'stateful' });
+    if (req.stateful)
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        'stateful: stateful snapshots (CRIU) are not supported',
+        { field: 'stateful' },
+      );
     const existing = (await this.db.snapshots.list(inst.record.id)).map((s) => s.name);
-    const name = req.name || nextSnapshotName(inst.expandedConfig['snapshots.pattern'] || 'snap%d', existing);
+    const name =
+      req.name || nextSnapshotName(inst.expandedConfig['snapshots.pattern'] || 'snap%d', existing);
     validSnapshotName(name);
-    if (existing.includes(name)) throw new EngineError('ALREADY_EXISTS', `Snapshot "${name}" already exists`, { field: 'name' });
+    if (existing.includes(name))
+      throw new EngineError('ALREADY_EXISTS', `Snapshot "${name}" already exists`, {
+        field: 'name',
+      });
     const now = new Date();
     let expiresAt: Date | null = null;
     if (req.expires_at) {
       expiresAt = new Date(req.expires_at);
-      if (Number.isNaN(expiresAt.getTime())) throw EngineError.invalid('expires_at', `"${req.expires_at}" is not an RFC 3339 date`);
+      if (Number.isNaN(expiresAt.getTime()))
+        throw EngineError.invalid('expires_at', `"${req.expires_at}" is not an RFC 3339 date`);
     } else if (inst.expandedConfig['snapshots.expiry']) {
       expiresAt = expiryDate(now, inst.expandedConfig['snapshots.expiry']);
     }
@@ -86,7 +112,9 @@ export class SnapshotService {
               devices: inst.record.devices,
             });
           } catch (error) {
-            await this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name).catch(() => {});
+            await this.storage
+              .deleteSnapshotVolume(pool, project, instance, inst.type, name)
+              .catch(() => {});
             throw error;
           }
           this.events.lifecycle(project, 'instance-snapshot-created', url);
@@ -101,15 +129,31 @@ export class SnapshotService {
     return this.operations.start({
       project,
       description: 'Restoring snapshot',
-      resources: { instances: [apiUrl.instance(project, instance)], instances_snapshots: [apiUrl.snapshot(project, instance, name)] },
+      resources: {
+        instances: [apiUrl.instance(project, instance)],
+        instances_snapshots: [apiUrl.snapshot(project, instance, name)],
+      },
       run: async () => {
-        const wasRunning = this.instances.hasDriver(inst.type) && (await this.instances.get(project, instance)).status !== 'Stopped';
-        if (wasRunning) await this.instances.changeStateAndWait(project, instance, { action: 'stop', force: true });
+        const wasRunning =
+          this.instances.hasDriver(inst.type) &&
+          (await this.instances.get(project, instance)).status !== 'Stopped';
+        if (wasRunning)
+          await this.instances.changeStateAndWait(project, instance, {
+            action: 'stop',
+            force: true,
+          });
         await this.instances.locks.with(project, instance, 'restore', async () => {
           await this.storage.restoreInstanceVolume(pool, project, instance, inst.type, name);
           // Volatile keys describe the running instance, not the snapshot: keep today's.
-          const volatile = Object.fromEntries(Object.entries(inst.record.config).filter(([k]) => k.startsWith('volatile.')));
-          const config = { ...Object.fromEntries(Object.entries(snapshot.config).filter(([k]) => !k.startsWith('volatile.'))), ...volatile };
+          const volatile = Object.fromEntries(
+            Object.entries(inst.record.config).filter(([k]) => k.startsWith('volatile.')),
+          );
+          const config = {
+            ...Object.fromEntries(
+              Object.entries(snapshot.config).filter(([k]) => !k.startsWith('volatile.')),
+            ),
+            ...volatile,
+          };
           const profiles = await this.db.profiles.getMany(project, inst.record.profiles);
           await this.db.instances.update(inst.record.id, {
             description: inst.record.description,
@@ -119,19 +163,31 @@ export class SnapshotService {
             profileIds: profiles.map((p) => p.id),
           });
         });
-        this.events.lifecycle(project, 'instance-snapshot-restored', apiUrl.snapshot(project, instance, name));
-        if (wasRunning) await this.instances.changeStateAndWait(project, instance, { action: 'start' });
+        this.events.lifecycle(
+          project,
+          'instance-snapshot-restored',
+          apiUrl.snapshot(project, instance, name),
+        );
+        if (wasRunning)
+          await this.instances.changeStateAndWait(project, instance, { action: 'start' });
       },
     });
   }
 
-  async rename(project: string, instance: string, name: string, newName: string): Promise<InstanceSnapshot> {
+  async rename(
+    project: string,
+    instance: string,
+    name: string,
+    newName: string,
+  ): Promise<InstanceSnapshot> {
     validSnapshotName(newName);
     const { instance: inst, pool } = await this.instances.resolve(project, instance);
     await this.instances.locks.with(project, instance, 'snapshot rename', async () => {
       const snapshot = await this.#record(inst.record.id, name);
       if (await this.db.snapshots.get(inst.record.id, newName)) {
-        throw new EngineError('ALREADY_EXISTS', `Snapshot "${newName}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Snapshot "${newName}" already exists`, {
+          field: 'name',
+        });
       }
       await this.storage.renameSnapshotVolume(pool, project, instance, inst.type, name, newName);
       await this.db.snapshots.rename(snapshot.id, newName).catch(async (error: unknown) => {
@@ -139,7 +195,12 @@ export class SnapshotService {
         throw error;
       });
     });
-    this.events.lifecycle(project, 'instance-snapshot-renamed', apiUrl.snapshot(project, instance, newName), { old_name: name });
+    this.events.lifecycle(
+      project,
+      'instance-snapshot-renamed',
+      apiUrl.snapshot(project, instance, newName),
+      { old_name: name },
+    );
     return this.get(project, instance, newName);
   }
 
@@ -150,7 +211,11 @@ export class SnapshotService {
       await this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name);
       await this.db.snapshots.delete(snapshot.id);
     });
-    this.events.lifecycle(project, 'instance-snapshot-deleted', apiUrl.snapshot(project, instance, name));
+    this.events.lifecycle(
+      project,
+      'instance-snapshot-deleted',
+      apiUrl.snapshot(project, instance, name),
+    );
   }
 
   /** Deletes snapshots whose expiry has passed (the pruner calls this). */
@@ -161,7 +226,11 @@ export class SnapshotService {
         await this.delete(snapshot.project, snapshot.instance, snapshot.name);
         pruned.push(`${snapshot.project}/${snapshot.instance}/${snapshot.name}`);
       } catch (error) {
-        this.events.logging(snapshot.project, 'warning', `Could not prune snapshot ${snapshot.instance}/${snapshot.name}: ${String(error)}`);
+        this.events.logging(
+          snapshot.project,
+          'warning',
+          `Could not prune snapshot ${snapshot.instance}/${snapshot.name}: ${String(error)}`,
+        );
       }
     }
     return pruned;
@@ -173,7 +242,11 @@ export class SnapshotService {
     return record;
   }
 
-  async #toApi(record: SnapshotRecord, architecture: string, profiles: string[]): Promise<InstanceSnapshot> {
+  async #toApi(
+    record: SnapshotRecord,
+    architecture: string,
+    profiles: string[],
+  ): Promise<InstanceSnapshot> {
     const profileRecords = await this.db.profiles.getMany(record.project, profiles);
     const expanded = expand(profileRecords, { config: record.config, devices: record.devices });
     return {

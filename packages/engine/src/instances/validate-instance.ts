@@ -18,7 +18,12 @@ export interface InstanceShape {
 }
 
 /** Local config as a user sent it: no volatile keys. */
-export function validateLocal(type: InstanceType, config: ConfigMap, devices: DeviceMap, allowVolatile = false): void {
+export function validateLocal(
+  type: InstanceType,
+  config: ConfigMap,
+  devices: DeviceMap,
+  allowVolatile = false,
+): void {
   validConfig(config, { profile: false, expanded: false, allowVolatile, instanceType: type });
   validDevices(devices, { profile: false, expanded: false, instanceType: type });
 }
@@ -26,11 +31,23 @@ export function validateLocal(type: InstanceType, config: ConfigMap, devices: De
 /** The instance as it would be: expanded config must be whole and the project must allow it. */
 export function validateExpanded(instance: InstanceShape, projectConfig: ConfigMap): void {
   try {
-    validConfig(instance.expandedConfig, { profile: false, expanded: true, allowVolatile: true, instanceType: instance.type });
-    validDevices(instance.expandedDevices, { profile: false, expanded: true, instanceType: instance.type });
+    validConfig(instance.expandedConfig, {
+      profile: false,
+      expanded: true,
+      allowVolatile: true,
+      instanceType: instance.type,
+    });
+    validDevices(instance.expandedDevices, {
+      profile: false,
+      expanded: true,
+      instanceType: instance.type,
+    });
   } catch (error) {
     if (error instanceof EngineError) {
-      throw new EngineError(error.code, `Instance "${instance.name}": ${error.message}`, { field: error.field, cause: error });
+      throw new EngineError(error.code, `Instance "${instance.name}": ${error.message}`, {
+        field: error.field,
+        cause: error,
+      });
     }
     throw error;
   }

@@ -1,4 +1,5 @@
 // A real engine over a real, migrated SQLite file in a temporary data dir.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,9 +13,22 @@ export interface TestEngine {
   cleanup(): Promise<void>;
 }
 
-export async function startTestEngine(dataDir?: string): Promise<TestEngine> {
+export interface TestEngineOptions {
+  /** A managed bridge for the default profile's eth0, named so it cannot collide (`bt` + hex). */
+  network?: string;
+}
+
+/** A bridge name no user would pick, short enough for an interface. */
+export function testBridgeName(): string {
+  return `bt${randomBytes(5).toString('hex')}`;
+}
+
+export async function startTestEngine(
+  dataDir?: string,
+  options: TestEngineOptions = {},
+): Promise<TestEngine> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-engine-test-')));
-  const engine = await createEngine({ dataDir: dir, defaultNetwork: null });
+  const engine = await createEngine({ dataDir: dir, defaultNetwork: options.network ?? null });
   const events: Event[] = [];
   engine.events.subscribe({}, (e) => events.push(e));
   return {
@@ -29,11 +43,24 @@ export async function startTestEngine(dataDir?: string): Promise<TestEngine> {
 }
 
 /** The error an async call rejects with (fails the test when it resolves). */
-export async function errorOf(promise: Promise<unknown>): Promise<{ code: string; message: string; field?: string }> {
+export async function errorOf(
+  promise: Promise<unknown>,
+): Promise<{ code: string; message: string; field?: string }> {
   try {
     await promise;
   } catch (error) {
     return error as { code: string; message: string; field?: string };
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/**
+ * Removes what a test engine put on the host: its instances (stopped by
+ * their own name) and its bridge with its dnsmasq (by the network's own pid file).
+ */
+export async function removeHostState(engine: Engine, network?: string): Promise<void> {
+  for (const instance of await engine.instances.list(undefined)) {
+    await engine.instances.delete(instance.project, instance.name, { force: true }).catch(() => {});
+  }
+  if (network) await engine.networks.stop(network).catch(() => {});
 }

@@ -2,7 +2,19 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -36,7 +48,8 @@ beforeAll(async () => {
   const bus = new EventBus();
   bus.subscribe({ types: ['lifecycle'] }, (e) => events.push(e));
   bus.subscribe({ types: ['operation'] }, (e) => {
-    const stage = (e.metadata as { metadata?: { progress?: { stage?: string } } }).metadata?.progress?.stage;
+    const stage = (e.metadata as { metadata?: { progress?: { stage?: string } } }).metadata
+      ?.progress?.stage;
     if (stage) progressStages.add(stage);
   });
   operations = new OperationService(db, bus);
@@ -63,8 +76,12 @@ async function fingerprintOf(op: Promise<Operation>, label?: string): Promise<st
   return (done.metadata as { fingerprint: string }).fingerprint;
 }
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
-const lifecycle = (action: string) => events.filter((e) => (e.metadata as { action: string }).action === action);
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
+const lifecycle = (action: string) =>
+  events.filter((e) => (e.metadata as { action: string }).action === action);
 
 let fp = '';
 
@@ -84,19 +101,40 @@ describe('busybox image', () => {
       type: 'container',
       public: false,
       aliases: [{ name: 'busybox', description: '' }],
-      properties: { os: 'busybox', architecture: 'x86_64', description: expect.stringMatching(/^BusyBox v1\.\d+\.\d+$/), release: expect.stringMatching(/^1\.\d+$/) },
+      properties: {
+        os: 'busybox',
+        architecture: 'x86_64',
+        description: expect.stringMatching(/^BusyBox v1\.\d+\.\d+$/),
+        release: expect.stringMatching(/^1\.\d+$/),
+      },
       last_used_at: '0001-01-01T00:00:00Z',
       expires_at: '1970-01-01T00:00:00Z',
     });
     expect(image.size).toBe((await stat(images.files.tarball(fp))).size);
     expect((await images.list('default')).map((i) => i.fingerprint)).toEqual([fp]);
-    expect(lifecycle('image-created').at(-1)?.metadata).toMatchObject({ source: `/1.0/images/${fp}` });
-    expect(lifecycle('image-alias-created').at(-1)?.metadata).toMatchObject({ source: '/1.0/images/aliases/busybox', context: { target: fp } });
+    expect(lifecycle('image-created').at(-1)?.metadata).toMatchObject({
+      source: `/1.0/images/${fp}`,
+    });
+    expect(lifecycle('image-alias-created').at(-1)?.metadata).toMatchObject({
+      source: '/1.0/images/aliases/busybox',
+      context: { target: fp },
+    });
 
     // The operation reported progress while it ran.
-    expect([...progressStages]).toEqual(expect.arrayContaining(['Building rootfs', 'Packing image', 'Reading image', 'Unpacking image', 'Storing image']));
+    expect([...progressStages]).toEqual(
+      expect.arrayContaining([
+        'Building rootfs',
+        'Packing image',
+        'Reading image',
+        'Unpacking image',
+        'Storing image',
+      ]),
+    );
     const ops = await operations.list('default');
-    expect(ops.find((o) => o.description === 'Building busybox image')?.metadata).toEqual({ fingerprint: fp, size: image.size });
+    expect(ops.find((o) => o.description === 'Building busybox image')?.metadata).toEqual({
+      fingerprint: fp,
+      size: image.size,
+    });
   });
 
   it('unpacks a rootfs owned and moded as in the tarball, with symlinks', async () => {
@@ -112,12 +150,20 @@ describe('busybox image', () => {
     expect((await lstat(path.join(rootfs, 'etc/shadow'))).mode & 0o7777).toBe(0o600);
     expect(await readFile(path.join(rootfs, 'etc/passwd'), 'utf8')).toMatch(/^root:x:0:0:/);
     expect(await readFile(path.join(rootfs, 'etc/shadow'), 'utf8')).toMatch(/^root::/);
-    expect(await readFile(path.join(rootfs, 'etc/inittab'), 'utf8')).toContain('::sysinit:/etc/init.d/rcS');
-    expect((await lstat(path.join(rootfs, 'usr/share/udhcpc/default.script'))).mode & 0o777).toBe(0o755);
+    expect(await readFile(path.join(rootfs, 'etc/inittab'), 'utf8')).toContain(
+      '::sysinit:/etc/init.d/rcS',
+    );
+    expect((await lstat(path.join(rootfs, 'usr/share/udhcpc/default.script'))).mode & 0o777).toBe(
+      0o755,
+    );
     expect(existsSync(path.join(rootfs, 'linuxrc'))).toBe(false);
     expect(await readFile(images.files.metadata(fp), 'utf8')).toContain('os: busybox');
-    expect(await readFile(path.join(images.files.templates(fp), 'hostname.tpl'), 'utf8')).toContain('container.name');
-    expect((await images.metadata(fp)).templates['/etc/hostname']).toMatchObject({ template: 'hostname.tpl' });
+    expect(await readFile(path.join(images.files.templates(fp), 'hostname.tpl'), 'utf8')).toContain(
+      'container.name',
+    );
+    expect((await images.metadata(fp)).templates['/etc/hostname']).toMatchObject({
+      template: 'hostname.tpl',
+    });
 
     // The busybox binary in the image runs.
     expect(execFileSync(path.join(rootfs, 'bin/busybox'), ['true']).toString()).toBe('');
@@ -132,11 +178,18 @@ describe('busybox image', () => {
 
   it('exports, and the export imports elsewhere with the same fingerprint (file and stream)', async () => {
     const exported = await images.exportTarball('default', fp.slice(0, 10));
-    expect(exported).toMatchObject({ fingerprint: fp, path: images.files.tarball(fp), filename: 'busybox.tar.gz' });
+    expect(exported).toMatchObject({
+      fingerprint: fp,
+      path: images.files.tarball(fp),
+      filename: 'busybox.tar.gz',
+    });
     const copy = path.join(dataDir, 'export.tar.gz');
     execFileSync('cp', [exported.path, copy]);
 
-    const again = await fingerprintOf(images.importTarball('other', copy, { aliases: [{ name: 'bb', description: 'copy' }] }), 'importTarball (file, shared files)');
+    const again = await fingerprintOf(
+      images.importTarball('other', copy, { aliases: [{ name: 'bb', description: 'copy' }] }),
+      'importTarball (file, shared files)',
+    );
     expect(again).toBe(fp);
     expect(await images.resolveAlias('other', 'bb')).toBe(fp);
     expect((await images.get('other', fp)).aliases).toEqual([{ name: 'bb', description: 'copy' }]);
@@ -148,17 +201,34 @@ describe('busybox image', () => {
     expect(dup.err).toMatch(/already exists/);
 
     // A stream, as an HTTP upload gives it.
-    expect(await fingerprintOf(images.importTarball('third', exported.open(), { filename: 'up.tar.gz' }), 'importTarball (stream)')).toBe(fp);
+    expect(
+      await fingerprintOf(
+        images.importTarball('third', exported.open(), { filename: 'up.tar.gz' }),
+        'importTarball (stream)',
+      ),
+    ).toBe(fp);
     expect((await images.get('third', fp)).filename).toBe('up.tar.gz');
   });
 
   it('imports xz, and plain tar, with a fresh unpack', async () => {
     const plain = path.join(dataDir, 'image.tar');
-    execFileSync('sh', ['-c', `gzip -dc "$1" > "$2" && xz -k -T1 "$2"`, 'sh', images.files.tarball(fp), plain]);
-    const xzFp = await fingerprintOf(images.importTarball('third', `${plain}.xz`), 'importTarball (xz, unpack)');
+    execFileSync('sh', [
+      '-c',
+      `gzip -dc "$1" > "$2" && xz -k -T1 "$2"`,
+      'sh',
+      images.files.tarball(fp),
+      plain,
+    ]);
+    const xzFp = await fingerprintOf(
+      images.importTarball('third', `${plain}.xz`),
+      'importTarball (xz, unpack)',
+    );
     expect(xzFp).toBe(await sha256(`${plain}.xz`));
     expect(await readlink(path.join(await images.rootfsPath(xzFp), 'bin/sh'))).toBe('/bin/busybox');
-    const plainFp = await fingerprintOf(images.importTarball('third', plain), 'importTarball (plain tar, unpack)');
+    const plainFp = await fingerprintOf(
+      images.importTarball('third', plain),
+      'importTarball (plain tar, unpack)',
+    );
     expect(plainFp).toBe(await sha256(plain));
     await images.delete('third', xzFp);
     await images.delete('third', plainFp);
@@ -166,16 +236,35 @@ describe('busybox image', () => {
   });
 
   it('manages aliases', async () => {
-    await expect(images.createAlias('default', { name: 'busybox', target: fp })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
-    await expect(images.createAlias('default', { name: 'a/b', target: fp })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(images.createAlias('default', { name: 'x', target: 'ffff' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    expect(await images.createAlias('default', { name: 'tiny', target: fp.slice(0, 8), description: 'small' })).toEqual({ name: 'tiny', description: 'small', target: fp, type: 'container' });
+    await expect(
+      images.createAlias('default', { name: 'busybox', target: fp }),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await expect(images.createAlias('default', { name: 'a/b', target: fp })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(
+      images.createAlias('default', { name: 'x', target: 'ffff' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(
+      await images.createAlias('default', {
+        name: 'tiny',
+        target: fp.slice(0, 8),
+        description: 'small',
+      }),
+    ).toEqual({ name: 'tiny', description: 'small', target: fp, type: 'container' });
     await images.renameAlias('default', 'tiny', 'small');
-    expect(lifecycle('image-alias-renamed').at(-1)?.metadata).toMatchObject({ source: '/1.0/images/aliases/small', context: { old_name: 'tiny' } });
+    expect(lifecycle('image-alias-renamed').at(-1)?.metadata).toMatchObject({
+      source: '/1.0/images/aliases/small',
+      context: { old_name: 'tiny' },
+    });
     expect((await images.listAliases('default')).map((a) => a.name)).toEqual(['busybox', 'small']);
     await images.deleteAlias('default', 'small');
-    await expect(images.resolveAlias('default', 'small')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(images.deleteAlias('default', 'small')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(images.resolveAlias('default', 'small')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(images.deleteAlias('default', 'small')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     expect(lifecycle('image-alias-deleted')).toHaveLength(1);
   });
 });
@@ -189,26 +278,44 @@ describe('importFromDirectory', () => {
     await chmod(path.join(tree, 'usr/bin/su'), 0o4755);
     execFileSync('ln', ['-s', '../usr/bin/su', path.join(tree, 'usr/su-link')]);
     execFileSync('ln', ['-s', '/etc', path.join(tree, 'etc-link')]);
-    const made = await fingerprintOf(images.importFromDirectory('default', { rootfsDir: tree, metadata: { properties: { os: 'custom', description: 'published' } } }, { aliases: ['custom'] }), 'importFromDirectory (tiny tree)');
+    const made = await fingerprintOf(
+      images.importFromDirectory(
+        'default',
+        { rootfsDir: tree, metadata: { properties: { os: 'custom', description: 'published' } } },
+        { aliases: ['custom'] },
+      ),
+      'importFromDirectory (tiny tree)',
+    );
     const rootfs = await images.rootfsPath(made);
     const su = await lstat(path.join(rootfs, 'usr/bin/su'));
     expect(su.mode & 0o7777).toBe(0o4755);
     expect([su.uid, su.gid]).toEqual([1234, 4321]);
     expect(await readlink(path.join(rootfs, 'usr/su-link'))).toBe('../usr/bin/su');
     expect(await readlink(path.join(rootfs, 'etc-link'))).toBe('/etc');
-    expect((await images.get('default', made)).properties).toMatchObject({ os: 'custom', description: 'published' });
+    expect((await images.get('default', made)).properties).toMatchObject({
+      os: 'custom',
+      description: 'published',
+    });
     await images.delete('default', made);
-    expect(await images.resolveAlias('default', 'custom').catch((e: { code: string }) => e.code)).toBe('NOT_FOUND');
+    expect(
+      await images.resolveAlias('default', 'custom').catch((e: { code: string }) => e.code),
+    ).toBe('NOT_FOUND');
   });
 });
 
 // ------------------------------------------------------- hostile tarballs
 
 /** A ustar header block (enough for hostile test archives). */
-function header(name: string, type: '0' | '1' | '2' | '5', options: { size?: number; linkname?: string; mode?: number } = {}): Buffer {
+function header(
+  name: string,
+  type: '0' | '1' | '2' | '5',
+  options: { size?: number; linkname?: string; mode?: number } = {},
+): Buffer {
   const b = Buffer.alloc(512);
-  const put = (off: number, len: number, value: string) => b.write(value.slice(0, len), off, 'latin1');
-  const octal = (off: number, len: number, n: number) => put(off, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
+  const put = (off: number, len: number, value: string) =>
+    b.write(value.slice(0, len), off, 'latin1');
+  const octal = (off: number, len: number, n: number) =>
+    put(off, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
   put(0, 100, name);
   octal(100, 8, options.mode ?? (type === '5' ? 0o755 : 0o644));
   octal(108, 8, 0);
@@ -234,24 +341,97 @@ function fileEntry(name: string, content: string): Buffer {
 }
 
 function archive(...entries: Buffer[]): Buffer {
-  return gzipSync(Buffer.concat([fileEntry('metadata.yaml', 'architecture: x86_64\ncreation_date: 1\n'), header('rootfs/', '5'), ...entries, Buffer.alloc(1024)]));
+  return gzipSync(
+    Buffer.concat([
+      fileEntry('metadata.yaml', 'architecture: x86_64\ncreation_date: 1\n'),
+      header('rootfs/', '5'),
+      ...entries,
+      Buffer.alloc(1024),
+    ]),
+  );
 }
 
 describe('hostile tarballs', () => {
   const victim = path.join(os.tmpdir(), `berth-victim-${process.pid}`);
   const cases: [string, () => Buffer | Promise<Buffer>, RegExp][] = [
-    ['an absolute path', () => archive(fileEntry(victim, 'pwned')), /entry ".*berth-victim-\d+": absolute paths are not allowed/],
-    ['a ".." component', () => archive(fileEntry('../berth-escape', 'pwned')), /entry "..\/berth-escape": ".." path components are not allowed/],
-    ['rootfs/../..', () => archive(fileEntry('rootfs/../../berth-escape', 'pwned')), /".." path components/],
-    ['a symlink to /etc then a file through it', () => archive(header('rootfs/etc', '2', { linkname: '/etc' }), fileEntry('rootfs/etc/berth-pwned', 'x')), /entry "rootfs\/etc\/berth-pwned": the path passes through the symlink "rootfs\/etc"/],
-    ['a top-level symlink', () => archive(header('evil', '2', { linkname: '/etc' })), /entry "evil": only metadata.yaml, rootfs\/ and templates\//],
-    ['a hard link to /etc/passwd', () => archive(header('rootfs/passwd', '1', { linkname: '/etc/passwd' })), /entry "rootfs\/passwd": the hard link target "\/etc\/passwd" is an absolute path/],
-    ['a hard link to ../../etc/passwd', () => archive(header('rootfs/passwd', '1', { linkname: '../../etc/passwd' })), /".." path components/],
-    ['a symlink climbing out of rootfs', () => archive(header('rootfs/up', '2', { linkname: '../../../../etc' })), /escapes rootfs/],
-    ['metadata.yaml as a symlink to /etc/shadow', () => gzipSync(Buffer.concat([header('rootfs/', '5'), header('metadata.yaml', '2', { linkname: '/etc/shadow' }), Buffer.alloc(1024)])), /"metadata.yaml": must be a regular file/],
-    ['no metadata.yaml', () => gzipSync(Buffer.concat([header('rootfs/', '5'), Buffer.alloc(1024)])), /has no metadata.yaml/],
-    ['a broken metadata.yaml', () => gzipSync(Buffer.concat([fileEntry('metadata.yaml', 'os: x\n'), header('rootfs/', '5'), Buffer.alloc(1024)])), /metadata.yaml: architecture: is required/],
-    ['not a tarball', () => Buffer.from('hello world, this is not an image'.repeat(40)), /not an image tarball/],
+    [
+      'an absolute path',
+      () => archive(fileEntry(victim, 'pwned')),
+      /entry ".*berth-victim-\d+": absolute paths are not allowed/,
+    ],
+    [
+      'a ".." component',
+      () => archive(fileEntry('../berth-escape', 'pwned')),
+      /entry "..\/berth-escape": ".." path components are not allowed/,
+    ],
+    [
+      'rootfs/../..',
+      () => archive(fileEntry('rootfs/../../berth-escape', 'pwned')),
+      /".." path components/,
+    ],
+    [
+      'a symlink to /etc then a file through it',
+      () =>
+        archive(
+          header('rootfs/etc', '2', { linkname: '/etc' }),
+          fileEntry('rootfs/etc/berth-pwned', 'x'),
+        ),
+      /entry "rootfs\/etc\/berth-pwned": the path passes through the symlink "rootfs\/etc"/,
+    ],
+    [
+      'a top-level symlink',
+      () => archive(header('evil', '2', { linkname: '/etc' })),
+      /entry "evil": only metadata.yaml, rootfs\/ and templates\//,
+    ],
+    [
+      'a hard link to /etc/passwd',
+      () => archive(header('rootfs/passwd', '1', { linkname: '/etc/passwd' })),
+      /entry "rootfs\/passwd": the hard link target "\/etc\/passwd" is an absolute path/,
+    ],
+    [
+      'a hard link to ../../etc/passwd',
+      () => archive(header('rootfs/passwd', '1', { linkname: '../../etc/passwd' })),
+      /".." path components/,
+    ],
+    [
+      'a symlink climbing out of rootfs',
+      () => archive(header('rootfs/up', '2', { linkname: '../../../../etc' })),
+      /escapes rootfs/,
+    ],
+    [
+      'metadata.yaml as a symlink to /etc/shadow',
+      () =>
+        gzipSync(
+          Buffer.concat([
+            header('rootfs/', '5'),
+            header('metadata.yaml', '2', { linkname: '/etc/shadow' }),
+            Buffer.alloc(1024),
+          ]),
+        ),
+      /"metadata.yaml": must be a regular file/,
+    ],
+    [
+      'no metadata.yaml',
+      () => gzipSync(Buffer.concat([header('rootfs/', '5'), Buffer.alloc(1024)])),
+      /has no metadata.yaml/,
+    ],
+    [
+      'a broken metadata.yaml',
+      () =>
+        gzipSync(
+          Buffer.concat([
+            fileEntry('metadata.yaml', 'os: x\n'),
+            header('rootfs/', '5'),
+            Buffer.alloc(1024),
+          ]),
+        ),
+      /metadata.yaml: architecture: is required/,
+    ],
+    [
+      'not a tarball',
+      () => Buffer.from('hello world, this is not an image'.repeat(40)),
+      /not an image tarball/,
+    ],
     [
       'a truncated gzip',
       async () => {
@@ -263,7 +443,9 @@ describe('hostile tarballs', () => {
     [
       'a truncated xz',
       async () => {
-        const plain = execFileSync('gzip', ['-dc', images.files.tarball(fp)], { maxBuffer: 1 << 28 });
+        const plain = execFileSync('gzip', ['-dc', images.files.tarball(fp)], {
+          maxBuffer: 1 << 28,
+        });
         const xz = execFileSync('xz', ['-c', '-T1'], { input: plain, maxBuffer: 1 << 28 });
         return xz.subarray(0, Math.floor(xz.length / 2));
       },
@@ -282,7 +464,9 @@ describe('hostile tarballs', () => {
     expect(existsSync(victim)).toBe(false);
     expect(existsSync('/etc/berth-pwned')).toBe(false);
     expect(existsSync(path.join(dataDir, 'berth-escape'))).toBe(false);
-    expect(await images.resolveAlias('default', 'hostile').catch((e: { code: string }) => e.code)).toBe('NOT_FOUND');
+    expect(
+      await images.resolveAlias('default', 'hostile').catch((e: { code: string }) => e.code),
+    ).toBe('NOT_FOUND');
     expect((await images.list('default')).map((i) => i.fingerprint)).toEqual([fp]);
   });
 });
@@ -291,17 +475,27 @@ describe('delete', () => {
   it('keeps shared files until the last project lets go, then removes files and rows', async () => {
     await images.delete('default', fp);
     await expect(images.get('default', fp)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(images.resolveAlias('default', 'busybox')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(images.resolveAlias('default', 'busybox')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     expect(existsSync(images.files.tarball(fp))).toBe(true);
     await images.delete('other', fp);
     expect(existsSync(images.files.tarball(fp))).toBe(true);
     await images.delete('third', fp.slice(0, 6));
-    for (const p of [images.files.tarball(fp), images.files.rootfs(fp), images.files.metadata(fp), images.files.templates(fp)]) expect(existsSync(p)).toBe(false);
+    for (const p of [
+      images.files.tarball(fp),
+      images.files.rootfs(fp),
+      images.files.metadata(fp),
+      images.files.templates(fp),
+    ])
+      expect(existsSync(p)).toBe(false);
     expect(await readdir(path.join(dataDir, 'images'))).toEqual([]);
     expect(await prisma.image.count()).toBe(0);
     expect(await prisma.imageAlias.count()).toBe(0);
     expect(await prisma.imageProperty.count()).toBe(0);
-    expect(lifecycle('image-deleted').at(-1)?.metadata).toMatchObject({ source: `/1.0/images/${fp}?project=third` });
+    expect(lifecycle('image-deleted').at(-1)?.metadata).toMatchObject({
+      source: `/1.0/images/${fp}?project=third`,
+    });
     await expect(images.rootfsPath(fp)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 });

@@ -1,28 +1,45 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { errorOf, startTestEngine, type TestEngine } from './helpers.ts';
+import { errorOf, startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
 
 let t: TestEngine;
+// A network record only (never brought up: nothing here starts an instance).
+let net: string;
 beforeEach(async () => {
   t = await startTestEngine();
+  net = testBridgeName();
+  await t.engine.networks.create({ name: net });
 });
 afterEach(async () => {
   await t.cleanup();
 });
 
-describe('instances (records, no driver yet)', () => {
-  it('creates an instance in LXD\'s wire shape with profiles expanded in order', async () => {
+describe('instances: records, validation, expansion', () => {
+  it("creates an instance in LXD's wire shape with profiles expanded in order", async () => {
     await t.engine.profiles.patch('default', 'default', {
-      devices: { root: { type: 'disk', path: '/', pool: 'default' }, eth0: { type: 'nic', network: 'berthbr0', name: 'eth0' } },
+      devices: {
+        root: { type: 'disk', path: '/', pool: 'default' },
+        eth0: { type: 'nic', network: net, name: 'eth0' },
+      },
     });
-    await t.engine.profiles.create('default', { name: 'web', config: { 'limits.cpu': '1', 'user.a': 'web' } });
+    await t.engine.profiles.create('default', {
+      name: 'web',
+      config: { 'limits.cpu': '1', 'user.a': 'web' },
+    });
     const { instance, operation } = await t.engine.instances.create('default', {
       name: 'c1',
       profiles: ['default', 'web'],
       config: { 'user.a': 'local' },
       description: 'first',
     });
-    expect(operation).toMatchObject({ class: 'task', description: 'Creating instance', resources: { instances: ['/1.0/instances/c1'] } });
-    expect(await t.engine.operations.wait(operation.id)).toMatchObject({ status: 'Success', status_code: 200 });
+    expect(operation).toMatchObject({
+      class: 'task',
+      description: 'Creating instance',
+      resources: { instances: ['/1.0/instances/c1'] },
+    });
+    expect(await t.engine.operations.wait(operation.id)).toMatchObject({
+      status: 'Success',
+      status_code: 200,
+    });
     expect(instance).toMatchObject({
       name: 'c1',
       description: 'first',
@@ -37,16 +54,22 @@ describe('instances (records, no driver yet)', () => {
       last_used_at: '1970-01-01T00:00:00Z',
       expanded_devices: {
         root: { type: 'disk', path: '/', pool: 'default' },
-        eth0: { type: 'nic', network: 'berthbr0', name: 'eth0' },
+        eth0: { type: 'nic', network: net, name: 'eth0' },
       },
     });
-    expect(instance.expanded_config).toMatchObject({ 'limits.cpu': '1', 'user.a': 'local', 'volatile.last_state.power': 'STOPPED' });
+    expect(instance.expanded_config).toMatchObject({
+      'limits.cpu': '1',
+      'user.a': 'local',
+      'volatile.last_state.power': 'STOPPED',
+    });
     expect(instance.config['volatile.uuid']).toMatch(/^[0-9a-f-]{36}$/);
     expect(Number.isNaN(Date.parse(instance.created_at))).toBe(false);
   });
 
   it('gives each nic a stable, unique, locally administered MAC in volatile.<dev>.hwaddr', async () => {
-    await t.engine.profiles.patch('default', 'default', { devices: { eth0: { type: 'nic', network: 'berthbr0' } } });
+    await t.engine.profiles.patch('default', 'default', {
+      devices: { eth0: { type: 'nic', network: net } },
+    });
     const a = await t.engine.instances.createAndWait('default', { name: 'a' });
     const b = await t.engine.instances.createAndWait('default', { name: 'b' });
     const macA = a.config['volatile.eth0.hwaddr'];
@@ -54,9 +77,14 @@ describe('instances (records, no driver yet)', () => {
     expect(b.config['volatile.eth0.hwaddr']).not.toBe(macA);
     // Updating the instance keeps its MAC.
     await t.engine.instances.patch('default', 'a', { config: { 'user.x': '1' } });
-    expect((await t.engine.instances.get('default', 'a')).config['volatile.eth0.hwaddr']).toBe(macA);
+    expect((await t.engine.instances.get('default', 'a')).config['volatile.eth0.hwaddr']).toBe(
+      macA,
+    );
     // A nic with a fixed hwaddr gets no volatile one.
-    const c = await t.engine.instances.createAndWait('default', { name: 'c', devices: { eth0: { type: 'nic', network: 'berthbr0', hwaddr: '02:00:00:00:00:07' } } });
+    const c = await t.engine.instances.createAndWait('default', {
+      name: 'c',
+      devices: { eth0: { type: 'nic', network: net, hwaddr: '02:00:00:00:00:07' } },
+    });
     expect(c.config['volatile.eth0.hwaddr']).toBeUndefined();
   });
 
@@ -71,7 +99,11 @@ describe('instances (records, no driver yet)', () => {
       [{ name: 'a_b' }, 'name', /alphanumeric and hyphen/],
       [{ name: 'ok', config: { 'limits.bogus': '1' } }, 'config["limits.bogus"]', /limits\.bogus/],
       [{ name: 'ok', config: { 'limits.cpu': '3-1' } }, 'config["limits.cpu"]', /limits\.cpu/],
-      [{ name: 'ok', config: { 'volatile.eth0.hwaddr': '02:16:3e:00:00:01' } }, 'config["volatile.eth0.hwaddr"]', /volatile/],
+      [
+        { name: 'ok', config: { 'volatile.eth0.hwaddr': '02:16:3e:00:00:01' } },
+        'config["volatile.eth0.hwaddr"]',
+        /volatile/,
+      ],
       [{ name: 'ok', profiles: ['nope'] }, 'profiles[0]', /Profile "nope" not found/],
       [{ name: 'ok', profiles: ['default', 'default'] }, 'profiles[1]', /twice/],
       [{ name: 'ok', type: 'zone' }, 'type', /.+/],
@@ -82,18 +114,30 @@ describe('instances (records, no driver yet)', () => {
       expect(err.message, JSON.stringify(input)).toMatch(message);
     }
     expect(await t.engine.instances.names('default')).toEqual([]);
-    expect(await errorOf(t.engine.instances.create('nowhere', { name: 'c1' }))).toMatchObject({ code: 'NOT_FOUND', field: 'project' });
+    expect(await errorOf(t.engine.instances.create('nowhere', { name: 'c1' }))).toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'project',
+    });
   });
 
   it('refuses a duplicate name', async () => {
     await t.engine.instances.createAndWait('default', { name: 'c1' });
-    expect(await errorOf(t.engine.instances.create('default', { name: 'c1' }))).toMatchObject({ code: 'ALREADY_EXISTS', field: 'name' });
+    expect(await errorOf(t.engine.instances.create('default', { name: 'c1' }))).toMatchObject({
+      code: 'ALREADY_EXISTS',
+      field: 'name',
+    });
   });
 
   it('PUT replaces config but keeps volatile keys; PATCH merges', async () => {
-    await t.engine.instances.createAndWait('default', { name: 'c1', config: { 'user.a': '1', 'user.b': '2' } });
+    await t.engine.instances.createAndWait('default', {
+      name: 'c1',
+      config: { 'user.a': '1', 'user.b': '2' },
+    });
     const uuid = (await t.engine.instances.get('default', 'c1')).config['volatile.uuid'];
-    await t.engine.instances.update('default', 'c1', { config: { 'user.c': '3' }, profiles: ['default'] });
+    await t.engine.instances.update('default', 'c1', {
+      config: { 'user.c': '3' },
+      profiles: ['default'],
+    });
     let c1 = await t.engine.instances.get('default', 'c1');
     expect(c1.config['user.a']).toBeUndefined();
     expect(c1.config['user.c']).toBe('3');
@@ -103,14 +147,25 @@ describe('instances (records, no driver yet)', () => {
     expect(c1.config).toMatchObject({ 'user.c': '3', 'user.d': '4' });
   });
 
-  it('renames and deletes, with lifecycle events in LXD\'s shape', async () => {
+  it("renames and deletes, with lifecycle events in LXD's shape", async () => {
     await t.engine.instances.createAndWait('default', { name: 'c1' });
     await t.engine.instances.rename('default', 'c1', 'c2');
-    expect(await errorOf(t.engine.instances.get('default', 'c1'))).toMatchObject({ code: 'NOT_FOUND' });
-    expect(await errorOf(t.engine.instances.rename('default', 'c2', 'bad_name'))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
+    expect(await errorOf(t.engine.instances.get('default', 'c1'))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await errorOf(t.engine.instances.rename('default', 'c2', 'bad_name'))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'name',
+    });
     await t.engine.instances.delete('default', 'c2');
     expect(await t.engine.instances.names('default')).toEqual([]);
-    const lifecycle = t.events.filter((e) => e.type === 'lifecycle').map((e) => e.metadata);
+    const lifecycle = t.events
+      .filter(
+        (e) =>
+          e.type === 'lifecycle' &&
+          (e.metadata as { action: string }).action.startsWith('instance-'),
+      )
+      .map((e) => e.metadata);
     expect(lifecycle).toEqual([
       { action: 'instance-created', source: '/1.0/instances/c1' },
       { action: 'instance-renamed', source: '/1.0/instances/c2', context: { old_name: 'c1' } },
@@ -118,26 +173,51 @@ describe('instances (records, no driver yet)', () => {
     ]);
   });
 
-  it('lists across projects and filters with LXD\'s syntax', async () => {
+  it("lists across projects and filters with LXD's syntax", async () => {
     await t.engine.projects.create({ name: 'p2' });
-    await t.engine.instances.createAndWait('default', { name: 'web1', config: { 'limits.cpu': '2' } });
-    await t.engine.instances.createAndWait('default', { name: 'web2', config: { 'limits.cpu': '1' } });
+    await t.engine.instances.createAndWait('default', {
+      name: 'web1',
+      config: { 'limits.cpu': '2' },
+    });
+    await t.engine.instances.createAndWait('default', {
+      name: 'web2',
+      config: { 'limits.cpu': '1' },
+    });
     await t.engine.instances.createAndWait('p2', { name: 'db1', config: { 'limits.cpu': '2' } });
     expect((await t.engine.instances.list('default')).map((i) => i.name)).toEqual(['web1', 'web2']);
-    expect((await t.engine.instances.list(undefined)).map((i) => `${i.project}/${i.name}`)).toEqual(['default/web1', 'default/web2', 'p2/db1']);
-    expect((await t.engine.instances.list(undefined, { filter: 'config.limits.cpu eq 2' })).map((i) => i.name)).toEqual(['web1', 'db1']);
-    expect((await t.engine.instances.list('default', { filter: 'name eq web.* and not config.limits.cpu eq 2' })).map((i) => i.name)).toEqual(['web2']);
-    expect((await t.engine.instances.listFull('default', { filter: 'state.status eq Stopped' })).length).toBe(2);
-    expect(await errorOf(t.engine.instances.list('default', { filter: 'name eq' }))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'filter' });
+    expect((await t.engine.instances.list(undefined)).map((i) => `${i.project}/${i.name}`)).toEqual(
+      ['default/web1', 'default/web2', 'p2/db1'],
+    );
+    expect(
+      (await t.engine.instances.list(undefined, { filter: 'config.limits.cpu eq 2' })).map(
+        (i) => i.name,
+      ),
+    ).toEqual(['web1', 'db1']);
+    expect(
+      (
+        await t.engine.instances.list('default', {
+          filter: 'name eq web.* and not config.limits.cpu eq 2',
+        })
+      ).map((i) => i.name),
+    ).toEqual(['web2']);
+    expect(
+      (await t.engine.instances.listFull('default', { filter: 'state.status eq Stopped' })).length,
+    ).toBe(2);
+    expect(await errorOf(t.engine.instances.list('default', { filter: 'name eq' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'filter',
+    });
   });
 
-  it('says plainly that no driver can start it on this build', async () => {
-    await t.engine.instances.createAndWait('default', { name: 'c1' });
-    const err = await errorOf(t.engine.instances.changeState('default', 'c1', { action: 'start' }));
+  it('says plainly when no driver can run an instance type on this host', async () => {
+    await t.engine.instances.createAndWait('default', { name: 'vm1', type: 'virtual-machine' });
+    const err = await errorOf(
+      t.engine.instances.changeState('default', 'vm1', { action: 'start' }),
+    );
     expect(err).toMatchObject({ code: 'DRIVER_UNAVAILABLE' });
-    expect(t.engine.drivers()).toEqual([
-      expect.objectContaining({ type: 'container', name: 'lxc', available: false }),
+    expect(err.message).toMatch(/virtual-machine/);
+    expect(t.engine.drivers()).toContainEqual(
       expect.objectContaining({ type: 'virtual-machine', name: 'qemu', available: false }),
-    ]);
+    );
   });
 });

@@ -33,7 +33,9 @@ function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-function linkJson(name: string): { flags: string[]; addr_info: { family: string; local: string; prefixlen: number }[] } | null {
+function linkJson(
+  name: string,
+): { flags: string[]; addr_info: { family: string; local: string; prefixlen: number }[] } | null {
   try {
     return JSON.parse(sh('ip', ['-j', 'addr', 'show', 'dev', name]))[0] ?? null;
   } catch {
@@ -44,7 +46,10 @@ function linkJson(name: string): { flags: string[]; addr_info: { family: string;
 /** Running (a zombie waiting for PID 1 to reap it counts as gone). */
 function alive(pid: number): boolean {
   try {
-    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
@@ -59,7 +64,11 @@ beforeAll(async () => {
   await new ProjectStore(client).create({ name: 'default' });
   const bus = new EventBus();
   bus.subscribe({}, (e) => events.push(e));
-  networks = new NetworkService({ dataDir, db: { networks: new NetworkStore(client) }, events: bus });
+  networks = new NetworkService({
+    dataDir,
+    db: { networks: new NetworkStore(client) },
+    events: bus,
+  });
 });
 
 afterAll(async () => {
@@ -83,11 +92,20 @@ afterAll(async () => {
 describe('managed bridge network', () => {
   it('creates a record with a free subnet, NAT off, IPv6 none', async () => {
     const net = await networks.create({ name: bridge, config: {} });
-    expect(net).toMatchObject({ name: bridge, type: 'bridge', managed: true, status: 'Created', used_by: [], locations: ['none'] });
+    expect(net).toMatchObject({
+      name: bridge,
+      type: 'bridge',
+      managed: true,
+      status: 'Created',
+      used_by: [],
+      locations: ['none'],
+    });
     expect(net.config['ipv4.address']).toMatch(/^10\.\d+\.\d+\.1\/24$/);
     expect(net.config['ipv4.nat']).toBe('false');
     expect(net.config['ipv6.address']).toBe('none');
-    expect(events.map((e) => (e.metadata as { action: string }).action)).toContain('network-created');
+    expect(events.map((e) => (e.metadata as { action: string }).action)).toContain(
+      'network-created',
+    );
     expect(linkJson(bridge)).toBeNull(); // created, not started
     expect((await errorOf(networks.create({ name: bridge }))).code).toBe('ALREADY_EXISTS');
     expect((await errorOf(networks.create({ name: 'lo' }))).code).toBe('CONFLICT');
@@ -104,13 +122,17 @@ describe('managed bridge network', () => {
     const [gw, prefix] = net.config['ipv4.address']!.split('/');
     const link = linkJson(bridge)!;
     expect(link.flags).toContain('UP');
-    expect(link.addr_info.filter((a) => a.family === 'inet')).toEqual([expect.objectContaining({ local: gw, prefixlen: Number(prefix) })]);
+    expect(link.addr_info.filter((a) => a.family === 'inet')).toEqual([
+      expect.objectContaining({ local: gw, prefixlen: Number(prefix) }),
+    ]);
 
     const pid = (await networks.dnsmasqPid(bridge))!;
     pidsSeen.add(pid);
     expect(alive(pid)).toBe(true);
     // Every socket of that dnsmasq is bound to our bridge: `0.0.0.0%<bridge>:67`.
-    const sockets = sh('ss', ['-H', '-a', '-n', '-u', '-t', '-p']).split('\n').filter((l) => l.includes(`pid=${pid},`));
+    const sockets = sh('ss', ['-H', '-a', '-n', '-u', '-t', '-p'])
+      .split('\n')
+      .filter((l) => l.includes(`pid=${pid},`));
     expect(sockets.length).toBeGreaterThan(0);
     for (const s of sockets) expect(s).toContain(`%${bridge}:`);
 
@@ -118,11 +140,18 @@ describe('managed bridge network', () => {
     await networks.ensureUp(bridge);
     const reuseMs = performance.now() - t1;
     expect(await networks.dnsmasqPid(bridge)).toBe(pid);
-    console.log(`bridge+dnsmasq start ${startMs.toFixed(1)} ms, ensureUp when up ${reuseMs.toFixed(1)} ms`);
+    console.log(
+      `bridge+dnsmasq start ${startMs.toFixed(1)} ms, ensureUp when up ${reuseMs.toFixed(1)} ms`,
+    );
 
     const state = await networks.state(bridge);
     expect(state).toMatchObject({ state: 'up', mtu: 1500, type: 'broadcast' });
-    expect(state.addresses).toContainEqual({ family: 'inet', address: gw, netmask: prefix, scope: 'global' });
+    expect(state.addresses).toContainEqual({
+      family: 'inet',
+      address: gw,
+      netmask: prefix,
+      scope: 'global',
+    });
     expect(state.hwaddr).toMatch(/^[0-9a-f:]{17}$/);
     expect(state.bridge?.upper_devices).toEqual([]);
   });
@@ -133,14 +162,37 @@ describe('managed bridge network', () => {
     sh('ip', ['link', 'set', vethGuest, 'netns', netns]);
     sh('ip', ['link', 'set', vethHost, 'master', bridge, 'up']);
     sh('ip', ['netns', 'exec', netns, 'ip', 'link', 'set', vethGuest, 'up']);
-    const mac = JSON.parse(sh('ip', ['netns', 'exec', netns, 'ip', '-j', 'link', 'show', vethGuest]))[0].address as string;
+    const mac = JSON.parse(
+      sh('ip', ['netns', 'exec', netns, 'ip', '-j', 'link', 'show', vethGuest]),
+    )[0].address as string;
 
     // udhcpc runs a script on `bound`; ours writes what it was given.
     const script = path.join(dataDir, 'udhcpc.sh');
     const got = path.join(dataDir, 'udhcpc.out');
-    await writeFile(script, `#!/bin/sh\n[ "$1" = bound ] && echo "$ip" > ${got}\nexit 0\n`, { mode: 0o755 });
+    await writeFile(script, `#!/bin/sh\n[ "$1" = bound ] && echo "$ip" > ${got}\nexit 0\n`, {
+      mode: 0o755,
+    });
     const t0 = performance.now();
-    sh('ip', ['netns', 'exec', netns, 'busybox', 'udhcpc', '-i', vethGuest, '-n', '-q', '-f', '-t', '5', '-T', '1', '-x', 'hostname:leasetest', '-s', script]);
+    sh('ip', [
+      'netns',
+      'exec',
+      netns,
+      'busybox',
+      'udhcpc',
+      '-i',
+      vethGuest,
+      '-n',
+      '-q',
+      '-f',
+      '-t',
+      '5',
+      '-T',
+      '1',
+      '-x',
+      'hostname:leasetest',
+      '-s',
+      script,
+    ]);
     const leaseMs = performance.now() - t0;
     const address = (await readFile(got, 'utf8')).trim();
     const gw = (await networks.get(bridge)).config['ipv4.address']!.split('/')[0]!;
@@ -149,14 +201,19 @@ describe('managed bridge network', () => {
     console.log(`DHCP lease for a new MAC in ${leaseMs.toFixed(0)} ms`);
 
     const leases = await networks.leases(bridge);
-    expect(leases).toContainEqual(expect.objectContaining({ hwaddr: mac, address, hostname: 'leasetest', type: 'dynamic' }));
+    expect(leases).toContainEqual(
+      expect.objectContaining({ hwaddr: mac, address, hostname: 'leasetest', type: 'dynamic' }),
+    );
     expect((await networks.state(bridge)).bridge?.upper_devices).toEqual([vethHost]);
   });
 
   it('restarts dnsmasq on a DHCP config change, keeping the bridge', async () => {
     const before = (await networks.dnsmasqPid(bridge))!;
     const net = await networks.get(bridge);
-    await networks.update(bridge, { description: 'changed', config: { ...net.config, 'ipv4.dhcp.expiry': '2h' } });
+    await networks.update(bridge, {
+      description: 'changed',
+      config: { ...net.config, 'ipv4.dhcp.expiry': '2h' },
+    });
     const after = (await networks.dnsmasqPid(bridge))!;
     pidsSeen.add(after);
     expect(after).not.toBe(before);
@@ -191,7 +248,9 @@ describe('managed bridge network', () => {
   it('deletes the record and its folder', async () => {
     await networks.delete(bridge);
     expect((await errorOf(networks.get(bridge))).code).toBe('NOT_FOUND');
-    await expect(readFile(path.join(dataDir, 'networks', bridge, 'dnsmasq.hosts'))).rejects.toThrow();
+    await expect(
+      readFile(path.join(dataDir, 'networks', bridge, 'dnsmasq.hosts')),
+    ).rejects.toThrow();
     expect(linkJson(bridge)).toBeNull();
   });
 });

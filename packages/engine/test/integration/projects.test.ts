@@ -14,9 +14,14 @@ describe('projects', () => {
     const def = await t.engine.projects.get('default');
     expect(def.config['features.profiles']).toBe('true');
     expect(def.used_by).toContain('/1.0/profiles/default');
-    expect(await errorOf(t.engine.projects.delete('default'))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
-    expect(await errorOf(t.engine.projects.rename('default', 'other'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
-    expect((await t.engine.projects.names())).toEqual(['default']);
+    expect(await errorOf(t.engine.projects.delete('default'))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'name',
+    });
+    expect(await errorOf(t.engine.projects.rename('default', 'other'))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(await t.engine.projects.names()).toEqual(['default']);
   });
 
   it('creates a project with its own default profile and announces it', async () => {
@@ -24,30 +29,53 @@ describe('projects', () => {
     expect(project).toMatchObject({
       name: 'team-a',
       description: 'Team A',
-      config: { 'features.images': 'true', 'features.profiles': 'true', 'features.storage.volumes': 'true' },
+      config: {
+        'features.images': 'true',
+        'features.profiles': 'true',
+        'features.storage.volumes': 'true',
+      },
       used_by: ['/1.0/profiles/default?project=team-a'],
     });
     expect((await t.engine.profiles.list('team-a')).map((p) => p.name)).toEqual(['default']);
     expect(t.events).toContainEqual(
-      expect.objectContaining({ type: 'lifecycle', project: 'team-a', metadata: { action: 'project-created', source: '/1.0/projects/team-a' } }),
+      expect.objectContaining({
+        type: 'lifecycle',
+        project: 'team-a',
+        metadata: { action: 'project-created', source: '/1.0/projects/team-a' },
+      }),
     );
   });
 
-  it('without features.profiles a project uses the default project\'s profiles', async () => {
+  it("without features.profiles a project uses the default project's profiles", async () => {
     await t.engine.profiles.create('default', { name: 'shared', config: { 'limits.cpu': '1' } });
     await t.engine.projects.create({ name: 'lean', config: { 'features.profiles': 'false' } });
-    expect((await t.engine.profiles.list('lean')).map((p) => p.name)).toEqual(['default', 'shared']);
+    expect((await t.engine.profiles.list('lean')).map((p) => p.name)).toEqual([
+      'default',
+      'shared',
+    ]);
   });
 
   it('refuses bad names, duplicates and unknown config keys, naming the field', async () => {
-    expect(await errorOf(t.engine.projects.create({ name: 'bad/name' }))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
-    expect(await errorOf(t.engine.projects.create({ name: '' }))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
+    expect(await errorOf(t.engine.projects.create({ name: 'bad/name' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'name',
+    });
+    expect(await errorOf(t.engine.projects.create({ name: '' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'name',
+    });
     await t.engine.projects.create({ name: 'dup' });
-    expect(await errorOf(t.engine.projects.create({ name: 'dup' }))).toMatchObject({ code: 'ALREADY_EXISTS' });
-    const bad = await errorOf(t.engine.projects.create({ name: 'x', config: { 'limits.bogus': '1' } }));
+    expect(await errorOf(t.engine.projects.create({ name: 'dup' }))).toMatchObject({
+      code: 'ALREADY_EXISTS',
+    });
+    const bad = await errorOf(
+      t.engine.projects.create({ name: 'x', config: { 'limits.bogus': '1' } }),
+    );
     expect(bad).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'config["limits.bogus"]' });
     expect(bad.message).toContain('limits.bogus');
-    const badValue = await errorOf(t.engine.projects.create({ name: 'y', config: { 'limits.instances': 'many' } }));
+    const badValue = await errorOf(
+      t.engine.projects.create({ name: 'y', config: { 'limits.instances': 'many' } }),
+    );
     expect(badValue).toMatchObject({ field: 'config["limits.instances"]' });
     expect(await t.engine.projects.names()).toEqual(['default', 'dup']);
   });
@@ -61,24 +89,49 @@ describe('projects', () => {
     expect(err.message).toMatch(/limits\.instances=2/);
     expect(await t.engine.instances.names('small')).toEqual(['c1', 'c2']);
 
-    expect(await errorOf(t.engine.projects.patch('small', { config: { 'limits.instances': '1' } }))).toMatchObject({ code: 'FORBIDDEN' });
+    expect(
+      await errorOf(t.engine.projects.patch('small', { config: { 'limits.instances': '1' } })),
+    ).toMatchObject({ code: 'FORBIDDEN' });
     expect((await t.engine.projects.get('small')).config['limits.instances']).toBe('2');
-    expect((await t.engine.projects.state('small')).resources.instances).toEqual({ Limit: 2, Usage: 2 });
+    expect((await t.engine.projects.state('small')).resources.instances).toEqual({
+      Limit: 2,
+      Usage: 2,
+    });
   });
 
   it('enforces limits.cpu and limits.memory as sums, and demands the keys', async () => {
-    await t.engine.projects.create({ name: 'capped', config: { 'limits.cpu': '4', 'limits.memory': '1GiB' } });
+    await t.engine.projects.create({
+      name: 'capped',
+      config: { 'limits.cpu': '4', 'limits.memory': '1GiB' },
+    });
     const missing = await errorOf(t.engine.instances.create('capped', { name: 'c0' }));
     expect(missing).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(missing.message).toMatch(/limits\.cpu/);
 
-    await t.engine.instances.createAndWait('capped', { name: 'c1', config: { 'limits.cpu': '2', 'limits.memory': '512MiB' } });
-    await t.engine.instances.createAndWait('capped', { name: 'c2', config: { 'limits.cpu': '0-1', 'limits.memory': '256MiB' } });
-    expect(await errorOf(t.engine.instances.create('capped', { name: 'c3', config: { 'limits.cpu': '1', 'limits.memory': '256MiB' } }))).toMatchObject({
+    await t.engine.instances.createAndWait('capped', {
+      name: 'c1',
+      config: { 'limits.cpu': '2', 'limits.memory': '512MiB' },
+    });
+    await t.engine.instances.createAndWait('capped', {
+      name: 'c2',
+      config: { 'limits.cpu': '0-1', 'limits.memory': '256MiB' },
+    });
+    expect(
+      await errorOf(
+        t.engine.instances.create('capped', {
+          name: 'c3',
+          config: { 'limits.cpu': '1', 'limits.memory': '256MiB' },
+        }),
+      ),
+    ).toMatchObject({
       code: 'FORBIDDEN',
       field: 'config["limits.cpu"]',
     });
-    expect(await errorOf(t.engine.instances.patch('capped', 'c2', { config: { 'limits.memory': '768MiB' } }))).toMatchObject({
+    expect(
+      await errorOf(
+        t.engine.instances.patch('capped', 'c2', { config: { 'limits.memory': '768MiB' } }),
+      ),
+    ).toMatchObject({
       code: 'FORBIDDEN',
       field: 'config["limits.memory"]',
     });
@@ -96,28 +149,47 @@ describe('projects', () => {
       ['raw.lxc', 'lxc.apparmor.profile = unconfined'],
       ['raw.idmap', 'both 1000 1000'],
     ] as const) {
-      const err = await errorOf(t.engine.instances.create('locked', { name: 'c1', config: { [key]: value } }));
+      const err = await errorOf(
+        t.engine.instances.create('locked', { name: 'c1', config: { [key]: value } }),
+      );
       expect(err, key).toMatchObject({ code: 'FORBIDDEN', field: `config["${key}"]` });
     }
     // The same through a profile.
-    const viaProfile = await errorOf(t.engine.profiles.create('locked', { name: 'priv', config: { 'security.privileged': 'true' } }));
+    const viaProfile = await errorOf(
+      t.engine.profiles.create('locked', {
+        name: 'priv',
+        config: { 'security.privileged': 'true' },
+      }),
+    );
     expect(viaProfile).toMatchObject({ code: 'FORBIDDEN' });
     // Host bind mounts and unix-char devices are refused too.
     expect(
-      await errorOf(t.engine.instances.create('locked', { name: 'c1', devices: { data: { type: 'disk', source: '/etc', path: '/mnt' } } })),
+      await errorOf(
+        t.engine.instances.create('locked', {
+          name: 'c1',
+          devices: { data: { type: 'disk', source: '/etc', path: '/mnt' } },
+        }),
+      ),
     ).toMatchObject({ code: 'FORBIDDEN', field: 'devices["data"]' });
     expect(await t.engine.instances.names('locked')).toEqual([]);
 
     // The restriction can be lifted key by key.
-    await t.engine.projects.patch('locked', { config: { 'restricted.containers.nesting': 'allow' } });
-    await t.engine.instances.createAndWait('locked', { name: 'nested', config: { 'security.nesting': 'true' } });
+    await t.engine.projects.patch('locked', {
+      config: { 'restricted.containers.nesting': 'allow' },
+    });
+    await t.engine.instances.createAndWait('locked', {
+      name: 'nested',
+      config: { 'security.nesting': 'true' },
+    });
   });
 
   it('refuses to delete or rename a project that still holds instances', async () => {
     await t.engine.projects.create({ name: 'busy' });
     await t.engine.instances.createAndWait('busy', { name: 'c1' });
     expect(await errorOf(t.engine.projects.delete('busy'))).toMatchObject({ code: 'CONFLICT' });
-    expect(await errorOf(t.engine.projects.rename('busy', 'idle'))).toMatchObject({ code: 'CONFLICT' });
+    expect(await errorOf(t.engine.projects.rename('busy', 'idle'))).toMatchObject({
+      code: 'CONFLICT',
+    });
     await t.engine.instances.delete('busy', 'c1');
     await t.engine.projects.rename('busy', 'idle');
     await t.engine.projects.delete('idle');
@@ -127,7 +199,9 @@ describe('projects', () => {
   it('does not let features change on a project in use', async () => {
     await t.engine.projects.create({ name: 'feat' });
     await t.engine.instances.createAndWait('feat', { name: 'c1' });
-    const err = await errorOf(t.engine.projects.patch('feat', { config: { 'features.profiles': 'false' } }));
+    const err = await errorOf(
+      t.engine.projects.patch('feat', { config: { 'features.profiles': 'false' } }),
+    );
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'config["features.profiles"]' });
   });
 });

@@ -21,7 +21,10 @@ async function rootfsOf(name: string): Promise<string> {
 
 describe('instances from images, and snapshots', () => {
   it('creates an instance volume from the image, recording the base image', async () => {
-    const instance = await t.engine.instances.createAndWait('default', { name: 'c1', source: { type: 'image', alias: 'busybox' } });
+    const instance = await t.engine.instances.createAndWait('default', {
+      name: 'c1',
+      source: { type: 'image', alias: 'busybox' },
+    });
     const image = await t.engine.images.get('default', instance.config['volatile.base_image']!);
     expect(instance.config).toMatchObject({ 'image.os': 'busybox' });
     expect(image.aliases.map((a) => a.name)).toEqual(['busybox']);
@@ -30,7 +33,14 @@ describe('instances from images, and snapshots', () => {
   });
 
   it('refuses an unknown image alias, naming the field, and creates nothing', async () => {
-    expect(await errorOf(t.engine.instances.create('default', { name: 'c9', source: { type: 'image', alias: 'nope' } }))).toMatchObject({
+    expect(
+      await errorOf(
+        t.engine.instances.create('default', {
+          name: 'c9',
+          source: { type: 'image', alias: 'nope' },
+        }),
+      ),
+    ).toMatchObject({
       code: 'NOT_FOUND',
       field: 'source.alias',
     });
@@ -46,7 +56,10 @@ describe('instances from images, and snapshots', () => {
     const op = await t.engine.snapshots.create('default', 'c1', {});
     expect(await t.engine.operations.wait(op.id)).toMatchObject({ status: 'Success' });
     const [snap] = await t.engine.snapshots.list('default', 'c1');
-    expect(snap).toMatchObject({ name: 'snap0', config: expect.objectContaining({ 'user.stage': 'before' }) });
+    expect(snap).toMatchObject({
+      name: 'snap0',
+      config: expect.objectContaining({ 'user.stage': 'before' }),
+    });
 
     await writeFile(motd, 'after\n');
     await writeFile(path.join(rootfs, 'etc/added'), 'x');
@@ -60,28 +73,51 @@ describe('instances from images, and snapshots', () => {
 
     // The next name follows snapshots.pattern.
     await t.engine.operations.wait((await t.engine.snapshots.create('default', 'c1')).id);
-    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual(['snap0', 'snap1']);
+    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual([
+      'snap0',
+      'snap1',
+    ]);
 
     await t.engine.snapshots.rename('default', 'c1', 'snap1', 'before-upgrade');
-    expect(await errorOf(t.engine.snapshots.rename('default', 'c1', 'snap0', 'bad/name'))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(
+      await errorOf(t.engine.snapshots.rename('default', 'c1', 'snap0', 'bad/name')),
+    ).toMatchObject({ code: 'INVALID_ARGUMENT' });
     await t.engine.snapshots.delete('default', 'c1', 'snap0');
-    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual(['before-upgrade']);
-    const lifecycle = t.events.filter((e) => e.type === 'lifecycle').map((e) => (e.metadata as { action: string }).action);
-    expect(lifecycle).toEqual(expect.arrayContaining(['instance-snapshot-created', 'instance-snapshot-restored', 'instance-snapshot-renamed', 'instance-snapshot-deleted']));
+    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual([
+      'before-upgrade',
+    ]);
+    const lifecycle = t.events
+      .filter((e) => e.type === 'lifecycle')
+      .map((e) => (e.metadata as { action: string }).action);
+    expect(lifecycle).toEqual(
+      expect.arrayContaining([
+        'instance-snapshot-created',
+        'instance-snapshot-restored',
+        'instance-snapshot-renamed',
+        'instance-snapshot-deleted',
+      ]),
+    );
   });
 
   it('prunes snapshots whose expiry has passed', async () => {
-    const op = await t.engine.snapshots.create('default', 'c1', { name: 'short', expires_at: new Date(Date.now() - 1000).toISOString() });
+    const op = await t.engine.snapshots.create('default', 'c1', {
+      name: 'short',
+      expires_at: new Date(Date.now() - 1000).toISOString(),
+    });
     await t.engine.operations.wait(op.id);
     expect(await t.engine.snapshots.pruneExpired()).toEqual(['default/c1/short']);
-    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).not.toContain('short');
+    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).not.toContain(
+      'short',
+    );
   });
 
   it('renames an instance with its volume, and deleting removes the volume and snapshots', async () => {
     await t.engine.instances.rename('default', 'c1', 'c2');
     const rootfs = await rootfsOf('c2');
     expect(existsSync(path.join(rootfs, 'bin/busybox'))).toBe(true);
-    expect((await t.engine.snapshots.list('default', 'c2')).map((s) => s.name)).toEqual(['before-upgrade']);
+    expect((await t.engine.snapshots.list('default', 'c2')).map((s) => s.name)).toEqual([
+      'before-upgrade',
+    ]);
     const volumeDir = path.dirname(rootfs);
     await t.engine.instances.delete('default', 'c2');
     expect(existsSync(volumeDir)).toBe(false);
@@ -94,7 +130,10 @@ describe('instances from images, and snapshots', () => {
     const cache = path.join(t.dataDir, 'images', `${fingerprint}.rootfs`);
     await rm(cache, { recursive: true, force: true });
     await writeFile(cache, 'not a directory');
-    const { operation } = await t.engine.instances.create('default', { name: 'broken', source: { type: 'image', alias: 'busybox' } });
+    const { operation } = await t.engine.instances.create('default', {
+      name: 'broken',
+      source: { type: 'image', alias: 'busybox' },
+    });
     expect(await t.engine.operations.wait(operation.id)).toMatchObject({ status: 'Failure' });
     expect(await t.engine.instances.names('default')).not.toContain('broken');
     expect(await t.engine.storage.listVolumes('default')).toEqual([]);

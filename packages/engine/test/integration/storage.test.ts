@@ -1,5 +1,18 @@
 // The dir storage driver against a real SQLite file and the real host disk.
-import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile, link } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+  link,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,7 +95,9 @@ describe('dir storage pool', () => {
   });
 
   it('copies a rootfs keeping symlinks, setuid, owners and hard links', async () => {
-    const paths = await storage.createInstanceVolume('default', 'default', 'c1', 'container', { fromRootfs: tree });
+    const paths = await storage.createInstanceVolume('default', 'default', 'c1', 'container', {
+      fromRootfs: tree,
+    });
     expect(paths).toEqual({
       dir: path.join(dataDir, 'storage/default/containers/default_c1'),
       rootfs: path.join(dataDir, 'storage/default/containers/default_c1/rootfs'),
@@ -95,27 +110,46 @@ describe('dir storage pool', () => {
     const mapped = await lstat(path.join(r, 'home/u/file'));
     expect([mapped.uid, mapped.gid]).toEqual([1000000, 1000000]);
     expect((await lstat(path.join(r, 'home/u'))).uid).toBe(1001000);
-    expect((await lstat(path.join(r, 'etc/hostname'))).ino).toBe((await lstat(path.join(r, 'etc/hostname.hard'))).ino);
+    expect((await lstat(path.join(r, 'etc/hostname'))).ino).toBe(
+      (await lstat(path.join(r, 'etc/hostname.hard'))).ino,
+    );
     expect((await lstat(paths.dir)).mode & 0o777).toBe(0o711);
 
     const row = await store.getVolume('default', 'default', 'container', 'c1');
-    expect(row).toMatchObject({ name: 'c1', type: 'container', contentType: 'filesystem', project: 'default' });
+    expect(row).toMatchObject({
+      name: 'c1',
+      type: 'container',
+      contentType: 'filesystem',
+      project: 'default',
+    });
     expect((await storage.get('default')).used_by).toEqual(['/1.0/instances/c1']);
     expect(await storage.volumeUsage('default', 'default', 'c1', 'container')).toBeGreaterThan(0);
 
-    const again = await errorOf(storage.createInstanceVolume('default', 'default', 'c1', 'container', { fromRootfs: tree }));
+    const again = await errorOf(
+      storage.createInstanceVolume('default', 'default', 'c1', 'container', { fromRootfs: tree }),
+    );
     expect(again.code).toBe('ALREADY_EXISTS');
   });
 
   it('snapshots, restores after changes, renames and deletes snapshots', async () => {
     const paths = await storage.instancePaths('default', 'default', 'c1', 'container');
-    const snap = await storage.snapshotInstanceVolume('default', 'default', 'c1', 'container', 'snap0');
-    expect(snap.dir).toBe(path.join(dataDir, 'storage/default/containers-snapshots/default_c1/snap0'));
+    const snap = await storage.snapshotInstanceVolume(
+      'default',
+      'default',
+      'c1',
+      'container',
+      'snap0',
+    );
+    expect(snap.dir).toBe(
+      path.join(dataDir, 'storage/default/containers-snapshots/default_c1/snap0'),
+    );
     expect(await readFile(path.join(snap.rootfs, 'etc/hostname'), 'utf8')).toBe('image\n');
     expect((await lstat(path.join(snap.rootfs, 'bin/tool'))).mode & 0o7777).toBe(0o4755);
     expect((await lstat(path.join(snap.rootfs, 'home/u/file'))).uid).toBe(1000000);
     expect(await store.getVolume('default', 'default', 'container', 'c1/snap0')).not.toBeNull();
-    expect(await storage.volumeUsage('default', 'default', 'c1', 'container', 'snap0')).toBeGreaterThan(0);
+    expect(
+      await storage.volumeUsage('default', 'default', 'c1', 'container', 'snap0'),
+    ).toBeGreaterThan(0);
 
     await writeFile(path.join(paths.rootfs, 'etc/hostname'), 'changed\n');
     await writeFile(path.join(paths.rootfs, 'new-file'), 'x');
@@ -129,14 +163,18 @@ describe('dir storage pool', () => {
     // Nothing hidden left beside the rootfs.
     expect(await readdir(paths.dir)).toEqual(['rootfs']);
 
-    const missing = await errorOf(storage.restoreInstanceVolume('default', 'default', 'c1', 'container', 'nope'));
+    const missing = await errorOf(
+      storage.restoreInstanceVolume('default', 'default', 'c1', 'container', 'nope'),
+    );
     expect(missing.code).toBe('NOT_FOUND');
 
     await storage.renameSnapshotVolume('default', 'default', 'c1', 'container', 'snap0', 'snap1');
     expect(await store.getVolume('default', 'default', 'container', 'c1/snap1')).not.toBeNull();
     expect(await readdir(path.dirname(snap.dir))).toEqual(['snap1']);
 
-    const taken = await errorOf(storage.snapshotInstanceVolume('default', 'default', 'c1', 'container', 'snap1'));
+    const taken = await errorOf(
+      storage.snapshotInstanceVolume('default', 'default', 'c1', 'container', 'snap1'),
+    );
     expect(taken.code).toBe('ALREADY_EXISTS');
     await storage.snapshotInstanceVolume('default', 'default', 'c1', 'container', 'snap2');
     await storage.deleteSnapshotVolume('default', 'default', 'c1', 'container', 'snap2');
@@ -149,15 +187,21 @@ describe('dir storage pool', () => {
     expect(to.dir).toBe(path.join(dataDir, 'storage/default/containers/default_c2'));
     expect(await readFile(path.join(to.rootfs, 'etc/hostname'), 'utf8')).toBe('image\n');
     expect((await store.listVolumes('default')).map((v) => v.name)).toEqual(['c2', 'c2/snap1']);
-    expect(await readdir(path.join(dataDir, 'storage/default/containers-snapshots'))).toEqual(['default_c2']);
+    expect(await readdir(path.join(dataDir, 'storage/default/containers-snapshots'))).toEqual([
+      'default_c2',
+    ]);
   });
 
   it('refuses names that would leave the pool', async () => {
     for (const name of ['../x', '..', 'a/b', '.hidden']) {
-      const e = await errorOf(storage.createInstanceVolume('default', 'default', name, 'container'));
+      const e = await errorOf(
+        storage.createInstanceVolume('default', 'default', name, 'container'),
+      );
       expect(e.code).toBe('INVALID_ARGUMENT');
     }
-    const e = await errorOf(storage.snapshotInstanceVolume('default', 'default', 'c2', 'container', '../../escape'));
+    const e = await errorOf(
+      storage.snapshotInstanceVolume('default', 'default', 'c2', 'container', '../../escape'),
+    );
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(await readdir(path.join(dataDir, 'storage/default/containers'))).toEqual(['default_c2']);
   });
@@ -167,7 +211,9 @@ describe('dir storage pool', () => {
     const before = await walk(containers);
 
     const missing = await errorOf(
-      storage.createInstanceVolume('default', 'default', 'bad1', 'container', { fromRootfs: path.join(dataDir, 'does-not-exist') }),
+      storage.createInstanceVolume('default', 'default', 'bad1', 'container', {
+        fromRootfs: path.join(dataDir, 'does-not-exist'),
+      }),
     );
     expect(missing.code).toBe('INVALID_ARGUMENT');
 
@@ -176,7 +222,9 @@ describe('dir storage pool', () => {
     for (let d = 0; d < 40; d++) {
       await mkdir(path.join(big, `d${d}`), { recursive: true });
       await Promise.all(
-        Array.from({ length: 250 }, (_, f) => writeFile(path.join(big, `d${d}`, `f${f}`), 'x'.repeat(4096))),
+        Array.from({ length: 250 }, (_, f) =>
+          writeFile(path.join(big, `d${d}`, `f${f}`), 'x'.repeat(4096)),
+        ),
       );
     }
     const cancel = new AbortController();
@@ -187,7 +235,8 @@ describe('dir storage pool', () => {
     // Abort once cp has started writing into the hidden temporary.
     for (let i = 0; i < 500; i++) {
       const tmp = (await readdir(containers)).find((e) => e.startsWith('.create-default_bad2-'));
-      if (tmp && (await readdir(path.join(containers, tmp, 'rootfs')).catch(() => [])).length > 0) break;
+      if (tmp && (await readdir(path.join(containers, tmp, 'rootfs')).catch(() => [])).length > 0)
+        break;
       await new Promise((r) => setTimeout(r, 2));
     }
     cancel.abort();
@@ -213,7 +262,9 @@ describe('dir storage pool', () => {
       'virtual-machines',
       'virtual-machines-snapshots',
     ]);
-    expect((await errorOf(storage.deleteInstanceVolume('default', 'default', 'c2', 'container'))).code).toBe('NOT_FOUND');
+    expect(
+      (await errorOf(storage.deleteInstanceVolume('default', 'default', 'c2', 'container'))).code,
+    ).toBe('NOT_FOUND');
   });
 
   it('creates and deletes extra pools; refuses to delete one in use', async () => {
@@ -226,6 +277,8 @@ describe('dir storage pool', () => {
     await storage.delete('p2');
     expect(await readdir(custom)).toEqual([]);
     expect((await errorOf(storage.get('p2'))).code).toBe('NOT_FOUND');
-    expect((await errorOf(storage.create({ name: 'p3', driver: 'dir', config: { bogus: '1' } }))).field).toBe('config["bogus"]');
+    expect(
+      (await errorOf(storage.create({ name: 'p3', driver: 'dir', config: { bogus: '1' } }))).field,
+    ).toBe('config["bogus"]');
   });
 });

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { CWD_WRAPPER, attachArgs, execEnvironment } from './exec.ts';
+import { escapeConsoleInput, readConsoleLog, stripBanner } from './console.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+describe('attachArgs', () => {
+  it('clears the environment, sets LXD-like defaults and the request variables', () => {
+    expect(
+      attachArgs('default_c1', '/d/lxc', {
+        command: ['echo', 'hi'],
+        environment: { FOO: 'a b', PATH: '/bin' },
+      }),
+    ).toEqual([
+      '-n',
+      'default_c1',
+      '-P',
+      '/d/lxc',
+      '--clear-env',
+      '--set-var',
+      'PATH=/bin',
+      '--set-var',
+      'LANG=C.UTF-8',
+      '--set-var',
+      'HOME=/root',
+      '--set-var',
+      'USER=root',
+      '--set-var',
+      'FOO=a b',
+      '--',
+      'echo',
+      'hi',
+    ]);
+  });
+
+  it('runs as a user and group, and in a directory through sh', () => {
+    const args = attachArgs('p_c', '/l', {
+      command: ['ls', '-l'],
+      user: 1000,
+      group: 100,
+      cwd: '/srv/my dir',
+    });
+    expect(args.slice(args.indexOf('--uid'))).toEqual([
+      '--uid',
+      '1000',
+      '--gid',
+      '100',
+      '--',
+      '/bin/sh',
+      '-c',
+      CWD_WRAPPER,
+      'sh',
+      '/srv/my dir',
+      'ls',
+      '-l',
+    ]);
+    expect(args).not.toContain('HOME=/root');
+  });
+
+  it('sets TERM for interactive commands', () => {
+    expect(execEnvironment({ command: ['sh'], interactive: { cols: 80, rows: 24 } }).TERM).toBe(
+      'xterm-256color',
+    );
+    expect(execEnvironment({ command: ['sh'] }).TERM).toBeUndefined();
+  });
+
+  it('refuses an empty command and bad variable names', () => {
+    expect(() => attachArgs('p_c', '/l', { command: [] })).toThrow(/command/);
+    expect(() => attachArgs('p_c', '/l', { command: ['x'], environment: { 'A=B': 'c' } })).toThrow(
+      /environment/,
+    );
+  });
+});
+
+describe('console helpers', () => {
+  it('doubles the escape prefix so it reaches the container', () => {
+    expect(escapeConsoleInput(Buffer.from([0x61, 0x01, 0x71]))).toEqual(
+      Buffer.from([0x61, 0x01, 0x01, 0x71]),
+    );
+    const plain = Buffer.from('ls\n');
+    expect(escapeConsoleInput(plain)).toBe(plain);
+  });
+
+  it('strips the banner', () => {
+    const banner =
+      '\r\nConnected to tty 0\r\nType <Ctrl+a q> to exit the console, <Ctrl+a Ctrl+a> to enter Ctrl+a itself\r\n';
+    expect(stripBanner(`${banner}login: `)).toEqual({ rest: 'login: ', done: true });
+    expect(stripBanner('\r\nConnected to')).toEqual({ rest: '\r\nConnected to', done: false });
+  });
+
+  it('reads the log tail and caps the file, keeping its newest half', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-console-'));
+    try {
+      const file = path.join(dir, 'console.log');
+      expect(readConsoleLog(file)).toBe('');
+      writeFileSync(file, 'a'.repeat(60) + 'b'.repeat(40));
+      expect(readConsoleLog(file, 200)).toBe('a'.repeat(60) + 'b'.repeat(40));
+      expect(readConsoleLog(file, 50)).toBe('a'.repeat(10) + 'b'.repeat(40));
+      expect(readFileSync(file, 'utf8')).toBe('b'.repeat(25));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

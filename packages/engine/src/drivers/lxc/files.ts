@@ -1,0 +1,304 @@
+// File push/pull/remove on a container's rootfs, from the host, safe against
+// a hostile container (running or not). Paths are resolved the way the
+// kernel would resolve them with the rootfs as `/` (openat2's
+// RESOLVE_IN_ROOT, which Node lacks), one component at a time:
+// * every directory is held open as a file descriptor and the next
+//   component is looked up *through that descriptor*
+//   (`/proc/self/fd/<fd>/<name>`), so renaming or replacing a directory
+//   half-way cannot redirect us;
+// * `..` is handled by us (a stack of descriptors; at the root it stays at
+//   the root), never by the kernel;
+// * symlinks are read and expanded by us: absolute targets restart at the
+//   rootfs, relative ones continue where they are;
+// * the last component is opened with O_NOFOLLOW | O_NONBLOCK and checked
+//   with fstat, so a symlink or FIFO swapped in at the last moment is
+//   refused instead of followed (or blocking the engine).
+// Ids are translated through the container's map: a push as container root
+// lands as the map's host id (1000000), a pull reports container ids.
+//
+// Limitation: what a running container mounted inside itself (tmpfs on /run,
+// bind-mounted disks) is not visible from the host's view of the rootfs.
+import {
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  unlinkSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
+import { EngineError } from '../../errors.ts';
+import type { IdmapSet } from '../../validation/index.ts';
+import type { FileEntry, FileWrite } from '../driver.ts';
+
+// Node opens every descriptor close-on-exec already.
+const { O_RDONLY, O_WRONLY, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+const MAX_SYMLINKS = 40;
+const OVERFLOW_ID = 65534;
+const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+
+/** Splits a container path into its components (empty and `.` dropped). */
+export function splitContainerPath(value: string): string[] {
+  if (value.includes('\0')) throw EngineError.invalid('path', 'must not contain a NUL byte');
+  return value.split('/').filter((part) => part !== '' && part !== '.');
+}
+
+function through(fd: number, name: string): string {
+  return `/proc/self/fd/${fd}/${name}`;
+}
+
+function fsError(error: unknown, what: string): EngineError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return EngineError.notFound(`${what}`, { field: 'path', cause: error });
+  if (code === 'ELOOP')
+    return EngineError.invalid('path', `${what}: too many levels of symbolic links`);
+  if (code === 'ENOTDIR')
+    return EngineError.invalid('path', `${what}: a component is not a directory`);
+  if (code === 'EISDIR') return EngineError.invalid('path', `${what} is a directory`);
+  // O_NONBLOCK | O_WRONLY on a FIFO without a reader.
+  if (code === 'ENXIO') return EngineError.invalid('path', `${what} is not a regular file`);
+  if (code === 'ENOTEMPTY' || code === 'EEXIST')
+    return new EngineError('CONFLICT', `${what}: directory not empty`, { cause: error });
+  if (error instanceof EngineError) return error;
+  return new EngineError('INTERNAL', `${what}: ${(error as Error).message}`, { cause: error });
+}
+
+interface Resolved {
+  /** The directory holding the last component (an open descriptor). */
+  parent: number;
+  /** The last component; `.` for the rootfs itself. */
+  name: string;
+  /** lstat of the last component, when it exists. */
+  stats: Stats | undefined;
+}
+
+export interface ResolveOptions {
+  /** Expand a symlink in the last component too (push), or return it (pull, remove). */
+  followLast: boolean;
+  /** Make missing directories on the way (push with createParents). */
+  mkdirParents?: (parent: number, name: string) => void;
+}
+
+/**
+ * Walks `containerPath` inside the rootfs held open as `rootFd`. The
+ * descriptors it opens are pushed onto `opened` for the caller to close.
+ */
+export function resolveInRoot(
+  rootFd: number,
+  containerPath: string,
+  options: ResolveOptions,
+  opened: number[],
+): Resolved {
+  const queue = splitContainerPath(containerPath);
+  const stack = [rootFd];
+  let links = 0;
+  const top = () => stack[stack.length - 1] as number;
+  if (queue.length === 0) return { parent: rootFd, name: '.', stats: fstatSync(rootFd) };
+
+  while (queue.length > 0) {
+    const name = queue.shift() as string;
+    const last = queue.length === 0;
+    if (name === '..') {
+      if (stack.length > 1) stack.pop();
+      if (last) return { parent: top(), name: '.', stats: fstatSync(top()) };
+      continue;
+    }
+    let stats: Stats | undefined;
+    try {
+      stats = lstatSync(through(top(), name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (stats === undefined) {
+      if (last) return { parent: top(), name, stats: undefined };
+      if (!options.mkdirParents)
+        throw Object.assign(new Error('missing directory'), { code: 'ENOENT' });
+      options.mkdirParents(top(), name);
+      stats = lstatSync(through(top(), name));
+    }
+    if (stats.isSymbolicLink() && (!last || options.followLast)) {
+      if (++links > MAX_SYMLINKS) throw Object.assign(new Error('symlink loop'), { code: 'ELOOP' });
+      const target = readlinkSync(through(top(), name));
+      if (target.startsWith('/')) stack.length = 1;
+      queue.unshift(...splitContainerPath(target));
+      if (queue.length === 0) return { parent: top(), name: '.', stats: fstatSync(top()) };
+      continue;
+    }
+    if (last) return { parent: top(), name, stats };
+    if (!stats.isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    const fd = openSync(through(top(), name), DIR_FLAGS);
+    opened.push(fd);
+    stack.push(fd);
+  }
+  throw new EngineError('INTERNAL', 'unreachable');
+}
+
+function typeOf(stats: Stats): FileEntry['type'] | undefined {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'directory';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return undefined;
+}
+
+export class RootfsFiles {
+  readonly #rootfs: string;
+  readonly #idmap: IdmapSet | null;
+
+  constructor(rootfs: string, idmap: IdmapSet | null) {
+    this.#rootfs = rootfs;
+    this.#idmap = idmap;
+  }
+
+  #hostId(kind: 'uid' | 'gid', id: number): number {
+    if (!Number.isSafeInteger(id) || id < 0)
+      throw EngineError.invalid(kind, `must be a non-negative integer, got ${id}`);
+    if (this.#idmap === null) return id;
+    const host = this.#idmap.toHost(kind, id);
+    if (host === undefined)
+      throw EngineError.invalid(kind, `${kind} ${id} is not mapped in the container`);
+    return host;
+  }
+
+  #containerId(kind: 'uid' | 'gid', id: number): number {
+    if (this.#idmap === null) return id;
+    return this.#idmap.toNs(kind, id) ?? OVERFLOW_ID;
+  }
+
+  #entry(name: string, stats: Stats, target?: string): FileEntry {
+    const entry: FileEntry = {
+      name,
+      type: typeOf(stats) ?? 'file',
+      mode: stats.mode & 0o7777,
+      uid: this.#containerId('uid', stats.uid),
+      gid: this.#containerId('gid', stats.gid),
+      size: stats.size,
+    };
+    if (target !== undefined) entry.target = target;
+    return entry;
+  }
+
+  #withRoot<T>(work: (rootFd: number, opened: number[]) => T, what: string): T {
+    const opened: number[] = [];
+    try {
+      const rootFd = openSync(this.#rootfs, O_RDONLY | O_DIRECTORY);
+      opened.push(rootFd);
+      return work(rootFd, opened);
+    } catch (error) {
+      throw fsError(error, what);
+    } finally {
+      for (const fd of opened.reverse()) closeSync(fd);
+    }
+  }
+
+  pull(containerPath: string): { entry: FileEntry; content?: Buffer; entries?: string[] } {
+    return this.#withRoot((rootFd, opened) => {
+      const { parent, name, stats } = resolveInRoot(
+        rootFd,
+        containerPath,
+        { followLast: false },
+        opened,
+      );
+      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      const shownName = splitContainerPath(containerPath).pop() ?? '/';
+      if (stats.isSymbolicLink()) {
+        return { entry: this.#entry(shownName, stats, readlinkSync(through(parent, name))) };
+      }
+      const fd = openSync(through(parent, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      opened.push(fd);
+      const opened_ = fstatSync(fd);
+      if (opened_.isDirectory()) {
+        return {
+          entry: this.#entry(shownName, opened_),
+          entries: readdirSync(`/proc/self/fd/${fd}`).sort(),
+        };
+      }
+      // Device nodes, FIFOs and sockets are never read: a privileged container could point one at the host.
+      if (!opened_.isFile())
+        throw EngineError.invalid(
+          'path',
+          `${containerPath} is not a regular file, directory or symlink`,
+        );
+      return { entry: this.#entry(shownName, opened_), content: readFileSync(fd) };
+    }, containerPath);
+  }
+
+  push(containerPath: string, file: FileWrite): void {
+    const uid = file.uid === undefined ? undefined : this.#hostId('uid', file.uid);
+    const gid = file.gid === undefined ? undefined : this.#hostId('gid', file.gid);
+    const rootUid = this.#hostId('uid', 0);
+    const rootGid = this.#hostId('gid', 0);
+    const mode = file.mode;
+    if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
+      throw EngineError.invalid('mode', `must be a permission mode (0-07777), got ${mode}`);
+    }
+    this.#withRoot((rootFd, opened) => {
+      const mkdirParents = file.createParents
+        ? (parent: number, name: string) => {
+            mkdirSync(through(parent, name), 0o755);
+            const fd = openSync(through(parent, name), DIR_FLAGS);
+            try {
+              fchownSync(fd, rootUid, rootGid);
+            } finally {
+              closeSync(fd);
+            }
+          }
+        : undefined;
+      const resolved = resolveInRoot(
+        rootFd,
+        containerPath,
+        { followLast: true, ...(mkdirParents ? { mkdirParents } : {}) },
+        opened,
+      );
+      if (resolved.name === '.')
+        throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      const existed = resolved.stats !== undefined;
+      const fd = openSync(
+        through(resolved.parent, resolved.name),
+        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK,
+        mode ?? 0o644,
+      );
+      opened.push(fd);
+      const stats = fstatSync(fd);
+      if (!stats.isFile())
+        throw EngineError.invalid('path', `${containerPath} is not a regular file`);
+      ftruncateSync(fd, 0);
+      let written = 0;
+      while (written < file.content.length) {
+        written += writeSync(fd, file.content, written, file.content.length - written);
+      }
+      // A new file belongs to container root unless told otherwise; an existing one keeps its owner.
+      fchownSync(
+        fd,
+        uid ?? (existed ? stats.uid : rootUid),
+        gid ?? (existed ? stats.gid : rootGid),
+      );
+      // After chown, which clears setuid/setgid.
+      fchmodSync(fd, mode ?? (existed ? stats.mode & 0o7777 : 0o644));
+    }, containerPath);
+  }
+
+  remove(containerPath: string): void {
+    this.#withRoot((rootFd, opened) => {
+      const { parent, name, stats } = resolveInRoot(
+        rootFd,
+        containerPath,
+        { followLast: false },
+        opened,
+      );
+      if (name === '.') throw EngineError.invalid('path', 'cannot remove the root directory');
+      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      if (stats.isDirectory()) rmdirSync(through(parent, name));
+      else unlinkSync(through(parent, name));
+    }, containerPath);
+  }
+}

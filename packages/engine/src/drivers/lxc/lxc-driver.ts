@@ -1,0 +1,649 @@
+// The LXC driver: system containers through the lxc-* tools, one lxcpath per
+// engine (`<dataDir>/lxc`), a config generated at every start, hooks that
+// report back through a spool file. See docs/notes/lxc-host.md for every
+// fact (and number) this relies on.
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EngineError } from '../../errors.ts';
+import { runCommand, type CommandError } from '../../host/run-command.ts';
+import { parseCpuset } from '../../config/index.ts';
+import { StatusCode, type InstanceState, type InstanceStatus } from '../../schemas/index.ts';
+import type { IdmapSet } from '../../validation/index.ts';
+import type {
+  ConsoleStream,
+  DriverInstance,
+  ExecProcess,
+  ExecRequest,
+  FileEntry,
+  FileWrite,
+  InstanceDriver,
+} from '../driver.ts';
+import type { DriverEnvironment } from '../registry.ts';
+import {
+  ProcessCgroups,
+  ownCgroupBases,
+  readCgroupUsage,
+  readNetwork,
+  removeContainerCgroups,
+} from './cgroup-state.ts';
+import { attachConsole, readConsoleLog } from './console.ts';
+import { HOST_ENV, execPiped, execPty } from './exec.ts';
+import { RootfsFiles } from './files.ts';
+import { HookSpool, hookEvent, hookScript } from './hooks.ts';
+import {
+  instanceIdmap,
+  parseSerializedIdmap,
+  sameIdmap,
+  serializeIdmap,
+  type SubidFiles,
+} from './instance-idmap.ts';
+import {
+  cpusetFor,
+  memoryLimitBytes,
+  planNics,
+  renderLxcConfig,
+  type HostFacts,
+  type ResolvedNic,
+} from './lxc-config.ts';
+import {
+  containerPaths,
+  lxcLayout,
+  vethName,
+  type ContainerPaths,
+  type LxcLayout,
+} from './lxc-paths.ts';
+import { shiftRootfs } from './rootfs-shift.ts';
+
+/** Where create() records what the rootfs is shifted to (in the instance's storage dir). */
+export const IDMAP_MARKER = '.berth-idmap';
+
+const LXC_TIMEOUT_MS = 60_000;
+const LXC_LOCK_DIR = '/run/lxc/lock';
+const FREEZE_TIMEOUT_MS = 10_000;
+const CGROUP_CLEANUP_MS = 2_000;
+
+export interface LxcDriverOptions {
+  /** Reads /etc/subuid and /etc/subgid (tests may pass others). */
+  subidFiles?: () => SubidFiles;
+  host?: HostFacts;
+}
+
+function readSubidFiles(): SubidFiles {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return { subuid: read('/etc/subuid'), subgid: read('/etc/subgid') };
+}
+
+export function hostFacts(): HostFacts {
+  let cpus = os.cpus().length;
+  try {
+    cpus = parseCpuset(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim()).length;
+  } catch {
+    // keep os.cpus()
+  }
+  return { cpus, memoryBytes: os.totalmem() };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface LxcInfo {
+  state: string;
+  pid: number;
+}
+
+/**
+ * `lxc-info -s -p -H` output: `RUNNING\n1234` for a running container, but
+ * `State:          STOPPED` (labelled despite -H) for a stopped one.
+ */
+export function parseLxcInfo(text: string): LxcInfo {
+  const info: LxcInfo = { state: 'STOPPED', pid: 0 };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/^(State|PID):\s*/, '').trim();
+    if (/^[0-9]+$/.test(line)) info.pid = Number(line);
+    else if (/^[A-Z]+$/.test(line)) info.state = line;
+  }
+  return info;
+}
+
+export class LxcDriver implements InstanceDriver {
+  readonly type = 'container' as const;
+  readonly name = 'lxc' as const;
+  readonly layout: LxcLayout;
+  readonly #env: DriverEnvironment;
+  readonly #subidFiles: () => SubidFiles;
+  readonly #host: HostFacts;
+  readonly #spool: HookSpool;
+  readonly #cgroupBases = ownCgroupBases();
+  #startsInFlight = 0;
+
+  constructor(env: DriverEnvironment, options: LxcDriverOptions = {}) {
+    this.#env = env;
+    this.layout = lxcLayout(env.dataDir);
+    this.#subidFiles = options.subidFiles ?? readSubidFiles;
+    this.#host = options.host ?? hostFacts();
+    mkdirSync(this.layout.lxcPath, { recursive: true, mode: 0o711 });
+    chmodSync(this.layout.lxcPath, 0o711);
+    writeFileSync(this.layout.hookScript, hookScript(this.layout.hookSpool), { mode: 0o755 });
+    chmodSync(this.layout.hookScript, 0o755);
+    this.#spool = new HookSpool(this.layout.hookSpool, (line) => {
+      const event = hookEvent(line);
+      if (event === undefined) return;
+      if (event.type === 'stopped' && event.target === 'stop') {
+        // LXC's own teardown finishes after post-stop: tidy a moment later.
+        const paths = containerPaths(this.layout, event.project, event.name);
+        setTimeout(() => this.#removeCgroups(paths), 500).unref();
+      }
+      this.#env.onInstanceEvent(event);
+    });
+    this.#spool.start();
+  }
+
+  /** Stops watching the hook spool (the containers keep running). */
+  close(): void {
+    this.#spool.stop();
+  }
+
+  /** Reads hook lines now (tests; normally the watcher does it). */
+  pollHooks(): void {
+    this.#spool.poll();
+  }
+
+  paths(instance: Pick<DriverInstance, 'project' | 'name'>): ContainerPaths {
+    return containerPaths(this.layout, instance.project, instance.name);
+  }
+
+  #idmap(instance: DriverInstance): IdmapSet | null {
+    return instanceIdmap(instance.expandedConfig, this.#subidFiles());
+  }
+
+  #marker(instance: DriverInstance): string {
+    return path.join(instance.paths.dir, IDMAP_MARKER);
+  }
+
+  /** What the rootfs is shifted to now (`null`: host ids as they are). */
+  currentShift(instance: DriverInstance): IdmapSet | null {
+    try {
+      return parseSerializedIdmap(readFileSync(this.#marker(instance), 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async #shiftTo(instance: DriverInstance, target: IdmapSet | null): Promise<void> {
+    const current = this.currentShift(instance);
+    if (sameIdmap(current, target)) return;
+    if (!existsSync(instance.paths.rootfs)) {
+      throw new EngineError(
+        'NOT_FOUND',
+        `The root filesystem of ${instance.name} is missing (${instance.paths.rootfs})`,
+      );
+    }
+    await shiftRootfs(instance.paths.rootfs, current, target);
+    writeFileSync(this.#marker(instance), serializeIdmap(target));
+  }
+
+  async #resolveNics(instance: DriverInstance, paths: ContainerPaths): Promise<ResolvedNic[]> {
+    const nics: ResolvedNic[] = [];
+    for (const plan of planNics(instance.expandedConfig, instance.expandedDevices)) {
+      let bridge = plan.parent ?? '';
+      let mtu = plan.mtu;
+      if (plan.network !== undefined) {
+        const network = await this.#env.ensureNetwork(plan.network);
+        bridge = network.bridge;
+        mtu ??= network.mtu;
+      }
+      const nic: ResolvedNic = {
+        device: plan.device,
+        name: plan.name,
+        bridge,
+        hostName: plan.hostName ?? vethName(this.layout, paths.name, plan.device),
+      };
+      if (plan.hwaddr) nic.hwaddr = plan.hwaddr;
+      if (mtu) nic.mtu = mtu;
+      nics.push(nic);
+    }
+    return nics;
+  }
+
+  /** `withNics: false` at create: networks are resolved (and brought up) at start, when the config is written again. */
+  async #writeConfig(
+    instance: DriverInstance,
+    idmap: IdmapSet | null,
+    options: { withNics?: boolean } = {},
+  ): Promise<ContainerPaths> {
+    const paths = this.paths(instance);
+    const text = renderLxcConfig({
+      instance,
+      paths,
+      hookScript: this.layout.hookScript,
+      idmap,
+      nics: options.withNics === false ? [] : await this.#resolveNics(instance, paths),
+      host: this.#host,
+      isDirectory: (source) => {
+        try {
+          return statSync(source).isDirectory();
+        } catch {
+          return true;
+        }
+      },
+    });
+    // The mapped root must traverse to its config and rootfs (notes §2).
+    mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
+    chmodSync(paths.dir, 0o711);
+    mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+    writeFileSync(paths.config, text, { mode: 0o644 });
+    return paths;
+  }
+
+  #lxcArgs(paths: ContainerPaths, ...rest: string[]): string[] {
+    return ['-n', paths.name, '-P', this.layout.lxcPath, ...rest];
+  }
+
+  async #lxc(
+    command: string,
+    args: string[],
+    options: { timeoutMs?: number; allowFailure?: boolean } = {},
+  ) {
+    return runCommand(command, args, {
+      timeoutMs: options.timeoutMs ?? LXC_TIMEOUT_MS,
+      inheritEnv: false,
+      env: HOST_ENV,
+      allowFailure: options.allowFailure ?? false,
+    });
+  }
+
+  /** The last lines of lxc.log, for error messages (lxc-start's own stderr says "see the log"). */
+  #logTail(paths: ContainerPaths): string {
+    try {
+      const lines = readFileSync(paths.lxcLog, 'utf8').trim().split('\n');
+      return lines.slice(-8).join('\n');
+    } catch {
+      return '';
+    }
+  }
+
+  async #info(paths: ContainerPaths): Promise<LxcInfo> {
+    const result = await this.#lxc('lxc-info', this.#lxcArgs(paths, '-s', '-p', '-H'), {
+      timeoutMs: 10_000,
+      allowFailure: true,
+    });
+    if (result.exitCode !== 0) return { state: 'STOPPED', pid: 0 };
+    return parseLxcInfo(result.stdout);
+  }
+
+  #statusOf(info: LxcInfo): InstanceStatus {
+    switch (info.state) {
+      case 'RUNNING': {
+        // Frozen by writing freezer.state: lxc-info keeps saying RUNNING (notes §6).
+        const freezer = info.pid > 0 ? this.#freezerState(info.pid) : undefined;
+        if (freezer === 'FROZEN') return 'Frozen';
+        if (freezer === 'FREEZING') return 'Freezing';
+        return 'Running';
+      }
+      case 'STARTING':
+        return 'Starting';
+      case 'STOPPING':
+      case 'ABORTING':
+        return 'Stopping';
+      case 'FROZEN':
+        return 'Frozen';
+      case 'FREEZING':
+        return 'Freezing';
+      case 'THAWED':
+        return 'Running';
+      default:
+        return 'Stopped';
+    }
+  }
+
+  #freezerState(pid: number): string | undefined {
+    try {
+      return ProcessCgroups.ofPid(pid).readText('freezer', 'freezer.state');
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #requireRunning(
+    instance: DriverInstance,
+  ): Promise<{ paths: ContainerPaths; info: LxcInfo }> {
+    const paths = this.paths(instance);
+    const info = await this.#info(paths);
+    if (info.state !== 'RUNNING' || info.pid <= 0) {
+      throw new EngineError('CONFLICT', `The instance ${instance.name} is not running`);
+    }
+    return { paths, info };
+  }
+
+  #removeCgroups(paths: ContainerPaths): void {
+    // lxc-start makes the parents then the leaves: removing an empty parent
+    // in between fails that start. Leftovers go at the next stop or delete.
+    if (this.#startsInFlight > 0) return;
+    removeContainerCgroups([paths.cgroupPayload, paths.cgroupMonitor], this.#cgroupBases);
+  }
+
+  /** Whether a cgroup of the container is still there (any hierarchy, any base). */
+  leftoverCgroups(paths: ContainerPaths): string[] {
+    const found: string[] = [];
+    for (const hierarchy of [
+      'pids',
+      'memory',
+      'cpu',
+      'cpuacct',
+      'cpuset',
+      'freezer',
+      'devices',
+      'blkio',
+      'systemd',
+      'unified',
+    ]) {
+      for (const base of this.#cgroupBases) {
+        for (const leaf of [paths.cgroupPayload, paths.cgroupMonitor]) {
+          const dir = path.join('/sys/fs/cgroup', hierarchy, base, leaf);
+          if (existsSync(dir)) found.push(dir);
+        }
+      }
+    }
+    return found;
+  }
+
+  async #tidyAfterStop(paths: ContainerPaths): Promise<void> {
+    const deadline = Date.now() + CGROUP_CLEANUP_MS;
+    for (;;) {
+      this.#removeCgroups(paths);
+      if (this.leftoverCgroups(paths).length === 0 || Date.now() > deadline) return;
+      await sleep(20);
+    }
+  }
+
+  // --- InstanceDriver -----------------------------------------------------------
+
+  async create(instance: DriverInstance, _source: { rootfs?: string }): Promise<void> {
+    if (!existsSync(instance.paths.rootfs)) {
+      throw new EngineError(
+        'NOT_FOUND',
+        `The root filesystem of ${instance.name} is missing (${instance.paths.rootfs})`,
+      );
+    }
+    const idmap = this.#idmap(instance);
+    await this.#shiftTo(instance, idmap);
+    await this.#writeConfig(instance, idmap, { withNics: false });
+  }
+
+  async delete(instance: DriverInstance): Promise<void> {
+    const paths = this.paths(instance);
+    const info = await this.#info(paths);
+    if (info.state !== 'STOPPED') await this.stop(instance);
+    // Never lxc-destroy: it deletes lxc.rootfs.path wherever it is (notes §3); storage owns the rootfs.
+    rmSync(paths.dir, { recursive: true, force: true });
+    rmSync(paths.logDir, { recursive: true, force: true });
+    this.#removeLocks(paths);
+    await this.#tidyAfterStop(paths);
+  }
+
+  async rename(instance: DriverInstance, newName: string): Promise<void> {
+    const from = this.paths(instance);
+    const to = this.paths({ project: instance.project, name: newName });
+    const info = await this.#info(from);
+    if (info.state !== 'STOPPED') {
+      throw new EngineError(
+        'CONFLICT',
+        `The instance ${instance.name} must be stopped to be renamed`,
+      );
+    }
+    if (existsSync(to.dir) || existsSync(to.logDir)) {
+      throw new EngineError('ALREADY_EXISTS', `LXC files for ${newName} already exist (${to.dir})`);
+    }
+    if (existsSync(from.dir)) {
+      renameSync(from.dir, to.dir);
+      // Names and paths inside it are the old ones: start() writes a new one.
+      rmSync(path.join(to.dir, 'config'), { force: true });
+    }
+    if (existsSync(from.logDir)) renameSync(from.logDir, to.logDir);
+    this.#removeLocks(from);
+  }
+
+  /** LXC's lock files for a container (`/run/lxc/lock/<lxcpath>/.<name>`), left after it is gone. */
+  #removeLocks(paths: ContainerPaths): void {
+    const dir = path.join(LXC_LOCK_DIR, this.layout.lxcPath);
+    rmSync(path.join(dir, `.${paths.name}`), { force: true });
+    rmSync(path.join(dir, paths.name), { recursive: true, force: true });
+  }
+
+  async update(instance: DriverInstance, previous: DriverInstance): Promise<void> {
+    const paths = this.paths(instance);
+    const info = await this.#info(paths);
+    if (info.state !== 'RUNNING' || info.pid <= 0) return;
+    const next = instance.expandedConfig;
+    const before = previous.expandedConfig;
+    const cgroups = ProcessCgroups.ofPid(info.pid);
+    if (next['limits.memory'] !== before['limits.memory']) {
+      const value = next['limits.memory']
+        ? memoryLimitBytes(next['limits.memory'], this.#host.memoryBytes)
+        : -1;
+      cgroups.write('memory', 'memory.limit_in_bytes', String(value));
+    }
+    if (next['limits.cpu'] !== before['limits.cpu']) {
+      const all = this.#host.cpus === 1 ? '0' : `0-${this.#host.cpus - 1}`;
+      const cpus = next['limits.cpu']
+        ? (cpusetFor(next['limits.cpu'], this.#host.cpus) ?? all)
+        : all;
+      cgroups.write('cpuset', 'cpuset.cpus', cpus);
+    }
+    if (next['limits.processes'] !== before['limits.processes']) {
+      cgroups.write('pids', 'pids.max', next['limits.processes'] || 'max');
+    }
+  }
+
+  async start(instance: DriverInstance): Promise<void> {
+    const paths = this.paths(instance);
+    const info = await this.#info(paths);
+    if (info.state !== 'STOPPED') {
+      throw new EngineError('CONFLICT', `The instance ${instance.name} is already running`);
+    }
+    const idmap = this.#idmap(instance);
+    await this.#shiftTo(instance, idmap);
+    await this.#writeConfig(instance, idmap);
+    readConsoleLog(paths.consoleLog);
+    // Leftovers of a container that died without its post-stop (host crash).
+    this.#removeCgroups(paths);
+    this.#startsInFlight++;
+    try {
+      // Returns once the container is RUNNING (notes §6).
+      await this.#lxc('lxc-start', this.#lxcArgs(paths, '-d'));
+    } catch (error) {
+      const tail = this.#logTail(paths);
+      const message = `Failed to start ${instance.name}: ${(error as CommandError).message}${tail ? `\n${tail}` : ''}`;
+      throw new EngineError('INTERNAL', message, { cause: error });
+    } finally {
+      this.#startsInFlight--;
+    }
+  }
+
+  async stop(instance: DriverInstance): Promise<void> {
+    const paths = this.paths(instance);
+    const result = await this.#lxc('lxc-stop', this.#lxcArgs(paths, '-k'), { allowFailure: true });
+    // 2: not running, which is what we want.
+    if (result.exitCode !== 0 && result.exitCode !== 2) {
+      throw new EngineError('INTERNAL', `Failed to stop ${instance.name}: ${result.stderr.trim()}`);
+    }
+    await this.#tidyAfterStop(paths);
+  }
+
+  async shutdown(instance: DriverInstance, timeoutMs: number): Promise<void> {
+    if (!(timeoutMs > 0)) return this.stop(instance);
+    const paths = this.paths(instance);
+    const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+    // Sends lxc.signal.halt (SIGPWR), waits, kills at the timeout.
+    const result = await this.#lxc('lxc-stop', this.#lxcArgs(paths, '-t', String(seconds)), {
+      timeoutMs: seconds * 1000 + 30_000,
+      allowFailure: true,
+    });
+    if (result.exitCode !== 0 && result.exitCode !== 2) {
+      throw new EngineError(
+        'INTERNAL',
+        `Failed to shut down ${instance.name}: ${result.stderr.trim()}`,
+      );
+    }
+    await this.#tidyAfterStop(paths);
+  }
+
+  async #setFreezer(instance: DriverInstance, want: 'FROZEN' | 'THAWED'): Promise<void> {
+    const { info } = await this.#requireRunning(instance);
+    // lxc-freeze sleeps 1 s while polling; the cgroup file answers in a few ms (notes §6).
+    const cgroups = ProcessCgroups.ofPid(info.pid);
+    cgroups.write('freezer', 'freezer.state', want);
+    const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+    while (cgroups.readText('freezer', 'freezer.state') !== want) {
+      if (Date.now() > deadline) {
+        if (want === 'FROZEN') cgroups.write('freezer', 'freezer.state', 'THAWED');
+        throw new EngineError(
+          'INTERNAL',
+          `${instance.name} did not reach ${want} within ${FREEZE_TIMEOUT_MS} ms`,
+        );
+      }
+      await sleep(2);
+    }
+  }
+
+  freeze(instance: DriverInstance): Promise<void> {
+    return this.#setFreezer(instance, 'FROZEN');
+  }
+
+  unfreeze(instance: DriverInstance): Promise<void> {
+    return this.#setFreezer(instance, 'THAWED');
+  }
+
+  async status(instance: DriverInstance): Promise<InstanceStatus> {
+    return this.#statusOf(await this.#info(this.paths(instance)));
+  }
+
+  async renderState(instance: DriverInstance): Promise<InstanceState> {
+    const paths = this.paths(instance);
+    const info = await this.#info(paths);
+    const status = this.#statusOf(info);
+    const stopped: InstanceState = {
+      status,
+      status_code: StatusCode[status],
+      disk: {},
+      memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
+      network: null,
+      pid: 0,
+      processes: 0,
+      cpu: { usage: 0 },
+    };
+    if (info.pid <= 0 || status === 'Stopped') return stopped;
+    const usage = readCgroupUsage(ProcessCgroups.ofPid(info.pid));
+    const hostNames = new Map(
+      (await this.#resolveNicNames(instance, paths)).map(
+        (nic) => [nic.name, nic.hostName] as const,
+      ),
+    );
+    let network: InstanceState['network'] = null;
+    try {
+      network = await readNetwork(info.pid, hostNames);
+    } catch {
+      // The container may have stopped meanwhile.
+    }
+    return {
+      ...stopped,
+      memory: usage.memory,
+      network,
+      pid: info.pid,
+      processes: usage.processes,
+      cpu: { usage: usage.cpuNs },
+    };
+  }
+
+  /** NIC names without asking networks to exist (renderState must not create bridges). */
+  async #resolveNicNames(
+    instance: DriverInstance,
+    paths: ContainerPaths,
+  ): Promise<{ name: string; hostName: string }[]> {
+    try {
+      return planNics(instance.expandedConfig, instance.expandedDevices).map((plan) => ({
+        name: plan.name,
+        hostName: plan.hostName ?? vethName(this.layout, paths.name, plan.device),
+      }));
+    } catch {
+      return [];
+    }
+  }
+
+  async exec(instance: DriverInstance, request: ExecRequest): Promise<ExecProcess> {
+    const paths = this.paths(instance);
+    if (request.interactive) return execPty(paths.name, this.layout.lxcPath, request);
+    return execPiped(paths.name, this.layout.lxcPath, request);
+  }
+
+  async console(
+    instance: DriverInstance,
+    size: { cols: number; rows: number },
+  ): Promise<ConsoleStream> {
+    const { paths } = await this.#requireRunning(instance);
+    return attachConsole(paths.name, this.layout.lxcPath, size);
+  }
+
+  async consoleLog(instance: DriverInstance): Promise<string> {
+    return readConsoleLog(this.paths(instance).consoleLog);
+  }
+
+  #files(instance: DriverInstance): RootfsFiles {
+    // The ids on disk are what the rootfs is shifted to, whatever the config says now.
+    return new RootfsFiles(instance.paths.rootfs, this.currentShift(instance));
+  }
+
+  async filePull(
+    instance: DriverInstance,
+    filePath: string,
+  ): Promise<{ entry: FileEntry; content?: Buffer; entries?: string[] }> {
+    return this.#files(instance).pull(filePath);
+  }
+
+  async filePush(instance: DriverInstance, filePath: string, file: FileWrite): Promise<void> {
+    this.#files(instance).push(filePath, file);
+  }
+
+  async fileRemove(instance: DriverInstance, filePath: string): Promise<void> {
+    this.#files(instance).remove(filePath);
+  }
+
+  #storageIsNotMine(what: string): never {
+    throw new EngineError(
+      'NOT_IMPLEMENTED',
+      `The lxc driver does not ${what}: snapshots are copies of the rootfs made by the storage pool`,
+    );
+  }
+
+  async snapshotStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
+    this.#storageIsNotMine('snapshot storage');
+  }
+
+  async restoreStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
+    this.#storageIsNotMine('restore storage');
+  }
+
+  async deleteSnapshotStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
+    this.#storageIsNotMine('delete snapshot storage');
+  }
+
+  async migrate(_instance: DriverInstance, _target: string): Promise<void> {
+    throw new EngineError('NOT_IMPLEMENTED', 'Live migration of containers is not implemented');
+  }
+}
