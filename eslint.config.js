@@ -8,7 +8,10 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -19,9 +22,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['next', 'next/*', 'react', 'react-dom', 'react/*'], message: 'The engine must not import web code.' },
-            { group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'], message: 'The engine must not import web code.' },
-            { group: ['@berth/web', '@berth/web/*'], message: 'Dependencies point apps/web -> engine -> db.' },
+            {
+              group: ['next', 'next/*', 'react', 'react-dom', 'react/*'],
+              message: 'The engine must not import web code.',
+            },
+            {
+              group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'],
+              message: 'The engine must not import web code.',
+            },
+            {
+              group: ['@berth/web', '@berth/web/*'],
+              message: 'Dependencies point apps/web -> engine -> db.',
+            },
           ],
         },
       ],
@@ -35,9 +47,18 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['next', 'next/*', 'react', 'react-dom', 'react/*'], message: 'The engine must not import web code.' },
-            { group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'], message: 'The engine must not import web code.' },
-            { group: ['@prisma/*', '@berth/db/src/*'], message: 'Use @berth/db data-access modules; Prisma types stay in packages/db.' },
+            {
+              group: ['next', 'next/*', 'react', 'react-dom', 'react/*'],
+              message: 'The engine must not import web code.',
+            },
+            {
+              group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'],
+              message: 'The engine must not import web code.',
+            },
+            {
+              group: ['@prisma/*', '@berth/db/src/*'],
+              message: 'Use @berth/db data-access modules; Prisma types stay in packages/db.',
+            },
           ],
         },
       ],

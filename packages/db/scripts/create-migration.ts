@@ -8,4 +8,6 @@ if (!name) {
   process.exit(2);
 }
 const dir = await createMigration(name);
-console.log(dir ? `wrote ${dir}/migration.sql` : 'schema.prisma matches the migrations: nothing to write');
+console.log(
+  dir ? `wrote ${dir}/migration.sql` : 'schema.prisma matches the migrations: nothing to write',
+);

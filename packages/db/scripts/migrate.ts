@@ -2,6 +2,7 @@
 // (default: file:<BERTH_DATA_DIR or ./data>/berth.db).
 import { applyMigrations } from '../src/migrate/index.ts';
 
-const url = process.env.BERTH_DATABASE_URL ?? `file:${process.env.BERTH_DATA_DIR ?? './data'}/berth.db`;
+const url =
+  process.env.BERTH_DATABASE_URL ?? `file:${process.env.BERTH_DATA_DIR ?? './data'}/berth.db`;
 const applied = await applyMigrations({ url });
 console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');

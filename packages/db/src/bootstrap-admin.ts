@@ -11,9 +11,13 @@ export interface BootstrapAdminResult {
   generatedPassword?: string;
 }
 
-export async function ensureAdmin(db: Database, options: { username: string; password?: string }): Promise<BootstrapAdminResult> {
+export async function ensureAdmin(
+  db: Database,
+  options: { username: string; password?: string },
+): Promise<BootstrapAdminResult> {
   const existing = await db.users.get(options.username);
-  if (existing || (await db.users.countAdmins()) > 0) return { created: false, username: existing?.username ?? options.username };
+  if (existing || (await db.users.countAdmins()) > 0)
+    return { created: false, username: existing?.username ?? options.username };
   const generated = options.password ? undefined : generatePassword();
   await db.users.create({
     username: options.username,
@@ -21,5 +25,9 @@ export async function ensureAdmin(db: Database, options: { username: string; pas
     passwordHash: await hashPassword(options.password ?? generated!),
     mustChangePassword: generated !== undefined,
   });
-  return { created: true, username: options.username, ...(generated ? { generatedPassword: generated } : {}) };
+  return {
+    created: true,
+    username: options.username,
+    ...(generated ? { generatedPassword: generated } : {}),
+  };
 }

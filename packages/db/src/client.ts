@@ -10,6 +10,9 @@ export type Tx = Prisma.TransactionClient;
 export type Root = PrismaClient;
 
 export function createPrismaClient(url: string): PrismaClient {
-  const adapter = new PrismaBetterSqlite3({ url: `file:${sqliteFileOf(url)}`, timeout: busyTimeoutMs });
+  const adapter = new PrismaBetterSqlite3({
+    url: `file:${sqliteFileOf(url)}`,
+    timeout: busyTimeoutMs,
+  });
   return new PrismaClient({ adapter });
 }

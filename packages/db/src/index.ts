@@ -19,9 +19,20 @@ export type { ProfileInput } from './stores/profiles.ts';
 export type { SnapshotInput } from './stores/snapshots.ts';
 export type { OperationInput, OperationChange } from './stores/operations.ts';
 export type { UserRecord, UserInput } from './stores/users.ts';
-export type { ImageRecord, ImageAliasRecord, ImageAliasTargetRecord, ImageInput, ImageUpdate } from './stores/images.ts';
+export type {
+  ImageRecord,
+  ImageAliasRecord,
+  ImageAliasTargetRecord,
+  ImageInput,
+  ImageUpdate,
+} from './stores/images.ts';
 export { ImageStore } from './stores/images.ts';
-export type { StoragePoolRecord, StorageVolumeRecord, StoragePoolInput, StorageVolumeInput } from './stores/storage.ts';
+export type {
+  StoragePoolRecord,
+  StorageVolumeRecord,
+  StoragePoolInput,
+  StorageVolumeInput,
+} from './stores/storage.ts';
 export type { NetworkRecord, NetworkInput } from './stores/networks.ts';
 export { StorageStore } from './stores/storage.ts';
 export { NetworkStore } from './stores/networks.ts';
@@ -66,7 +77,10 @@ export class Database extends Stores {
 
   /** Runs `fn` in one transaction: everything it writes lands, or nothing does. */
   transaction<T>(fn: (stores: Stores) => Promise<T>): Promise<T> {
-    return this.#client.$transaction((tx) => fn(new Stores(tx)), { timeout: 30_000, maxWait: 30_000 });
+    return this.#client.$transaction((tx) => fn(new Stores(tx)), {
+      timeout: 30_000,
+      maxWait: 30_000,
+    });
   }
 
   async close(): Promise<void> {

@@ -15,14 +15,20 @@ export function mapToRows(map: ConfigMap): { key: string; value: string }[] {
 
 /** Devices are stored as (name, type) rows with their other keys beside. */
 export function devicesFromRows(
-  rows: readonly { name: string; type: string; config: readonly { key: string; value: string }[] }[],
+  rows: readonly {
+    name: string;
+    type: string;
+    config: readonly { key: string; value: string }[];
+  }[],
 ): DeviceMap {
   const out: DeviceMap = {};
   for (const row of rows) out[row.name] = { ...rowsToMap(row.config), type: row.type };
   return out;
 }
 
-export function devicesToRows(devices: DeviceMap): { name: string; type: string; config: { key: string; value: string }[] }[] {
+export function devicesToRows(
+  devices: DeviceMap,
+): { name: string; type: string; config: { key: string; value: string }[] }[] {
   return Object.entries(devices).map(([name, device]) => {
     const { type = 'none', ...rest } = device;
     return { name, type, config: mapToRows(rest) };

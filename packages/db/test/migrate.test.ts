@@ -4,7 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyMigrations, createMigration, diffSchemaAgainstMigrations, defaultMigrationsDir, schemaPath } from '../src/migrate/index.ts';
+import {
+  applyMigrations,
+  createMigration,
+  diffSchemaAgainstMigrations,
+  defaultMigrationsDir,
+  schemaPath,
+} from '../src/migrate/index.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -30,9 +36,23 @@ describe('applyMigrations', () => {
   it('creates the database file on first start, in WAL mode, with every table', async () => {
     const file = path.join(dir, 'nested', 'berth.db');
     const applied = await applyMigrations({ url: `file:${file}` });
-    const committed = (await readdir(defaultMigrationsDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const committed = (await readdir(defaultMigrationsDir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(applied).toEqual(committed);
-    expect(tables(file)).toEqual(expect.arrayContaining(['Project', 'Instance', 'InstanceConfig', 'Operation', 'User', 'ApiToken', 'AuditLog', '_prisma_migrations']));
+    expect(tables(file)).toEqual(
+      expect.arrayContaining([
+        'Project',
+        'Instance',
+        'InstanceConfig',
+        'Operation',
+        'User',
+        'ApiToken',
+        'AuditLog',
+        '_prisma_migrations',
+      ]),
+    );
     const db = new Database(file, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
@@ -43,7 +63,11 @@ describe('applyMigrations', () => {
     await applyMigrations({ url });
     expect(await applyMigrations({ url })).toEqual([]);
     const db = new Database(path.join(dir, 'berth.db'), { readonly: true });
-    const rows = db.prepare('select migration_name, finished_at, rolled_back_at, checksum from _prisma_migrations').all() as {
+    const rows = db
+      .prepare(
+        'select migration_name, finished_at, rolled_back_at, checksum from _prisma_migrations',
+      )
+      .all() as {
       migration_name: string;
       finished_at: string | null;
       rolled_back_at: string | null;
@@ -63,9 +87,14 @@ describe('applyMigrations', () => {
     await cp(defaultMigrationsDir, migrations, { recursive: true });
     const url = `file:${path.join(dir, 'berth.db')}`;
     await applyMigrations({ url, migrationsDir: migrations });
-    const first = (await readdir(migrations, { withFileTypes: true })).find((e) => e.isDirectory())!.name;
+    const first = (await readdir(migrations, { withFileTypes: true })).find((e) =>
+      e.isDirectory(),
+    )!.name;
     const sqlFile = path.join(migrations, first, 'migration.sql');
-    await writeFile(sqlFile, (await readFile(sqlFile, 'utf8')) + '\nCREATE TABLE "Sneaky" ("id" INTEGER);\n');
+    await writeFile(
+      sqlFile,
+      (await readFile(sqlFile, 'utf8')) + '\nCREATE TABLE "Sneaky" ("id" INTEGER);\n',
+    );
     // Prisma warns about the checksum but does not re-run an applied migration.
     expect(await applyMigrations({ url, migrationsDir: migrations })).toEqual([]);
     expect(tables(path.join(dir, 'berth.db'))).not.toContain('Sneaky');
@@ -82,23 +111,34 @@ describe('createMigration', () => {
     await cp(defaultMigrationsDir, migrations, { recursive: true });
     const schemaFile = path.join(dir, 'schema.prisma');
     const schema = await readFile(schemaPath, 'utf8');
-    await writeFile(schemaFile, `${schema}\nmodel Widget {\n  id   Int    @id @default(autoincrement())\n  name String @unique\n}\n`);
+    await writeFile(
+      schemaFile,
+      `${schema}\nmodel Widget {\n  id   Int    @id @default(autoincrement())\n  name String @unique\n}\n`,
+    );
 
     const url = `file:${path.join(dir, 'berth.db')}`;
     await applyMigrations({ url, migrationsDir: migrations });
 
-    const written = await createMigration('add_widget', { migrationsDir: migrations, schemaFile, now: new Date('2030-01-02T03:04:05Z') });
+    const written = await createMigration('add_widget', {
+      migrationsDir: migrations,
+      schemaFile,
+      now: new Date('2030-01-02T03:04:05Z'),
+    });
     expect(written).toBe(path.join(migrations, '20300102030405_add_widget'));
     const sql = await readFile(path.join(written!, 'migration.sql'), 'utf8');
     expect(sql).toContain('CREATE TABLE "Widget"');
     expect(sql).not.toContain('CREATE TABLE "Instance"');
 
-    expect(await applyMigrations({ url, migrationsDir: migrations })).toEqual(['20300102030405_add_widget']);
+    expect(await applyMigrations({ url, migrationsDir: migrations })).toEqual([
+      '20300102030405_add_widget',
+    ]);
     expect(tables(path.join(dir, 'berth.db'))).toContain('Widget');
     expect(await createMigration('again', { migrationsDir: migrations, schemaFile })).toBeNull();
   });
 
   it('refuses a migration name that would make an awkward folder', async () => {
-    await expect(createMigration('Add Widget!', { migrationsDir: path.join(dir, 'm') })).rejects.toThrow(/migration name/);
+    await expect(
+      createMigration('Add Widget!', { migrationsDir: path.join(dir, 'm') }),
+    ).rejects.toThrow(/migration name/);
   });
 });

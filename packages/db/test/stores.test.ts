@@ -20,7 +20,10 @@ describe('stores', () => {
   it('round-trips an instance with config, devices and ordered profiles', async () => {
     const project = await db.projects.create({ name: 'p1', config: { 'limits.instances': '3' } });
     const a = await db.profiles.create(project.id, { name: 'a', config: { 'limits.cpu': '1' } });
-    const b = await db.profiles.create(project.id, { name: 'b', devices: { eth0: { type: 'nic', network: 'br0' } } });
+    const b = await db.profiles.create(project.id, {
+      name: 'b',
+      devices: { eth0: { type: 'nic', network: 'br0' } },
+    });
     const created = await db.instances.create(project.id, {
       name: 'c1',
       type: 'container',
@@ -39,7 +42,9 @@ describe('stores', () => {
       profiles: ['b', 'a'],
       ephemeral: false,
     });
-    expect(await db.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' })).toEqual(['02:16:3e:00:00:01']);
+    expect(
+      await db.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' }),
+    ).toEqual(['02:16:3e:00:00:01']);
     expect(await db.profiles.usedBy(a.id)).toEqual([{ project: 'p1', name: 'c1' }]);
 
     await db.instances.update(created.id, {
@@ -49,7 +54,13 @@ describe('stores', () => {
       devices: {},
       profileIds: [a.id],
     });
-    expect(await db.instances.get('p1', 'c1')).toMatchObject({ description: 'd', ephemeral: true, config: { 'limits.memory': '1GiB' }, devices: {}, profiles: ['a'] });
+    expect(await db.instances.get('p1', 'c1')).toMatchObject({
+      description: 'd',
+      ephemeral: true,
+      config: { 'limits.memory': '1GiB' },
+      devices: {},
+      profiles: ['a'],
+    });
     expect(await db.profiles.usedBy(b.id)).toEqual([]);
   });
 
@@ -83,9 +94,18 @@ describe('stores', () => {
       metadata: { progress: { percent: '10' } },
       location: 'none',
     });
-    const updated = await db.operations.update('6f1a8c1e-0000-4000-8000-000000000001', { status: 'Success', statusCode: 200 });
-    expect(updated).toMatchObject({ status: 'Success', resources: { instances: ['/1.0/instances/c1?project=p1'] }, metadata: { progress: { percent: '10' } } });
-    expect((await db.operations.list({ project: 'p1' })).map((o) => o.id)).toContain('6f1a8c1e-0000-4000-8000-000000000001');
+    const updated = await db.operations.update('6f1a8c1e-0000-4000-8000-000000000001', {
+      status: 'Success',
+      statusCode: 200,
+    });
+    expect(updated).toMatchObject({
+      status: 'Success',
+      resources: { instances: ['/1.0/instances/c1?project=p1'] },
+      metadata: { progress: { percent: '10' } },
+    });
+    expect((await db.operations.list({ project: 'p1' })).map((o) => o.id)).toContain(
+      '6f1a8c1e-0000-4000-8000-000000000001',
+    );
   });
 
   it('creates the first admin once, with a hashed generated password that must be changed', async () => {

@@ -6,11 +6,17 @@ function withProject(path: string, project: string): string {
 }
 
 export const apiUrl = {
-  instance: (project: string, name: string) => withProject(`/1.0/instances/${encodeURIComponent(name)}`, project),
+  instance: (project: string, name: string) =>
+    withProject(`/1.0/instances/${encodeURIComponent(name)}`, project),
   snapshot: (project: string, instance: string, name: string) =>
-    withProject(`/1.0/instances/${encodeURIComponent(instance)}/snapshots/${encodeURIComponent(name)}`, project),
-  profile: (project: string, name: string) => withProject(`/1.0/profiles/${encodeURIComponent(name)}`, project),
+    withProject(
+      `/1.0/instances/${encodeURIComponent(instance)}/snapshots/${encodeURIComponent(name)}`,
+      project,
+    ),
+  profile: (project: string, name: string) =>
+    withProject(`/1.0/profiles/${encodeURIComponent(name)}`, project),
   project: (name: string) => `/1.0/projects/${encodeURIComponent(name)}`,
-  image: (project: string, fingerprint: string) => withProject(`/1.0/images/${fingerprint}`, project),
+  image: (project: string, fingerprint: string) =>
+    withProject(`/1.0/images/${fingerprint}`, project),
   operation: (id: string) => `/1.0/operations/${id}`,
 };

@@ -7,7 +7,10 @@ const Env = z.object({
   BERTH_DATA_DIR: z.string().min(1).default('./data'),
   BERTH_ADMIN_USER: z
     .string()
-    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/, 'must be a lower-case user name (letters, digits, "_", "-", ".")')
+    .regex(
+      /^[a-z_][a-z0-9_.-]{0,31}$/,
+      'must be a lower-case user name (letters, digits, "_", "-", ".")',
+    )
     .default('admin'),
   BERTH_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   BERTH_LOCATION: z.string().min(1).default('none'),

@@ -20,19 +20,27 @@ async function init() {
   const passwordFile = path.join(env.dataDir, 'initial-admin-password');
   if (admin.generatedPassword) {
     // Shown once here and kept, readable by root only, until first login changes it.
-    await writeFile(passwordFile, `${admin.username}:${admin.generatedPassword}\n`, { mode: 0o600 });
-    console.log(`Created server admin "${admin.username}" with password: ${admin.generatedPassword}`);
+    await writeFile(passwordFile, `${admin.username}:${admin.generatedPassword}\n`, {
+      mode: 0o600,
+    });
+    console.log(
+      `Created server admin "${admin.username}" with password: ${admin.generatedPassword}`,
+    );
     console.log(`(also saved in ${passwordFile}; you must change it at first login)`);
   } else if (admin.created) {
     await rm(passwordFile, { force: true });
-    console.log(`Created server admin "${admin.username}" with the password from BERTH_ADMIN_PASSWORD`);
+    console.log(
+      `Created server admin "${admin.username}" with the password from BERTH_ADMIN_PASSWORD`,
+    );
   }
   return { env, engine, db };
 }
 
 function printDrivers(drivers: ReturnType<Awaited<ReturnType<typeof createEngine>>['drivers']>) {
   for (const d of drivers) {
-    console.log(`  ${d.type.padEnd(16)} ${d.name.padEnd(5)} ${d.available ? 'available' : `unavailable: ${d.reason ?? ''}`}`);
+    console.log(
+      `  ${d.type.padEnd(16)} ${d.name.padEnd(5)} ${d.available ? 'available' : `unavailable: ${d.reason ?? ''}`}`,
+    );
   }
 }
 

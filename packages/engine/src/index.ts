@@ -5,7 +5,14 @@ export { createEngine, type Engine, type EngineConfig } from './engine.ts';
 export { EngineError, EngineErrorCode, httpStatusOf, isEngineError } from './errors.ts';
 export { EventBus, type EventFilter, type Subscription } from './events/event-bus.ts';
 export type { OperationContext, StartOperation } from './operations/operations.ts';
-export type { InstanceDriver, DriverInstance, DriverSupport, ExecProcess, ExecRequest, ConsoleStream } from './drivers/driver.ts';
+export type {
+  InstanceDriver,
+  DriverInstance,
+  DriverSupport,
+  ExecProcess,
+  ExecRequest,
+  ConsoleStream,
+} from './drivers/driver.ts';
 export type { DriverFactory, DriverFactories, DriverInfo } from './drivers/registry.ts';
 export { expand, expandConfig, expandDevices } from './instances/expand-config.ts';
 export { apiUrl } from './api-url.ts';

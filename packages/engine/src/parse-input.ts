@@ -3,11 +3,16 @@
 import type { z } from 'zod';
 import { EngineError } from './errors.ts';
 
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, fieldPrefix?: string): z.output<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  fieldPrefix?: string,
+): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue?.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.') ?? '';
+  const path =
+    issue?.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.') ?? '';
   const field = [fieldPrefix, path].filter(Boolean).join('.') || 'input';
   throw EngineError.invalid(field, issue?.message ?? 'invalid value');
 }

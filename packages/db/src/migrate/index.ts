@@ -5,7 +5,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { openSchemaEngine, noFilters } from './schema-engine.ts';
-import { defaultMigrationsDir, loadMigrationList, readSchema, schemaPath } from './migrations-dir.ts';
+import {
+  defaultMigrationsDir,
+  loadMigrationList,
+  readSchema,
+  schemaPath,
+} from './migrations-dir.ts';
 import { sqliteFileOf, prepareSqliteFile } from '../sqlite.ts';
 
 export { defaultMigrationsDir, schemaPath } from './migrations-dir.ts';
@@ -46,7 +51,10 @@ export async function diffSchemaAgainstMigrations(
   schemaFile = schemaPath,
 ): Promise<string> {
   const schema = await readSchema(schemaFile);
-  const { engine, close } = await openSchemaEngine(new PrismaBetterSqlite3({ url: ':memory:' }), schema);
+  const { engine, close } = await openSchemaEngine(
+    new PrismaBetterSqlite3({ url: ':memory:' }),
+    schema,
+  );
   try {
     const out = await engine.diff({
       from: { tag: 'migrations', ...(await loadMigrationList(migrationsDir)) },

@@ -20,7 +20,10 @@ export type { SchemaEngine };
 // package does not load, so the two calls used are declared here.
 declare const WebAssembly: {
   compile(bytes: Uint8Array): Promise<object>;
-  instantiate(module: object, imports: Record<string, object>): Promise<{ exports: Record<string, unknown> }>;
+  instantiate(
+    module: object,
+    imports: Record<string, object>,
+  ): Promise<{ exports: Record<string, unknown> }>;
 };
 
 let ready: Promise<void> | undefined;
@@ -59,7 +62,11 @@ export async function openSchemaEngine(
   const log = (_message: string) => {
     // The engine reports progress lines here; the runner reports its own.
   };
-  const engine = await glue.SchemaEngine.new({ datamodels: [[schema.path, schema.content]] }, log, adapter);
+  const engine = await glue.SchemaEngine.new(
+    { datamodels: [[schema.path, schema.content]] },
+    log,
+    adapter,
+  );
   return {
     engine,
     async close() {
@@ -96,7 +103,8 @@ function withScriptShadow(
         try {
           return await executeRaw(query);
         } catch (error) {
-          if (!(error instanceof RangeError) || !/more than one statement/.test(error.message)) throw error;
+          if (!(error instanceof RangeError) || !/more than one statement/.test(error.message))
+            throw error;
           await shadow.executeScript(query.sql);
           return 0;
         }

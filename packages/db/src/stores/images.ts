@@ -110,7 +110,10 @@ export class ImageStore {
   constructor(private readonly db: Tx) {}
 
   async projectId(project: string): Promise<number | null> {
-    const row = await this.db.project.findUnique({ where: { name: project }, select: { id: true } });
+    const row = await this.db.project.findUnique({
+      where: { name: project },
+      select: { id: true },
+    });
     return row?.id ?? null;
   }
 
@@ -124,7 +127,10 @@ export class ImageStore {
   }
 
   async get(project: string, fingerprint: string): Promise<ImageRecord | null> {
-    const row = await this.db.image.findFirst({ where: { project: { name: project }, fingerprint }, include });
+    const row = await this.db.image.findFirst({
+      where: { project: { name: project }, fingerprint },
+      include,
+    });
     return row ? toRecord(row) : null;
   }
 
@@ -162,7 +168,11 @@ export class ImageStore {
         expiresAt: input.expiresAt ?? null,
         properties: { create: mapToRows(input.properties ?? {}) },
         aliases: {
-          create: (input.aliases ?? []).map((a) => ({ projectId, name: a.name, description: a.description })),
+          create: (input.aliases ?? []).map((a) => ({
+            projectId,
+            name: a.name,
+            description: a.description,
+          })),
         },
       },
       include,
@@ -197,26 +207,54 @@ export class ImageStore {
   async listAliases(project: string): Promise<ImageAliasTargetRecord[]> {
     const rows = await this.db.imageAlias.findMany({
       where: { project: { name: project } },
-      select: { name: true, description: true, image: { select: { fingerprint: true, type: true } } },
+      select: {
+        name: true,
+        description: true,
+        image: { select: { fingerprint: true, type: true } },
+      },
       orderBy: { name: 'asc' },
     });
-    return rows.map((r) => ({ project, name: r.name, description: r.description, fingerprint: r.image.fingerprint, type: r.image.type }));
+    return rows.map((r) => ({
+      project,
+      name: r.name,
+      description: r.description,
+      fingerprint: r.image.fingerprint,
+      type: r.image.type,
+    }));
   }
 
   async getAlias(project: string, name: string): Promise<ImageAliasTargetRecord | null> {
     const row = await this.db.imageAlias.findFirst({
       where: { project: { name: project }, name },
-      select: { name: true, description: true, image: { select: { fingerprint: true, type: true } } },
+      select: {
+        name: true,
+        description: true,
+        image: { select: { fingerprint: true, type: true } },
+      },
     });
-    return row ? { project, name: row.name, description: row.description, fingerprint: row.image.fingerprint, type: row.image.type } : null;
+    return row
+      ? {
+          project,
+          name: row.name,
+          description: row.description,
+          fingerprint: row.image.fingerprint,
+          type: row.image.type,
+        }
+      : null;
   }
 
   async createAlias(projectId: number, imageId: number, alias: ImageAliasRecord): Promise<void> {
-    await this.db.imageAlias.create({ data: { projectId, imageId, name: alias.name, description: alias.description } });
+    await this.db.imageAlias.create({
+      data: { projectId, imageId, name: alias.name, description: alias.description },
+    });
   }
 
   /** Points an alias at another image and/or changes its description. */
-  async updateAlias(project: string, name: string, change: { imageId?: number; description?: string }): Promise<void> {
+  async updateAlias(
+    project: string,
+    name: string,
+    change: { imageId?: number; description?: string },
+  ): Promise<void> {
     await this.db.imageAlias.updateMany({
       where: { project: { name: project }, name },
       data: {
@@ -227,11 +265,16 @@ export class ImageStore {
   }
 
   async renameAlias(project: string, name: string, newName: string): Promise<void> {
-    await this.db.imageAlias.updateMany({ where: { project: { name: project }, name }, data: { name: newName } });
+    await this.db.imageAlias.updateMany({
+      where: { project: { name: project }, name },
+      data: { name: newName },
+    });
   }
 
   async deleteAlias(project: string, name: string): Promise<boolean> {
-    const result = await this.db.imageAlias.deleteMany({ where: { project: { name: project }, name } });
+    const result = await this.db.imageAlias.deleteMany({
+      where: { project: { name: project }, name },
+    });
     return result.count > 0;
   }
 }

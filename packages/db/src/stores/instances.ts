@@ -1,5 +1,12 @@
 import type { Tx } from '../client.ts';
-import { devicesFromRows, devicesToRows, mapToRows, rowsToMap, type ConfigMap, type DeviceMap } from '../kv.ts';
+import {
+  devicesFromRows,
+  devicesToRows,
+  mapToRows,
+  rowsToMap,
+  type ConfigMap,
+  type DeviceMap,
+} from '../kv.ts';
 import type { InstanceRecord } from '../records.ts';
 
 const include = {
@@ -70,7 +77,11 @@ export interface InstanceUpdate {
 }
 
 function devicesCreate(devices: DeviceMap) {
-  return devicesToRows(devices).map((d) => ({ name: d.name, type: d.type, config: { create: d.config } }));
+  return devicesToRows(devices).map((d) => ({
+    name: d.name,
+    type: d.type,
+    config: { create: d.config },
+  }));
 }
 
 function profilesCreate(profileIds: number[]) {
@@ -100,7 +111,10 @@ export class InstanceStore {
   }
 
   async get(project: string, name: string): Promise<InstanceRecord | null> {
-    const row = await this.db.instance.findFirst({ where: { project: { name: project }, name }, include });
+    const row = await this.db.instance.findFirst({
+      where: { project: { name: project }, name },
+      include,
+    });
     return row ? toRecord(row) : null;
   }
 

@@ -62,13 +62,19 @@ export class NetworkStore {
   }
 
   async get(project: string, name: string): Promise<NetworkRecord | null> {
-    const row = await this.db.network.findFirst({ where: { project: { name: project }, name }, include });
+    const row = await this.db.network.findFirst({
+      where: { project: { name: project }, name },
+      include,
+    });
     return row ? toRecord(row) : null;
   }
 
   /** Null when the project does not exist. */
   async create(project: string, input: NetworkInput): Promise<NetworkRecord | null> {
-    const projectRow = await this.db.project.findUnique({ where: { name: project }, select: { id: true } });
+    const projectRow = await this.db.project.findUnique({
+      where: { name: project },
+      select: { id: true },
+    });
     if (!projectRow) return null;
     const row = await this.db.network.create({
       data: {

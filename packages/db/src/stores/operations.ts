@@ -1,7 +1,10 @@
 import type { Tx } from '../client.ts';
 import type { OperationRecord } from '../records.ts';
 
-type Row = Omit<OperationRecord, 'resources' | 'metadata'> & { resources: string; metadata: string };
+type Row = Omit<OperationRecord, 'resources' | 'metadata'> & {
+  resources: string;
+  metadata: string;
+};
 
 function toRecord(row: Row): OperationRecord {
   return {
@@ -11,8 +14,12 @@ function toRecord(row: Row): OperationRecord {
   };
 }
 
-export type OperationInput = Omit<OperationRecord, 'createdAt' | 'updatedAt'> & { createdAt?: Date };
-export type OperationChange = Partial<Pick<OperationRecord, 'status' | 'statusCode' | 'mayCancel' | 'err' | 'metadata'>>;
+export type OperationInput = Omit<OperationRecord, 'createdAt' | 'updatedAt'> & {
+  createdAt?: Date;
+};
+export type OperationChange = Partial<
+  Pick<OperationRecord, 'status' | 'statusCode' | 'mayCancel' | 'err' | 'metadata'>
+>;
 
 export class OperationStore {
   constructor(private readonly db: Tx) {}

@@ -1,5 +1,12 @@
 import type { Tx } from '../client.ts';
-import { devicesFromRows, devicesToRows, mapToRows, rowsToMap, type ConfigMap, type DeviceMap } from '../kv.ts';
+import {
+  devicesFromRows,
+  devicesToRows,
+  mapToRows,
+  rowsToMap,
+  type ConfigMap,
+  type DeviceMap,
+} from '../kv.ts';
 import type { ProfileRecord } from '../records.ts';
 
 const include = {
@@ -29,7 +36,11 @@ function toRecord(row: Row): ProfileRecord {
 }
 
 function devicesCreate(devices: DeviceMap) {
-  return devicesToRows(devices).map((d) => ({ name: d.name, type: d.type, config: { create: d.config } }));
+  return devicesToRows(devices).map((d) => ({
+    name: d.name,
+    type: d.type,
+    config: { create: d.config },
+  }));
 }
 
 export interface ProfileInput {
@@ -52,7 +63,10 @@ export class ProfileStore {
   }
 
   async get(project: string, name: string): Promise<ProfileRecord | null> {
-    const row = await this.db.profile.findFirst({ where: { project: { name: project }, name }, include });
+    const row = await this.db.profile.findFirst({
+      where: { project: { name: project }, name },
+      include,
+    });
     return row ? toRecord(row) : null;
   }
 
@@ -82,7 +96,10 @@ export class ProfileStore {
   }
 
   /** Replaces description, config and devices. */
-  async update(id: number, input: { description: string; config: ConfigMap; devices: DeviceMap }): Promise<void> {
+  async update(
+    id: number,
+    input: { description: string; config: ConfigMap; devices: DeviceMap },
+  ): Promise<void> {
     await this.db.profileConfig.deleteMany({ where: { profileId: id } });
     await this.db.profileDevice.deleteMany({ where: { profileId: id } });
     await this.db.profile.update({

@@ -4,10 +4,22 @@ import type { ProjectRecord } from '../records.ts';
 
 const withConfig = { config: true } as const;
 
-type Row = { id: number; name: string; description: string; createdAt: Date; config: { key: string; value: string }[] };
+type Row = {
+  id: number;
+  name: string;
+  description: string;
+  createdAt: Date;
+  config: { key: string; value: string }[];
+};
 
 function toRecord(row: Row): ProjectRecord {
-  return { id: row.id, name: row.name, description: row.description, createdAt: row.createdAt, config: rowsToMap(row.config) };
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    createdAt: row.createdAt,
+    config: rowsToMap(row.config),
+  };
 }
 
 export class ProjectStore {
@@ -23,7 +35,11 @@ export class ProjectStore {
     return row ? toRecord(row) : null;
   }
 
-  async create(input: { name: string; description?: string; config?: ConfigMap }): Promise<ProjectRecord> {
+  async create(input: {
+    name: string;
+    description?: string;
+    config?: ConfigMap;
+  }): Promise<ProjectRecord> {
     const row = await this.db.project.create({
       data: {
         name: input.name,
@@ -53,7 +69,9 @@ export class ProjectStore {
   }
 
   /** Names of what still lives in the project (LXD refuses to delete a non-empty project). */
-  async contents(id: number): Promise<{ instances: string[]; profiles: string[]; images: string[] }> {
+  async contents(
+    id: number,
+  ): Promise<{ instances: string[]; profiles: string[]; images: string[] }> {
     const [instances, profiles, images] = await Promise.all([
       this.db.instance.findMany({ where: { projectId: id }, select: { name: true } }),
       this.db.profile.findMany({ where: { projectId: id }, select: { name: true } }),

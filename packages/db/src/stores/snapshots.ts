@@ -1,5 +1,12 @@
 import type { Tx } from '../client.ts';
-import { devicesFromRows, devicesToRows, mapToRows, rowsToMap, type ConfigMap, type DeviceMap } from '../kv.ts';
+import {
+  devicesFromRows,
+  devicesToRows,
+  mapToRows,
+  rowsToMap,
+  type ConfigMap,
+  type DeviceMap,
+} from '../kv.ts';
 import type { SnapshotRecord } from '../records.ts';
 
 const include = {
@@ -76,7 +83,11 @@ export class SnapshotStore {
         expiresAt: input.expiresAt ?? null,
         config: { create: mapToRows(input.config) },
         devices: {
-          create: devicesToRows(input.devices).map((d) => ({ name: d.name, type: d.type, config: { create: d.config } })),
+          create: devicesToRows(input.devices).map((d) => ({
+            name: d.name,
+            type: d.type,
+            config: { create: d.config },
+          })),
         },
       },
       include,
@@ -98,7 +109,10 @@ export class SnapshotStore {
 
   /** Snapshots whose expiry has passed, across all instances (for the pruner). */
   async expired(now = new Date()): Promise<SnapshotRecord[]> {
-    const rows = await this.db.instanceSnapshot.findMany({ where: { expiresAt: { lte: now } }, include });
+    const rows = await this.db.instanceSnapshot.findMany({
+      where: { expiresAt: { lte: now } },
+      include,
+    });
     return rows.map(toRecord);
   }
 }

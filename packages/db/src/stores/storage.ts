@@ -47,7 +47,14 @@ export interface StorageVolumeInput {
   config?: ConfigMap;
 }
 
-type PoolRow = { id: number; name: string; driver: string; description: string; state: string; config: { key: string; value: string }[] };
+type PoolRow = {
+  id: number;
+  name: string;
+  driver: string;
+  description: string;
+  state: string;
+  config: { key: string; value: string }[];
+};
 type VolumeRow = {
   id: number;
   name: string;
@@ -62,10 +69,21 @@ type VolumeRow = {
 };
 
 const poolInclude = { config: true } as const;
-const volumeInclude = { config: true, pool: { select: { name: true } }, project: { select: { name: true } } } as const;
+const volumeInclude = {
+  config: true,
+  pool: { select: { name: true } },
+  project: { select: { name: true } },
+} as const;
 
 function toPool(row: PoolRow): StoragePoolRecord {
-  return { id: row.id, name: row.name, driver: row.driver, description: row.description, state: row.state, config: rowsToMap(row.config) };
+  return {
+    id: row.id,
+    name: row.name,
+    driver: row.driver,
+    description: row.description,
+    state: row.state,
+    config: rowsToMap(row.config),
+  };
 }
 
 function toVolume(row: VolumeRow): StorageVolumeRecord {
@@ -89,7 +107,10 @@ export class StorageStore {
   // ------------------------------------------------------------------ pools
 
   async listPools(): Promise<StoragePoolRecord[]> {
-    const rows = await this.db.storagePool.findMany({ include: poolInclude, orderBy: { name: 'asc' } });
+    const rows = await this.db.storagePool.findMany({
+      include: poolInclude,
+      orderBy: { name: 'asc' },
+    });
     return rows.map(toPool);
   }
 
@@ -139,14 +160,22 @@ export class StorageStore {
   /** Volumes of a pool, optionally of one project, by type then name. */
   async listVolumes(pool: string, project?: string): Promise<StorageVolumeRecord[]> {
     const rows = await this.db.storageVolume.findMany({
-      where: { pool: { name: pool }, ...(project === undefined ? {} : { project: { name: project } }) },
+      where: {
+        pool: { name: pool },
+        ...(project === undefined ? {} : { project: { name: project } }),
+      },
       include: volumeInclude,
       orderBy: [{ type: 'asc' }, { name: 'asc' }],
     });
     return rows.map(toVolume);
   }
 
-  async getVolume(pool: string, project: string, type: string, name: string): Promise<StorageVolumeRecord | null> {
+  async getVolume(
+    pool: string,
+    project: string,
+    type: string,
+    name: string,
+  ): Promise<StorageVolumeRecord | null> {
     const row = await this.db.storageVolume.findFirst({
       where: { pool: { name: pool }, project: { name: project }, type, name },
       include: volumeInclude,
@@ -155,9 +184,19 @@ export class StorageStore {
   }
 
   /** Null when the pool or the project does not exist. */
-  async createVolume(pool: string, project: string, input: StorageVolumeInput): Promise<StorageVolumeRecord | null> {
-    const poolRow = await this.db.storagePool.findUnique({ where: { name: pool }, select: { id: true } });
-    const projectRow = await this.db.project.findUnique({ where: { name: project }, select: { id: true } });
+  async createVolume(
+    pool: string,
+    project: string,
+    input: StorageVolumeInput,
+  ): Promise<StorageVolumeRecord | null> {
+    const poolRow = await this.db.storagePool.findUnique({
+      where: { name: pool },
+      select: { id: true },
+    });
+    const projectRow = await this.db.project.findUnique({
+      where: { name: project },
+      select: { id: true },
+    });
     if (!poolRow || !projectRow) return null;
     const row = await this.db.storageVolume.create({
       data: {
@@ -191,7 +230,13 @@ export class StorageStore {
   }
 
   /** Renames a volume and its snapshots' volumes (`old/*` → `new/*`); returns how many rows changed. */
-  async renameVolumeTree(pool: string, project: string, type: string, from: string, to: string): Promise<number> {
+  async renameVolumeTree(
+    pool: string,
+    project: string,
+    type: string,
+    from: string,
+    to: string,
+  ): Promise<number> {
     const rows = await this.db.storageVolume.findMany({
       where: {
         pool: { name: pool },
@@ -202,13 +247,21 @@ export class StorageStore {
       select: { id: true, name: true },
     });
     for (const row of rows) {
-      await this.db.storageVolume.update({ where: { id: row.id }, data: { name: to + row.name.slice(from.length) } });
+      await this.db.storageVolume.update({
+        where: { id: row.id },
+        data: { name: to + row.name.slice(from.length) },
+      });
     }
     return rows.length;
   }
 
   /** Deletes a volume and its snapshots' volumes; returns how many rows went. */
-  async deleteVolumeTree(pool: string, project: string, type: string, name: string): Promise<number> {
+  async deleteVolumeTree(
+    pool: string,
+    project: string,
+    type: string,
+    name: string,
+  ): Promise<number> {
     const out = await this.db.storageVolume.deleteMany({
       where: {
         pool: { name: pool },

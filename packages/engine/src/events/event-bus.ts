@@ -51,12 +51,22 @@ export class EventBus {
   }
 
   /** `instance-created`, `profile-updated`, ... with `source` the object's API URL. */
-  lifecycle(project: string, action: string, source: string, context?: Record<string, unknown>): Event {
+  lifecycle(
+    project: string,
+    action: string,
+    source: string,
+    context?: Record<string, unknown>,
+  ): Event {
     const metadata: LifecycleMetadata = { action, source, ...(context ? { context } : {}) };
     return this.emit('lifecycle', project, metadata);
   }
 
-  logging(project: string, level: 'debug' | 'info' | 'warning' | 'error', message: string, context: Record<string, string> = {}): Event {
+  logging(
+    project: string,
+    level: 'debug' | 'info' | 'warning' | 'error',
+    message: string,
+    context: Record<string, string> = {},
+  ): Event {
     return this.emit('logging', project, { level, message, context });
   }
 

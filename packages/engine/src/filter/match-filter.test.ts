@@ -8,7 +8,9 @@ type Json = Record<string, unknown>;
 
 /** The first instance of a recorded LXD 5.0.2 `GET /1.0/instances` response. */
 function loadInstance(file: string): Json {
-  const body = JSON.parse(readFileSync(new URL(`../../test/fixtures/lxd-5.0.2/${file}`, import.meta.url), 'utf8')) as {
+  const body = JSON.parse(
+    readFileSync(new URL(`../../test/fixtures/lxd-5.0.2/${file}`, import.meta.url), 'utf8'),
+  ) as {
     metadata: Json[];
   };
   const [first] = body.metadata;

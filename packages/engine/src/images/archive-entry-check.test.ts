@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ArchiveEntryChecker, normalizeEntryPath, resolveRelativeLink, type ArchiveEntry } from './archive-entry-check.ts';
+import {
+  ArchiveEntryChecker,
+  normalizeEntryPath,
+  resolveRelativeLink,
+  type ArchiveEntry,
+} from './archive-entry-check.ts';
 
 function checkAll(entries: ArchiveEntry[]): ArchiveEntryChecker {
   const c = new ArchiveEntryChecker();
@@ -9,7 +14,11 @@ function checkAll(entries: ArchiveEntry[]): ArchiveEntryChecker {
 
 const file = (path: string): ArchiveEntry => ({ path, type: 'File' });
 const dir = (path: string): ArchiveEntry => ({ path, type: 'Directory' });
-const sym = (path: string, linkpath: string): ArchiveEntry => ({ path, type: 'SymbolicLink', linkpath });
+const sym = (path: string, linkpath: string): ArchiveEntry => ({
+  path,
+  type: 'SymbolicLink',
+  linkpath,
+});
 const hard = (path: string, linkpath: string): ArchiveEntry => ({ path, type: 'Link', linkpath });
 
 describe('normalizeEntryPath', () => {
@@ -55,36 +64,68 @@ describe('ArchiveEntryChecker', () => {
   });
 
   it('refuses what is outside metadata.yaml, rootfs/ and templates/', () => {
-    expect(() => checkAll([file('evil.sh')])).toThrow(/"evil.sh": only metadata.yaml, rootfs\/ and templates\//);
-    expect(() => checkAll([sym('metadata.yaml', '/etc/shadow')])).toThrow(/"metadata.yaml": must be a regular file/);
-    expect(() => checkAll([sym('templates/x.tpl', '/etc/shadow')])).toThrow(/only files and directories are allowed in templates/);
-    expect(() => checkAll([{ path: 'templates/null', type: 'CharacterDevice' }])).toThrow(/templates/);
+    expect(() => checkAll([file('evil.sh')])).toThrow(
+      /"evil.sh": only metadata.yaml, rootfs\/ and templates\//,
+    );
+    expect(() => checkAll([sym('metadata.yaml', '/etc/shadow')])).toThrow(
+      /"metadata.yaml": must be a regular file/,
+    );
+    expect(() => checkAll([sym('templates/x.tpl', '/etc/shadow')])).toThrow(
+      /only files and directories are allowed in templates/,
+    );
+    expect(() => checkAll([{ path: 'templates/null', type: 'CharacterDevice' }])).toThrow(
+      /templates/,
+    );
     expect(() => checkAll([file('rootfs')])).toThrow(/"rootfs": must be a directory/);
   });
 
   it('refuses writing through a symlink or a file declared earlier', () => {
-    expect(() => checkAll([sym('rootfs/etc', '/etc'), file('rootfs/etc/passwd')])).toThrow(/"rootfs\/etc\/passwd": the path passes through the symlink "rootfs\/etc"/);
-    expect(() => checkAll([sym('rootfs/a', 'b'), dir('rootfs/a/c')])).toThrow(/passes through the symlink/);
-    expect(() => checkAll([file('rootfs/a'), file('rootfs/a/b')])).toThrow(/the parent "rootfs\/a" is not a directory/);
+    expect(() => checkAll([sym('rootfs/etc', '/etc'), file('rootfs/etc/passwd')])).toThrow(
+      /"rootfs\/etc\/passwd": the path passes through the symlink "rootfs\/etc"/,
+    );
+    expect(() => checkAll([sym('rootfs/a', 'b'), dir('rootfs/a/c')])).toThrow(
+      /passes through the symlink/,
+    );
+    expect(() => checkAll([file('rootfs/a'), file('rootfs/a/b')])).toThrow(
+      /the parent "rootfs\/a" is not a directory/,
+    );
   });
 
   it('refuses relative symlinks that climb out of rootfs/', () => {
-    expect(() => checkAll([sym('rootfs/x', '../../../etc')])).toThrow(/"rootfs\/x": the symlink target "..\/..\/..\/etc" escapes rootfs/);
+    expect(() => checkAll([sym('rootfs/x', '../../../etc')])).toThrow(
+      /"rootfs\/x": the symlink target "..\/..\/..\/etc" escapes rootfs/,
+    );
     expect(() => checkAll([sym('rootfs/x', '')])).toThrow(/no valid target/);
   });
 
   it('refuses hard links to anything but an earlier non-directory entry of the same part', () => {
-    expect(() => checkAll([hard('rootfs/passwd', '/etc/passwd')])).toThrow(/"rootfs\/passwd": the hard link target "\/etc\/passwd" is an absolute path/);
-    expect(() => checkAll([hard('rootfs/passwd', '../../etc/passwd')])).toThrow(/"\.\." path components/);
-    expect(() => checkAll([hard('rootfs/passwd', 'rootfs/etc/passwd')])).toThrow(/is not an earlier entry/);
-    expect(() => checkAll([dir('rootfs/d'), hard('rootfs/l', 'rootfs/d')])).toThrow(/is a directory/);
-    expect(() => checkAll([file('metadata.yaml'), hard('rootfs/m', 'metadata.yaml')])).toThrow(/another part of the image/);
-    expect(() => checkAll([sym('rootfs/etc', '/etc'), file('rootfs/x'), hard('rootfs/y', 'rootfs/etc/../x')])).toThrow(/"\.\."/);
+    expect(() => checkAll([hard('rootfs/passwd', '/etc/passwd')])).toThrow(
+      /"rootfs\/passwd": the hard link target "\/etc\/passwd" is an absolute path/,
+    );
+    expect(() => checkAll([hard('rootfs/passwd', '../../etc/passwd')])).toThrow(
+      /"\.\." path components/,
+    );
+    expect(() => checkAll([hard('rootfs/passwd', 'rootfs/etc/passwd')])).toThrow(
+      /is not an earlier entry/,
+    );
+    expect(() => checkAll([dir('rootfs/d'), hard('rootfs/l', 'rootfs/d')])).toThrow(
+      /is a directory/,
+    );
+    expect(() => checkAll([file('metadata.yaml'), hard('rootfs/m', 'metadata.yaml')])).toThrow(
+      /another part of the image/,
+    );
+    expect(() =>
+      checkAll([sym('rootfs/etc', '/etc'), file('rootfs/x'), hard('rootfs/y', 'rootfs/etc/../x')]),
+    ).toThrow(/"\.\."/);
   });
 
   it('refuses redeclaring a path as something else, and odd entry types', () => {
-    expect(() => checkAll([sym('rootfs/a', '/x'), dir('rootfs/a')])).toThrow(/declared twice, first as a symlink then as a directory/);
-    expect(() => checkAll([{ path: 'rootfs/s', type: 'SparseFile' }])).toThrow(/entry type SparseFile is not supported/);
+    expect(() => checkAll([sym('rootfs/a', '/x'), dir('rootfs/a')])).toThrow(
+      /declared twice, first as a symlink then as a directory/,
+    );
+    expect(() => checkAll([{ path: 'rootfs/s', type: 'SparseFile' }])).toThrow(
+      /entry type SparseFile is not supported/,
+    );
     expect(() => checkAll([{ path: 'rootfs/s', type: 'GNUDumpDir' }])).toThrow(/not supported/);
     checkAll([file('rootfs/a'), file('rootfs/a'), dir('rootfs/d'), dir('rootfs/d')]);
   });

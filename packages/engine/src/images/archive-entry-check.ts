@@ -44,7 +44,9 @@ const kindOfType: Record<string, EntryKind> = {
 };
 
 function refuse(path: string, reason: string): EngineError {
-  return new EngineError('INVALID_ARGUMENT', `Image tarball entry "${path}": ${reason}`, { field: 'tarball' });
+  return new EngineError('INVALID_ARGUMENT', `Image tarball entry "${path}": ${reason}`, {
+    field: 'tarball',
+  });
 }
 
 /** `./a//b/./c/` → `a/b/c`; refuses absolute paths, `..` and NUL. */
@@ -98,7 +100,8 @@ export class ArchiveEntryChecker {
     const kind = kindOfType[entry.type];
     if (!kind) throw refuse(entry.path, `entry type ${entry.type} is not supported`);
     const section = sectionOf(path);
-    if (!section) throw refuse(entry.path, 'only metadata.yaml, rootfs/ and templates/ may be in an image');
+    if (!section)
+      throw refuse(entry.path, 'only metadata.yaml, rootfs/ and templates/ may be in an image');
     if (section === 'root' || path === 'rootfs' || path === 'templates') {
       if (kind !== 'directory') throw refuse(entry.path, 'must be a directory');
     } else if (section === 'metadata' && kind !== 'file') {
@@ -111,26 +114,43 @@ export class ArchiveEntryChecker {
 
     if (kind === 'symlink') {
       const target = entry.linkpath ?? '';
-      if (target === '' || target.includes('\0')) throw refuse(entry.path, 'the symlink has no valid target');
+      if (target === '' || target.includes('\0'))
+        throw refuse(entry.path, 'the symlink has no valid target');
       if (!target.startsWith('/') && resolveRelativeLink(path, target) === null) {
         throw refuse(entry.path, `the symlink target "${target}" escapes rootfs/`);
       }
     } else if (kind === 'hardlink') {
       const raw = entry.linkpath ?? '';
-      if (raw.startsWith('/')) throw refuse(entry.path, `the hard link target "${raw}" is an absolute path`);
+      if (raw.startsWith('/'))
+        throw refuse(entry.path, `the hard link target "${raw}" is an absolute path`);
       const target = normalizeEntryPath(raw);
       const targetKind = this.#seen.get(target);
-      if (targetKind === undefined) throw refuse(entry.path, `the hard link target "${raw}" is not an earlier entry of the archive`);
-      if (targetKind === 'directory') throw refuse(entry.path, `the hard link target "${raw}" is a directory`);
-      if (sectionOf(target) !== section) throw refuse(entry.path, `the hard link target "${raw}" is in another part of the image`);
+      if (targetKind === undefined)
+        throw refuse(
+          entry.path,
+          `the hard link target "${raw}" is not an earlier entry of the archive`,
+        );
+      if (targetKind === 'directory')
+        throw refuse(entry.path, `the hard link target "${raw}" is a directory`);
+      if (sectionOf(target) !== section)
+        throw refuse(entry.path, `the hard link target "${raw}" is in another part of the image`);
       this.#checkParents(raw, target);
     }
 
     const previous = this.#seen.get(path);
-    if (previous !== undefined && previous !== kind && (previous !== 'file' || kind !== 'hardlink')) {
+    if (
+      previous !== undefined &&
+      previous !== kind &&
+      (previous !== 'file' || kind !== 'hardlink')
+    ) {
       throw refuse(entry.path, `declared twice, first as a ${previous} then as a ${kind}`);
     }
-    this.#seen.set(path, kind === 'hardlink' ? (this.#seen.get(normalizeEntryPath(entry.linkpath ?? '')) ?? 'file') : kind);
+    this.#seen.set(
+      path,
+      kind === 'hardlink'
+        ? (this.#seen.get(normalizeEntryPath(entry.linkpath ?? '')) ?? 'file')
+        : kind,
+    );
     return { path, kind, section };
   }
 
@@ -141,7 +161,8 @@ export class ArchiveEntryChecker {
       const parent = parts.slice(0, i).join('/');
       const kind = this.#seen.get(parent);
       if (kind === 'symlink') throw refuse(raw, `the path passes through the symlink "${parent}"`);
-      if (kind !== undefined && kind !== 'directory') throw refuse(raw, `the parent "${parent}" is not a directory`);
+      if (kind !== undefined && kind !== 'directory')
+        throw refuse(raw, `the parent "${parent}" is not a directory`);
     }
   }
 }

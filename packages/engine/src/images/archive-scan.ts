@@ -12,7 +12,11 @@ export type Compression = 'none' | 'gzip' | 'xz' | 'bzip2' | 'zstd';
 /** From the first bytes of the file; null when it is no archive we know. */
 export function detectCompression(head: Buffer): Compression | null {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (
+    head.length >= 6 &&
+    head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))
+  )
+    return 'xz';
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'none';
@@ -61,7 +65,11 @@ export class ArchiveScanner {
     // Entries node-tar would skip (unknown types, oversized pax headers)
     // might mean something to GNU tar: refuse them rather than guess.
     this.#parser.on('ignoredEntry', (entry: { path: string; type: string; resume(): void }) => {
-      this.#fail(invalid(`Image tarball entry "${entry.path}": entry type ${entry.type} is not supported (or its header is too large)`));
+      this.#fail(
+        invalid(
+          `Image tarball entry "${entry.path}": entry type ${entry.type} is not supported (or its header is too large)`,
+        ),
+      );
       entry.resume();
     });
     this.#parser.on('entry', (entry) => {
@@ -71,19 +79,25 @@ export class ArchiveScanner {
         return;
       }
       try {
-        const checked = this.#checker.check({ path: entry.path, type: entry.type, linkpath: entry.linkpath });
+        const checked = this.#checker.check({
+          path: entry.path,
+          type: entry.type,
+          linkpath: entry.linkpath,
+        });
         this.#entries++;
         if (checked.section === 'rootfs') this.#hasRootfs = true;
         if (checked.section === 'templates') {
           this.#hasTemplates = true;
-          if (checked.kind === 'file') this.#templateFiles.push(checked.path.slice('templates/'.length));
+          if (checked.kind === 'file')
+            this.#templateFiles.push(checked.path.slice('templates/'.length));
         }
         if (checked.section === 'metadata') {
           this.#metadata = [];
           this.#metadataBytes = 0;
           entry.on('data', (chunk: Buffer) => {
             this.#metadataBytes += chunk.length;
-            if (this.#metadataBytes > MAX_METADATA_BYTES) this.#fail(invalid('Image tarball entry "metadata.yaml": larger than 1 MiB'));
+            if (this.#metadataBytes > MAX_METADATA_BYTES)
+              this.#fail(invalid('Image tarball entry "metadata.yaml": larger than 1 MiB'));
             else this.#metadata?.push(chunk);
           });
           return;
@@ -120,7 +134,8 @@ export class ArchiveScanner {
     await this.#done;
     if (this.#error) throw this.#error;
     if (this.#metadata === null) throw invalid('Image tarball has no metadata.yaml');
-    if (!this.#hasRootfs) throw invalid('Image tarball has no rootfs/ (split images are not supported)');
+    if (!this.#hasRootfs)
+      throw invalid('Image tarball has no rootfs/ (split images are not supported)');
     return {
       entries: this.#entries,
       metadataYaml: Buffer.concat(this.#metadata).toString('utf8'),

@@ -19,15 +19,25 @@ export interface BusyboxInfo {
 /** Reads the version and applet list of a busybox binary. */
 export async function probeBusybox(busybox: string, signal?: AbortSignal): Promise<BusyboxInfo> {
   const [help, list] = await Promise.all([
-    runCommand(busybox, ['--help'], { timeoutMs: 10_000, allowFailure: true, ...(signal ? { signal } : {}) }),
+    runCommand(busybox, ['--help'], {
+      timeoutMs: 10_000,
+      allowFailure: true,
+      ...(signal ? { signal } : {}),
+    }),
     runCommand(busybox, ['--list-full'], { timeoutMs: 10_000, ...(signal ? { signal } : {}) }),
   ]);
   const version = /BusyBox v(\d+\.\d+(?:\.\d+)?)/.exec(help.stdout + help.stderr)?.[1];
-  if (!version) throw new EngineError('DRIVER_UNAVAILABLE', `${busybox} does not look like busybox (no version in its --help)`);
+  if (!version)
+    throw new EngineError(
+      'DRIVER_UNAVAILABLE',
+      `${busybox} does not look like busybox (no version in its --help)`,
+    );
   const applets = list.stdout
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && l !== 'linuxrc' && !l.startsWith('/') && !l.split('/').includes('..'));
+    .filter(
+      (l) => l !== '' && l !== 'linuxrc' && !l.startsWith('/') && !l.split('/').includes('..'),
+    );
   if (!applets.includes('sbin/init') || !applets.includes('bin/sh')) {
     throw new EngineError('DRIVER_UNAVAILABLE', `${busybox} lacks the init or sh applet`);
   }
@@ -67,7 +77,10 @@ exit 0
 
 /** `templates/` files of the image and the metadata entries that use them. */
 export const busyboxTemplates = {
-  files: { 'hostname.tpl': '{{ container.name }}\n', 'hosts.tpl': '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n' },
+  files: {
+    'hostname.tpl': '{{ container.name }}\n',
+    'hosts.tpl': '127.0.0.1 localhost\n127.0.1.1 {{ container.name }}\n',
+  },
   metadata: {
     '/etc/hostname': { when: ['create', 'copy', 'rename'], template: 'hostname.tpl' },
     '/etc/hosts': { when: ['create', 'copy', 'rename'], template: 'hosts.tpl' },
@@ -75,8 +88,29 @@ export const busyboxTemplates = {
 };
 
 /** Writes the busybox root filesystem into the empty directory `root`. */
-export async function writeBusyboxRootfs(root: string, busybox: string, info: BusyboxInfo): Promise<void> {
-  const dirs = ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/init.d', 'root', 'home', 'proc', 'sys', 'dev', 'tmp', 'run', 'var/log', 'var/run', 'mnt', 'usr/share/udhcpc'];
+export async function writeBusyboxRootfs(
+  root: string,
+  busybox: string,
+  info: BusyboxInfo,
+): Promise<void> {
+  const dirs = [
+    'bin',
+    'sbin',
+    'usr/bin',
+    'usr/sbin',
+    'etc/init.d',
+    'root',
+    'home',
+    'proc',
+    'sys',
+    'dev',
+    'tmp',
+    'run',
+    'var/log',
+    'var/run',
+    'mnt',
+    'usr/share/udhcpc',
+  ];
   for (const d of dirs) await mkdir(path.join(root, d), { recursive: true, mode: 0o755 });
   await chmod(path.join(root, 'tmp'), 0o1777);
   await chmod(path.join(root, 'root'), 0o700);
@@ -93,7 +127,11 @@ export async function writeBusyboxRootfs(root: string, busybox: string, info: Bu
   const files: [string, string, number][] = [
     // `x` in passwd, empty password in shadow: an empty passwd field breaks
     // name lookup in Debian's static busybox (notes §1).
-    ['etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n', 0o644],
+    [
+      'etc/passwd',
+      'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+      0o644,
+    ],
     ['etc/group', 'root:x:0:\nnogroup:x:65534:\n', 0o644],
     ['etc/shadow', 'root::19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n', 0o600],
     ['etc/fstab', '', 0o644],

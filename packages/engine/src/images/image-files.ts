@@ -52,7 +52,11 @@ export class ImageFiles {
     } catch {
       return;
     }
-    await Promise.all(names.filter((n) => n.startsWith(TMP_PREFIX)).map((n) => rm(path.join(this.dir, n), { recursive: true, force: true })));
+    await Promise.all(
+      names
+        .filter((n) => n.startsWith(TMP_PREFIX))
+        .map((n) => rm(path.join(this.dir, n), { recursive: true, force: true })),
+    );
   }
 
   async removeAll(fingerprint: string): Promise<void> {
@@ -67,13 +71,30 @@ export class ImageFiles {
 }
 
 /** GNU tar, as root: ownership, modes, setuid bits, symlinks and file capabilities kept. */
-export async function extractTarball(tarball: string, into: string, signal?: AbortSignal): Promise<void> {
+export async function extractTarball(
+  tarball: string,
+  into: string,
+  signal?: AbortSignal,
+): Promise<void> {
   await runCommand(
     'tar',
-    ['-x', '-f', tarball, '-C', into, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=security.capability'],
+    [
+      '-x',
+      '-f',
+      tarball,
+      '-C',
+      into,
+      '--numeric-owner',
+      '--same-owner',
+      '--same-permissions',
+      '--xattrs',
+      '--xattrs-include=security.capability',
+    ],
     { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) },
   ).catch((error: unknown) => {
-    throw new EngineError('INTERNAL', `Unpacking the image failed: ${(error as Error).message}`, { cause: error });
+    throw new EngineError('INTERNAL', `Unpacking the image failed: ${(error as Error).message}`, {
+      cause: error,
+    });
   });
 }
 
@@ -82,15 +103,31 @@ export async function extractTarball(tarball: string, into: string, signal?: Abo
  * into one gzip'd unified image tarball. The rootfs names are rewritten, but
  * not symlink targets (`S`): those are the container's paths.
  */
-export async function packTarball(out: string, stageDir: string, stageEntries: string[], rootfsDir: string, signal?: AbortSignal): Promise<void> {
+export async function packTarball(
+  out: string,
+  stageDir: string,
+  stageEntries: string[],
+  rootfsDir: string,
+  signal?: AbortSignal,
+): Promise<void> {
   await runCommand(
     'tar',
     [
-      '-c', '-z', '-f', out,
-      '--numeric-owner', '--xattrs', '--xattrs-include=security.capability', '--sort=name',
-      '-C', stageDir, ...stageEntries,
+      '-c',
+      '-z',
+      '-f',
+      out,
+      '--numeric-owner',
+      '--xattrs',
+      '--xattrs-include=security.capability',
+      '--sort=name',
+      '-C',
+      stageDir,
+      ...stageEntries,
       '--transform=s,^\\.,rootfs,S',
-      '-C', rootfsDir, '.',
+      '-C',
+      rootfsDir,
+      '.',
     ],
     { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) },
   );

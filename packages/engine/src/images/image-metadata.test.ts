@@ -32,9 +32,17 @@ describe('parseYaml', () => {
     expect(parseYaml(distrobuilder)).toMatchObject({
       architecture: 'x86_64',
       creation_date: '1700000000',
-      properties: { serial: '20231114_05:24', name: 'debian-bookworm-amd64-default-20231114_05:24' },
+      properties: {
+        serial: '20231114_05:24',
+        name: 'debian-bookworm-amd64-default-20231114_05:24',
+      },
       templates: {
-        '/etc/hostname': { when: ['create', 'copy'], create_only: 'false', template: 'hostname.tpl', properties: {} },
+        '/etc/hostname': {
+          when: ['create', 'copy'],
+          create_only: 'false',
+          template: 'hostname.tpl',
+          properties: {},
+        },
         '/etc/hosts': { when: ['create', 'copy'] },
       },
     });
@@ -56,7 +64,14 @@ e:
   - name: y
 f: ~
 `);
-    expect(doc).toEqual({ a: 'tab\there', b: "it's", c: 'line one\nline two\n', d: 'folded text', e: [{ name: 'x', value: '1' }, { name: 'y' }], f: null });
+    expect(doc).toEqual({
+      a: 'tab\there',
+      b: "it's",
+      c: 'line one\nline two\n',
+      d: 'folded text',
+      e: [{ name: 'x', value: '1' }, { name: 'y' }],
+      f: null,
+    });
   });
 
   it('refuses tabs, duplicate keys and bad indentation with the line number', () => {
@@ -66,7 +81,16 @@ f: ~
   });
 
   it('writes what it reads back, quoting what YAML would otherwise retype', () => {
-    const value = { release: '1.35', yes: 'no', os: 'busybox', list: ['create', 'copy'], empty: {}, nested: { '/etc/hosts': { when: ['a'] } }, colon: 'a: b', n: 3 };
+    const value = {
+      release: '1.35',
+      yes: 'no',
+      os: 'busybox',
+      list: ['create', 'copy'],
+      empty: {},
+      nested: { '/etc/hosts': { when: ['a'] } },
+      colon: 'a: b',
+      n: 3,
+    };
     const text = writeYaml(value);
     expect(text).toContain('release: "1.35"');
     expect(text).toContain('"yes": "no"');
@@ -81,7 +105,11 @@ describe('image metadata', () => {
     expect(m.creationDate).toBe(1700000000);
     expect(m.expiryDate).toBe(1702592000);
     expect(m.properties.os).toBe('debian');
-    expect(m.templates['/etc/hostname']).toEqual({ when: ['create', 'copy'], template: 'hostname.tpl', properties: {} });
+    expect(m.templates['/etc/hostname']).toEqual({
+      when: ['create', 'copy'],
+      template: 'hostname.tpl',
+      properties: {},
+    });
   });
 
   it('round-trips what it writes', () => {
@@ -90,16 +118,28 @@ describe('image metadata', () => {
       creationDate: 1764343662,
       expiryDate: 0,
       properties: { description: 'BusyBox v1.35.0', os: 'busybox', release: '1.35' },
-      templates: { '/etc/hostname': { when: ['create', 'copy', 'rename'], template: 'hostname.tpl' } },
+      templates: {
+        '/etc/hostname': { when: ['create', 'copy', 'rename'], template: 'hostname.tpl' },
+      },
     };
     expect(parseImageMetadata(writeImageMetadata(m))).toEqual(m);
   });
 
   it('names the field that is wrong', () => {
-    expect(() => parseImageMetadata('creation_date: 1\n')).toThrow(/metadata.yaml: architecture: is required/);
-    expect(() => parseImageMetadata('architecture: x86_64\ncreation_date: soon\n')).toThrow(/creation_date: must be a unix timestamp/);
-    expect(() => parseImageMetadata('architecture: x86_64\nproperties:\n  os:\n    - a\n')).toThrow(/properties.os: must be a string/);
-    expect(() => parseImageMetadata('architecture: x86_64\ntemplates:\n  /etc/x:\n    template: ../../etc/shadow\n')).toThrow(/must be a file name in templates/);
+    expect(() => parseImageMetadata('creation_date: 1\n')).toThrow(
+      /metadata.yaml: architecture: is required/,
+    );
+    expect(() => parseImageMetadata('architecture: x86_64\ncreation_date: soon\n')).toThrow(
+      /creation_date: must be a unix timestamp/,
+    );
+    expect(() => parseImageMetadata('architecture: x86_64\nproperties:\n  os:\n    - a\n')).toThrow(
+      /properties.os: must be a string/,
+    );
+    expect(() =>
+      parseImageMetadata(
+        'architecture: x86_64\ntemplates:\n  /etc/x:\n    template: ../../etc/shadow\n',
+      ),
+    ).toThrow(/must be a file name in templates/);
     expect(() => parseImageMetadata('- a\n')).toThrow(/must be a mapping/);
   });
 });

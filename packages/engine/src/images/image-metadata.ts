@@ -27,7 +27,8 @@ const field = (name: string) => `metadata.yaml: ${name}`;
 
 function asMap(value: YamlValue | undefined, name: string): Record<string, YamlValue> {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw EngineError.invalid(field(name), 'must be a mapping');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw EngineError.invalid(field(name), 'must be a mapping');
   return value;
 }
 
@@ -43,7 +44,8 @@ function asStringMap(value: YamlValue | undefined, name: string): Record<string,
 
 function asSeconds(value: YamlValue | undefined, name: string): number {
   if (value === undefined || value === null || value === '') return 0;
-  if (typeof value !== 'string' || !/^-?\d+$/.test(value)) throw EngineError.invalid(field(name), 'must be a unix timestamp in seconds');
+  if (typeof value !== 'string' || !/^-?\d+$/.test(value))
+    throw EngineError.invalid(field(name), 'must be a unix timestamp in seconds');
   return Number(value);
 }
 
@@ -59,10 +61,16 @@ export function parseImageMetadata(text: string): ImageMetadata {
     const name = `templates["${target}"]`;
     const t = asMap(raw, name);
     const template = t['template'];
-    if (typeof template !== 'string' || template === '' || template.includes('/') || template.startsWith('.')) {
+    if (
+      typeof template !== 'string' ||
+      template === '' ||
+      template.includes('/') ||
+      template.startsWith('.')
+    ) {
       throw EngineError.invalid(field(`${name}.template`), 'must be a file name in templates/');
     }
-    if (!target.startsWith('/')) throw EngineError.invalid(field(name), 'the target must be an absolute path');
+    if (!target.startsWith('/'))
+      throw EngineError.invalid(field(name), 'the target must be an absolute path');
     const when = t['when'] ?? [];
     if (!Array.isArray(when) || when.some((w) => typeof w !== 'string')) {
       throw EngineError.invalid(field(`${name}.when`), 'must be a list of strings');
@@ -71,7 +79,9 @@ export function parseImageMetadata(text: string): ImageMetadata {
       when: when as string[],
       template,
       ...(t['create_only'] === 'true' ? { createOnly: true } : {}),
-      ...(t['properties'] ? { properties: asStringMap(t['properties'], `${name}.properties`) } : {}),
+      ...(t['properties']
+        ? { properties: asStringMap(t['properties'], `${name}.properties`) }
+        : {}),
     };
   }
   return {

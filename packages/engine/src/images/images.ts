@@ -17,8 +17,18 @@ import type { OperationContext, StartOperation } from '../operations/operations.
 import { Reverter } from '../reverter.ts';
 import { ImageAliasName, type Image, type ImageAliasesEntry } from '../schemas/image.ts';
 import { zeroTime, type InstanceType, type Operation } from '../schemas/index.ts';
-import { ArchiveScanner, detectCompression, type ArchiveScan, type Compression } from './archive-scan.ts';
-import { DEFAULT_BUSYBOX, busyboxTemplates, probeBusybox, writeBusyboxRootfs } from './busybox-rootfs.ts';
+import {
+  ArchiveScanner,
+  detectCompression,
+  type ArchiveScan,
+  type Compression,
+} from './archive-scan.ts';
+import {
+  DEFAULT_BUSYBOX,
+  busyboxTemplates,
+  probeBusybox,
+  writeBusyboxRootfs,
+} from './busybox-rootfs.ts';
 import { ImageFiles, extractTarball, packTarball } from './image-files.ts';
 import { parseImageMetadata, writeImageMetadata, type ImageMetadata } from './image-metadata.ts';
 import { KeyedLock } from './keyed-lock.ts';
@@ -75,12 +85,28 @@ export interface ImageStoreLike {
       aliases?: { name: string; description: string }[];
     },
   ): Promise<ImageRecordLike>;
-  update(id: number, change: { public?: boolean; autoUpdate?: boolean; expiresAt?: Date | null; properties?: Record<string, string> }): Promise<void>;
+  update(
+    id: number,
+    change: {
+      public?: boolean;
+      autoUpdate?: boolean;
+      expiresAt?: Date | null;
+      properties?: Record<string, string>;
+    },
+  ): Promise<void>;
   delete(id: number): Promise<void>;
   listAliases(project: string): Promise<ImageAliasTargetLike[]>;
   getAlias(project: string, name: string): Promise<ImageAliasTargetLike | null>;
-  createAlias(projectId: number, imageId: number, alias: { name: string; description: string }): Promise<void>;
-  updateAlias(project: string, name: string, change: { imageId?: number; description?: string }): Promise<void>;
+  createAlias(
+    projectId: number,
+    imageId: number,
+    alias: { name: string; description: string },
+  ): Promise<void>;
+  updateAlias(
+    project: string,
+    name: string,
+    change: { imageId?: number; description?: string },
+  ): Promise<void>;
   renameAlias(project: string, name: string, newName: string): Promise<void>;
   deleteAlias(project: string, name: string): Promise<boolean>;
 }
@@ -151,7 +177,15 @@ function rfc3339(date: Date): string {
 
 /** The architecture name LXD uses for this host. */
 export function hostArchitecture(): string {
-  const map: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const map: Record<string, string> = {
+    x64: 'x86_64',
+    arm64: 'aarch64',
+    arm: 'armv7l',
+    ia32: 'i686',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return map[os.arch()] ?? os.arch();
 }
 
@@ -183,10 +217,15 @@ function aliasUrl(project: string, name: string): string {
 function normalizeAliases(aliases: AliasInput[] = []): { name: string; description: string }[] {
   const seen = new Set<string>();
   return aliases.map((a, i) => {
-    const alias = typeof a === 'string' ? { name: a, description: '' } : { name: a.name, description: a.description ?? '' };
+    const alias =
+      typeof a === 'string'
+        ? { name: a, description: '' }
+        : { name: a.name, description: a.description ?? '' };
     const parsed = ImageAliasName.safeParse(alias.name);
-    if (!parsed.success) throw EngineError.invalid(`aliases[${i}].name`, parsed.error.issues[0]?.message ?? 'invalid');
-    if (seen.has(alias.name)) throw EngineError.invalid(`aliases[${i}].name`, `"${alias.name}" is given twice`);
+    if (!parsed.success)
+      throw EngineError.invalid(`aliases[${i}].name`, parsed.error.issues[0]?.message ?? 'invalid');
+    if (seen.has(alias.name))
+      throw EngineError.invalid(`aliases[${i}].name`, `"${alias.name}" is given twice`);
     seen.add(alias.name);
     return alias;
   });
@@ -255,14 +294,16 @@ export class ImageService {
 
   async #record(project: string, fingerprintOrPrefix: string): Promise<ImageRecordLike> {
     const prefix = fingerprintOrPrefix.toLowerCase();
-    if (!/^[0-9a-f]{1,64}$/.test(prefix)) throw EngineError.notFound('Image', { field: 'fingerprint' });
+    if (!/^[0-9a-f]{1,64}$/.test(prefix))
+      throw EngineError.notFound('Image', { field: 'fingerprint' });
     if (prefix.length === 64) {
       const record = await this.#store.get(project, prefix);
       if (!record) throw EngineError.notFound('Image', { field: 'fingerprint' });
       return record;
     }
     const matches = await this.#store.findByPrefix(project, prefix, 2);
-    if (matches.length > 1) throw EngineError.invalid('fingerprint', `more than one image matches "${prefix}"`);
+    if (matches.length > 1)
+      throw EngineError.invalid('fingerprint', `more than one image matches "${prefix}"`);
     const [record] = matches;
     if (!record) throw EngineError.notFound('Image', { field: 'fingerprint' });
     return record;
@@ -274,29 +315,42 @@ export class ImageService {
    * Imports a unified image tarball (gzip, xz, bzip2, zstd or plain) as an
    * operation; it ends with `{ fingerprint, size }` as its metadata.
    */
-  importTarball(project: string, source: TarballSource, options: ImportOptions = {}): Promise<Operation> {
+  importTarball(
+    project: string,
+    source: TarballSource,
+    options: ImportOptions = {},
+  ): Promise<Operation> {
     const aliases = normalizeAliases(options.aliases);
     return this.#operations.start({
       project,
       description: 'Importing image',
       mayCancel: true,
-      run: async (ctx) => this.#importTarball(project, source, { ...options, aliases }, throttled(ctx), ctx.signal),
+      run: async (ctx) =>
+        this.#importTarball(project, source, { ...options, aliases }, throttled(ctx), ctx.signal),
     });
   }
 
   /** Packs a directory tree as an image and imports it (publish builds on this). */
-  importFromDirectory(project: string, image: DirectoryImage, options: ImportOptions = {}): Promise<Operation> {
+  importFromDirectory(
+    project: string,
+    image: DirectoryImage,
+    options: ImportOptions = {},
+  ): Promise<Operation> {
     const aliases = normalizeAliases(options.aliases);
     return this.#operations.start({
       project,
       description: 'Creating image',
       mayCancel: true,
-      run: async (ctx) => this.#importDirectory(project, image, { ...options, aliases }, throttled(ctx), ctx.signal),
+      run: async (ctx) =>
+        this.#importDirectory(project, image, { ...options, aliases }, throttled(ctx), ctx.signal),
     });
   }
 
   /** The built-in busybox image from the host's static busybox: seconds. */
-  buildBusybox(project: string, options: { alias?: string; public?: boolean } = {}): Promise<Operation> {
+  buildBusybox(
+    project: string,
+    options: { alias?: string; public?: boolean } = {},
+  ): Promise<Operation> {
     const aliases = normalizeAliases(options.alias ? [options.alias] : []);
     return this.#operations.start({
       project,
@@ -321,7 +375,12 @@ export class ImageService {
               rootfsDir,
               metadata: {
                 architecture,
-                properties: { architecture, description: `BusyBox v${info.version}`, os: 'busybox', release },
+                properties: {
+                  architecture,
+                  description: `BusyBox v${info.version}`,
+                  os: 'busybox',
+                  release,
+                },
                 templates: busyboxTemplates.metadata,
               },
               templates: busyboxTemplates.files,
@@ -337,11 +396,18 @@ export class ImageService {
     });
   }
 
-  async #importDirectory(project: string, image: DirectoryImage, options: ImportOptions & { aliases: { name: string; description: string }[] }, progress: Progress, signal: AbortSignal): Promise<ImportResult> {
+  async #importDirectory(
+    project: string,
+    image: DirectoryImage,
+    options: ImportOptions & { aliases: { name: string; description: string }[] },
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<ImportResult> {
     await this.#requireProject(project);
     await this.#checkAliasesFree(project, options.aliases);
     const info = await stat(image.rootfsDir).catch(() => null);
-    if (!info?.isDirectory()) throw EngineError.invalid('rootfsDir', `${image.rootfsDir} is not a directory`);
+    if (!info?.isDirectory())
+      throw EngineError.invalid('rootfsDir', `${image.rootfsDir} is not a directory`);
     const metadata: ImageMetadata = {
       architecture: image.metadata.architecture ?? hostArchitecture(),
       creationDate: image.metadata.creationDate ?? Math.floor(Date.now() / 1000),
@@ -354,12 +420,15 @@ export class ImageService {
       await progress(0, 'Packing image');
       const stage = path.join(work, 'stage');
       await mkdir(stage, { mode: 0o755 });
-      await writeFile(path.join(stage, 'metadata.yaml'), writeImageMetadata(metadata), { mode: 0o644 });
+      await writeFile(path.join(stage, 'metadata.yaml'), writeImageMetadata(metadata), {
+        mode: 0o644,
+      });
       const entries = ['metadata.yaml'];
       if (image.templates && Object.keys(image.templates).length) {
         await mkdir(path.join(stage, 'templates'), { mode: 0o755 });
         for (const [name, content] of Object.entries(image.templates)) {
-          if (name.includes('/') || name.startsWith('.')) throw EngineError.invalid(`templates["${name}"]`, 'must be a plain file name');
+          if (name.includes('/') || name.startsWith('.'))
+            throw EngineError.invalid(`templates["${name}"]`, 'must be a plain file name');
           await writeFile(path.join(stage, 'templates', name), content, { mode: 0o644 });
         }
         entries.push('templates');
@@ -367,7 +436,13 @@ export class ImageService {
       const tarball = path.join(work, 'image.tar.gz');
       await packTarball(tarball, stage, entries, image.rootfsDir, signal);
       await progress(40, 'Packing image');
-      return await this.#importTarball(project, tarball, { ...options, owned: true }, scaled(progress, 40, 100), signal);
+      return await this.#importTarball(
+        project,
+        tarball,
+        { ...options, owned: true },
+        scaled(progress, 40, 100),
+        signal,
+      );
     } finally {
       await rm(work, { recursive: true, force: true });
     }
@@ -385,14 +460,26 @@ export class ImageService {
     const work = await this.#tempDir();
     try {
       await progress(0, 'Reading image');
-      const read = await this.#readTarball(source, work, options.owned === true, scaled(progress, 0, 50), signal);
+      const read = await this.#readTarball(
+        source,
+        work,
+        options.owned === true,
+        scaled(progress, 0, 50),
+        signal,
+      );
       const metadata = parseImageMetadata(read.scan.metadataYaml);
       const fingerprint = read.fingerprint;
-      const filename = options.filename ?? (typeof source === 'string' ? path.basename(source) : `${fingerprint}.tar.gz`);
+      const filename =
+        options.filename ??
+        (typeof source === 'string' ? path.basename(source) : `${fingerprint}.tar.gz`);
 
       const record = await this.#locks.run(fingerprint, async () => {
         if (await this.#store.get(project, fingerprint)) {
-          throw new EngineError('ALREADY_EXISTS', `Image with fingerprint "${fingerprint}" already exists in project "${project}"`, { field: 'fingerprint' });
+          throw new EngineError(
+            'ALREADY_EXISTS',
+            `Image with fingerprint "${fingerprint}" already exists in project "${project}"`,
+            { field: 'fingerprint' },
+          );
         }
         return Reverter.run(async (revert) => {
           if (!(await exists(this.files.tarball(fingerprint)))) {
@@ -426,9 +513,13 @@ export class ImageService {
           return created;
         });
       });
-      this.#events.lifecycle(project, 'image-created', apiUrl.image(project, fingerprint), { type: record.type });
+      this.#events.lifecycle(project, 'image-created', apiUrl.image(project, fingerprint), {
+        type: record.type,
+      });
       for (const alias of options.aliases) {
-        this.#events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), { target: fingerprint });
+        this.#events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), {
+          target: fingerprint,
+        });
       }
       await progress(100, 'Done');
       return { fingerprint, size: read.size };
@@ -442,12 +533,26 @@ export class ImageService {
    * ours already), and the entry checks for plain/gzip archives. Other
    * compressions are checked after the host tool decompressed the copy.
    */
-  async #readTarball(source: TarballSource, work: string, owned: boolean, progress: Progress, signal: AbortSignal): Promise<{ fingerprint: string; size: number; path: string; scan: ArchiveScan }> {
+  async #readTarball(
+    source: TarballSource,
+    work: string,
+    owned: boolean,
+    progress: Progress,
+    signal: AbortSignal,
+  ): Promise<{ fingerprint: string; size: number; path: string; scan: ArchiveScan }> {
     const copyPath = owned && typeof source === 'string' ? source : path.join(work, 'image');
-    const total = typeof source === 'string' ? (await stat(source).catch(() => {
-      throw EngineError.invalid('tarball', `cannot read ${source}`);
-    })).size : 0;
-    const input: AsyncIterable<Uint8Array> = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : source;
+    const total =
+      typeof source === 'string'
+        ? (
+            await stat(source).catch(() => {
+              throw EngineError.invalid('tarball', `cannot read ${source}`);
+            })
+          ).size
+        : 0;
+    const input: AsyncIterable<Uint8Array> =
+      typeof source === 'string'
+        ? createReadStream(source, { highWaterMark: 1024 * 1024 })
+        : source;
     const out = copyPath === source ? null : await open(copyPath, 'wx', 0o600);
     const hash = createHash('sha256');
     let scanner: ArchiveScanner | null = null;
@@ -482,7 +587,8 @@ export class ImageService {
         }
       }
     } catch (error) {
-      if (typeof source !== 'string' && 'destroy' in source && typeof source.destroy === 'function') source.destroy();
+      if (typeof source !== 'string' && 'destroy' in source && typeof source.destroy === 'function')
+        source.destroy();
       throw error;
     } finally {
       await out?.close();
@@ -494,25 +600,46 @@ export class ImageService {
       scan = await scanner.end();
     } else {
       await progress(60, 'Decompressing image');
-      scan = await this.#scanCompressed(copyPath, compression as keyof typeof decompressors, work, signal);
+      scan = await this.#scanCompressed(
+        copyPath,
+        compression as keyof typeof decompressors,
+        work,
+        signal,
+      );
     }
     return { fingerprint: hash.digest('hex'), size, path: copyPath, scan };
   }
 
   #compressionOf(head: Buffer): Compression {
     const compression = detectCompression(head);
-    if (!compression) throw EngineError.invalid('tarball', 'not an image tarball (expected tar, tar.gz, tar.xz, tar.bz2 or tar.zst)');
+    if (!compression)
+      throw EngineError.invalid(
+        'tarball',
+        'not an image tarball (expected tar, tar.gz, tar.xz, tar.bz2 or tar.zst)',
+      );
     return compression;
   }
 
   /** xz/bzip2/zstd: the host tool decompresses a link to the copy, node-tar reads the result. */
-  async #scanCompressed(file: string, compression: keyof typeof decompressors, work: string, signal: AbortSignal): Promise<ArchiveScan> {
+  async #scanCompressed(
+    file: string,
+    compression: keyof typeof decompressors,
+    work: string,
+    signal: AbortSignal,
+  ): Promise<ArchiveScan> {
     const { cmd, ext } = decompressors[compression];
     const plain = path.join(work, 'scan.tar');
     await link(file, `${plain}${ext}`);
     try {
-      await runCommand(cmd, ['-d', '-k', '-q', `${plain}${ext}`], { timeoutMs: 60 * 60_000, signal }).catch((error: unknown) => {
-        throw new EngineError('INVALID_ARGUMENT', `Image tarball is corrupt: ${cmd} could not decompress it: ${(error as Error).message.split('\n').pop() ?? ''}`, { field: 'tarball', cause: error });
+      await runCommand(cmd, ['-d', '-k', '-q', `${plain}${ext}`], {
+        timeoutMs: 60 * 60_000,
+        signal,
+      }).catch((error: unknown) => {
+        throw new EngineError(
+          'INVALID_ARGUMENT',
+          `Image tarball is corrupt: ${cmd} could not decompress it: ${(error as Error).message.split('\n').pop() ?? ''}`,
+          { field: 'tarball', cause: error },
+        );
       });
       const scanner = new ArchiveScanner();
       for await (const chunk of createReadStream(plain, { highWaterMark: 1024 * 1024 })) {
@@ -527,7 +654,12 @@ export class ImageService {
   }
 
   /** Extracts `tarball` in `work`, then renames its parts into place. */
-  async #unpackInto(fingerprint: string, tarball: string, work: string, signal: AbortSignal): Promise<void> {
+  async #unpackInto(
+    fingerprint: string,
+    tarball: string,
+    work: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const into = path.join(work, 'unpacked');
     await rm(into, { recursive: true, force: true });
     await mkdir(into, { mode: 0o700 });
@@ -537,14 +669,16 @@ export class ImageService {
     await rm(this.files.templates(fingerprint), { recursive: true, force: true });
     await rename(path.join(into, 'rootfs'), this.files.rootfs(fingerprint));
     await rename(path.join(into, 'metadata.yaml'), this.files.metadata(fingerprint));
-    if (await exists(path.join(into, 'templates'))) await rename(path.join(into, 'templates'), this.files.templates(fingerprint));
+    if (await exists(path.join(into, 'templates')))
+      await rename(path.join(into, 'templates'), this.files.templates(fingerprint));
   }
 
   // ---------------------------------------------------------- the files
 
   /** The unpacked rootfs of an image, unpacking it into the cache when missing. */
   async rootfsPath(fingerprint: string): Promise<string> {
-    if (!FINGERPRINT.test(fingerprint)) throw EngineError.invalid('fingerprint', 'must be 64 hexadecimal characters');
+    if (!FINGERPRINT.test(fingerprint))
+      throw EngineError.invalid('fingerprint', 'must be 64 hexadecimal characters');
     const rootfs = this.files.rootfs(fingerprint);
     if (await exists(rootfs)) return rootfs;
     return this.#locks.run(fingerprint, async () => {
@@ -570,9 +704,19 @@ export class ImageService {
   async exportTarball(project: string, fingerprint: string): Promise<ExportedImage> {
     const record = await this.#record(project, fingerprint);
     const file = this.files.tarball(record.fingerprint);
-    if (!(await exists(file))) throw new EngineError('INTERNAL', `The file of image ${record.fingerprint} is missing from ${this.files.dir}`);
+    if (!(await exists(file)))
+      throw new EngineError(
+        'INTERNAL',
+        `The file of image ${record.fingerprint} is missing from ${this.files.dir}`,
+      );
     this.#events.lifecycle(project, 'image-retrieved', apiUrl.image(project, record.fingerprint));
-    return { fingerprint: record.fingerprint, path: file, filename: record.filename, size: record.size, open: () => createReadStream(file) };
+    return {
+      fingerprint: record.fingerprint,
+      path: file,
+      filename: record.filename,
+      size: record.size,
+      open: () => createReadStream(file),
+    };
   }
 
   /** Deletes the project's image and its aliases; the files go with the last project using them. */
@@ -580,18 +724,34 @@ export class ImageService {
     const record = await this.#record(project, fingerprint);
     await this.#locks.run(record.fingerprint, async () => {
       await this.#store.delete(record.id);
-      if ((await this.#store.countByFingerprint(record.fingerprint)) === 0) await this.files.removeAll(record.fingerprint);
+      if ((await this.#store.countByFingerprint(record.fingerprint)) === 0)
+        await this.files.removeAll(record.fingerprint);
     });
     this.#events.lifecycle(project, 'image-deleted', apiUrl.image(project, record.fingerprint));
   }
 
   /** `PUT /1.0/images/<fp>`-style changes. */
-  async update(project: string, fingerprint: string, change: { public?: boolean; auto_update?: boolean; properties?: Record<string, string>; expires_at?: string | null }): Promise<Image> {
+  async update(
+    project: string,
+    fingerprint: string,
+    change: {
+      public?: boolean;
+      auto_update?: boolean;
+      properties?: Record<string, string>;
+      expires_at?: string | null;
+    },
+  ): Promise<Image> {
     const record = await this.#record(project, fingerprint);
     let expiresAt: Date | null | undefined;
     if (change.expires_at !== undefined) {
-      expiresAt = change.expires_at === null || change.expires_at === NEVER_EXPIRES || change.expires_at === zeroTime ? null : new Date(change.expires_at);
-      if (expiresAt && Number.isNaN(expiresAt.getTime())) throw EngineError.invalid('expires_at', 'invalid timestamp');
+      expiresAt =
+        change.expires_at === null ||
+        change.expires_at === NEVER_EXPIRES ||
+        change.expires_at === zeroTime
+          ? null
+          : new Date(change.expires_at);
+      if (expiresAt && Number.isNaN(expiresAt.getTime()))
+        throw EngineError.invalid('expires_at', 'invalid timestamp');
     }
     await this.#store.update(record.id, {
       ...(change.public === undefined ? {} : { public: change.public }),
@@ -606,13 +766,23 @@ export class ImageService {
   // ------------------------------------------------------------ aliases
 
   async listAliases(project: string): Promise<ImageAliasesEntry[]> {
-    return (await this.#store.listAliases(project)).map((a) => ({ name: a.name, description: a.description, target: a.fingerprint, type: a.type as InstanceType }));
+    return (await this.#store.listAliases(project)).map((a) => ({
+      name: a.name,
+      description: a.description,
+      target: a.fingerprint,
+      type: a.type as InstanceType,
+    }));
   }
 
   async getAlias(project: string, name: string): Promise<ImageAliasesEntry> {
     const alias = await this.#store.getAlias(project, name);
     if (!alias) throw EngineError.notFound('Image alias', { field: 'name' });
-    return { name: alias.name, description: alias.description, target: alias.fingerprint, type: alias.type as InstanceType };
+    return {
+      name: alias.name,
+      description: alias.description,
+      target: alias.fingerprint,
+      type: alias.type as InstanceType,
+    };
   }
 
   /** The fingerprint an alias points at. */
@@ -620,25 +790,46 @@ export class ImageService {
     return (await this.getAlias(project, name)).target;
   }
 
-  async createAlias(project: string, alias: { name: string; target: string; description?: string }): Promise<ImageAliasesEntry> {
-    const [normalized] = normalizeAliases([{ name: alias.name, description: alias.description ?? '' }]);
+  async createAlias(
+    project: string,
+    alias: { name: string; target: string; description?: string },
+  ): Promise<ImageAliasesEntry> {
+    const [normalized] = normalizeAliases([
+      { name: alias.name, description: alias.description ?? '' },
+    ]);
     const projectId = await this.#requireProject(project);
     const record = await this.#record(project, alias.target);
     await this.#checkAliasesFree(project, [normalized as { name: string }]);
-    await this.#store.createAlias(projectId, record.id, normalized as { name: string; description: string });
-    this.#events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), { target: record.fingerprint });
+    await this.#store.createAlias(
+      projectId,
+      record.id,
+      normalized as { name: string; description: string },
+    );
+    this.#events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), {
+      target: record.fingerprint,
+    });
     return this.getAlias(project, alias.name);
   }
 
   /** Points an alias at another image and/or changes its description. */
-  async updateAlias(project: string, name: string, change: { target?: string; description?: string }): Promise<ImageAliasesEntry> {
+  async updateAlias(
+    project: string,
+    name: string,
+    change: { target?: string; description?: string },
+  ): Promise<ImageAliasesEntry> {
     await this.getAlias(project, name);
-    const record = change.target === undefined ? undefined : await this.#record(project, change.target);
+    const record =
+      change.target === undefined ? undefined : await this.#record(project, change.target);
     await this.#store.updateAlias(project, name, {
       ...(record ? { imageId: record.id } : {}),
       ...(change.description === undefined ? {} : { description: change.description }),
     });
-    this.#events.lifecycle(project, 'image-alias-updated', aliasUrl(project, name), record ? { target: record.fingerprint } : undefined);
+    this.#events.lifecycle(
+      project,
+      'image-alias-updated',
+      aliasUrl(project, name),
+      record ? { target: record.fingerprint } : undefined,
+    );
     return this.getAlias(project, name);
   }
 
@@ -647,12 +838,15 @@ export class ImageService {
     normalizeAliases([newName]);
     await this.#checkAliasesFree(project, [{ name: newName }]);
     await this.#store.renameAlias(project, name, newName);
-    this.#events.lifecycle(project, 'image-alias-renamed', aliasUrl(project, newName), { old_name: name });
+    this.#events.lifecycle(project, 'image-alias-renamed', aliasUrl(project, newName), {
+      old_name: name,
+    });
     return this.getAlias(project, newName);
   }
 
   async deleteAlias(project: string, name: string): Promise<void> {
-    if (!(await this.#store.deleteAlias(project, name))) throw EngineError.notFound('Image alias', { field: 'name' });
+    if (!(await this.#store.deleteAlias(project, name)))
+      throw EngineError.notFound('Image alias', { field: 'name' });
     this.#events.lifecycle(project, 'image-alias-deleted', aliasUrl(project, name));
   }
 
@@ -667,7 +861,9 @@ export class ImageService {
   async #checkAliasesFree(project: string, aliases: { name: string }[]): Promise<void> {
     for (const alias of aliases) {
       if (await this.#store.getAlias(project, alias.name)) {
-        throw new EngineError('ALREADY_EXISTS', `Image alias "${alias.name}" already exists`, { field: 'aliases' });
+        throw new EngineError('ALREADY_EXISTS', `Image alias "${alias.name}" already exists`, {
+          field: 'aliases',
+        });
       }
     }
   }

@@ -41,7 +41,8 @@ function toLines(source: string): { lines: Line[]; raw: string[] } {
   const lines: Line[] = [];
   raw.forEach((full, index) => {
     const indentMatch = /^[ \t]*/.exec(full)?.[0] ?? '';
-    if (indentMatch.includes('\t') && full.trim() !== '') throw fail(index + 1, 'tabs are not allowed for indentation');
+    if (indentMatch.includes('\t') && full.trim() !== '')
+      throw fail(index + 1, 'tabs are not allowed for indentation');
     const text = stripComment(full.slice(indentMatch.length));
     if (text === '' || text === '---' || text === '...') return;
     lines.push({ indent: indentMatch.length, text, number: index + 1 });
@@ -52,7 +53,12 @@ function toLines(source: string): { lines: Line[]; raw: string[] } {
 function parseDoubleQuoted(body: string, line: number): string {
   try {
     // JSON's escapes are a subset of YAML's double-quoted ones; map the few extra.
-    return JSON.parse(`"${body.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\'/g, "'").replace(/\t/g, '\\t')}"`) as string;
+    return JSON.parse(
+      `"${body
+        .replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')
+        .replace(/\\'/g, "'")
+        .replace(/\t/g, '\\t')}"`,
+    ) as string;
   } catch {
     throw fail(line, `bad double-quoted string "${body}"`);
   }
@@ -170,7 +176,11 @@ class Reader {
 
   parseSequence(indent: number): YamlValue[] {
     const out: YamlValue[] = [];
-    for (let line = this.peek(); line && line.indent === indent && isSequenceItem(line.text); line = this.peek()) {
+    for (
+      let line = this.peek();
+      line && line.indent === indent && isSequenceItem(line.text);
+      line = this.peek()
+    ) {
       const rest = line.text === '-' ? '' : line.text.slice(2).trim();
       if (rest === '') {
         this.#i++;
@@ -201,7 +211,8 @@ class Reader {
       if (split.rest === '') {
         const next = this.peek();
         if (next && next.indent > indent) out[split.key] = this.parseBlock(next.indent);
-        else if (next && next.indent === indent && isSequenceItem(next.text)) out[split.key] = this.parseSequence(indent);
+        else if (next && next.indent === indent && isSequenceItem(next.text))
+          out[split.key] = this.parseSequence(indent);
         else out[split.key] = null;
       } else {
         out[split.key] = this.scalarOrBlock(split.rest, indent, line);
@@ -224,7 +235,8 @@ class Reader {
       if (next.indent <= indent) break;
       this.#i++;
     }
-    const lastNumber = this.#i < this.lines.length ? (this.lines[this.#i] as Line).number - 1 : this.raw.length;
+    const lastNumber =
+      this.#i < this.lines.length ? (this.lines[this.#i] as Line).number - 1 : this.raw.length;
     for (let n = line.number; n < lastNumber; n++) {
       const text = this.raw[n] ?? '';
       if (text.trim() === '') {
@@ -237,7 +249,8 @@ class Reader {
       body.push(text.slice(Math.min(ind, bodyIndent)));
     }
     while (body.length && body[body.length - 1] === '') body.pop();
-    const joined = block[1] === '|' ? body.join('\n') : body.join('\n').replace(/([^\n])\n(?=[^\n])/g, '$1 ');
+    const joined =
+      block[1] === '|' ? body.join('\n') : body.join('\n').replace(/([^\n])\n(?=[^\n])/g, '$1 ');
     return block[2] === '-' ? joined : `${joined}\n`;
   }
 }
@@ -253,7 +266,8 @@ export function parseYaml(source: string): YamlValue {
 
 // ------------------------------------------------------------------ writing
 
-export type YamlWritable = string | number | boolean | null | undefined | YamlWritable[] | { [key: string]: YamlWritable };
+export type YamlWritable =
+  string | number | boolean | null | undefined | YamlWritable[] | { [key: string]: YamlWritable };
 
 const reserved = /^(?:true|false|yes|no|on|off|null|~|y|n)$/i;
 
@@ -292,7 +306,8 @@ function writeValue(value: YamlWritable, indent: string, out: string[], prefix: 
       return;
     }
     if (prefix !== '') out.push(prefix);
-    for (const [key, v] of entries) writeValue(v, `${indent}  `, out, `${indent}${formatKey(key)}:`);
+    for (const [key, v] of entries)
+      writeValue(v, `${indent}  `, out, `${indent}${formatKey(key)}:`);
     return;
   }
   out.push(`${prefix} ${formatScalar(value ?? null)}`);

@@ -17,7 +17,10 @@ export interface LinkInfo {
 
 /** `ip -j -d addr show dev NAME`; null when there is no such interface. */
 export async function linkInfo(name: string): Promise<LinkInfo | null> {
-  const out = await runCommand('ip', ['-j', '-d', 'addr', 'show', 'dev', name], { timeoutMs: IP_TIMEOUT_MS, allowFailure: true });
+  const out = await runCommand('ip', ['-j', '-d', 'addr', 'show', 'dev', name], {
+    timeoutMs: IP_TIMEOUT_MS,
+    allowFailure: true,
+  });
   if (out.exitCode !== 0) {
     if (/does not exist/i.test(out.stderr)) return null;
     throw new Error(`ip addr show dev ${name}: ${out.stderr.trim()}`);
@@ -61,7 +64,9 @@ export async function configureBridge(
       await ip(['addr', 'del', `${a.local}/${a.prefixlen}`, 'dev', name]);
     }
   }
-  const has = (link.addr_info ?? []).some((a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === want.ipv4);
+  const has = (link.addr_info ?? []).some(
+    (a) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === want.ipv4,
+  );
   if (want.ipv4 && !has) await ip(['addr', 'add', want.ipv4, 'dev', name]);
   if (!link.flags.includes('UP')) await ip(['link', 'set', 'dev', name, 'up']);
 }
@@ -133,7 +138,11 @@ export async function linkState(name: string): Promise<NetworkState> {
     hwaddr: link.address,
     mtu: link.mtu,
     state: link.flags.includes('UP') ? 'up' : 'down',
-    type: link.flags.includes('LOOPBACK') ? 'loopback' : link.flags.includes('POINTOPOINT') ? 'point-to-point' : 'broadcast',
+    type: link.flags.includes('LOOPBACK')
+      ? 'loopback'
+      : link.flags.includes('POINTOPOINT')
+        ? 'point-to-point'
+        : 'broadcast',
     bond: null,
     bridge,
     vlan: null,
@@ -147,5 +156,8 @@ export async function hostRoutesAndAddresses(): Promise<{ routes: unknown; addre
     runCommand('ip', ['-j', '-4', 'route', 'show', 'table', 'all'], { timeoutMs: IP_TIMEOUT_MS }),
     runCommand('ip', ['-j', '-4', 'addr', 'show'], { timeoutMs: IP_TIMEOUT_MS }),
   ]);
-  return { routes: JSON.parse(routes.stdout || '[]'), addresses: JSON.parse(addresses.stdout || '[]') };
+  return {
+    routes: JSON.parse(routes.stdout || '[]'),
+    addresses: JSON.parse(addresses.stdout || '[]'),
+  };
 }

@@ -65,8 +65,12 @@ describe('dnsmasq arguments', () => {
     expect(isOurDnsmasq(ours, 'br1', files.pid)).toBe(true);
     expect(isOurDnsmasq(['/usr/sbin/dnsmasq', ...ours.slice(1)], 'br1', files.pid)).toBe(true);
     expect(isOurDnsmasq(ours, 'br2', files.pid)).toBe(false);
-    expect(isOurDnsmasq(['dnsmasq', '--interface=br1', '--pid-file=/run/other.pid'], 'br1', files.pid)).toBe(false);
-    expect(isOurDnsmasq(['sleep', '--interface=br1', `--pid-file=${files.pid}`], 'br1', files.pid)).toBe(false);
+    expect(
+      isOurDnsmasq(['dnsmasq', '--interface=br1', '--pid-file=/run/other.pid'], 'br1', files.pid),
+    ).toBe(false);
+    expect(
+      isOurDnsmasq(['sleep', '--interface=br1', `--pid-file=${files.pid}`], 'br1', files.pid),
+    ).toBe(false);
     expect(isOurDnsmasq([], 'br1', files.pid)).toBe(false);
   });
 });

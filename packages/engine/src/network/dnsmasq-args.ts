@@ -75,6 +75,8 @@ export function parseDhcpRanges(text: string): { start: string; end: string }[] 
 export function isOurDnsmasq(cmdline: readonly string[], bridge: string, pidFile: string): boolean {
   const exe = cmdline[0] ?? '';
   return (
-    path.basename(exe) === 'dnsmasq' && cmdline.includes(`--interface=${bridge}`) && cmdline.includes(`--pid-file=${pidFile}`)
+    path.basename(exe) === 'dnsmasq' &&
+    cmdline.includes(`--interface=${bridge}`) &&
+    cmdline.includes(`--pid-file=${pidFile}`)
   );
 }

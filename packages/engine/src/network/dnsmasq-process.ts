@@ -40,7 +40,11 @@ export async function findDnsmasq(bridge: string, pidFile: string): Promise<Runn
 }
 
 /** Starts dnsmasq with `args` (which name `pidFile`); returns its pid once the pid file says so. */
-export async function startDnsmasq(bridge: string, args: string[], pidFile: string): Promise<number> {
+export async function startDnsmasq(
+  bridge: string,
+  args: string[],
+  pidFile: string,
+): Promise<number> {
   await rm(pidFile, { force: true });
   // dnsmasq daemonises (double fork, setsid) and the parent exits once it
   // listens; its failures (address in use, bad option) come back as exit code and stderr.
@@ -65,7 +69,11 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /** Stops our dnsmasq for this bridge, if one runs: SIGTERM, then SIGKILL after `graceMs`. */
-export async function stopDnsmasq(bridge: string, pidFile: string, graceMs = 2000): Promise<boolean> {
+export async function stopDnsmasq(
+  bridge: string,
+  pidFile: string,
+  graceMs = 2000,
+): Promise<boolean> {
   const found = await findDnsmasq(bridge, pidFile);
   if (!found) {
     await rm(pidFile, { force: true });
@@ -73,9 +81,11 @@ export async function stopDnsmasq(bridge: string, pidFile: string, graceMs = 200
   }
   process.kill(found.pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while ((await alive(found.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while ((await alive(found.pid)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 10));
   // Re-check identity before the hard kill: the pid may have been reused meanwhile.
-  if ((await alive(found.pid)) && (await findDnsmasq(bridge, pidFile))?.pid === found.pid) process.kill(found.pid, 'SIGKILL');
+  if ((await alive(found.pid)) && (await findDnsmasq(bridge, pidFile))?.pid === found.pid)
+    process.kill(found.pid, 'SIGKILL');
   await rm(pidFile, { force: true });
   return true;
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkGatewayCidr, defaultDhcpRange, overlaps, parseCidr, pickFreeSubnet, usedSubnetsOf } from './ipv4.ts';
+import {
+  checkGatewayCidr,
+  defaultDhcpRange,
+  overlaps,
+  parseCidr,
+  pickFreeSubnet,
+  usedSubnetsOf,
+} from './ipv4.ts';
 
 const c = (s: string) => parseCidr(s)!;
 
@@ -7,7 +14,15 @@ describe('ipv4', () => {
   it('parses CIDRs and refuses junk', () => {
     expect(parseCidr('10.1.2.3/24')).toEqual({ address: 0x0a010203, prefix: 24 });
     expect(parseCidr('10.1.2.3')).toEqual({ address: 0x0a010203, prefix: 32 });
-    for (const bad of ['10.1.2/24', '10.1.2.256/24', '10.1.2.3/33', 'a.b.c.d', '10.1.2.3/24/1', '', '1.2.3.4/x']) {
+    for (const bad of [
+      '10.1.2/24',
+      '10.1.2.256/24',
+      '10.1.2.3/33',
+      'a.b.c.d',
+      '10.1.2.3/24/1',
+      '',
+      '1.2.3.4/x',
+    ]) {
       expect(parseCidr(bad)).toBeNull();
     }
   });
@@ -26,8 +41,21 @@ describe('ipv4', () => {
       { dst: '10.20.30.40', dev: 'tun0' },
       { type: 'local', dst: '127.0.0.0/8', dev: 'lo' },
     ];
-    const addrs = [{ ifname: 'br', addr_info: [{ family: 'inet', local: '10.9.9.1', prefixlen: 24 }, { family: 'inet6', local: 'fe80::1', prefixlen: 64 }] }];
-    expect(usedSubnetsOf(routes, addrs)).toEqual([c('192.0.2.0/24'), c('10.20.30.40/32'), c('127.0.0.0/8'), c('10.9.9.1/24')]);
+    const addrs = [
+      {
+        ifname: 'br',
+        addr_info: [
+          { family: 'inet', local: '10.9.9.1', prefixlen: 24 },
+          { family: 'inet6', local: 'fe80::1', prefixlen: 64 },
+        ],
+      },
+    ];
+    expect(usedSubnetsOf(routes, addrs)).toEqual([
+      c('192.0.2.0/24'),
+      c('10.20.30.40/32'),
+      c('127.0.0.0/8'),
+      c('10.9.9.1/24'),
+    ]);
     expect(usedSubnetsOf(null, 'nope')).toEqual([]);
   });
 
@@ -46,14 +74,35 @@ describe('ipv4', () => {
 
   it('checks gateway addresses', () => {
     expect(checkGatewayCidr('ipv4.address', '10.0.3.1/24')).toEqual(c('10.0.3.1/24'));
-    for (const bad of ['10.0.3.0/24', '10.0.3.255/24', '10.0.3.1', '10.0.3.1/31', '10.0.3.1/4', 'x']) {
-      expect(() => checkGatewayCidr('ipv4.address', bad)).toThrow(expect.objectContaining({ field: 'ipv4.address' }));
+    for (const bad of [
+      '10.0.3.0/24',
+      '10.0.3.255/24',
+      '10.0.3.1',
+      '10.0.3.1/31',
+      '10.0.3.1/4',
+      'x',
+    ]) {
+      expect(() => checkGatewayCidr('ipv4.address', bad)).toThrow(
+        expect.objectContaining({ field: 'ipv4.address' }),
+      );
     }
   });
 
   it('computes the default DHCP range', () => {
-    expect(defaultDhcpRange(c('10.1.2.1/24'))).toEqual({ start: '10.1.2.2', end: '10.1.2.254', netmask: '255.255.255.0' });
-    expect(defaultDhcpRange(c('10.1.2.254/24'))).toEqual({ start: '10.1.2.1', end: '10.1.2.253', netmask: '255.255.255.0' });
-    expect(defaultDhcpRange(c('172.16.0.1/16'))).toEqual({ start: '172.16.0.2', end: '172.16.255.254', netmask: '255.255.0.0' });
+    expect(defaultDhcpRange(c('10.1.2.1/24'))).toEqual({
+      start: '10.1.2.2',
+      end: '10.1.2.254',
+      netmask: '255.255.255.0',
+    });
+    expect(defaultDhcpRange(c('10.1.2.254/24'))).toEqual({
+      start: '10.1.2.1',
+      end: '10.1.2.253',
+      netmask: '255.255.255.0',
+    });
+    expect(defaultDhcpRange(c('172.16.0.1/16'))).toEqual({
+      start: '172.16.0.2',
+      end: '172.16.255.254',
+      netmask: '255.255.0.0',
+    });
   });
 });

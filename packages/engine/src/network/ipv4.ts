@@ -62,10 +62,18 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
  */
 export function checkGatewayCidr(field: string, text: string): Cidr {
   const c = parseCidr(text);
-  if (!c || !text.includes('/')) throw EngineError.invalid(field, `"${text}" is not an IPv4 address with a prefix (e.g. 10.0.3.1/24)`);
-  if (c.prefix < 8 || c.prefix > 30) throw EngineError.invalid(field, `prefix /${c.prefix} must be between /8 and /30`);
+  if (!c || !text.includes('/'))
+    throw EngineError.invalid(
+      field,
+      `"${text}" is not an IPv4 address with a prefix (e.g. 10.0.3.1/24)`,
+    );
+  if (c.prefix < 8 || c.prefix > 30)
+    throw EngineError.invalid(field, `prefix /${c.prefix} must be between /8 and /30`);
   if (c.address === networkOf(c) || c.address === broadcastOf(c)) {
-    throw EngineError.invalid(field, `"${text}" is the network or broadcast address of its subnet, not a host address`);
+    throw EngineError.invalid(
+      field,
+      `"${text}" is the network or broadcast address of its subnet, not a host address`,
+    );
   }
   return c;
 }
@@ -81,9 +89,12 @@ export function usedSubnetsOf(routes: unknown, addresses: unknown): Cidr[] {
     }
   }
   if (Array.isArray(addresses)) {
-    for (const link of addresses as { addr_info?: { family?: string; local?: unknown; prefixlen?: unknown }[] }[]) {
+    for (const link of addresses as {
+      addr_info?: { family?: string; local?: unknown; prefixlen?: unknown }[];
+    }[]) {
       for (const a of link?.addr_info ?? []) {
-        if (a.family !== 'inet' || typeof a.local !== 'string' || typeof a.prefixlen !== 'number') continue;
+        if (a.family !== 'inet' || typeof a.local !== 'string' || typeof a.prefixlen !== 'number')
+          continue;
         const c = parseCidr(`${a.local}/${a.prefixlen}`);
         if (c) out.push(c);
       }
@@ -96,7 +107,11 @@ export function usedSubnetsOf(routes: unknown, addresses: unknown): Cidr[] {
  * A free `10.x.y.1/24`: random candidates (LXD tries 100 of them) that
  * overlap nothing in `used`. `random()` returns [0, 1), injectable for tests.
  */
-export function pickFreeSubnet(used: readonly Cidr[], random: () => number = Math.random, attempts = 100): string | null {
+export function pickFreeSubnet(
+  used: readonly Cidr[],
+  random: () => number = Math.random,
+  attempts = 100,
+): string | null {
   for (let i = 0; i < attempts; i++) {
     const x = Math.floor(random() * 256);
     const y = Math.floor(random() * 256);
@@ -114,5 +129,9 @@ export function defaultDhcpRange(gateway: Cidr): { start: string; end: string; n
   if (start === gateway.address) start += 1;
   let end = last;
   if (end === gateway.address) end -= 1;
-  return { start: formatIpv4(start), end: formatIpv4(end), netmask: formatIpv4(maskOf(gateway.prefix)) };
+  return {
+    start: formatIpv4(start),
+    end: formatIpv4(end),
+    netmask: formatIpv4(maskOf(gateway.prefix)),
+  };
 }

@@ -13,8 +13,18 @@ describe('dnsmasq lease file', () => {
       '',
     ].join('\n');
     expect(parseLeases(text)).toEqual([
-      { hwaddr: '00:16:3e:aa:bb:01', address: '10.177.77.45', hostname: '', expiresAt: new Date(1764345600 * 1000) },
-      { hwaddr: '00:16:3e:aa:bb:02', address: '10.177.77.46', hostname: 'c2', expiresAt: new Date(1764345700 * 1000) },
+      {
+        hwaddr: '00:16:3e:aa:bb:01',
+        address: '10.177.77.45',
+        hostname: '',
+        expiresAt: new Date(1764345600 * 1000),
+      },
+      {
+        hwaddr: '00:16:3e:aa:bb:02',
+        address: '10.177.77.46',
+        hostname: 'c2',
+        expiresAt: new Date(1764345700 * 1000),
+      },
       { hwaddr: '00:16:3e:aa:bb:03', address: '10.177.77.47', hostname: 'static', expiresAt: null },
     ]);
     expect(parseLeases('')).toEqual([]);

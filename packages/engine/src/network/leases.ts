@@ -18,7 +18,8 @@ export function parseLeases(text: string): Lease[] {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 4) continue;
     const [expiry, hwaddr, address, hostname] = fields as [string, string, string, string];
-    if (!/^\d+$/.test(expiry) || !mac.test(hwaddr) || !/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) continue;
+    if (!/^\d+$/.test(expiry) || !mac.test(hwaddr) || !/^\d{1,3}(\.\d{1,3}){3}$/.test(address))
+      continue;
     const seconds = Number(expiry);
     out.push({
       hwaddr: hwaddr.toLowerCase(),

@@ -23,5 +23,7 @@ export function natAddScript(bridge: string, subnet: string): string {
 /** An `nft -f -` script that removes the network's chain (the caller checks it exists). */
 export function natRemoveScript(bridge: string): string {
   const chain = natChainOf(bridge);
-  return [`flush chain ip ${NAT_TABLE} ${chain}`, `delete chain ip ${NAT_TABLE} ${chain}`, ''].join('\n');
+  return [`flush chain ip ${NAT_TABLE} ${chain}`, `delete chain ip ${NAT_TABLE} ${chain}`, ''].join(
+    '\n',
+  );
 }

@@ -51,6 +51,8 @@ describe('NAT rules', () => {
         '',
       ].join('\n'),
     );
-    expect(natRemoveScript('berthbr0')).toBe('flush chain ip berth pstrt.berthbr0\ndelete chain ip berth pstrt.berthbr0\n');
+    expect(natRemoveScript('berthbr0')).toBe(
+      'flush chain ip berth pstrt.berthbr0\ndelete chain ip berth pstrt.berthbr0\n',
+    );
   });
 });

@@ -20,22 +20,33 @@ const validators: Record<string, (key: string, value: string) => void> = {
   'ipv4.dhcp.ranges': (key, v) => {
     const ranges = parseDhcpRanges(v);
     if (!ranges || ranges.some((r) => parseIpv4(r.start) === null || parseIpv4(r.end) === null)) {
-      throw EngineError.invalid(`config["${key}"]`, `"${v}" is not a list of start-end IPv4 ranges`);
+      throw EngineError.invalid(
+        `config["${key}"]`,
+        `"${v}" is not a list of start-end IPv4 ranges`,
+      );
     }
   },
   'ipv4.dhcp.expiry': (key, v) => {
-    if (v !== 'infinite' && !/^\d+[smhdw]?$/.test(v)) throw EngineError.invalid(`config["${key}"]`, `"${v}" is not a lease time (e.g. 1h)`);
+    if (v !== 'infinite' && !/^\d+[smhdw]?$/.test(v))
+      throw EngineError.invalid(`config["${key}"]`, `"${v}" is not a lease time (e.g. 1h)`);
   },
   'ipv6.address': (key, v) => {
     // IPv6 on managed bridges is not implemented yet; say so rather than ignore it.
-    if (v !== 'none') throw new EngineError('NOT_IMPLEMENTED', `config["${key}"]: only "none" is supported for now`, { field: `config["${key}"]` });
+    if (v !== 'none')
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        `config["${key}"]: only "none" is supported for now`,
+        { field: `config["${key}"]` },
+      );
   },
   'bridge.mtu': (key, v) => {
     const n = Number(v);
-    if (!/^\d+$/.test(v) || n < 1280 || n > 65535) throw EngineError.invalid(`config["${key}"]`, `"${v}" is not an MTU from 1280 to 65535`);
+    if (!/^\d+$/.test(v) || n < 1280 || n > 65535)
+      throw EngineError.invalid(`config["${key}"]`, `"${v}" is not an MTU from 1280 to 65535`);
   },
   'bridge.hwaddr': (key, v) => {
-    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(v)) throw EngineError.invalid(`config["${key}"]`, `"${v}" is not a MAC address`);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(v))
+      throw EngineError.invalid(`config["${key}"]`, `"${v}" is not a MAC address`);
   },
 };
 
@@ -43,7 +54,8 @@ export function validateNetworkConfig(config: Record<string, string>): void {
   for (const [key, value] of Object.entries(config)) {
     if (key.startsWith('user.')) continue;
     const check = validators[key];
-    if (!check) throw EngineError.invalid(`config["${key}"]`, 'Invalid option for a bridge network');
+    if (!check)
+      throw EngineError.invalid(`config["${key}"]`, 'Invalid option for a bridge network');
     check(key, value);
   }
 }

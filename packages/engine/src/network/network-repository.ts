@@ -16,7 +16,13 @@ export interface NetworkRepository {
   get(project: string, name: string): Promise<NetworkRow | null>;
   create(
     project: string,
-    input: { name: string; type: string; description?: string; state?: string; config?: Record<string, string> },
+    input: {
+      name: string;
+      type: string;
+      description?: string;
+      state?: string;
+      config?: Record<string, string>;
+    },
   ): Promise<NetworkRow | null>;
   update(id: number, input: { description: string; config: Record<string, string> }): Promise<void>;
   setState(id: number, state: string): Promise<void>;

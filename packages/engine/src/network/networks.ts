@@ -18,12 +18,36 @@ import type { EventBus } from '../events/event-bus.ts';
 import { runCommand } from '../host/run-command.ts';
 import { parseInput } from '../parse-input.ts';
 import { Reverter } from '../reverter.ts';
-import { NetworkPut, NetworksPost, type Network, type NetworkLease, type NetworkState } from '../schemas/network.ts';
+import {
+  NetworkPut,
+  NetworksPost,
+  type Network,
+  type NetworkLease,
+  type NetworkState,
+} from '../schemas/network.ts';
 import { KeyedLock } from '../storage/keyed-lock.ts';
-import { addBridge, configureBridge, deleteLink, hostRoutesAndAddresses, isBridge, linkInfo, linkState } from './bridge-link.ts';
+import {
+  addBridge,
+  configureBridge,
+  deleteLink,
+  hostRoutesAndAddresses,
+  isBridge,
+  linkInfo,
+  linkState,
+} from './bridge-link.ts';
 import { buildDnsmasqArgs, dnsmasqFiles, parseDhcpRanges } from './dnsmasq-args.ts';
 import { findDnsmasq, startDnsmasq, stopDnsmasq } from './dnsmasq-process.ts';
-import { checkGatewayCidr, defaultDhcpRange, formatIpv4, networkOf, overlaps, parseCidr, pickFreeSubnet, usedSubnetsOf, type Cidr } from './ipv4.ts';
+import {
+  checkGatewayCidr,
+  defaultDhcpRange,
+  formatIpv4,
+  networkOf,
+  overlaps,
+  parseCidr,
+  pickFreeSubnet,
+  usedSubnetsOf,
+  type Cidr,
+} from './ipv4.ts';
 import { parseLeases } from './leases.ts';
 import { NAT_TABLE, natAddScript, natChainOf, natRemoveScript } from './nat-rules.ts';
 import { isTrue, validateNetworkConfig } from './network-config.ts';
@@ -49,7 +73,11 @@ export interface NetworkServiceOptions {
 /** Which instances (API URLs) use a network; the instance service provides it. */
 export type NetworkUsage = (network: string) => Promise<string[]>;
 
-const statusOf: Record<string, string> = { CREATED: 'Created', PENDING: 'Pending', ERRORED: 'Errored' };
+const statusOf: Record<string, string> = {
+  CREATED: 'Created',
+  PENDING: 'Pending',
+  ERRORED: 'Errored',
+};
 
 function networkUrl(name: string): string {
   return `/1.0/networks/${encodeURIComponent(name)}`;
@@ -102,14 +130,23 @@ export class NetworkService {
     validateNetworkConfig(req.config);
     return this.#lock.run(req.name, async () => {
       if (await this.#db.networks.get(HOME_PROJECT, req.name)) {
-        throw new EngineError('ALREADY_EXISTS', `Network "${req.name}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Network "${req.name}" already exists`, {
+          field: 'name',
+        });
       }
       const link = await linkInfo(req.name);
       if (link && !(adoptBridge && isBridge(link))) {
-        throw new EngineError('CONFLICT', `A host interface named "${req.name}" already exists`, { field: 'name' });
+        throw new EngineError('CONFLICT', `A host interface named "${req.name}" already exists`, {
+          field: 'name',
+        });
       }
       const config = await this.#withDefaults(req.name, req.config, true);
-      const row = await this.#db.networks.create(HOME_PROJECT, { name: req.name, type: req.type, description: req.description, config });
+      const row = await this.#db.networks.create(HOME_PROJECT, {
+        name: req.name,
+        type: req.type,
+        description: req.description,
+        config,
+      });
       if (!row) throw EngineError.notFound(`Project "${HOME_PROJECT}"`);
       this.#events?.lifecycle(HOME_PROJECT, 'network-created', networkUrl(row.name));
       return this.#toApi(row);
@@ -129,7 +166,10 @@ export class NetworkService {
         try {
           await this.#setUp(next);
         } catch (error) {
-          await this.#db.networks.update(current.id, { description: current.description, config: current.config });
+          await this.#db.networks.update(current.id, {
+            description: current.description,
+            config: current.config,
+          });
           await this.#setUp(current).catch(() => {});
           throw error;
         }
@@ -144,7 +184,11 @@ export class NetworkService {
     await this.#lock.run(name, async () => {
       const row = await this.#record(name);
       const users = await this.#usedBy(name);
-      if (users.length > 0) throw new EngineError('CONFLICT', `The network "${name}" is currently in use by ${users.join(', ')}`);
+      if (users.length > 0)
+        throw new EngineError(
+          'CONFLICT',
+          `The network "${name}" is currently in use by ${users.join(', ')}`,
+        );
       await this.#tearDown(name);
       await this.#db.networks.delete(row.id);
       await rm(this.#networkDir(name), { recursive: true, force: true });
@@ -217,7 +261,11 @@ export class NetworkService {
    * LXD does) and resolves `ipv4.address=auto`. On update the config is taken
    * as given: no `ipv4.address` then means no IPv4, as in LXD.
    */
-  async #withDefaults(name: string, input: Record<string, string>, creating: boolean): Promise<Record<string, string>> {
+  async #withDefaults(
+    name: string,
+    input: Record<string, string>,
+    creating: boolean,
+  ): Promise<Record<string, string>> {
     const config = { ...input };
     if (creating) {
       config['ipv6.address'] ??= 'none';
@@ -233,7 +281,10 @@ export class NetworkService {
       for (const other of await this.#db.networks.list()) {
         const theirs = other.name === name ? null : parseCidr(other.config['ipv4.address'] ?? '');
         if (theirs && overlaps(theirs, mine)) {
-          throw EngineError.invalid('config["ipv4.address"]', `${wanted} overlaps network "${other.name}" (${other.config['ipv4.address']})`);
+          throw EngineError.invalid(
+            'config["ipv4.address"]',
+            `${wanted} overlaps network "${other.name}" (${other.config['ipv4.address']})`,
+          );
         }
       }
     }
@@ -248,7 +299,11 @@ export class NetworkService {
       if (c) used.push(c);
     }
     const picked = pickFreeSubnet(used, this.#random);
-    if (!picked) throw new EngineError('CONFLICT', 'Failed to automatically find an unused IPv4 subnet, set ipv4.address by hand');
+    if (!picked)
+      throw new EngineError(
+        'CONFLICT',
+        'Failed to automatically find an unused IPv4 subnet, set ipv4.address by hand',
+      );
     return picked;
   }
 
@@ -256,7 +311,8 @@ export class NetworkService {
     const name = row.name;
     const mtu = Number(row.config['bridge.mtu'] ?? DEFAULT_MTU);
     const address = row.config['ipv4.address'];
-    const gateway = address && address !== 'none' ? checkGatewayCidr('config["ipv4.address"]', address) : null;
+    const gateway =
+      address && address !== 'none' ? checkGatewayCidr('config["ipv4.address"]', address) : null;
     return Reverter.run(async (revert) => {
       let link = await linkInfo(name);
       if (link && !isBridge(link)) {
@@ -266,7 +322,8 @@ export class NetworkService {
         await addBridge(name);
         revert.add(() => deleteLink(name));
         link = await linkInfo(name);
-        if (!link) throw new EngineError('INTERNAL', `bridge ${name} vanished right after it was created`);
+        if (!link)
+          throw new EngineError('INTERNAL', `bridge ${name} vanished right after it was created`);
       }
       await configureBridge(link, {
         mtu,
@@ -290,7 +347,10 @@ export class NetworkService {
           leaseTime: row.config['ipv4.dhcp.expiry'] ?? '1h',
           files,
         });
-        const same = running !== null && running.args.length === args.length && running.args.every((a, i) => a === args[i]);
+        const same =
+          running !== null &&
+          running.args.length === args.length &&
+          running.args.every((a, i) => a === args[i]);
         if (!same) {
           if (running) await stopDnsmasq(name, files.pid);
           await startDnsmasq(name, args, files.pid);
@@ -304,7 +364,10 @@ export class NetworkService {
 
       if (gateway && isTrue(row.config['ipv4.nat'])) {
         const subnet = `${formatIpv4(networkOf(gateway))}/${gateway.prefix}`;
-        await runCommand('nft', ['-f', '-'], { input: natAddScript(name, subnet), timeoutMs: NFT_TIMEOUT_MS });
+        await runCommand('nft', ['-f', '-'], {
+          input: natAddScript(name, subnet),
+          timeoutMs: NFT_TIMEOUT_MS,
+        });
         revert.add(() => this.#removeNat(name));
         // Masquerading is pointless without forwarding; LXD turns it on the same way.
         await writeFile('/proc/sys/net/ipv4/ip_forward', '1');
@@ -329,10 +392,19 @@ export class NetworkService {
       allowFailure: true,
     }).catch(() => null);
     if (!chain || chain.exitCode !== 0) return;
-    await runCommand('nft', ['-f', '-'], { input: natRemoveScript(name), timeoutMs: NFT_TIMEOUT_MS });
-    const table = await runCommand('nft', ['-j', 'list', 'table', 'ip', NAT_TABLE], { timeoutMs: NFT_TIMEOUT_MS, allowFailure: true });
+    await runCommand('nft', ['-f', '-'], {
+      input: natRemoveScript(name),
+      timeoutMs: NFT_TIMEOUT_MS,
+    });
+    const table = await runCommand('nft', ['-j', 'list', 'table', 'ip', NAT_TABLE], {
+      timeoutMs: NFT_TIMEOUT_MS,
+      allowFailure: true,
+    });
     if (table.exitCode === 0 && !table.stdout.includes('"chain"')) {
-      await runCommand('nft', ['delete', 'table', 'ip', NAT_TABLE], { timeoutMs: NFT_TIMEOUT_MS, allowFailure: true });
+      await runCommand('nft', ['delete', 'table', 'ip', NAT_TABLE], {
+        timeoutMs: NFT_TIMEOUT_MS,
+        allowFailure: true,
+      });
     }
   }
 

@@ -5,7 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { Database, OperationRecord } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import { StatusCode, terminalOperationStatuses, type Operation, type OperationStatus } from '../schemas/index.ts';
+import {
+  StatusCode,
+  terminalOperationStatuses,
+  type Operation,
+  type OperationStatus,
+} from '../schemas/index.ts';
 
 export interface OperationContext {
   readonly id: string;
@@ -82,7 +87,10 @@ export class OperationService {
       location: this.location,
     });
     this.#announce(spec.project, record);
-    const running = await this.#set(spec.project, id, { status: 'Running', statusCode: StatusCode.Running });
+    const running = await this.#set(spec.project, id, {
+      status: 'Running',
+      statusCode: StatusCode.Running,
+    });
 
     const ctx: OperationContext = {
       id,
@@ -125,7 +133,10 @@ export class OperationService {
     const op = await this.start(spec);
     const finished = await this.wait(op.id);
     if (finished.status !== 'Success') {
-      throw new EngineError(finished.status === 'Cancelled' ? 'CONFLICT' : 'INTERNAL', finished.err);
+      throw new EngineError(
+        finished.status === 'Cancelled' ? 'CONFLICT' : 'INTERNAL',
+        finished.err,
+      );
     }
     return finished;
   }
@@ -167,7 +178,10 @@ export class OperationService {
       throw new EngineError('CONFLICT', 'Operation is not running');
     }
     if (!record.mayCancel) throw new EngineError('CONFLICT', 'This operation cannot be cancelled');
-    await this.#set(record.project ?? 'default', id, { status: 'Cancelling', statusCode: StatusCode.Cancelling });
+    await this.#set(record.project ?? 'default', id, {
+      status: 'Cancelling',
+      statusCode: StatusCode.Cancelling,
+    });
     live.abort.abort(new EngineError('CONFLICT', 'Operation cancelled'));
     return live.done;
   }
@@ -195,12 +209,20 @@ export class OperationService {
     await Promise.allSettled([...this.#live.values()].map((l) => l.done));
   }
 
-  async #set(project: string, id: string, change: Parameters<Database['operations']['update']>[1]): Promise<Operation> {
+  async #set(
+    project: string,
+    id: string,
+    change: Parameters<Database['operations']['update']>[1],
+  ): Promise<Operation> {
     const record = await this.db.operations.update(id, change);
     return this.#announce(project, record);
   }
 
-  async #finish(project: string, id: string, change: Parameters<Database['operations']['update']>[1]): Promise<Operation> {
+  async #finish(
+    project: string,
+    id: string,
+    change: Parameters<Database['operations']['update']>[1],
+  ): Promise<Operation> {
     return this.#set(project, id, { ...change, mayCancel: false });
   }
 

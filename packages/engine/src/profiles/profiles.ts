@@ -5,7 +5,13 @@ import type { Database, ProfileRecord, Stores } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { apiUrl } from '../api-url.ts';
-import { ProfilePut, ProfilesPost, type ConfigMap, type DeviceMap, type Profile } from '../schemas/index.ts';
+import {
+  ProfilePut,
+  ProfilesPost,
+  type ConfigMap,
+  type DeviceMap,
+  type Profile,
+} from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
 import { validConfig } from '../config/valid-config.ts';
 import { validDevices } from '../config/devices.ts';
@@ -18,10 +24,14 @@ import { validateExpanded } from '../instances/validate-instance.ts';
 /** LXD's profile name rules (lxd/profiles.go). */
 export function validProfileName(name: string): void {
   if (name === '') throw EngineError.invalid('name', 'No name provided');
-  if (name.includes('/')) throw EngineError.invalid('name', 'Profile names may not contain slashes');
-  if (name === '.' || name === '..') throw EngineError.invalid('name', `Invalid profile name "${name}"`);
-  if (/\s/.test(name)) throw EngineError.invalid('name', 'Profile names may not contain white space');
-  if (name.length > 63) throw EngineError.invalid('name', 'Profile names must be at most 63 characters long');
+  if (name.includes('/'))
+    throw EngineError.invalid('name', 'Profile names may not contain slashes');
+  if (name === '.' || name === '..')
+    throw EngineError.invalid('name', `Invalid profile name "${name}"`);
+  if (/\s/.test(name))
+    throw EngineError.invalid('name', 'Profile names may not contain white space');
+  if (name.length > 63)
+    throw EngineError.invalid('name', 'Profile names must be at most 63 characters long');
 }
 
 /** Called after a profile changed, for running instances that use it (live update). */
@@ -56,13 +66,23 @@ export class ProfileService {
     this.#validate(req.config, req.devices);
     const record = await this.db.transaction(async (tx) => {
       const home = await this.#home(tx, project);
-      checkRestrictions(home.config, { what: `profile "${req.name}"`, config: req.config, devices: req.devices });
+      checkRestrictions(home.config, {
+        what: `profile "${req.name}"`,
+        config: req.config,
+        devices: req.devices,
+      });
       if (await tx.profiles.get(home.name, req.name)) {
-        throw new EngineError('ALREADY_EXISTS', `Profile "${req.name}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Profile "${req.name}" already exists`, {
+          field: 'name',
+        });
       }
       return tx.profiles.create(home.id, req);
     });
-    this.events.lifecycle(record.project, 'profile-created', apiUrl.profile(record.project, record.name));
+    this.events.lifecycle(
+      record.project,
+      'profile-created',
+      apiUrl.profile(record.project, record.name),
+    );
     return this.#toApi(record);
   }
 
@@ -72,20 +92,37 @@ export class ProfileService {
     const { record, users } = await this.db.transaction(async (tx) => {
       const home = await this.#home(tx, project);
       const current = await this.#record(tx, project, name);
-      checkRestrictions(home.config, { what: `profile "${name}"`, config: req.config, devices: req.devices });
-      const next: ProfileRecord = { ...current, description: req.description, config: req.config, devices: req.devices };
+      checkRestrictions(home.config, {
+        what: `profile "${name}"`,
+        config: req.config,
+        devices: req.devices,
+      });
+      const next: ProfileRecord = {
+        ...current,
+        description: req.description,
+        config: req.config,
+        devices: req.devices,
+      };
       const users = await tx.profiles.usedBy(current.id);
       await this.#checkUsers(tx, current, next, users);
       await tx.profiles.update(current.id, req);
       return { record: next, users };
     });
-    this.events.lifecycle(record.project, 'profile-updated', apiUrl.profile(record.project, record.name));
+    this.events.lifecycle(
+      record.project,
+      'profile-updated',
+      apiUrl.profile(record.project, record.name),
+    );
     await this.#onChange(users);
     return this.#toApi(record);
   }
 
   /** PATCH: config and devices are merged into the current ones. */
-  async patch(project: string, name: string, input: { description?: string; config?: ConfigMap; devices?: DeviceMap }): Promise<Profile> {
+  async patch(
+    project: string,
+    name: string,
+    input: { description?: string; config?: ConfigMap; devices?: DeviceMap },
+  ): Promise<Profile> {
     const current = await this.#record(this.db, project, name);
     return this.update(project, name, {
       description: input.description ?? current.description,
@@ -95,27 +132,39 @@ export class ProfileService {
   }
 
   async rename(project: string, name: string, newName: string): Promise<Profile> {
-    if (name === 'default') throw EngineError.invalid('name', 'The "default" profile cannot be renamed');
+    if (name === 'default')
+      throw EngineError.invalid('name', 'The "default" profile cannot be renamed');
     validProfileName(newName);
     const record = await this.db.transaction(async (tx) => {
       const current = await this.#record(tx, project, name);
       if (await tx.profiles.get(current.project, newName)) {
-        throw new EngineError('ALREADY_EXISTS', `Profile "${newName}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Profile "${newName}" already exists`, {
+          field: 'name',
+        });
       }
       await tx.profiles.rename(current.id, newName);
       return { ...current, name: newName };
     });
-    this.events.lifecycle(record.project, 'profile-renamed', apiUrl.profile(record.project, newName), { old_name: name });
+    this.events.lifecycle(
+      record.project,
+      'profile-renamed',
+      apiUrl.profile(record.project, newName),
+      { old_name: name },
+    );
     return this.#toApi(record);
   }
 
   async delete(project: string, name: string): Promise<void> {
-    if (name === 'default') throw EngineError.invalid('name', 'The "default" profile cannot be deleted');
+    if (name === 'default')
+      throw EngineError.invalid('name', 'The "default" profile cannot be deleted');
     const record = await this.db.transaction(async (tx) => {
       const current = await this.#record(tx, project, name);
       const users = await tx.profiles.usedBy(current.id);
       if (users.length > 0) {
-        throw new EngineError('CONFLICT', `Profile "${name}" is currently in use by ${users.map((u) => `instance "${u.name}"`).join(', ')}`);
+        throw new EngineError(
+          'CONFLICT',
+          `Profile "${name}" is currently in use by ${users.map((u) => `instance "${u.name}"`).join(', ')}`,
+        );
       }
       await tx.profiles.delete(current.id);
       return current;
@@ -132,13 +181,22 @@ export class ProfileService {
    * Every instance using the profile, with the new profile in place, must
    * stay valid and within its project's limits.
    */
-  async #checkUsers(tx: Stores, current: ProfileRecord, next: ProfileRecord, users: { project: string; name: string }[]): Promise<void> {
+  async #checkUsers(
+    tx: Stores,
+    current: ProfileRecord,
+    next: ProfileRecord,
+    users: { project: string; name: string }[],
+  ): Promise<void> {
     const projects = [...new Set(users.map((u) => u.project))];
     for (const projectName of projects) {
       const project = await tx.projects.get(projectName);
       if (!project) continue;
-      const profiles = (await tx.profiles.list(current.project)).map((p) => (p.id === current.id ? next : p));
-      const expanded = (await tx.instances.list(projectName)).map((r) => expandInstance(r, profiles));
+      const profiles = (await tx.profiles.list(current.project)).map((p) =>
+        p.id === current.id ? next : p,
+      );
+      const expanded = (await tx.instances.list(projectName)).map((r) =>
+        expandInstance(r, profiles),
+      );
       for (const instance of expanded) {
         if (!instance.record.profiles.includes(current.name)) continue;
         validateExpanded(

@@ -14,37 +14,109 @@ const bytes: Check = (v) =>
 const oneOf =
   (...allowed: string[]): Check =>
   (v) =>
-    v === '' || allowed.includes(v) ? null : `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`;
+    v === '' || allowed.includes(v)
+      ? null
+      : `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}`;
 
 /** Keys, their check and their default. */
-export const projectConfigKeys: Record<string, { check: Check; default?: string; description: string }> = {
-  'features.images': { check: bool, default: 'true', description: 'Separate set of images for the project' },
-  'features.profiles': { check: bool, default: 'true', description: 'Separate set of profiles for the project' },
-  'features.storage.volumes': { check: bool, default: 'true', description: 'Separate set of storage volumes' },
+export const projectConfigKeys: Record<
+  string,
+  { check: Check; default?: string; description: string }
+> = {
+  'features.images': {
+    check: bool,
+    default: 'true',
+    description: 'Separate set of images for the project',
+  },
+  'features.profiles': {
+    check: bool,
+    default: 'true',
+    description: 'Separate set of profiles for the project',
+  },
+  'features.storage.volumes': {
+    check: bool,
+    default: 'true',
+    description: 'Separate set of storage volumes',
+  },
   'features.networks': { check: bool, default: 'false', description: 'Separate set of networks' },
   'limits.instances': { check: count, description: 'Maximum number of instances' },
   'limits.containers': { check: count, description: 'Maximum number of containers' },
   'limits.virtual-machines': { check: count, description: 'Maximum number of virtual machines' },
   'limits.cpu': { check: count, description: 'Maximum sum of limits.cpu over instances' },
   'limits.memory': { check: bytes, description: 'Maximum sum of limits.memory over instances' },
-  'limits.processes': { check: count, description: 'Maximum sum of limits.processes over instances' },
-  restricted: { check: bool, default: 'false', description: 'Block access to security-sensitive features' },
-  'restricted.containers.nesting': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether security.nesting=true is allowed' },
+  'limits.processes': {
+    check: count,
+    description: 'Maximum sum of limits.processes over instances',
+  },
+  restricted: {
+    check: bool,
+    default: 'false',
+    description: 'Block access to security-sensitive features',
+  },
+  'restricted.containers.nesting': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether security.nesting=true is allowed',
+  },
   'restricted.containers.privilege': {
     check: oneOf('unprivileged', 'isolated', 'allow'),
     default: 'unprivileged',
     description: 'Whether security.privileged=true is allowed',
   },
-  'restricted.containers.lowlevel': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether raw.lxc, raw.idmap and other low-level options are allowed' },
-  'restricted.virtual-machines.lowlevel': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether raw.qemu and other low-level options are allowed' },
-  'restricted.devices.disk.paths': { check: () => null, description: 'Host paths (comma-separated) that disk devices may bind when restricted.devices.disk=allow' },
-  'restricted.idmap.uid': { check: (v) => (/^(\d+(-\d+)?)?(,\s*\d+(-\d+)?)*$/.test(v) ? null : 'must be a list of host uids or ranges such as 1000,2000-2999'), description: 'Host uids raw.idmap may map' },
-  'restricted.idmap.gid': { check: (v) => (/^(\d+(-\d+)?)?(,\s*\d+(-\d+)?)*$/.test(v) ? null : 'must be a list of host gids or ranges such as 1000,2000-2999'), description: 'Host gids raw.idmap may map' },
-  'restricted.devices.disk': { check: oneOf('block', 'managed', 'allow'), default: 'managed', description: 'Which disk devices are allowed (managed: pool-backed only)' },
-  'restricted.devices.nic': { check: oneOf('block', 'managed', 'allow'), default: 'managed', description: 'Which nic devices are allowed (managed: network= only)' },
-  'restricted.devices.unix-char': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether unix-char devices are allowed' },
-  'restricted.devices.unix-block': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether unix-block devices are allowed' },
-  'restricted.devices.proxy': { check: oneOf('block', 'allow'), default: 'block', description: 'Whether proxy devices are allowed' },
+  'restricted.containers.lowlevel': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether raw.lxc, raw.idmap and other low-level options are allowed',
+  },
+  'restricted.virtual-machines.lowlevel': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether raw.qemu and other low-level options are allowed',
+  },
+  'restricted.devices.disk.paths': {
+    check: () => null,
+    description:
+      'Host paths (comma-separated) that disk devices may bind when restricted.devices.disk=allow',
+  },
+  'restricted.idmap.uid': {
+    check: (v) =>
+      /^(\d+(-\d+)?)?(,\s*\d+(-\d+)?)*$/.test(v)
+        ? null
+        : 'must be a list of host uids or ranges such as 1000,2000-2999',
+    description: 'Host uids raw.idmap may map',
+  },
+  'restricted.idmap.gid': {
+    check: (v) =>
+      /^(\d+(-\d+)?)?(,\s*\d+(-\d+)?)*$/.test(v)
+        ? null
+        : 'must be a list of host gids or ranges such as 1000,2000-2999',
+    description: 'Host gids raw.idmap may map',
+  },
+  'restricted.devices.disk': {
+    check: oneOf('block', 'managed', 'allow'),
+    default: 'managed',
+    description: 'Which disk devices are allowed (managed: pool-backed only)',
+  },
+  'restricted.devices.nic': {
+    check: oneOf('block', 'managed', 'allow'),
+    default: 'managed',
+    description: 'Which nic devices are allowed (managed: network= only)',
+  },
+  'restricted.devices.unix-char': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether unix-char devices are allowed',
+  },
+  'restricted.devices.unix-block': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether unix-block devices are allowed',
+  },
+  'restricted.devices.proxy': {
+    check: oneOf('block', 'allow'),
+    default: 'block',
+    description: 'Whether proxy devices are allowed',
+  },
 };
 
 /** Features LXD turns on for a new project when the request does not say. */

@@ -25,7 +25,10 @@ function amountOf(key: Aggregate, value: string, instance: string): number {
     case 'limits.memory': {
       const memory = parseMemory(value, field);
       if (memory.kind === 'percent') {
-        throw EngineError.invalid(field, 'a percentage cannot be counted against the project\'s limits.memory; use a size such as 512MiB');
+        throw EngineError.invalid(
+          field,
+          "a percentage cannot be counted against the project's limits.memory; use a size such as 512MiB",
+        );
       }
       return memory.bytes;
     }
@@ -44,7 +47,10 @@ function limitOf(key: string, config: ConfigMap): number | undefined {
 }
 
 /** Usage and limits per resource, as LXD's project state (`-1` Limit: none). */
-export function projectUsage(projectConfig: ConfigMap, instances: readonly InstanceUsage[]): Record<string, { Limit: number; Usage: number }> {
+export function projectUsage(
+  projectConfig: ConfigMap,
+  instances: readonly InstanceUsage[],
+): Record<string, { Limit: number; Usage: number }> {
   const out: Record<string, { Limit: number; Usage: number }> = {
     instances: { Limit: limitOf('limits.instances', projectConfig) ?? -1, Usage: instances.length },
     containers: {
@@ -71,18 +77,29 @@ export function projectUsage(projectConfig: ConfigMap, instances: readonly Insta
  * Throws when `instances` (the project as it would be after a change) break
  * a limit of `projectConfig`, naming the limit and the numbers.
  */
-export function checkProjectLimits(projectConfig: ConfigMap, instances: readonly InstanceUsage[]): void {
+export function checkProjectLimits(
+  projectConfig: ConfigMap,
+  instances: readonly InstanceUsage[],
+): void {
   const counts: [string, string, number][] = [
     ['limits.instances', 'instances', instances.length],
     ['limits.containers', 'containers', instances.filter((i) => i.type === 'container').length],
-    ['limits.virtual-machines', 'virtual machines', instances.filter((i) => i.type === 'virtual-machine').length],
+    [
+      'limits.virtual-machines',
+      'virtual machines',
+      instances.filter((i) => i.type === 'virtual-machine').length,
+    ],
   ];
   for (const [key, what, count] of counts) {
     const limit = limitOf(key, projectConfig);
     if (limit !== undefined && count > limit) {
-      throw new EngineError('FORBIDDEN', `Reached maximum number of ${what} in the project (${key}=${limit})`, {
-        field: `project.config["${key}"]`,
-      });
+      throw new EngineError(
+        'FORBIDDEN',
+        `Reached maximum number of ${what} in the project (${key}=${limit})`,
+        {
+          field: `project.config["${key}"]`,
+        },
+      );
     }
   }
   for (const key of aggregates) {

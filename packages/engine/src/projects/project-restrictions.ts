@@ -17,18 +17,29 @@ export interface RestrictionSubject {
 }
 
 export function checkRestrictions(projectConfig: ConfigMap, subject: RestrictionSubject): void {
-  const keys = restrictedKeysIn(subject.config, { project: projectConfig, ...(subject.type ? { instanceType: subject.type } : {}) });
+  const keys = restrictedKeysIn(subject.config, {
+    project: projectConfig,
+    ...(subject.type ? { instanceType: subject.type } : {}),
+  });
   const key = keys[0];
   if (key !== undefined) {
     const field = `config["${key}"]`;
-    throw new EngineError('FORBIDDEN', `${field}: not allowed in a restricted project (${subject.what}); see the project's restricted.* settings`, { field });
+    throw new EngineError(
+      'FORBIDDEN',
+      `${field}: not allowed in a restricted project (${subject.what}); see the project's restricted.* settings`,
+      { field },
+    );
   }
   const device = restrictedDevicesIn(subject.devices, { project: projectConfig })[0];
   if (device !== undefined) {
     const field = `devices["${device}"]`;
     const type = subject.devices[device]?.type ?? 'device';
-    throw new EngineError('FORBIDDEN', `${field}: this ${type} device is not allowed in a restricted project (${subject.what}); see restricted.devices.${type}`, {
-      field,
-    });
+    throw new EngineError(
+      'FORBIDDEN',
+      `${field}: this ${type} device is not allowed in a restricted project (${subject.what}); see restricted.devices.${type}`,
+      {
+        field,
+      },
+    );
   }
 }

@@ -21,7 +21,12 @@ import { parseInput } from '../parse-input.ts';
 export const defaultProjectName = 'default';
 /** Every default profile starts with a root disk on the `default` pool, as after `lxd init`. */
 const defaultProfileDevices = { root: { type: 'disk', path: '/', pool: 'default' } };
-const featureKeys = ['features.images', 'features.profiles', 'features.storage.volumes', 'features.networks'];
+const featureKeys = [
+  'features.images',
+  'features.profiles',
+  'features.storage.volumes',
+  'features.networks',
+];
 
 export class ProjectService {
   constructor(
@@ -48,7 +53,9 @@ export class ProjectService {
           description: 'Default Berth profile',
           devices: {
             ...defaultProfileDevices,
-            ...(options.network ? { eth0: { type: 'nic', network: options.network, name: 'eth0' } } : {}),
+            ...(options.network
+              ? { eth0: { type: 'nic', network: options.network, name: 'eth0' } }
+              : {}),
           },
         });
       }
@@ -84,12 +91,17 @@ export class ProjectService {
   async create(input: ProjectsPost): Promise<Project> {
     const req = parseInput(ProjectsPost, input);
     const name = parseInput(ProjectName, req.name, 'name');
-    if (name === defaultProjectName) throw new EngineError('ALREADY_EXISTS', `Project "${name}" already exists`, { field: 'name' });
+    if (name === defaultProjectName)
+      throw new EngineError('ALREADY_EXISTS', `Project "${name}" already exists`, {
+        field: 'name',
+      });
     const config = { ...defaultNewProjectFeatures, ...req.config };
     validProjectConfig(config);
     const created = await this.db.transaction(async (tx) => {
       if (await tx.projects.get(name)) {
-        throw new EngineError('ALREADY_EXISTS', `Project "${name}" already exists`, { field: 'name' });
+        throw new EngineError('ALREADY_EXISTS', `Project "${name}" already exists`, {
+          field: 'name',
+        });
       }
       const project = await tx.projects.create({ name, description: req.description, config });
       if (projectSetting(config, 'features.profiles') === 'true') {
@@ -114,14 +126,28 @@ export class ProjectService {
       const record = await tx.projects.get(name);
       if (!record) throw EngineError.notFound('Project', { field: 'project' });
       const contents = await tx.projects.contents(record.id);
-      const inUse = contents.instances.length > 0 || contents.images.length > 0 || contents.profiles.some((p) => p !== 'default');
+      const inUse =
+        contents.instances.length > 0 ||
+        contents.images.length > 0 ||
+        contents.profiles.some((p) => p !== 'default');
       for (const key of featureKeys) {
-        if ((record.config[key] ?? '') !== (req.config[key] ?? '') && inUse && name !== defaultProjectName) {
-          throw EngineError.invalid(`config["${key}"]`, 'features can only be changed on empty projects');
+        if (
+          (record.config[key] ?? '') !== (req.config[key] ?? '') &&
+          inUse &&
+          name !== defaultProjectName
+        ) {
+          throw EngineError.invalid(
+            `config["${key}"]`,
+            'features can only be changed on empty projects',
+          );
         }
       }
       // New limits must hold for what the project already runs.
-      const instances = await expandedInstancesOf(tx, name, profileProjectOf(record.name, req.config));
+      const instances = await expandedInstancesOf(
+        tx,
+        name,
+        profileProjectOf(record.name, req.config),
+      );
       checkProjectLimits(req.config, instances);
       await tx.projects.update(record.id, { description: req.description, config: req.config });
       return { ...record, description: req.description, config: req.config };
@@ -141,11 +167,15 @@ export class ProjectService {
 
   async rename(name: string, newName: string): Promise<Project> {
     const target = parseInput(ProjectName, newName, 'name');
-    if (name === defaultProjectName) throw EngineError.invalid('name', 'the default project cannot be renamed');
+    if (name === defaultProjectName)
+      throw EngineError.invalid('name', 'the default project cannot be renamed');
     const record = await this.db.transaction(async (tx) => {
       const record = await tx.projects.get(name);
       if (!record) throw EngineError.notFound('Project', { field: 'project' });
-      if (await tx.projects.get(target)) throw new EngineError('ALREADY_EXISTS', `Project "${target}" already exists`, { field: 'name' });
+      if (await tx.projects.get(target))
+        throw new EngineError('ALREADY_EXISTS', `Project "${target}" already exists`, {
+          field: 'name',
+        });
       await this.#assertEmpty(tx, record, 'renamed');
       await tx.projects.rename(record.id, target);
       return { ...record, name: target };
@@ -155,7 +185,8 @@ export class ProjectService {
   }
 
   async delete(name: string): Promise<void> {
-    if (name === defaultProjectName) throw EngineError.invalid('name', 'the default project cannot be deleted');
+    if (name === defaultProjectName)
+      throw EngineError.invalid('name', 'the default project cannot be deleted');
     await this.db.transaction(async (tx) => {
       const record = await tx.projects.get(name);
       if (!record) throw EngineError.notFound('Project', { field: 'project' });
@@ -168,7 +199,11 @@ export class ProjectService {
   /** Usage against limits, like `GET /1.0/projects/<name>/state`. */
   async state(name: string): Promise<ProjectState> {
     const record = await this.record(name);
-    const instances = await expandedInstancesOf(this.db, name, profileProjectOf(record.name, record.config));
+    const instances = await expandedInstancesOf(
+      this.db,
+      name,
+      profileProjectOf(record.name, record.config),
+    );
     return { resources: projectUsage(record.config, instances) };
   }
 
@@ -180,7 +215,10 @@ export class ProjectService {
       ...contents.images.map((f) => `image "${f.slice(0, 12)}"`),
     ];
     if (leftovers.length > 0) {
-      throw new EngineError('CONFLICT', `Only empty projects can be ${verb}; still in use by ${leftovers.join(', ')}`);
+      throw new EngineError(
+        'CONFLICT',
+        `Only empty projects can be ${verb}; still in use by ${leftovers.join(', ')}`,
+      );
     }
   }
 

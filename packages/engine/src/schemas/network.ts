@@ -7,7 +7,10 @@ export const NetworkName = z
   .string()
   .min(1, 'must not be empty')
   .max(15, 'must be at most 15 characters (IFNAMSIZ)')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'may contain letters, digits, "-", "_" and "." and must start with a letter or digit')
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'may contain letters, digits, "-", "_" and "." and must start with a letter or digit',
+  )
   .refine((n) => n !== '.' && n !== '..', 'must not be "." or ".."');
 
 export const NetworkType = z.enum(['bridge']);

@@ -21,10 +21,7 @@ export type Project = z.infer<typeof Project>;
 
 /** What `GET /1.0/projects/<name>/state` reports: usage against limits. */
 export const ProjectState = z.object({
-  resources: z.record(
-    z.string(),
-    z.object({ Limit: z.number(), Usage: z.number() }),
-  ),
+  resources: z.record(z.string(), z.object({ Limit: z.number(), Usage: z.number() })),
 });
 export type ProjectState = z.infer<typeof ProjectState>;
 

@@ -30,10 +30,30 @@ export function statusText(code: number): string {
   return entry ? entry[0] : 'Unknown';
 }
 
-export const InstanceStatus = z.enum(['Running', 'Stopped', 'Frozen', 'Error', 'Starting', 'Stopping', 'Freezing', 'Ready']);
+export const InstanceStatus = z.enum([
+  'Running',
+  'Stopped',
+  'Frozen',
+  'Error',
+  'Starting',
+  'Stopping',
+  'Freezing',
+  'Ready',
+]);
 export type InstanceStatus = z.infer<typeof InstanceStatus>;
 
-export const OperationStatus = z.enum(['Pending', 'Running', 'Cancelling', 'Success', 'Failure', 'Cancelled']);
+export const OperationStatus = z.enum([
+  'Pending',
+  'Running',
+  'Cancelling',
+  'Success',
+  'Failure',
+  'Cancelled',
+]);
 export type OperationStatus = z.infer<typeof OperationStatus>;
 
-export const terminalOperationStatuses: readonly OperationStatus[] = ['Success', 'Failure', 'Cancelled'];
+export const terminalOperationStatuses: readonly OperationStatus[] = [
+  'Success',
+  'Failure',
+  'Cancelled',
+];

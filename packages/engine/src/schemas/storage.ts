@@ -11,7 +11,10 @@ export const StoragePoolName = z
   .string()
   .min(1, 'must not be empty')
   .max(63, 'must be at most 63 characters')
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'may contain letters, digits, "-", "_" and "." and must start with a letter or digit');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]*$/,
+    'may contain letters, digits, "-", "_" and "." and must start with a letter or digit',
+  );
 
 export const StoragePool = z.object({
   name: z.string(),

@@ -15,8 +15,12 @@ describe('pool paths', () => {
       dir: '/pool/containers/default_c1',
       rootfs: '/pool/containers/default_c1/rootfs',
     });
-    expect(instancePathsIn('/pool', 'p2', 'vm1', 'virtual-machine').dir).toBe('/pool/virtual-machines/p2_vm1');
-    expect(snapshotsDirIn('/pool', 'default', 'c1', 'container')).toBe('/pool/containers-snapshots/default_c1');
+    expect(instancePathsIn('/pool', 'p2', 'vm1', 'virtual-machine').dir).toBe(
+      '/pool/virtual-machines/p2_vm1',
+    );
+    expect(snapshotsDirIn('/pool', 'default', 'c1', 'container')).toBe(
+      '/pool/containers-snapshots/default_c1',
+    );
     expect(snapshotPathsIn('/pool', 'default', 'c1', 'container', 'snap0')).toEqual({
       dir: '/pool/containers-snapshots/default_c1/snap0',
       rootfs: '/pool/containers-snapshots/default_c1/snap0/rootfs',
@@ -47,7 +51,9 @@ describe('pool paths', () => {
   });
 
   it('refuses unknown volume types', () => {
-    expect(() => instancePathsIn('/pool', 'default', 'c1', 'nope')).toThrow(expect.objectContaining({ field: 'type' }));
+    expect(() => instancePathsIn('/pool', 'default', 'c1', 'nope')).toThrow(
+      expect.objectContaining({ field: 'type' }),
+    );
   });
 
   it('joinInside keeps strictly inside the root', () => {
@@ -56,7 +62,9 @@ describe('pool paths', () => {
     expect(() => joinInside('/pool', '/etc')).toThrow();
     expect(() => joinInside('/pool', '.')).toThrow();
     expect(() => joinInside('/pool/', 'containers/../../x')).toThrow();
-    expect(() => joinInside('relative', 'x')).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(() => joinInside('relative', 'x')).toThrow(
+      expect.objectContaining({ code: 'INTERNAL' }),
+    );
   });
 
   it('checks single segments', () => {
@@ -66,6 +74,8 @@ describe('pool paths', () => {
   });
 
   it('puts temporaries beside their target, hidden', () => {
-    expect(tempSiblingOf('/pool/containers/default_c1', 'create', 'ab12')).toBe('/pool/containers/.create-default_c1-ab12');
+    expect(tempSiblingOf('/pool/containers/default_c1', 'create', 'ab12')).toBe(
+      '/pool/containers/.create-default_c1-ab12',
+    );
   });
 });

@@ -46,7 +46,8 @@ export function checkSegment(field: string, value: string): string {
 
 /** `root/seg/…`, refusing anything that would not be strictly inside `root`. */
 export function joinInside(root: string, ...segments: string[]): string {
-  if (!path.isAbsolute(root)) throw new EngineError('INTERNAL', `storage: pool path "${root}" is not absolute`);
+  if (!path.isAbsolute(root))
+    throw new EngineError('INTERNAL', `storage: pool path "${root}" is not absolute`);
   const base = path.resolve(root);
   const out = path.resolve(base, ...segments);
   const rel = path.relative(base, out);
@@ -73,19 +74,38 @@ export interface InstancePaths {
   rootfs: string;
 }
 
-export function instancePathsIn(source: string, project: string, name: string, type: string): InstancePaths {
+export function instancePathsIn(
+  source: string,
+  project: string,
+  name: string,
+  type: string,
+): InstancePaths {
   const dir = joinInside(source, volumeTypeDir(type).volumes, volumeDirName(project, name));
   return { dir, rootfs: path.join(dir, 'rootfs') };
 }
 
 /** `<pool>/containers-snapshots/<project>_<name>`: the folder holding every snapshot of one volume. */
-export function snapshotsDirIn(source: string, project: string, name: string, type: string): string {
+export function snapshotsDirIn(
+  source: string,
+  project: string,
+  name: string,
+  type: string,
+): string {
   return joinInside(source, volumeTypeDir(type).snapshots, volumeDirName(project, name));
 }
 
 /** `<pool>/containers-snapshots/<project>_<name>/<snapshot>`: a copy of the volume's folder. */
-export function snapshotPathsIn(source: string, project: string, name: string, type: string, snapshot: string): InstancePaths {
-  const dir = path.join(snapshotsDirIn(source, project, name, type), checkSegment('snapshot', snapshot));
+export function snapshotPathsIn(
+  source: string,
+  project: string,
+  name: string,
+  type: string,
+  snapshot: string,
+): InstancePaths {
+  const dir = path.join(
+    snapshotsDirIn(source, project, name, type),
+    checkSegment('snapshot', snapshot),
+  );
   return { dir, rootfs: path.join(dir, 'rootfs') };
 }
 

@@ -41,7 +41,12 @@ export type { StorageDb, StorageRepository } from './storage-repository.ts';
 export const DEFAULT_POOL = 'default';
 
 /** Config keys a `dir` pool accepts (LXD's dir driver: `source` plus rsync tuning, which Berth ignores). */
-const dirPoolKeys = new Set(['source', 'rsync.bwlimit', 'rsync.compression', 'volatile.initial_source']);
+const dirPoolKeys = new Set([
+  'source',
+  'rsync.bwlimit',
+  'rsync.compression',
+  'volatile.initial_source',
+]);
 
 export interface StorageServiceOptions {
   /** Pools without an explicit `source` live in `<dataDir>/storage/<pool>/`. */
@@ -56,7 +61,11 @@ export interface CreateVolumeOptions {
   signal?: AbortSignal;
 }
 
-const statusOf: Record<string, string> = { CREATED: 'Created', PENDING: 'Pending', ERRORED: 'Errored' };
+const statusOf: Record<string, string> = {
+  CREATED: 'Created',
+  PENDING: 'Pending',
+  ERRORED: 'Errored',
+};
 
 function randomSuffix(): string {
   return randomBytes(4).toString('hex');
@@ -123,7 +132,9 @@ export class StoragePoolService {
    */
   async ensureDefault(): Promise<StoragePool> {
     const existing = await this.#db.storage.getPool(DEFAULT_POOL);
-    const pool = existing ? await this.#toApi(existing) : await this.create({ name: DEFAULT_POOL, driver: 'dir' });
+    const pool = existing
+      ? await this.#toApi(existing)
+      : await this.create({ name: DEFAULT_POOL, driver: 'dir' });
     for (const row of await this.#db.storage.listPools()) {
       const source = row.config.source ?? this.defaultSource(row.name);
       await this.#makeLayout(source);
@@ -145,18 +156,25 @@ export class StoragePoolService {
     const req = parseInput(StoragePoolsPost, input);
     for (const key of Object.keys(req.config)) {
       if (!dirPoolKeys.has(key) && !key.startsWith('user.')) {
-        throw EngineError.invalid(`config["${key}"]`, `Invalid option for the ${req.driver} driver`);
+        throw EngineError.invalid(
+          `config["${key}"]`,
+          `Invalid option for the ${req.driver} driver`,
+        );
       }
     }
     if (await this.#db.storage.getPool(req.name)) {
-      throw new EngineError('ALREADY_EXISTS', `Storage pool "${req.name}" already exists`, { field: 'name' });
+      throw new EngineError('ALREADY_EXISTS', `Storage pool "${req.name}" already exists`, {
+        field: 'name',
+      });
     }
     const source = req.config.source ?? this.defaultSource(req.name);
-    if (!path.isAbsolute(source)) throw EngineError.invalid('config["source"]', `"${source}" must be an absolute path`);
+    if (!path.isAbsolute(source))
+      throw EngineError.invalid('config["source"]', `"${source}" must be an absolute path`);
 
     const row = await Reverter.run(async (revert) => {
       if (await exists(source)) {
-        if (!(await isDirectory(source))) throw EngineError.invalid('config["source"]', `"${source}" is not a directory`);
+        if (!(await isDirectory(source)))
+          throw EngineError.invalid('config["source"]', `"${source}" is not a directory`);
         if ((await readdir(source)).length > 0) {
           throw EngineError.invalid('config["source"]', `Source path "${source}" isn't empty`);
         }
@@ -204,11 +222,22 @@ export class StoragePoolService {
 
   // ------------------------------------------------------- instance volumes
 
-  async instancePaths(pool: string, project: string, name: string, type: string): Promise<InstancePaths> {
+  async instancePaths(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+  ): Promise<InstancePaths> {
     return instancePathsIn(await this.#source(pool), project, name, type);
   }
 
-  async snapshotPaths(pool: string, project: string, name: string, type: string, snapshot: string): Promise<InstancePaths> {
+  async snapshotPaths(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot: string,
+  ): Promise<InstancePaths> {
     return snapshotPathsIn(await this.#source(pool), project, name, type, snapshot);
   }
 
@@ -224,10 +253,16 @@ export class StoragePoolService {
     const paths = instancePathsIn(source, project, name, type);
     return this.#lock.run(paths.dir, async () => {
       if (await this.#db.storage.getVolume(pool, project, type, name)) {
-        throw new EngineError('ALREADY_EXISTS', `Storage volume "${name}" of type ${type} already exists in pool "${pool}"`);
+        throw new EngineError(
+          'ALREADY_EXISTS',
+          `Storage volume "${name}" of type ${type} already exists in pool "${pool}"`,
+        );
       }
       if (await exists(paths.dir)) {
-        throw new EngineError('CONFLICT', `Volume folder ${paths.dir} already exists on disk without a database record`);
+        throw new EngineError(
+          'CONFLICT',
+          `Volume folder ${paths.dir} already exists on disk without a database record`,
+        );
       }
       if (options.fromRootfs !== undefined && !(await isDirectory(options.fromRootfs))) {
         throw EngineError.invalid('source', `rootfs ${options.fromRootfs} is not a directory`);
@@ -237,7 +272,8 @@ export class StoragePoolService {
         revert.add(() => removeTree(tmp));
         await mkdir(tmp, { mode: 0o711 });
         const rootfs = path.join(tmp, 'rootfs');
-        if (options.fromRootfs !== undefined) await copyTree(options.fromRootfs, rootfs, options.signal);
+        if (options.fromRootfs !== undefined)
+          await copyTree(options.fromRootfs, rootfs, options.signal);
         else await mkdir(rootfs, { mode: 0o755 });
         const row = await this.#db.storage.createVolume(pool, project, { name, type });
         if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
@@ -249,14 +285,20 @@ export class StoragePoolService {
   }
 
   /** Removes the volume, its snapshots and their rows. A volume only on disk, or only in the database, goes too. */
-  async deleteInstanceVolume(pool: string, project: string, name: string, type: string): Promise<void> {
+  async deleteInstanceVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+  ): Promise<void> {
     const source = await this.#source(pool);
     const paths = instancePathsIn(source, project, name, type);
     const snapsDir = snapshotsDirIn(source, project, name, type);
     await this.#lock.run(paths.dir, async () => {
       const row = await this.#db.storage.getVolume(pool, project, type, name);
       const onDisk = await exists(paths.dir);
-      if (!row && !onDisk) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      if (!row && !onDisk)
+        throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
       const random = randomSuffix();
       const trash: string[] = [];
       await Reverter.run(async (revert) => {
@@ -273,7 +315,13 @@ export class StoragePoolService {
     });
   }
 
-  async renameInstanceVolume(pool: string, project: string, name: string, type: string, newName: string): Promise<InstancePaths> {
+  async renameInstanceVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    newName: string,
+  ): Promise<InstancePaths> {
     const source = await this.#source(pool);
     const from = instancePathsIn(source, project, name, type);
     const to = instancePathsIn(source, project, newName, type);
@@ -281,11 +329,20 @@ export class StoragePoolService {
     const toSnaps = snapshotsDirIn(source, project, newName, type);
     return this.#lock.run(from.dir, () =>
       this.#lock.run(to.dir, async () => {
-        if (!(await exists(from.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
-        if ((await this.#db.storage.getVolume(pool, project, type, newName)) || (await exists(to.dir)) || (await exists(toSnaps))) {
-          throw new EngineError('ALREADY_EXISTS', `Storage volume "${newName}" of type ${type} already exists in pool "${pool}"`, {
-            field: 'name',
-          });
+        if (!(await exists(from.dir)))
+          throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+        if (
+          (await this.#db.storage.getVolume(pool, project, type, newName)) ||
+          (await exists(to.dir)) ||
+          (await exists(toSnaps))
+        ) {
+          throw new EngineError(
+            'ALREADY_EXISTS',
+            `Storage volume "${newName}" of type ${type} already exists in pool "${pool}"`,
+            {
+              field: 'name',
+            },
+          );
         }
         await Reverter.run(async (revert) => {
           await rename(from.dir, to.dir);
@@ -302,15 +359,29 @@ export class StoragePoolService {
   }
 
   /** Copies the volume's folder to `<pool>/containers-snapshots/<project>_<name>/<snapshot>/`. */
-  async snapshotInstanceVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<InstancePaths> {
+  async snapshotInstanceVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot: string,
+  ): Promise<InstancePaths> {
     const source = await this.#source(pool);
     const paths = instancePathsIn(source, project, name, type);
     const snap = snapshotPathsIn(source, project, name, type, snapshot);
     return this.#lock.run(paths.dir, async () => {
-      if (!(await isDirectory(paths.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      if (!(await isDirectory(paths.dir)))
+        throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
       const volumeName = `${name}/${snapshot}`;
-      if ((await this.#db.storage.getVolume(pool, project, type, volumeName)) || (await exists(snap.dir))) {
-        throw new EngineError('ALREADY_EXISTS', `Snapshot volume "${volumeName}" already exists in pool "${pool}"`, { field: 'name' });
+      if (
+        (await this.#db.storage.getVolume(pool, project, type, volumeName)) ||
+        (await exists(snap.dir))
+      ) {
+        throw new EngineError(
+          'ALREADY_EXISTS',
+          `Snapshot volume "${volumeName}" already exists in pool "${pool}"`,
+          { field: 'name' },
+        );
       }
       const snapsDir = path.dirname(snap.dir);
       const tmp = tempSiblingOf(snap.dir, 'snapshot', randomSuffix());
@@ -336,13 +407,21 @@ export class StoragePoolService {
    * old one or wholly the snapshot's. Only `rootfs/` is replaced; the
    * instance must be stopped (the driver's job to ensure).
    */
-  async restoreInstanceVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<void> {
+  async restoreInstanceVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot: string,
+  ): Promise<void> {
     const source = await this.#source(pool);
     const paths = instancePathsIn(source, project, name, type);
     const snap = snapshotPathsIn(source, project, name, type, snapshot);
     await this.#lock.run(paths.dir, async () => {
-      if (!(await isDirectory(paths.dir))) throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
-      if (!(await isDirectory(snap.rootfs))) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      if (!(await isDirectory(paths.dir)))
+        throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
+      if (!(await isDirectory(snap.rootfs)))
+        throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
       const random = randomSuffix();
       const incoming = tempSiblingOf(paths.rootfs, 'restore', random);
       const outgoing = tempSiblingOf(paths.rootfs, 'replaced', random);
@@ -359,14 +438,21 @@ export class StoragePoolService {
     });
   }
 
-  async deleteSnapshotVolume(pool: string, project: string, name: string, type: string, snapshot: string): Promise<void> {
+  async deleteSnapshotVolume(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot: string,
+  ): Promise<void> {
     const source = await this.#source(pool);
     const paths = instancePathsIn(source, project, name, type);
     const snap = snapshotPathsIn(source, project, name, type, snapshot);
     await this.#lock.run(paths.dir, async () => {
       const row = await this.#db.storage.getVolume(pool, project, type, `${name}/${snapshot}`);
       const onDisk = await exists(snap.dir);
-      if (!row && !onDisk) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      if (!row && !onDisk)
+        throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
       const hidden = tempSiblingOf(snap.dir, 'delete', randomSuffix());
       await Reverter.run(async (revert) => {
         if (onDisk) {
@@ -394,9 +480,17 @@ export class StoragePoolService {
     const to = snapshotPathsIn(source, project, name, type, newSnapshot);
     return this.#lock.run(paths.dir, async () => {
       const row = await this.#db.storage.getVolume(pool, project, type, `${name}/${snapshot}`);
-      if (!row || !(await exists(from.dir))) throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
-      if ((await this.#db.storage.getVolume(pool, project, type, `${name}/${newSnapshot}`)) || (await exists(to.dir))) {
-        throw new EngineError('ALREADY_EXISTS', `Snapshot "${newSnapshot}" of "${name}" already exists`, { field: 'name' });
+      if (!row || !(await exists(from.dir)))
+        throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      if (
+        (await this.#db.storage.getVolume(pool, project, type, `${name}/${newSnapshot}`)) ||
+        (await exists(to.dir))
+      ) {
+        throw new EngineError(
+          'ALREADY_EXISTS',
+          `Snapshot "${newSnapshot}" of "${name}" already exists`,
+          { field: 'name' },
+        );
       }
       await Reverter.run(async (revert) => {
         await rename(from.dir, to.dir);
@@ -408,13 +502,22 @@ export class StoragePoolService {
   }
 
   /** Bytes the volume (or one snapshot of it) occupies on disk. */
-  async volumeUsage(pool: string, project: string, name: string, type: string, snapshot?: string): Promise<number> {
+  async volumeUsage(
+    pool: string,
+    project: string,
+    name: string,
+    type: string,
+    snapshot?: string,
+  ): Promise<number> {
     const source = await this.#source(pool);
     const dir =
       snapshot === undefined
         ? instancePathsIn(source, project, name, type).dir
         : snapshotPathsIn(source, project, name, type, snapshot).dir;
-    if (!(await isDirectory(dir))) throw EngineError.notFound(`Storage volume "${snapshot ? `${name}/${snapshot}` : name}" in pool "${pool}"`);
+    if (!(await isDirectory(dir)))
+      throw EngineError.notFound(
+        `Storage volume "${snapshot ? `${name}/${snapshot}` : name}" in pool "${pool}"`,
+      );
     return treeUsage(dir);
   }
 
@@ -435,7 +538,10 @@ export class StoragePoolService {
     await mkdir(source, { recursive: true, mode: 0o711 });
     for (const sub of poolSubdirs) {
       // 0711: unprivileged containers' mapped root must traverse to its rootfs.
-      await mkdir(path.join(source, sub), { recursive: true, mode: sub.endsWith('-snapshots') ? 0o700 : 0o711 });
+      await mkdir(path.join(source, sub), {
+        recursive: true,
+        mode: sub.endsWith('-snapshots') ? 0o700 : 0o711,
+      });
     }
   }
 
@@ -490,7 +596,10 @@ export class StoragePoolService {
       return withProject(`/1.0/instances/${encodeURIComponent(v.name)}`, v.project);
     }
     if (v.type === 'image') return withProject(`/1.0/images/${v.name}`, v.project);
-    return withProject(`${poolUrl(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`, v.project);
+    return withProject(
+      `${poolUrl(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`,
+      v.project,
+    );
   }
 
   #volumeToApi(v: VolumeRow): StorageVolume {
@@ -501,7 +610,10 @@ export class StoragePoolService {
       type: v.type,
       config: v.config,
       content_type: v.contentType,
-      used_by: v.type === 'container' || v.type === 'virtual-machine' ? [withProject(`/1.0/instances/${encodeURIComponent(parent)}`, v.project)] : [],
+      used_by:
+        v.type === 'container' || v.type === 'virtual-machine'
+          ? [withProject(`/1.0/instances/${encodeURIComponent(parent)}`, v.project)]
+          : [],
       location: v.node,
       created_at: v.createdAt.toISOString(),
       project: v.project,

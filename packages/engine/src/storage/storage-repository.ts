@@ -27,8 +27,17 @@ export interface VolumeRow {
 export interface StorageRepository {
   listPools(): Promise<PoolRow[]>;
   getPool(name: string): Promise<PoolRow | null>;
-  createPool(input: { name: string; driver: string; description?: string; state?: string; config?: Record<string, string> }): Promise<PoolRow>;
-  updatePool(id: number, input: { description: string; config: Record<string, string> }): Promise<void>;
+  createPool(input: {
+    name: string;
+    driver: string;
+    description?: string;
+    state?: string;
+    config?: Record<string, string>;
+  }): Promise<PoolRow>;
+  updatePool(
+    id: number,
+    input: { description: string; config: Record<string, string> },
+  ): Promise<void>;
   deletePool(id: number): Promise<void>;
   countVolumes(poolId: number): Promise<number>;
   listVolumes(pool: string, project?: string): Promise<VolumeRow[]>;
@@ -36,11 +45,23 @@ export interface StorageRepository {
   createVolume(
     pool: string,
     project: string,
-    input: { name: string; type: string; contentType?: string; description?: string; config?: Record<string, string> },
+    input: {
+      name: string;
+      type: string;
+      contentType?: string;
+      description?: string;
+      config?: Record<string, string>;
+    },
   ): Promise<VolumeRow | null>;
   renameVolume(id: number, name: string): Promise<void>;
   deleteVolume(id: number): Promise<void>;
-  renameVolumeTree(pool: string, project: string, type: string, from: string, to: string): Promise<number>;
+  renameVolumeTree(
+    pool: string,
+    project: string,
+    type: string,
+    from: string,
+    to: string,
+  ): Promise<number>;
   deleteVolumeTree(pool: string, project: string, type: string, name: string): Promise<number>;
 }
 

@@ -29,7 +29,9 @@ export async function removeTree(target: string): Promise<void> {
 
 /** Bytes used by a tree, hard links counted once (`du -s -B1`: allocated blocks, not apparent size). */
 export async function treeUsage(target: string): Promise<number> {
-  const out = await runCommand('du', ['-s', '-x', '--block-size=1', '--', target], { timeoutMs: DU_TIMEOUT_MS });
+  const out = await runCommand('du', ['-s', '-x', '--block-size=1', '--', target], {
+    timeoutMs: DU_TIMEOUT_MS,
+  });
   const bytes = Number(out.stdout.split(/\s/)[0]);
   return Number.isFinite(bytes) ? bytes : 0;
 }

@@ -118,7 +118,10 @@ describe('compareSnapshots (LXD storage.CompareSnapshots)', () => {
   });
 
   it('works on the real LXD 5.0.2 snapshot listing', () => {
-    const url = new URL('../../test/fixtures/lxd-5.0.2/GET_snapshots_recursion1.json', import.meta.url);
+    const url = new URL(
+      '../../test/fixtures/lxd-5.0.2/GET_snapshots_recursion1.json',
+      import.meta.url,
+    );
     const listing = JSON.parse(readFileSync(url, 'utf8')) as { metadata: ComparableSnapshot[] };
     const source = listing.metadata;
     expect(compareSnapshots(source, source)).toEqual({ toSync: [], toDelete: [] });
