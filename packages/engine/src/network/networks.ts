@@ -12,6 +12,7 @@
 // outside world; Berth's test machines and offline hosts want neither, and a
 // guest that finds no route fails fast instead of retrying out there.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -162,6 +163,7 @@ export class NetworkService {
       const config = await this.#withDefaults(name, req.config, false);
       await this.#db.networks.update(current.id, { description: req.description, config });
       const next: NetworkRow = { ...current, description: req.description, config };
+      this.#up.delete(name);
       if (await linkInfo(name)) {
         try {
           await this.#setUp(next);
@@ -189,6 +191,7 @@ export class NetworkService {
           'CONFLICT',
           `The network "${name}" is currently in use by ${users.join(', ')}`,
         );
+      this.#up.delete(name);
       await this.#tearDown(name);
       await this.#db.networks.delete(row.id);
       await rm(this.#networkDir(name), { recursive: true, force: true });
@@ -206,12 +209,32 @@ export class NetworkService {
    * What the LXC driver calls before starting a container on the network.
    */
   async ensureUp(name: string): Promise<{ bridge: string; mtu: number }> {
-    return this.#lock.run(name, async () => this.#setUp(await this.#record(name)));
+    return this.#lock.run(name, async () => {
+      const row = await this.#record(name);
+      // Every container start calls this: when we set this very config up
+      // and the bridge and our dnsmasq are still there, skip the `ip` calls
+      // (file reads only, well under a millisecond instead of ~30 ms).
+      const key = JSON.stringify(row.config);
+      const known = this.#up.get(name);
+      if (known && known.key === key && existsSync(`/sys/class/net/${name}/bridge`)) {
+        const dhcp =
+          row.config['ipv4.dhcp'] !== 'false' && (row.config['ipv4.address'] ?? 'none') !== 'none';
+        if (!dhcp || (await findDnsmasq(name, dnsmasqFiles(this.#networkDir(name)).pid)))
+          return known.result;
+      }
+      const result = await this.#setUp(row);
+      this.#up.set(name, { key, result });
+      return result;
+    });
   }
+
+  /** Networks this process brought up, with the config they were brought up with. */
+  readonly #up = new Map<string, { key: string; result: { bridge: string; mtu: number } }>();
 
   /** Kills only our dnsmasq (by its own pid file), removes our NAT chain and deletes the bridge. */
   async stop(name: string): Promise<void> {
     await this.#lock.run(name, async () => {
+      this.#up.delete(name);
       await this.#record(name);
       await this.#tearDown(name);
     });
