@@ -15,6 +15,10 @@ for arg in "$@"; do
   esac
 done
 
+# Installed Berth keeps its state where LXD keeps its own (override with
+# BERTH_DATA_DIR). Unprivileged containers must be able to traverse the path.
+export BERTH_DATA_DIR="${BERTH_DATA_DIR:-/var/lib/berth}"
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 if [ "$(id -u)" -ne 0 ]; then

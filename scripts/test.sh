@@ -16,5 +16,8 @@ fi
 ./scripts/setup.sh --no-serve
 
 npx --no-install turbo run typecheck lint test:unit --output-logs=errors-only
+# bench/ is not a workspace: check it here so it cannot rot.
+npx --no-install tsc -p bench/tsconfig.json --noEmit
+npx --no-install eslint bench
 npx --no-install turbo run test:integration --concurrency=1 --output-logs=full
 echo "All tests passed."

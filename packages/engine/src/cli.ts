@@ -17,6 +17,17 @@ async function init() {
     username: env.BERTH_ADMIN_USER,
     ...(env.BERTH_ADMIN_PASSWORD ? { password: env.BERTH_ADMIN_PASSWORD } : {}),
   });
+  // The default image, so a first `launch` works with nothing downloaded.
+  const hasBusybox = await engine.images.resolveAlias('default', 'busybox').then(
+    () => true,
+    () => false,
+  );
+  if (!hasBusybox) {
+    const op = await engine.images.buildBusybox('default', { alias: 'busybox' });
+    const done = await engine.operations.wait(op.id);
+    if (done.status !== 'Success') throw new Error(`Building the busybox image failed: ${done.err}`);
+    console.log(`Built the default image "busybox" (${String((done.metadata as { fingerprint?: string } | null)?.fingerprint ?? '').slice(0, 12)})`);
+  }
   const passwordFile = path.join(env.dataDir, 'initial-admin-password');
   if (admin.generatedPassword) {
     // Shown once here and kept, readable by root only, until first login changes it.
