@@ -35,6 +35,8 @@ export interface EngineConfig {
    * none, e.g. in tests that run several engines on one host.
    */
   defaultNetwork?: string | null;
+  /** Run scheduled snapshots and the expiry pruner every minute (default true). */
+  scheduler?: boolean;
 }
 
 export interface Engine {
@@ -117,6 +119,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   await operations.reconcile();
   await instances.reconcile();
+  const scheduler = config.scheduler === false ? undefined : snapshots.startScheduler();
 
   return {
     dataDir,
@@ -132,6 +135,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     networks,
     drivers: () => registry.info(),
     async close() {
+      scheduler?.stop();
       await operations.drain();
       if (ownsDb) await db.close();
     },

@@ -114,9 +114,30 @@ export class InstanceService {
 
   async state(project: string, name: string): Promise<InstanceState> {
     const instance = await this.#expanded(this.db, project, name);
-    if (!this.drivers.has(instance.type)) return stoppedState();
-    return this.drivers.get(instance.type).renderState(await this.#view(instance));
+    const state = this.drivers.has(instance.type)
+      ? await this.drivers.get(instance.type).renderState(await this.#view(instance))
+      : stoppedState();
+    const [rootName] = rootDiskOf(instance.expandedDevices) ?? [];
+    if (rootName) state.disk[rootName] = { usage: await this.#diskUsage(instance) };
+    return state;
   }
+
+  /**
+   * Root volume usage; walking a tree costs milliseconds, so a figure is
+   * reused for a few seconds (lists of many instances ask for all at once).
+   */
+  async #diskUsage(instance: ExpandedInstance): Promise<number> {
+    const key = `${instance.record.project}/${instance.name}`;
+    const cached = this.#usage.get(key);
+    if (cached && cached.at > Date.now() - 15_000) return cached.bytes;
+    const bytes = await this.storage
+      .volumeUsage(poolOf(instance), instance.record.project, instance.name, instance.type)
+      .catch(() => 0);
+    this.#usage.set(key, { bytes, at: Date.now() });
+    return bytes;
+  }
+
+  readonly #usage = new Map<string, { bytes: number; at: number }>();
 
   // ----------------------------------------------------------------- writes
 

@@ -12,6 +12,8 @@ import { zeroTime } from '../schemas/common.ts';
 import { parseInput } from '../parse-input.ts';
 import { validSnapshotName } from '../validation/index.ts';
 import { expiryDate } from '../config/snapshot-expiry.ts';
+import { parseSchedule, tryParseSchedule } from '../config/snapshot-schedule.ts';
+import { scheduleFires } from './snapshot-schedule-match.ts';
 import { expand } from './expand-config.ts';
 import type { InstanceService } from './instances.ts';
 
@@ -216,6 +218,72 @@ export class SnapshotService {
       'instance-snapshot-deleted',
       apiUrl.snapshot(project, instance, name),
     );
+  }
+
+  /**
+   * One pass of the scheduler (the engine runs it every minute): snapshots
+   * every instance whose `snapshots.schedule` fires in the minute of `at`
+   * (stopped ones only with `snapshots.schedule.stopped=true`), then prunes
+   * expired snapshots. Returns `project/instance/snapshot` of what it made.
+   */
+  async runSchedule(at = new Date(), options: { startup?: boolean } = {}): Promise<string[]> {
+    const made: string[] = [];
+    for (const instance of await this.instances.list(undefined)) {
+      const schedule = instance.expanded_config['snapshots.schedule'];
+      if (!schedule) continue;
+      const triggers = tryParseSchedule(schedule);
+      if (
+        !triggers.ok ||
+        !scheduleFires(triggers.value, at, parseSchedule, options.startup ?? false)
+      )
+        continue;
+      if (
+        instance.status === 'Stopped' &&
+        instance.expanded_config['snapshots.schedule.stopped'] !== 'true'
+      )
+        continue;
+      try {
+        const op = await this.create(instance.project, instance.name, {});
+        const done = await this.operations.wait(op.id);
+        if (done.status !== 'Success') throw new Error(done.err);
+        const name = (
+          await this.db.snapshots.list(
+            (await this.instances.resolve(instance.project, instance.name)).instance.record.id,
+          )
+        ).at(-1)?.name;
+        made.push(`${instance.project}/${instance.name}/${name ?? '?'}`);
+      } catch (error) {
+        this.events.logging(
+          instance.project,
+          'warning',
+          `Scheduled snapshot of "${instance.name}" failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    await this.pruneExpired(at);
+    return made;
+  }
+
+  /** Runs `runSchedule` at the start of every minute until `stop()`; once at once for `@startup`. */
+  startScheduler(): { stop(): void } {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const tick = (startup: boolean) => {
+      if (stopped) return;
+      void this.runSchedule(new Date(), { startup }).finally(() => {
+        if (stopped) return;
+        const now = Date.now();
+        timer = setTimeout(() => tick(false), 60_000 - (now % 60_000) + 50);
+        timer.unref();
+      });
+    };
+    tick(true);
+    return {
+      stop() {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   /** Deletes snapshots whose expiry has passed (the pruner calls this). */

@@ -69,6 +69,9 @@ describe('containers', () => {
     expect(state.pid).toBeGreaterThan(0);
     expect(state.processes).toBeGreaterThan(0);
     expect(state.memory.usage).toBeGreaterThan(0);
+    expect(state.cpu.usage).toBeGreaterThan(0);
+    // The root disk's usage: at least the busybox binary.
+    expect(state.disk.root?.usage).toBeGreaterThan(1_000_000);
   });
 
   it('execs commands with output, exit code, environment and working directory', async () => {

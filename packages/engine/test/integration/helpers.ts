@@ -28,7 +28,11 @@ export async function startTestEngine(
   options: TestEngineOptions = {},
 ): Promise<TestEngine> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-engine-test-')));
-  const engine = await createEngine({ dataDir: dir, defaultNetwork: options.network ?? null });
+  const engine = await createEngine({
+    dataDir: dir,
+    defaultNetwork: options.network ?? null,
+    scheduler: false,
+  });
   const events: Event[] = [];
   engine.events.subscribe({}, (e) => events.push(e));
   return {

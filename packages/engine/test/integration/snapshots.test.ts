@@ -111,6 +111,26 @@ describe('instances from images, and snapshots', () => {
     );
   });
 
+  it('takes scheduled snapshots when snapshots.schedule fires', async () => {
+    await t.engine.instances.patch('default', 'c1', {
+      config: {
+        'snapshots.schedule': '*/5 * * * *',
+        'snapshots.schedule.stopped': 'true',
+        'snapshots.pattern': 'auto-%d',
+      },
+    });
+    expect(await t.engine.snapshots.runSchedule(new Date('2026-11-28T10:05:00Z'))).toEqual([
+      'default/c1/auto-0',
+    ]);
+    expect(await t.engine.snapshots.runSchedule(new Date('2026-11-28T10:06:00Z'))).toEqual([]);
+    // A stopped instance is skipped unless snapshots.schedule.stopped says otherwise.
+    await t.engine.instances.patch('default', 'c1', {
+      config: { 'snapshots.schedule.stopped': 'false' },
+    });
+    expect(await t.engine.snapshots.runSchedule(new Date('2026-11-28T10:10:00Z'))).toEqual([]);
+    await t.engine.snapshots.delete('default', 'c1', 'auto-0');
+  });
+
   it('renames an instance with its volume, and deleting removes the volume and snapshots', async () => {
     await t.engine.instances.rename('default', 'c1', 'c2');
     const rootfs = await rootfsOf('c2');
