@@ -67,7 +67,12 @@ export interface FileEntry {
 }
 
 export interface FileWrite {
-  content: Buffer;
+  /** LXD's `X-LXD-type`: a regular file (default), a directory, or a symlink to `target`. */
+  type?: 'file' | 'directory' | 'symlink';
+  /** For files. */
+  content?: Buffer;
+  /** For symlinks: what the link points at (resolved inside the container by the container). */
+  target?: string;
   mode?: number;
   uid?: number;
   gid?: number;

@@ -134,6 +134,32 @@ describe('containers', () => {
     ).toBe('xy');
   });
 
+  it('makes directories and symlinks, lists directories and removes entries', async () => {
+    await t.engine.instances.filePush('default', 'c1', '/srv/app/conf', {
+      type: 'directory',
+      mode: 0o750,
+      uid: 1000,
+      gid: 1000,
+      createParents: true,
+    });
+    await t.engine.instances.filePush('default', 'c1', '/srv/app/current', {
+      type: 'symlink',
+      target: 'conf',
+    });
+    const ls = await t.engine.instances.exec('default', 'c1', {
+      command: ['sh', '-c', 'stat -c "%a %u %g" /srv/app/conf; readlink /srv/app/current'],
+    });
+    expect(ls.stdout).toBe('750 1000 1000\nconf\n');
+    const dir = await t.engine.instances.filePull('default', 'c1', '/srv/app');
+    expect(dir.entry.type).toBe('directory');
+    expect(dir.entries).toEqual(['conf', 'current']);
+    const link = await t.engine.instances.filePull('default', 'c1', '/srv/app/current');
+    expect(link.entry).toMatchObject({ type: 'symlink', target: 'conf' });
+    await t.engine.instances.fileRemove('default', 'c1', '/srv/app/current');
+    await t.engine.instances.fileRemove('default', 'c1', '/srv/app/conf');
+    expect((await t.engine.instances.filePull('default', 'c1', '/srv/app')).entries).toEqual([]);
+  });
+
   it('freezes and unfreezes', async () => {
     await t.engine.instances.changeStateAndWait('default', 'c1', { action: 'freeze' });
     expect((await t.engine.instances.get('default', 'c1')).status).toBe('Frozen');

@@ -25,6 +25,7 @@ import {
   fchownSync,
   fstatSync,
   ftruncateSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -32,6 +33,7 @@ import {
   readFileSync,
   readlinkSync,
   rmdirSync,
+  symlinkSync,
   unlinkSync,
   writeSync,
   type Stats,
@@ -253,15 +255,43 @@ export class RootfsFiles {
             }
           }
         : undefined;
+      const type = file.type ?? 'file';
       const resolved = resolveInRoot(
         rootFd,
         containerPath,
-        { followLast: true, ...(mkdirParents ? { mkdirParents } : {}) },
+        { followLast: type === 'file', ...(mkdirParents ? { mkdirParents } : {}) },
         opened,
       );
       if (resolved.name === '.')
         throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
       const existed = resolved.stats !== undefined;
+      const at = through(resolved.parent, resolved.name);
+      if (type === 'symlink') {
+        if (!file.target) throw EngineError.invalid('target', 'a symlink needs a target');
+        if (existed) {
+          if (!resolved.stats?.isSymbolicLink())
+            throw new EngineError('ALREADY_EXISTS', `${containerPath} exists and is not a symlink`);
+          unlinkSync(at);
+        }
+        // The link itself is created here; what it points at is only ever
+        // followed by the container (or by resolveInRoot, inside the root).
+        symlinkSync(file.target, at);
+        lchownSync(at, uid ?? rootUid, gid ?? rootGid);
+        return;
+      }
+      if (type === 'directory') {
+        if (!existed) mkdirSync(at, mode ?? 0o755);
+        const dirFd = openSync(at, DIR_FLAGS);
+        opened.push(dirFd);
+        fchownSync(
+          dirFd,
+          uid ?? (existed ? fstatSync(dirFd).uid : rootUid),
+          gid ?? (existed ? fstatSync(dirFd).gid : rootGid),
+        );
+        fchmodSync(dirFd, mode ?? (existed ? fstatSync(dirFd).mode & 0o7777 : 0o755));
+        return;
+      }
+      const content = file.content ?? Buffer.alloc(0);
       const fd = openSync(
         through(resolved.parent, resolved.name),
         O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK,
@@ -273,8 +303,8 @@ export class RootfsFiles {
         throw EngineError.invalid('path', `${containerPath} is not a regular file`);
       ftruncateSync(fd, 0);
       let written = 0;
-      while (written < file.content.length) {
-        written += writeSync(fd, file.content, written, file.content.length - written);
+      while (written < content.length) {
+        written += writeSync(fd, content, written, content.length - written);
       }
       // A new file belongs to container root unless told otherwise; an existing one keeps its owner.
       fchownSync(
