@@ -29,7 +29,7 @@ fi
 # Host packages: only those missing are installed. LXC runs the containers,
 # busybox-static makes the default image, dnsmasq and nftables serve the
 # managed bridge, uidmap provides newuidmap/newgidmap for unprivileged ones.
-host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables)
+host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables debootstrap)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -32,6 +32,12 @@ import {
 import { ImageFiles, extractTarball, packTarball } from './image-files.ts';
 import { parseImageMetadata, writeImageMetadata, type ImageMetadata } from './image-metadata.ts';
 import { KeyedLock } from './keyed-lock.ts';
+import {
+  debianReleases,
+  debootstrapArgs,
+  hostDebianMirror,
+  prepareDebianRootfs,
+} from './debian-builder.ts';
 
 // ----------------------------------------------------------- what we need
 
@@ -387,6 +393,80 @@ export class ImageService {
             },
             { aliases, filename: 'busybox.tar.gz', public: options.public ?? false },
             scaled(progress, 10, 100),
+            ctx.signal,
+          );
+        } finally {
+          await rm(work, { recursive: true, force: true });
+        }
+      },
+    });
+  }
+
+  /**
+   * A Debian image (`debian/12`) debootstrapped from the host's configured
+   * archive: minutes. The operation can be cancelled.
+   */
+  buildDebian(
+    project: string,
+    options: { release?: string; alias?: string; public?: boolean; mirror?: string } = {},
+  ): Promise<Operation> {
+    const release = debianReleases[options.release ?? '12'];
+    if (!release) {
+      return Promise.reject(
+        EngineError.invalid(
+          'release',
+          `unknown Debian release "${options.release}" (known: ${Object.keys(debianReleases).join(', ')})`,
+        ),
+      );
+    }
+    const aliases = normalizeAliases(options.alias ? [options.alias] : []);
+    return this.#operations.start({
+      project,
+      description: `Building debian/${release.version} image`,
+      mayCancel: true,
+      run: async (ctx) => {
+        const progress = throttled(ctx);
+        await this.#requireProject(project);
+        await this.#checkAliasesFree(project, aliases);
+        const mirror = options.mirror ?? (await hostDebianMirror());
+        const work = await this.#tempDir();
+        try {
+          const rootfsDir = path.join(work, 'rootfs');
+          await progress(0, `Running debootstrap ${release.codename} from ${mirror}`);
+          await runCommand('debootstrap', debootstrapArgs(release.codename, rootfsDir, mirror), {
+            timeoutMs: 30 * 60_000,
+            signal: ctx.signal,
+          });
+          await progress(70, 'Preparing rootfs');
+          await prepareDebianRootfs(rootfsDir, mirror, release.codename);
+          // Package caches make the image bigger and are stale at once.
+          await rm(path.join(rootfsDir, 'var/cache/apt/archives'), {
+            recursive: true,
+            force: true,
+          });
+          await mkdir(path.join(rootfsDir, 'var/cache/apt/archives/partial'), { recursive: true });
+          const architecture = hostArchitecture();
+          return await this.#importDirectory(
+            project,
+            {
+              rootfsDir,
+              metadata: {
+                architecture,
+                properties: {
+                  architecture,
+                  description: `Debian ${release.version} (${release.codename})`,
+                  os: 'debian',
+                  release: release.codename,
+                  variant: 'default',
+                },
+              },
+            },
+            {
+              aliases,
+              filename: `debian-${release.version}.tar.gz`,
+              public: options.public ?? false,
+            },
+            scaled(progress, 75, 100),
             ctx.signal,
           );
         } finally {

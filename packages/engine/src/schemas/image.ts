@@ -55,5 +55,13 @@ export const ImageAliasName = z
   .string()
   .min(1, 'must not be empty')
   .max(255, 'must be at most 255 characters')
-  .refine((n) => !n.includes('/'), 'must not contain "/"')
+  // LXD allows "/" (`debian/12`, `ubuntu/22.04`); API paths percent-encode it.
+  .refine(
+    (n) => !n.startsWith('/') && !n.endsWith('/') && !n.includes('//'),
+    'must not start or end with "/" or contain "//"',
+  )
+  .refine(
+    (n) => !n.split('/').some((part) => part === '.' || part === '..'),
+    'must not contain "." or ".." parts',
+  )
   .refine((n) => n.trim() === n, 'must not start or end with white space');
