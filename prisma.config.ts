@@ -7,6 +7,7 @@ export default defineConfig({
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },
   datasource: {
-    url: process.env.BERTH_DATABASE_URL ?? `file:${process.env.BERTH_DATA_DIR ?? './data'}/berth.db`,
+    url:
+      process.env.BERTH_DATABASE_URL ?? `file:${process.env.BERTH_DATA_DIR ?? './data'}/berth.db`,
   },
 });

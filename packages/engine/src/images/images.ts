@@ -31,7 +31,7 @@ import {
 } from './busybox-rootfs.ts';
 import { ImageFiles, extractTarball, packTarball } from './image-files.ts';
 import { parseImageMetadata, writeImageMetadata, type ImageMetadata } from './image-metadata.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import { KeyedLock } from '../keyed-lock.ts';
 import {
   debianReleases,
   debootstrapArgs,

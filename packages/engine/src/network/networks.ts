@@ -26,7 +26,7 @@ import {
   type NetworkLease,
   type NetworkState,
 } from '../schemas/network.ts';
-import { KeyedLock } from '../storage/keyed-lock.ts';
+import { KeyedLock } from '../keyed-lock.ts';
 import {
   addBridge,
   configureBridge,

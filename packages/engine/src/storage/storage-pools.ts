@@ -22,7 +22,7 @@ import {
   type StoragePoolResources,
   type StorageVolume,
 } from '../schemas/storage.ts';
-import { KeyedLock } from './keyed-lock.ts';
+import { KeyedLock } from '../keyed-lock.ts';
 import {
   checkSegment,
   instancePathsIn,

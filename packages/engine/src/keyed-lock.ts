@@ -1,4 +1,5 @@
-// Serialises work per key (one volume at a time) without blocking other keys.
+// Serialises work per key (one volume, one image, one network at a time)
+// without blocking other keys; waiters queue in order.
 export class KeyedLock {
   readonly #tails = new Map<string, Promise<void>>();
 
