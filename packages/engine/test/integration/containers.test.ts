@@ -8,27 +8,12 @@ import {
   removeHostState,
   startTestEngine,
   testBridgeName,
+  waitFor,
   type TestEngine,
 } from './helpers.ts';
 
 const bridge = testBridgeName();
 let t: TestEngine;
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   t = await startTestEngine(undefined, { network: bridge });

@@ -2,7 +2,13 @@
 // real systemd container from it that boots, gets an address and powers off
 // cleanly when asked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeHostState, startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
+import {
+  removeHostState,
+  startTestEngine,
+  testBridgeName,
+  waitFor,
+  type TestEngine,
+} from './helpers.ts';
 
 const bridge = testBridgeName();
 let t: TestEngine;
@@ -15,21 +21,6 @@ afterAll(async () => {
   await removeHostState(t.engine, bridge);
   await t.cleanup();
 }, 120_000);
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs: number,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('debian/12', () => {
   it(

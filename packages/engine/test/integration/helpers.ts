@@ -68,3 +68,20 @@ export async function removeHostState(engine: Engine, network?: string): Promise
   }
   if (network) await engine.networks.stop(network).catch(() => {});
 }
+
+/** Polls `fn` until `ok` holds (things that happen asynchronously on the host). */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (ok(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
