@@ -27,9 +27,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Host packages: only those missing are installed. LXC runs the containers,
-# busybox-static makes the default image, dnsmasq and nftables serve the
-# managed bridge, uidmap provides newuidmap/newgidmap for unprivileged ones.
-host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables debootstrap)
+# busybox-static makes the default image, debootstrap the Debian one, dnsmasq
+# and nftables serve the managed bridge, uidmap provides newuidmap/newgidmap
+# for unprivileged ones; Chromium runs the console's end-to-end tests.
+host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables debootstrap chromium)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -70,6 +71,6 @@ log "Preparing the database and the first admin"
 npx --no-install tsx packages/engine/src/cli.ts init
 
 if [ "$serve" -eq 1 ]; then
-  log "Starting Berth"
-  exec npx --no-install tsx packages/engine/src/cli.ts serve
+  log "Starting Berth (web console, APIs and engine on one port)"
+  exec npm start --workspace @berth/web
 fi

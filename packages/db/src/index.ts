@@ -12,6 +12,7 @@ import { UserStore } from './stores/users.ts';
 import { ImageStore } from './stores/images.ts';
 import { StorageStore } from './stores/storage.ts';
 import { NetworkStore } from './stores/networks.ts';
+import { MemberStore } from './stores/members.ts';
 
 export type * from './records.ts';
 export type { InstanceInput, InstanceUpdate } from './stores/instances.ts';
@@ -36,6 +37,7 @@ export type {
 export type { NetworkRecord, NetworkInput } from './stores/networks.ts';
 export { StorageStore } from './stores/storage.ts';
 export { NetworkStore } from './stores/networks.ts';
+export { MemberStore, type MemberRecord } from './stores/members.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { ensureAdmin, type BootstrapAdminResult } from './bootstrap-admin.ts';
@@ -51,6 +53,7 @@ export class Stores {
   readonly images: ImageStore;
   readonly storage: StorageStore;
   readonly networks: NetworkStore;
+  readonly members: MemberStore;
 
   constructor(client: Tx) {
     this.projects = new ProjectStore(client);
@@ -62,6 +65,7 @@ export class Stores {
     this.images = new ImageStore(client);
     this.storage = new StorageStore(client);
     this.networks = new NetworkStore(client);
+    this.members = new MemberStore(client);
   }
 }
 

@@ -125,3 +125,23 @@ describe('stores', () => {
     expect((await db.users.get('admin'))?.passwordHash).toBe(user?.passwordHash);
   });
 });
+
+describe('project members', () => {
+  it('keeps one role per user and project, listed both ways', async () => {
+    const alice = await db.users.create({ username: 'alice' });
+    await db.projects.create({ name: 'm1' });
+    await db.projects.create({ name: 'm2' });
+    expect(await db.members.set('m1', alice.id, 'viewer')).toBe(true);
+    expect(await db.members.set('m1', alice.id, 'operator')).toBe(true);
+    expect(await db.members.set('m2', alice.id, 'admin')).toBe(true);
+    expect(await db.members.set('nope', alice.id, 'admin')).toBe(false);
+    expect(await db.members.listForUser(alice.id)).toEqual([
+      { project: 'm1', role: 'operator' },
+      { project: 'm2', role: 'admin' },
+    ]);
+    expect(await db.members.list('m1')).toEqual([{ project: 'm1', userId: alice.id, username: 'alice', role: 'operator' }]);
+    await db.members.remove('m1', alice.id);
+    expect(await db.members.list('m1')).toEqual([]);
+    expect((await db.users.getById(alice.id))?.username).toBe('alice');
+  });
+});

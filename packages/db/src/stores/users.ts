@@ -40,6 +40,10 @@ export class UserStore {
     return this.db.user.findMany({ select, orderBy: { username: 'asc' } });
   }
 
+  async getById(id: number): Promise<UserRecord | null> {
+    return this.db.user.findUnique({ where: { id }, select });
+  }
+
   async get(username: string): Promise<UserRecord | null> {
     return this.db.user.findUnique({ where: { username }, select });
   }

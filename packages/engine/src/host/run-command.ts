@@ -149,7 +149,8 @@ export function runCommand(
 
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
-  const env: NodeJS.ProcessEnv = options.inheritEnv === false ? {} : { ...process.env };
+  // A plain record: web code augments ProcessEnv with a required NODE_ENV.
+  const env: Record<string, string | undefined> = options.inheritEnv === false ? {} : { ...process.env };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;
@@ -161,7 +162,7 @@ export function runCommand(
     try {
       child = spawn(cmd, args, {
         cwd: options.cwd,
-        env,
+        env: env as NodeJS.ProcessEnv,
         stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         detached: true,
         windowsHide: true,

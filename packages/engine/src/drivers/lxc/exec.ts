@@ -20,7 +20,7 @@ import { EngineError } from '../../errors.ts';
 import type { ExecProcess, ExecRequest } from '../driver.ts';
 
 /** The host environment lxc-* commands run with: a PATH, nothing of the engine's. */
-export const HOST_ENV: Record<string, string> = {
+export const HOST_ENV: Record<string, string | undefined> = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 };
 
@@ -109,7 +109,8 @@ export function execPiped(container: string, lxcPath: string, request: ExecReque
   const args = attachArgs(container, lxcPath, request);
   const child = spawn('lxc-attach', args, {
     cwd: '/',
-    env: HOST_ENV,
+    // A plain record: web code augments ProcessEnv with a required NODE_ENV.
+    env: HOST_ENV as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
@@ -171,7 +172,8 @@ export async function execPty(
     cols: size.cols,
     rows: size.rows,
     cwd: '/',
-    env: HOST_ENV,
+    // A plain record: web code augments ProcessEnv with a required NODE_ENV.
+    env: HOST_ENV as NodeJS.ProcessEnv,
   });
   const stdout = new PassThrough();
   // lxc-attach puts its tty in raw mode with TCSAFLUSH, which drops what was

@@ -1,0 +1,99 @@
+// Starts the real Berth server (server.ts under tsx) on a free loopback port
+// with a fresh data directory, and stops it by its own pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface RunningServer {
+  url: string;
+  dataDir: string;
+  adminUser: string;
+  adminPassword: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer(
+  options: { readyTimeoutMs?: number; generatedAdminPassword?: boolean } = {},
+): Promise<RunningServer> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-web-e2e-'));
+  const port = await freePort();
+  let adminPassword = 'e2e-admin-password-1';
+  const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+  const child: ChildProcess = spawn(process.execPath, [tsxCli, 'server.ts'], {
+    cwd: appDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      NEXT_TELEMETRY_DISABLED: '1',
+      BERTH_DATA_DIR: dataDir,
+      BERTH_LISTEN: `127.0.0.1:${port}`,
+      BERTH_ADMIN_USER: 'admin',
+      ...(options.generatedAdminPassword ? {} : { BERTH_ADMIN_PASSWORD: adminPassword }),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      process.kill(child.pid, 'SIGTERM');
+      const killed = setTimeout(
+        () => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'),
+        15_000,
+      );
+      await exited;
+      clearTimeout(killed);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time:\n${output}`)),
+      options.readyTimeoutMs ?? 400_000,
+    );
+    const check = () => {
+      const m = /Berth is listening on (\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+
+  if (options.generatedAdminPassword) {
+    const m = /Created server admin "admin" with password: (\S+)/.exec(output);
+    if (!m) throw new Error(`no generated password printed:\n${output}`);
+    adminPassword = m[1]!;
+  }
+  return { url, dataDir, adminUser: 'admin', adminPassword, output: () => output, stop };
+}

@@ -1,0 +1,196 @@
+// Berth's one server: Next.js (pages, tRPC, Auth.js), socket.io and the
+// engine, in one process on one port. Run with tsx:
+//   tsx server.ts          production (builds the app first when needed)
+//   tsx server.ts --dev    development (Next's dev server, hot reload)
+// It must run as root: the engine manages containers and VMs, as LXD's daemon does.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { writeFile, rm } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseEnv, type WebEnv } from './src/env.ts';
+
+const appDir = path.dirname(fileURLToPath(import.meta.url));
+const dev = process.argv.includes('--dev');
+// Next reads NODE_ENV itself; set it before Next loads, from the mode asked for.
+(process.env as Record<string, string | undefined>).NODE_ENV ??= dev ? 'development' : 'production';
+// Berth does not phone home (and these hosts cannot reach the outside anyway).
+process.env.NEXT_TELEMETRY_DISABLED ??= '1';
+
+function fail(message: string, code = 1): never {
+  console.error(`berth: ${message}`);
+  process.exit(code);
+}
+
+/** Newest modification time under `dir` (sources that a build depends on). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Production needs a build of the current sources: make one when missing or stale. */
+async function buildIfNeeded(): Promise<void> {
+  const buildId = path.join(appDir, '.next', 'BUILD_ID');
+  const sources = Math.max(
+    newestMtime(path.join(appDir, 'src')),
+    statSync(path.join(appDir, 'next.config.ts')).mtimeMs,
+  );
+  if (existsSync(buildId) && statSync(buildId).mtimeMs >= sources) return;
+  console.log('berth: building the web console (next build)...');
+  const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [nextBin, 'build'], {
+      cwd: appDir,
+      stdio: 'inherit',
+      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`next build exited with ${code}`)),
+    );
+  });
+}
+
+async function main(env: WebEnv) {
+  if (process.getuid?.() !== 0)
+    fail('Berth must run as root: it manages containers and virtual machines (as LXD does).');
+  if (!dev) await buildIfNeeded();
+
+  // Runtime modules (engine, database, socket.io) load after the build, so a
+  // build failure is reported before any state is touched.
+  const [{ createEngine }, { ensureAdmin }, next, { Server: SocketServer }] = await Promise.all([
+    import('@berth/engine'),
+    import('@berth/db'),
+    import('next').then((m) => m.default),
+    import('socket.io'),
+  ]);
+  const { createAccounts } = await import('./src/runtime/accounts.ts');
+  const { loadSessionSecret } = await import('./src/runtime/session-secret.ts');
+  const { loadTls } = await import('./src/runtime/tls.ts');
+  const { attachEventsGateway } = await import('./src/runtime/events-gateway.ts');
+  const { registerBerth, sessionCookieNameFor } = await import('./src/server/berth.ts');
+  const { createMemberStore } = await import('./src/server/members.ts');
+
+  const tls = env.listen.loopback && !env.tls ? undefined : await loadTls(env.dataDir, env.tls);
+  const engine = await createEngine({ dataDir: env.dataDir, location: env.location });
+
+  const admin = await ensureAdmin(engine.db, {
+    username: env.adminUser,
+    ...(env.adminPassword ? { password: env.adminPassword } : {}),
+  });
+  const passwordFile = path.join(env.dataDir, 'initial-admin-password');
+  if (admin.generatedPassword) {
+    // Shown once here and kept, readable by root only, until first login changes it.
+    await writeFile(passwordFile, `${admin.username}:${admin.generatedPassword}\n`, {
+      mode: 0o600,
+    });
+    console.log(
+      `Created server admin "${admin.username}" with password: ${admin.generatedPassword}`,
+    );
+    console.log(`(also saved in ${passwordFile}; you must change it at first login)`);
+  } else if (admin.created) {
+    await rm(passwordFile, { force: true });
+    console.log(
+      `Created server admin "${admin.username}" with the password from BERTH_ADMIN_PASSWORD`,
+    );
+  } else if (existsSync(passwordFile)) {
+    console.log(
+      `The first admin's generated password is in ${passwordFile} (until it is changed at first login)`,
+    );
+  }
+
+  const secure = tls !== undefined;
+  registerBerth({
+    engine,
+    env,
+    sessionSecret: await loadSessionSecret(env.dataDir, env.sessionSecret),
+    sessionCookieName: sessionCookieNameFor(secure),
+    secureCookies: secure,
+    accounts: await createAccounts(engine.db, { initialPasswordFile: passwordFile }),
+    members: createMemberStore(engine.db),
+  });
+
+  const app = next({ dev, dir: appDir, hostname: env.listen.host, port: env.listen.port });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+  const handleUpgrade = app.getUpgradeHandler();
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    // The client's address for login rate limits; never trust one sent by the client.
+    req.headers['x-berth-client-address'] = req.socket.remoteAddress ?? 'unknown';
+    handle(req, res).catch((error: unknown) => {
+      console.error('berth: request failed', error);
+      if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
+    });
+  };
+  const server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key }, onRequest)
+    : createHttpServer(onRequest);
+
+  // socket.io answers its own path; every other upgrade (Next's dev HMR) goes to Next.
+  const io = new SocketServer(server, { serveClient: false, destroyUpgrade: false });
+  attachEventsGateway(io, (await import('./src/server/berth.ts')).getBerth());
+  server.on('upgrade', (req, socket, head) => {
+    if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.listen.port, env.listen.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
+  console.log(
+    `Berth drivers: ${engine
+      .drivers()
+      .map(
+        (d) =>
+          `${d.type}=${d.name} ${d.available ? 'available' : `unavailable (${d.reason ?? ''})`}`,
+      )
+      .join(', ')}`,
+  );
+  if (tls?.generated) console.log(`Generated a self-signed certificate: ${tls.certPath}`);
+  console.log(
+    `Berth is listening on ${secure ? 'https' : 'http'}://${host}:${port} (${dev ? 'development' : 'production'}, data directory ${env.dataDir})`,
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`berth: ${signal}, stopping (instances keep running)`);
+    const forced = setTimeout(() => process.exit(1), 10_000);
+    forced.unref();
+    io.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await app.close().catch(() => {});
+    await engine.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+let env: WebEnv;
+try {
+  env = parseEnv();
+} catch (error) {
+  fail((error as Error).message, 2);
+}
+main(env).catch((error: unknown) =>
+  fail(error instanceof Error ? (error.stack ?? error.message) : String(error)),
+);

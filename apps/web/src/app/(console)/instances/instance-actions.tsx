@@ -1,0 +1,72 @@
+'use client';
+import { useMutation } from '@tanstack/react-query';
+import { useRouter } from 'next/navigation';
+import { Button } from '~/components/ui.tsx';
+import { describeError, useTRPC } from '~/lib/trpc.ts';
+
+/** Start / stop / delete for one instance; errors go to `onError`. */
+export function InstanceActions({
+  project,
+  name,
+  status,
+  onError,
+  afterDelete,
+}: {
+  project: string;
+  name: string;
+  status: string;
+  onError(message: string | null): void;
+  afterDelete?: string;
+}) {
+  const trpc = useTRPC();
+  const router = useRouter();
+  const options = {
+    onError: (e: unknown) => onError(describeError(e).message),
+    onSuccess: () => onError(null),
+  };
+  const changeState = useMutation(trpc.instances.changeState.mutationOptions(options));
+  const remove = useMutation(
+    trpc.instances.delete.mutationOptions({
+      ...options,
+      onSuccess: () => {
+        onError(null);
+        if (afterDelete) router.push(afterDelete);
+      },
+    }),
+  );
+  const busy = changeState.isPending || remove.isPending;
+  const running = status === 'Running' || status === 'Frozen';
+  return (
+    <div className="flex gap-1">
+      {running ? (
+        <Button
+          aria-label={`Stop ${name}`}
+          disabled={busy}
+          onClick={() => changeState.mutate({ project, name, state: { action: 'stop' } })}
+        >
+          Stop
+        </Button>
+      ) : (
+        <Button
+          aria-label={`Start ${name}`}
+          disabled={busy}
+          onClick={() => changeState.mutate({ project, name, state: { action: 'start' } })}
+        >
+          Start
+        </Button>
+      )}
+      <Button
+        variant="danger"
+        aria-label={`Delete ${name}`}
+        disabled={busy || running}
+        title={running ? 'Stop the instance first' : undefined}
+        onClick={() => {
+          if (window.confirm(`Delete instance "${name}"? This cannot be undone.`))
+            remove.mutate({ project, name });
+        }}
+      >
+        Delete
+      </Button>
+    </div>
+  );
+}

@@ -1,0 +1,134 @@
+// The web server's environment, parsed once with zod at start. Nothing else
+// in apps/web reads process.env; the rest receives this parsed object.
+import path from 'node:path';
+import { z } from 'zod';
+
+/** `host:port`, `[v6]:port` or `:port` (loopback). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+  loopback: boolean;
+}
+
+export function parseListen(value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new Error(`must be "host:port" or "[ipv6]:port", got "${value}"`);
+  const host = match[1] ?? (match[2] || '127.0.0.1');
+  const port = Number(match[3]);
+  if (port > 65535) throw new Error(`port ${port} is out of range`);
+  return { host, port, loopback: isLoopback(host) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const Env = z
+  .object({
+    BERTH_DATA_DIR: z.string().min(1).default('./data'),
+    BERTH_LISTEN: z
+      .string()
+      .default('127.0.0.1:8443')
+      .transform((value, ctx) => {
+        try {
+          return parseListen(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
+    BERTH_TLS_CERT: optionalString,
+    BERTH_TLS_KEY: optionalString,
+    BERTH_SESSION_SECRET: optionalString.refine(
+      (v) => v === undefined || v.length >= 32,
+      'must be at least 32 characters',
+    ),
+    /** Session lifetime in seconds (default 8 hours). */
+    BERTH_SESSION_MAX_AGE: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(8 * 60 * 60),
+    BERTH_ADMIN_USER: z
+      .string()
+      .regex(
+        /^[a-z_][a-z0-9_.-]{0,31}$/,
+        'must be a lower-case user name (letters, digits, "_", "-", ".")',
+      )
+      .default('admin'),
+    BERTH_ADMIN_PASSWORD: optionalString.refine(
+      (v) => v === undefined || v.length >= 12,
+      'must be at least 12 characters',
+    ),
+    BERTH_LOCATION: z.string().min(1).default('none'),
+    BERTH_OIDC_ISSUER: optionalString,
+    BERTH_OIDC_CLIENT_ID: optionalString,
+    BERTH_OIDC_CLIENT_SECRET: optionalString,
+    BERTH_OIDC_NAME: z.string().default('Single sign-on'),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.BERTH_TLS_CERT === undefined) !== (env.BERTH_TLS_KEY === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BERTH_TLS_CERT'],
+        message: 'BERTH_TLS_CERT and BERTH_TLS_KEY must be set together',
+      });
+    }
+    const oidc = [env.BERTH_OIDC_ISSUER, env.BERTH_OIDC_CLIENT_ID, env.BERTH_OIDC_CLIENT_SECRET];
+    if (oidc.some((v) => v !== undefined) && oidc.some((v) => v === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['BERTH_OIDC_ISSUER'],
+        message:
+          'BERTH_OIDC_ISSUER, BERTH_OIDC_CLIENT_ID and BERTH_OIDC_CLIENT_SECRET must be set together',
+      });
+    }
+  });
+
+export interface WebEnv {
+  dataDir: string;
+  listen: ListenAddress;
+  tls: { cert: string; key: string } | undefined;
+  sessionSecret: string | undefined;
+  sessionMaxAge: number;
+  adminUser: string;
+  adminPassword: string | undefined;
+  location: string;
+  oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
+}
+
+export function parseEnv(env: NodeJS.ProcessEnv = process.env): WebEnv {
+  const result = Env.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`Environment variable ${issue.path.join('.') || '?'}: ${issue.message}`);
+  }
+  const e = result.data;
+  return {
+    dataDir: path.resolve(e.BERTH_DATA_DIR),
+    listen: e.BERTH_LISTEN,
+    tls:
+      e.BERTH_TLS_CERT && e.BERTH_TLS_KEY
+        ? { cert: path.resolve(e.BERTH_TLS_CERT), key: path.resolve(e.BERTH_TLS_KEY) }
+        : undefined,
+    sessionSecret: e.BERTH_SESSION_SECRET,
+    sessionMaxAge: e.BERTH_SESSION_MAX_AGE,
+    adminUser: e.BERTH_ADMIN_USER,
+    adminPassword: e.BERTH_ADMIN_PASSWORD,
+    location: e.BERTH_LOCATION,
+    oidc:
+      e.BERTH_OIDC_ISSUER && e.BERTH_OIDC_CLIENT_ID && e.BERTH_OIDC_CLIENT_SECRET
+        ? {
+            issuer: e.BERTH_OIDC_ISSUER,
+            clientId: e.BERTH_OIDC_CLIENT_ID,
+            clientSecret: e.BERTH_OIDC_CLIENT_SECRET,
+            name: e.BERTH_OIDC_NAME,
+          }
+        : undefined,
+  };
+}

@@ -1,0 +1,62 @@
+// socket.io namespace `/events`: the engine's event bus, fanned out to
+// browsers. The handshake is authenticated by the session cookie; each
+// socket receives only the events of the projects its user may see.
+import type { Server } from 'socket.io';
+import type { Event } from '@berth/engine/schemas';
+import type { BerthServices } from '../server/berth.ts';
+import { can, type PolicyUser } from '../server/policy.ts';
+import { sessionFromCookie, type CookieSession } from './session-cookie.ts';
+
+/** How long a socket trusts the roles it loaded before asking again. */
+const rolesTtlMs = 30_000;
+
+export function attachEventsGateway(io: Server, berth: BerthServices): void {
+  const nsp = io.of('/events');
+
+  nsp.use((socket, next) => {
+    sessionFromCookie(berth, socket.handshake.headers.cookie)
+      .then((session) => {
+        if (!session) return next(new Error('UNAUTHORIZED'));
+        if (session.user.mustChangePassword)
+          return next(new Error('FORBIDDEN: change your password first'));
+        socket.data.session = session;
+        next();
+      })
+      .catch(() => next(new Error('UNAUTHORIZED')));
+  });
+
+  nsp.on('connection', (socket) => {
+    const session = socket.data.session as CookieSession;
+    let policyUser: PolicyUser = { isAdmin: session.user.isAdmin, roles: new Map() };
+    let loadedAt = 0;
+    const refresh = async () => {
+      if (Date.now() - loadedAt < rolesTtlMs) return;
+      loadedAt = Date.now();
+      policyUser = {
+        isAdmin: session.user.isAdmin,
+        roles: await berth.members.rolesOf(session.user.id),
+      };
+    };
+    void refresh();
+
+    const subscription = berth.engine.events.subscribe(
+      { types: ['lifecycle', 'operation'] },
+      (event: Event) => {
+        void refresh()
+          .then(() => {
+            if (can(policyUser, 'read', event.project)) socket.emit('event', event);
+          })
+          .catch(() => {});
+      },
+    );
+
+    // A session that expires ends its socket too.
+    const untilExpiry = Math.max(0, session.expires * 1000 - Date.now());
+    const expiry = setTimeout(() => socket.disconnect(true), Math.min(untilExpiry, 2 ** 31 - 1));
+
+    socket.on('disconnect', () => {
+      clearTimeout(expiry);
+      subscription.close();
+    });
+  });
+}

@@ -1,0 +1,61 @@
+// The bridge between server.ts and the code Next.js bundles. server.ts
+// (run by tsx) creates the engine, the accounts and the limiter once and
+// registers them here; route handlers and tRPC read them back. Next's
+// bundles never import @berth/engine or @berth/db at run time (only types),
+// so there is exactly one engine, one database and one event bus per process.
+import type { Engine } from '@berth/engine';
+import type { WebEnv } from '../env.ts';
+import type { MemberStore } from './members.ts';
+
+export interface SessionUser {
+  id: number;
+  username: string;
+  isAdmin: boolean;
+  mustChangePassword: boolean;
+}
+
+export type LoginResult =
+  | { ok: true; user: SessionUser }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
+
+export interface Accounts {
+  /** Checks a password, rate-limited per account and per client address. */
+  login(username: string, password: string, address: string): Promise<LoginResult>;
+  /** The user as the database has it now; null when gone or disabled. */
+  get(username: string): Promise<SessionUser | null>;
+  /** Sets a new password after checking the current one; clears mustChangePassword. */
+  changePassword(username: string, current: string, next: string): Promise<void>;
+}
+
+export interface BerthServices {
+  engine: Engine;
+  env: WebEnv;
+  sessionSecret: string;
+  /** The session cookie's name (also the JWT's salt). */
+  sessionCookieName: string;
+  secureCookies: boolean;
+  accounts: Accounts;
+  members: MemberStore;
+}
+
+const key = Symbol.for('berth.web.services');
+type Holder = { [key]?: BerthServices };
+
+export function registerBerth(services: BerthServices): void {
+  (globalThis as Holder)[key] = services;
+}
+
+export function getBerth(): BerthServices {
+  const services = (globalThis as Holder)[key];
+  if (!services)
+    throw new Error(
+      'Berth services are not registered: run the web app through server.ts (npm start / npm run dev)',
+    );
+  return services;
+}
+
+/** Auth.js's own naming: `__Secure-` only over HTTPS. */
+export function sessionCookieNameFor(secure: boolean): string {
+  return `${secure ? '__Secure-' : ''}authjs.session-token`;
+}

@@ -1,0 +1,67 @@
+// The one policy module. Every tRPC procedure, page and socket.io connection
+// asks `can()`; nothing is authorised in the browser alone.
+//
+// Roles are per project and cumulative: an operator may do what a viewer
+// may, an admin what an operator may. Server admins may do everything,
+// including server-wide actions no project role grants.
+
+export const projectRoles = ['viewer', 'operator', 'admin'] as const;
+export type ProjectRole = (typeof projectRoles)[number];
+
+/** What a project role allows, by the lowest role that allows it. */
+export const actionRole = {
+  read: 'viewer',
+  lifecycle: 'operator',
+  console: 'operator',
+  exec: 'operator',
+  files: 'operator',
+  snapshots: 'operator',
+  /** Instance and project configuration; also creating instances and building images. */
+  config: 'admin',
+  profiles: 'admin',
+  members: 'admin',
+  delete: 'admin',
+} as const satisfies Record<string, ProjectRole>;
+export type ProjectAction = keyof typeof actionRole;
+
+/** Actions outside any project: only server admins. */
+export type ServerAction = 'server';
+export type Action = ProjectAction | ServerAction;
+
+export interface PolicyUser {
+  isAdmin: boolean;
+  /** Project name → role. */
+  roles: ReadonlyMap<string, ProjectRole>;
+}
+
+export function isProjectRole(value: string): value is ProjectRole {
+  return (projectRoles as readonly string[]).includes(value);
+}
+
+function rank(role: ProjectRole): number {
+  return projectRoles.indexOf(role);
+}
+
+/** May `user` do `action` in `project`? Server actions ignore `project`. */
+export function can(
+  user: PolicyUser | null | undefined,
+  action: Action,
+  project?: string,
+): boolean {
+  if (!user) return false;
+  if (user.isAdmin) return true;
+  if (action === 'server' || project === undefined) return false;
+  const role = user.roles.get(project);
+  if (!role) return false;
+  return rank(role) >= rank(actionRole[action]);
+}
+
+/** The projects `user` may see: all of `all` for server admins, else those with a role. */
+export function visibleProjects(
+  user: PolicyUser | null | undefined,
+  all: readonly string[],
+): string[] {
+  if (!user) return [];
+  if (user.isAdmin) return [...all];
+  return all.filter((name) => user.roles.has(name));
+}

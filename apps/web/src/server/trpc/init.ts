@@ -1,0 +1,75 @@
+// tRPC's one set-up: the context (session, policy user, engine), the error
+// formatter, and the procedures routers build on. Routers stay thin: parse
+// with the engine's schemas, authorise here, call the engine, return.
+import { initTRPC, TRPCError } from '@trpc/server';
+import type { Engine } from '@berth/engine';
+import { z } from 'zod';
+import { ProjectName } from '@berth/engine/schemas';
+import type { SessionUser } from '../berth.ts';
+import { can, visibleProjects, type PolicyUser, type ProjectAction } from '../policy.ts';
+import { errorData, toTRPCError } from './error-format.ts';
+
+export interface Context {
+  engine: Engine;
+  user: (SessionUser & PolicyUser) | null;
+}
+
+const t = initTRPC.context<Context>().create({
+  errorFormatter({ shape, error }) {
+    return { ...shape, data: { ...shape.data, ...errorData(error) } };
+  },
+});
+
+export const router = t.router;
+
+/** Every procedure: EngineErrors become the matching tRPC error (error-format.ts). */
+const base = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) throw toTRPCError(result.error);
+  return result;
+});
+
+/** A signed-in user who needs no password change first. */
+export const authedProcedure = base.use(({ ctx, next }) => {
+  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+/** Signed in, but allowed while the password must still be changed. */
+export const accountProcedure = authedProcedure;
+
+export const userProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.mustChangePassword)
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'Change your password first' });
+  return next();
+});
+
+/** Server-wide actions (creating projects, ...): server admins only. */
+export const serverAdminProcedure = userProcedure.use(({ ctx, next }) => {
+  if (!can(ctx.user, 'server'))
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'Only server administrators may do this' });
+  return next();
+});
+
+export const ProjectInput = z.object({ project: ProjectName.default('default') });
+
+/**
+ * A procedure on one project's objects: input carries `project`; the user
+ * must hold a role allowing `action` there. A project the user may not read
+ * is answered as not found, so its name does not leak.
+ */
+export function projectProcedure(action: ProjectAction) {
+  return userProcedure.input(ProjectInput).use(({ ctx, input, next }) => {
+    if (!can(ctx.user, 'read', input.project))
+      throw new TRPCError({ code: 'NOT_FOUND', message: `Project "${input.project}" not found` });
+    if (!can(ctx.user, action, input.project)) {
+      throw new TRPCError({
+        code: 'FORBIDDEN',
+        message: `Your role in project "${input.project}" does not allow ${action}`,
+      });
+    }
+    return next();
+  });
+}
+
+export { visibleProjects };

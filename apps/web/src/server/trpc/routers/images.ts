@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { ImageAliasName } from '@berth/engine/schemas';
+import { projectProcedure, router } from '../init.ts';
+
+export const imagesRouter = router({
+  list: projectProcedure('read').query(({ ctx, input }) => ctx.engine.images.list(input.project)),
+  aliases: projectProcedure('read').query(({ ctx, input }) =>
+    ctx.engine.images.listAliases(input.project),
+  ),
+  /** The built-in busybox image, from the host's static busybox; returns its operation. */
+  buildBusybox: projectProcedure('config')
+    .input(z.object({ alias: ImageAliasName.optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.images.buildBusybox(input.project, input.alias ? { alias: input.alias } : {}),
+    ),
+  delete: projectProcedure('delete')
+    .input(z.object({ fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/) }))
+    .mutation(({ ctx, input }) => ctx.engine.images.delete(input.project, input.fingerprint)),
+});
