@@ -25,8 +25,11 @@ async function init() {
   if (!hasBusybox) {
     const op = await engine.images.buildBusybox('default', { alias: 'busybox' });
     const done = await engine.operations.wait(op.id);
-    if (done.status !== 'Success') throw new Error(`Building the busybox image failed: ${done.err}`);
-    console.log(`Built the default image "busybox" (${String((done.metadata as { fingerprint?: string } | null)?.fingerprint ?? '').slice(0, 12)})`);
+    if (done.status !== 'Success')
+      throw new Error(`Building the busybox image failed: ${done.err}`);
+    console.log(
+      `Built the default image "busybox" (${String((done.metadata as { fingerprint?: string } | null)?.fingerprint ?? '').slice(0, 12)})`,
+    );
   }
   const passwordFile = path.join(env.dataDir, 'initial-admin-password');
   if (admin.generatedPassword) {

@@ -11,6 +11,7 @@ import { ProfileService } from './profiles/profiles.ts';
 import { InstanceService } from './instances/instances.ts';
 import { ImageService } from './images/images.ts';
 import { SnapshotService } from './instances/snapshots.ts';
+import { BackupService } from './backups/backups.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
@@ -49,6 +50,7 @@ export interface Engine {
   readonly instances: InstanceService;
   readonly images: ImageService;
   readonly snapshots: SnapshotService;
+  readonly backups: BackupService;
   readonly storage: StoragePoolService;
   readonly networks: NetworkService;
   /** Which instance drivers work on this host, and why not. */
@@ -98,6 +100,21 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     networks,
   );
   const snapshots = new SnapshotService(db, events, operations, storage, instances);
+  const backups = new BackupService({
+    dataDir,
+    db,
+    events,
+    operations,
+    instances,
+    storage,
+    images,
+  });
+  instances.attachCompanions({
+    snapshots: (project, name) => snapshots.list(project, name),
+    backups: (project, name) => backups.list(project, name),
+    renamed: (project, from, to) => backups.renameInstance(project, from, to),
+    deleted: (project, name) => backups.deleteAll(project, name),
+  });
   networks.setUsageProvider(async (network) => {
     const all = await instances.list(undefined);
     return all
@@ -131,6 +148,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     instances,
     images,
     snapshots,
+    backups,
     storage,
     networks,
     drivers: () => registry.info(),

@@ -150,7 +150,8 @@ export function runCommand(
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   // A plain record: web code augments ProcessEnv with a required NODE_ENV.
-  const env: Record<string, string | undefined> = options.inheritEnv === false ? {} : { ...process.env };
+  const env: Record<string, string | undefined> =
+    options.inheritEnv === false ? {} : { ...process.env };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

@@ -20,6 +20,8 @@ import {
   StatusCode,
   type Instance,
   type InstanceFull,
+  type InstanceBackup,
+  type InstanceSnapshot,
   type InstanceState,
   type InstanceStatus,
   type InstanceType,
@@ -61,6 +63,13 @@ const hostArchitecture: string =
   )[os.arch()] ?? os.arch();
 
 export type Recursion = 0 | 1 | 2;
+
+export interface InstanceCompanions {
+  snapshots(project: string, name: string): Promise<InstanceSnapshot[]>;
+  backups(project: string, name: string): Promise<InstanceBackup[]>;
+  renamed(project: string, from: string, to: string): Promise<void>;
+  deleted(project: string, name: string): Promise<void>;
+}
 
 export class InstanceService {
   readonly locks = new InstanceLocks();
@@ -372,6 +381,7 @@ export class InstanceService {
           await this.drivers.get(current.type).rename(view, newName);
       });
     });
+    await this.#companions?.renamed(project, name, newName);
     this.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), {
       old_name: name,
     });
@@ -426,8 +436,19 @@ export class InstanceService {
         if (!isNotFound(error)) throw error;
       });
     await this.db.instances.delete(current.record.id);
+    await this.#companions?.deleted(project, name);
     this.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
   }
+
+  /**
+   * What lives beside an instance in other services (snapshots, backups):
+   * listed in its full view, renamed and deleted with it.
+   */
+  attachCompanions(companions: InstanceCompanions): void {
+    this.#companions = companions;
+  }
+
+  #companions: InstanceCompanions | undefined;
 
   /** start / stop / restart / freeze / unfreeze, as an operation under the instance's lock. */
   async changeState(project: string, name: string, input: InstanceStatePut): Promise<Operation> {
@@ -899,8 +920,12 @@ export class InstanceService {
   }
 
   async #full(instance: Instance): Promise<InstanceFull> {
-    const state = await this.state(instance.project, instance.name);
-    return { ...instance, state, snapshots: [], backups: [] };
+    const [state, snapshots, backups] = await Promise.all([
+      this.state(instance.project, instance.name),
+      this.#companions?.snapshots(instance.project, instance.name) ?? [],
+      this.#companions?.backups(instance.project, instance.name) ?? [],
+    ]);
+    return { ...instance, state, snapshots, backups };
   }
 }
 

@@ -1,0 +1,38 @@
+// Ownership of container root filesystems in backups and published images.
+// On disk an unprivileged container's rootfs is shifted to host ids (root =
+// 1000000 here); the LXC driver records the map it shifted to in
+// `<volume>/.berth-idmap`. Backups and images carry container ids (root =
+// 0) so that they restore on any host with any map: a copy is unshifted
+// before it is packed, and an imported tree is shifted to the map of the
+// volume it joins (the driver's create does that for the instance's own
+// rootfs; snapshot trees are shifted here to the same map).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { IDMAP_MARKER } from '../drivers/lxc/lxc-driver.ts';
+import { parseSerializedIdmap } from '../drivers/lxc/instance-idmap.ts';
+import { shiftRootfs } from '../drivers/lxc/rootfs-shift.ts';
+import type { IdmapSet } from '../validation/index.ts';
+
+/** The map a volume's rootfs is shifted to (`null`: host ids as they are, or no marker). */
+export async function volumeShift(volumeDir: string): Promise<IdmapSet | null> {
+  try {
+    return parseSerializedIdmap(await readFile(path.join(volumeDir, IDMAP_MARKER), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** Rewrites a (private) copy from host ids under `from` to container ids. */
+export async function unshiftCopy(rootfs: string, from: IdmapSet | null): Promise<void> {
+  if (from === null) return;
+  await shiftRootfs(rootfs, from, null);
+}
+
+/** Shifts a tree that holds container ids to the map `to`. */
+export async function shiftImported(rootfs: string, to: IdmapSet | null): Promise<void> {
+  if (to === null) return;
+  await shiftRootfs(rootfs, null, to);
+}
+
+export { IDMAP_MARKER };
