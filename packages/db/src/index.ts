@@ -13,6 +13,8 @@ import { ImageStore } from './stores/images.ts';
 import { StorageStore } from './stores/storage.ts';
 import { NetworkStore } from './stores/networks.ts';
 import { MemberStore } from './stores/members.ts';
+import { ApiTokenStore } from './stores/tokens.ts';
+import { AuditStore } from './stores/audit.ts';
 
 export type * from './records.ts';
 export type { InstanceInput, InstanceUpdate } from './stores/instances.ts';
@@ -38,6 +40,8 @@ export type { NetworkRecord, NetworkInput } from './stores/networks.ts';
 export { StorageStore } from './stores/storage.ts';
 export { NetworkStore } from './stores/networks.ts';
 export { MemberStore, type MemberRecord } from './stores/members.ts';
+export { ApiTokenStore, hashToken, type ApiTokenRecord } from './stores/tokens.ts';
+export { AuditStore, type AuditEntry, type AuditInput } from './stores/audit.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { ensureAdmin, type BootstrapAdminResult } from './bootstrap-admin.ts';
@@ -54,6 +58,8 @@ export class Stores {
   readonly storage: StorageStore;
   readonly networks: NetworkStore;
   readonly members: MemberStore;
+  readonly tokens: ApiTokenStore;
+  readonly audit: AuditStore;
 
   constructor(client: Tx) {
     this.projects = new ProjectStore(client);
@@ -66,6 +72,8 @@ export class Stores {
     this.storage = new StorageStore(client);
     this.networks = new NetworkStore(client);
     this.members = new MemberStore(client);
+    this.tokens = new ApiTokenStore(client);
+    this.audit = new AuditStore(client);
   }
 }
 

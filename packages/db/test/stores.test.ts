@@ -139,9 +139,54 @@ describe('project members', () => {
       { project: 'm1', role: 'operator' },
       { project: 'm2', role: 'admin' },
     ]);
-    expect(await db.members.list('m1')).toEqual([{ project: 'm1', userId: alice.id, username: 'alice', role: 'operator' }]);
+    expect(await db.members.list('m1')).toEqual([
+      { project: 'm1', userId: alice.id, username: 'alice', role: 'operator' },
+    ]);
     await db.members.remove('m1', alice.id);
     expect(await db.members.list('m1')).toEqual([]);
     expect((await db.users.getById(alice.id))?.username).toBe('alice');
+  });
+});
+
+describe('API tokens and the audit log', () => {
+  it('stores only a hash of the secret, authenticates it until it expires', async () => {
+    const bob = await db.users.create({ username: 'bob' });
+    const { token, secret } = await db.tokens.create(bob.id, 'ci');
+    expect(secret).toMatch(/^berth_[0-9a-f]{40}$/);
+    expect(token.prefix).toBe(secret.slice(0, 12));
+    expect((await db.tokens.authenticate(secret))?.id).toBe(token.id);
+    expect(await db.tokens.authenticate(`${secret}x`)).toBeNull();
+    const expired = await db.tokens.create(bob.id, 'old', new Date(Date.now() - 1000));
+    expect(await db.tokens.authenticate(expired.secret)).toBeNull();
+    expect((await db.tokens.list(bob.id)).map((t) => t.name)).toEqual(['ci', 'old']);
+    expect(await db.tokens.delete(bob.id, token.id)).toBe(true);
+    expect(await db.tokens.authenticate(secret)).toBeNull();
+  });
+
+  it('records and lists audit entries newest first', async () => {
+    await db.audit.record({
+      userId: null,
+      actor: 'admin',
+      action: 'instance.start',
+      project: 'p1',
+      objectType: 'instance',
+      objectName: 'c1',
+      result: 'success',
+      detail: null,
+    });
+    await db.audit.record({
+      userId: null,
+      actor: 'admin',
+      action: 'instance.delete',
+      project: 'p1',
+      objectType: 'instance',
+      objectName: 'c1',
+      result: 'failure: busy',
+      detail: null,
+    });
+    expect((await db.audit.list({ project: 'p1' })).map((e) => e.action)).toEqual([
+      'instance.delete',
+      'instance.start',
+    ]);
   });
 });

@@ -28,12 +28,20 @@ export class MemberStore {
       select: { role: true, userId: true, user: { select: { username: true } } },
       orderBy: { user: { username: 'asc' } },
     });
-    return rows.map((r) => ({ project, userId: r.userId, username: r.user.username, role: r.role }));
+    return rows.map((r) => ({
+      project,
+      userId: r.userId,
+      username: r.user.username,
+      role: r.role,
+    }));
   }
 
   /** Adds or changes a member's role; false when the project does not exist. */
   async set(project: string, userId: number, role: string): Promise<boolean> {
-    const found = await this.db.project.findUnique({ where: { name: project }, select: { id: true } });
+    const found = await this.db.project.findUnique({
+      where: { name: project },
+      select: { id: true },
+    });
     if (!found) return false;
     await this.db.projectMember.upsert({
       where: { projectId_userId: { projectId: found.id, userId } },
