@@ -154,6 +154,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     drivers: () => registry.info(),
     async close() {
       scheduler?.stop();
+      // Hooks after this point belong to the next engine on this data dir.
+      registry.close();
       await operations.drain();
       if (ownsDb) await db.close();
     },

@@ -125,4 +125,7 @@ export interface InstanceDriver {
   deleteSnapshotStorage(instance: DriverInstance, snapshot: string): Promise<void>;
 
   migrate(instance: DriverInstance, target: string): Promise<void>;
+
+  /** The engine is closing: stop watching the host (instances keep running). */
+  close(): void;
 }

@@ -84,6 +84,11 @@ export class DriverRegistry {
     return this.#info.map((i) => ({ ...i }));
   }
 
+  /** Stops every driver's watchers (at engine close; instances keep running). */
+  close(): void {
+    for (const driver of this.#drivers.values()) driver.close();
+  }
+
   has(type: InstanceType): boolean {
     return this.#drivers.has(type);
   }

@@ -219,6 +219,50 @@ describe('containers', () => {
     );
   });
 
+  it('restarts a running container (a new init, same instance)', async () => {
+    await t.engine.instances.createAndWait('default', {
+      name: 'rs',
+      source: { type: 'image', alias: 'busybox' },
+      start: true,
+    });
+    const before = (await t.engine.instances.state('default', 'rs')).pid;
+    await t.engine.instances.changeStateAndWait('default', 'rs', {
+      action: 'restart',
+      force: true,
+    });
+    const after = await t.engine.instances.state('default', 'rs');
+    expect(after.status).toBe('Running');
+    expect(after.pid).not.toBe(before);
+    const actions = t.events
+      .filter(
+        (e) =>
+          e.type === 'lifecycle' &&
+          (e.metadata as { source: string }).source === '/1.0/instances/rs',
+      )
+      .map((e) => (e.metadata as { action: string }).action);
+    expect(actions).toContain('instance-restarted');
+    await t.engine.instances.delete('default', 'rs', { force: true });
+  });
+
+  it('starts boot.autostart containers when the engine starts', async () => {
+    await t.engine.instances.createAndWait('default', {
+      name: 'auto',
+      source: { type: 'image', alias: 'busybox' },
+      config: { 'boot.autostart': 'true' },
+    });
+    await t.engine.instances.createAndWait('default', {
+      name: 'manual',
+      source: { type: 'image', alias: 'busybox' },
+      config: { 'boot.autostart': 'false' },
+    });
+    await t.engine.close();
+    t = await startTestEngine(t.dataDir, { network: bridge });
+    expect((await t.engine.instances.get('default', 'auto')).status).toBe('Running');
+    expect((await t.engine.instances.get('default', 'manual')).status).toBe('Stopped');
+    await t.engine.instances.delete('default', 'auto', { force: true });
+    await t.engine.instances.delete('default', 'manual');
+  });
+
   it('keeps containers running across an engine restart, and the database agrees', async () => {
     await t.engine.instances.createAndWait('default', {
       name: 'survivor',
