@@ -85,7 +85,7 @@ async function main(env: WebEnv) {
   const { createMemberStore } = await import('./src/server/members.ts');
 
   const tls = env.listen.loopback && !env.tls ? undefined : await loadTls(env.dataDir, env.tls);
-  const engine = await createEngine({ dataDir: env.dataDir, location: env.location });
+  const engine = await createEngine({ dataDir: env.dataDir, location: env.location, defaultNetwork: env.bridge });
 
   const admin = await ensureAdmin(engine.db, {
     username: env.adminUser,
@@ -128,9 +128,16 @@ async function main(env: WebEnv) {
   await app.prepare();
   const handleUpgrade = app.getUpgradeHandler();
 
+  // LXD's REST API under /1.0 (src/rest); everything else is Next's.
+  const { createRestHandler, isRestPath } = await import('./src/rest/handler.ts');
+  const rest = createRestHandler({ engine });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     // The client's address for login rate limits; never trust one sent by the client.
     req.headers['x-berth-client-address'] = req.socket.remoteAddress ?? 'unknown';
+    if (isRestPath(req.url)) {
+      void rest(req, res);
+      return;
+    }
     handle(req, res).catch((error: unknown) => {
       console.error('berth: request failed', error);
       if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
@@ -143,6 +150,10 @@ async function main(env: WebEnv) {
   // socket.io answers its own path; every other upgrade (Next's dev HMR) goes to Next.
   const io = new SocketServer(server, { serveClient: false, destroyUpgrade: false });
   attachEventsGateway(io, (await import('./src/server/berth.ts')).getBerth());
+  (await import('./src/runtime/terminal-gateway.ts')).attachTerminalGateway(
+    io,
+    (await import('./src/server/berth.ts')).getBerth(),
+  );
   server.on('upgrade', (req, socket, head) => {
     if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
   });

@@ -66,6 +66,11 @@ const Env = z
       'must be at least 12 characters',
     ),
     BERTH_LOCATION: z.string().min(1).default('none'),
+    /** The managed bridge new installs get (tests use their own names). */
+    BERTH_BRIDGE: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be an interface name of at most 15 characters')
+      .default('berthbr0'),
     BERTH_OIDC_ISSUER: optionalString,
     BERTH_OIDC_CLIENT_ID: optionalString,
     BERTH_OIDC_CLIENT_SECRET: optionalString,
@@ -99,6 +104,7 @@ export interface WebEnv {
   adminUser: string;
   adminPassword: string | undefined;
   location: string;
+  bridge: string;
   oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
 }
 
@@ -121,6 +127,7 @@ export function parseEnv(env: NodeJS.ProcessEnv = process.env): WebEnv {
     adminUser: e.BERTH_ADMIN_USER,
     adminPassword: e.BERTH_ADMIN_PASSWORD,
     location: e.BERTH_LOCATION,
+    bridge: e.BERTH_BRIDGE,
     oidc:
       e.BERTH_OIDC_ISSUER && e.BERTH_OIDC_CLIENT_ID && e.BERTH_OIDC_CLIENT_SECRET
         ? {

@@ -1,7 +1,8 @@
 // Starts the real Berth server (server.ts under tsx) on a free loopback port
 // with a fresh data directory, and stops it by its own pid.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -35,6 +36,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-web-e2e-'));
   const port = await freePort();
+  // Its own bridge, so tests never touch (or fight over) a real berthbr0.
+  const bridge = `bt${randomBytes(5).toString('hex')}`;
   let adminPassword = 'e2e-admin-password-1';
   const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
   const child: ChildProcess = spawn(process.execPath, [tsxCli, 'server.ts'], {
@@ -45,6 +48,7 @@ export async function startServer(
       NEXT_TELEMETRY_DISABLED: '1',
       BERTH_DATA_DIR: dataDir,
       BERTH_LISTEN: `127.0.0.1:${port}`,
+      BERTH_BRIDGE: bridge,
       BERTH_ADMIN_USER: 'admin',
       ...(options.generatedAdminPassword ? {} : { BERTH_ADMIN_PASSWORD: adminPassword }),
     },
@@ -65,6 +69,7 @@ export async function startServer(
       await exited;
       clearTimeout(killed);
     }
+    await removeHostState(dataDir, bridge);
     await rm(dataDir, { recursive: true, force: true });
   };
 
@@ -96,4 +101,27 @@ export async function startServer(
     adminPassword = m[1]!;
   }
   return { url, dataDir, adminUser: 'admin', adminPassword, output: () => output, stop };
+}
+
+/**
+ * Containers, dnsmasq and bridge outlive the server (as LXD's do): remove
+ * what this test server left, each by its own name or pid file.
+ */
+async function removeHostState(dataDir: string, bridge: string): Promise<void> {
+  const lxcPath = path.join(dataDir, 'lxc');
+  const names = await readdir(lxcPath, { withFileTypes: true }).catch(() => []);
+  for (const entry of names) {
+    if (!entry.isDirectory()) continue;
+    spawnSync('lxc-stop', ['-k', '-n', entry.name, '-P', lxcPath], { stdio: 'ignore', timeout: 30_000 });
+  }
+  const pidFile = path.join(dataDir, 'networks', bridge, 'dnsmasq.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(pid) && pid > 0) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+  }
+  spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore', timeout: 10_000 });
 }
