@@ -30,7 +30,7 @@ import {
 import { parseInput } from '../parse-input.ts';
 import { nextInterfaceHwaddr, randomInstanceName, validInstanceName } from '../validation/index.ts';
 import { filterObjects } from '../filter/index.ts';
-import { checkProjectLimits } from '../projects/project-limits.ts';
+import { checkProjectLimits, type InstanceUsage } from '../projects/project-limits.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { DriverRegistry, InstanceHostEvent } from '../drivers/registry.ts';
 import type { ConsoleStream, DriverInstance, ExecProcess, FileWrite } from '../drivers/driver.ts';
@@ -195,11 +195,11 @@ export class InstanceService {
       await this.#assignHwaddrs(tx, shape);
       validateExpanded(shape, projectRecord.config);
       await this.#checkNetworks(shape);
-      const others = await this.#projectInstances(tx, project);
-      checkProjectLimits(projectRecord.config, [
-        ...others,
-        { name, type: req.type, expandedConfig: shape.expandedConfig },
-      ]);
+      await this.#checkLimits(tx, projectRecord.config, project, {
+        name,
+        type: req.type,
+        expandedConfig: shape.expandedConfig,
+      });
       return tx.instances.create(projectRecord.id, {
         name,
         type: req.type,
@@ -317,11 +317,11 @@ export class InstanceService {
         await this.#assignHwaddrs(tx, shape);
         validateExpanded(shape, projectRecord.config);
         await this.#checkNetworks(shape);
-        const others = (await this.#projectInstances(tx, project)).filter((i) => i.name !== name);
-        checkProjectLimits(projectRecord.config, [
-          ...others,
-          { name, type: current.type, expandedConfig: shape.expandedConfig },
-        ]);
+        await this.#checkLimits(tx, projectRecord.config, project, {
+          name,
+          type: current.type,
+          expandedConfig: shape.expandedConfig,
+        });
         await tx.instances.update(current.record.id, {
           description: req.description,
           ephemeral: req.ephemeral,
@@ -812,6 +812,24 @@ export class InstanceService {
       expandedConfig: expanded.expandedConfig,
       expandedDevices: expanded.expandedDevices,
     };
+  }
+
+  /**
+   * The project's limits with `instance` as it would be. Expanding every
+   * instance of the project costs a query per instance's profiles, so it is
+   * only done when the project has a limit at all.
+   */
+  async #checkLimits(
+    tx: Stores,
+    projectConfig: Record<string, string>,
+    project: string,
+    instance: InstanceUsage,
+  ): Promise<void> {
+    if (!Object.keys(projectConfig).some((key) => key.startsWith('limits.'))) return;
+    const others = (await this.#projectInstances(tx, project)).filter(
+      (i) => i.name !== instance.name,
+    );
+    checkProjectLimits(projectConfig, [...others, instance]);
   }
 
   /** A nic on a managed network needs that network to exist (LXD refuses it too). */

@@ -202,6 +202,7 @@ export class StoragePoolService {
       throw new EngineError('CONFLICT', `Storage pool "${name}" is currently in use`);
     }
     const source = row.config.source ?? this.defaultSource(name);
+    this.#sources.delete(name);
     await this.#db.storage.deletePool(row.id);
     await this.#sweepTemporaries(source);
     await this.#removeLayout(source);
@@ -529,10 +530,20 @@ export class StoragePoolService {
     return row;
   }
 
+  /**
+   * Where a pool lives. Asked on every instance operation and fixed for a
+   * pool's life (`source` cannot change), so it is remembered.
+   */
   async #source(pool: string): Promise<string> {
+    const known = this.#sources.get(pool);
+    if (known !== undefined) return known;
     const row = await this.#pool(pool);
-    return row.config.source ?? this.defaultSource(pool);
+    const source = row.config.source ?? this.defaultSource(pool);
+    this.#sources.set(pool, source);
+    return source;
   }
+
+  readonly #sources = new Map<string, string>();
 
   async #makeLayout(source: string): Promise<void> {
     await mkdir(source, { recursive: true, mode: 0o711 });
