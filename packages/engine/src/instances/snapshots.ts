@@ -54,19 +54,23 @@ export class SnapshotService {
   ) {}
 
   async list(project: string, instance: string): Promise<InstanceSnapshot[]> {
-    const { instance: inst } = await this.instances.resolve(project, instance);
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
     const records = await this.db.snapshots.list(inst.record.id);
     return Promise.all(
-      records.map((r) => this.#toApi(r, inst.record.architecture, inst.record.profiles)),
+      records.map((r) =>
+        this.#toApi(r, inst.record.architecture, inst.record.profiles, pool, inst.type),
+      ),
     );
   }
 
   async get(project: string, instance: string, name: string): Promise<InstanceSnapshot> {
-    const { instance: inst } = await this.instances.resolve(project, instance);
+    const { instance: inst, pool } = await this.instances.resolve(project, instance);
     return this.#toApi(
       await this.#record(inst.record.id, name),
       inst.record.architecture,
       inst.record.profiles,
+      pool,
+      inst.type,
     );
   }
 
@@ -314,8 +318,14 @@ export class SnapshotService {
     record: SnapshotRecord,
     architecture: string,
     profiles: string[],
+    pool: string,
+    type: string,
   ): Promise<InstanceSnapshot> {
     const profileRecords = await this.db.profiles.getMany(record.project, profiles);
+    // What the snapshot's copy takes on disk (LXD reports its volume's usage).
+    const size = await this.storage
+      .volumeUsage(pool, record.project, record.instance, type, record.name)
+      .catch(() => -1);
     const expanded = expand(profileRecords, { config: record.config, devices: record.devices });
     return {
       name: record.name,
@@ -331,7 +341,7 @@ export class SnapshotService {
       last_used_at: zeroTime,
       expanded_config: expanded.config,
       expanded_devices: expanded.devices,
-      size: -1,
+      size,
     };
   }
 }
