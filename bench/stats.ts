@@ -9,7 +9,7 @@ export interface Summary {
 }
 
 /** Nearest-rank percentile (p in 0..100) of an ascending-sorted array. */
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }

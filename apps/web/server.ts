@@ -85,7 +85,11 @@ async function main(env: WebEnv) {
   const { createMemberStore } = await import('./src/server/members.ts');
 
   const tls = env.listen.loopback && !env.tls ? undefined : await loadTls(env.dataDir, env.tls);
-  const engine = await createEngine({ dataDir: env.dataDir, location: env.location, defaultNetwork: env.bridge });
+  const engine = await createEngine({
+    dataDir: env.dataDir,
+    location: env.location,
+    defaultNetwork: env.bridge,
+  });
 
   const admin = await ensureAdmin(engine.db, {
     username: env.adminUser,

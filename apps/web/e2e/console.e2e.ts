@@ -155,6 +155,7 @@ describe('the web console', () => {
   it('shows the instance detail, images, operations and projects pages', async () => {
     await page.goto(`${server.url}/instances/e2e-web1`);
     await waitFor(page.getByRole('heading', { name: 'e2e-web1' })).toBeVisible();
+    await page.getByRole('tab', { name: 'Configuration', exact: true }).click();
     await waitFor(page.getByRole('heading', { name: 'Configuration' })).toBeVisible();
     await waitFor(page.getByText('volatile.base_image')).toBeVisible();
     await shot('instance-detail');

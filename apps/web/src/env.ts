@@ -69,7 +69,10 @@ const Env = z
     /** The managed bridge new installs get (tests use their own names). */
     BERTH_BRIDGE: z
       .string()
-      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, 'must be an interface name of at most 15 characters')
+      .regex(
+        /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/,
+        'must be an interface name of at most 15 characters',
+      )
       .default('berthbr0'),
     BERTH_OIDC_ISSUER: optionalString,
     BERTH_OIDC_CLIENT_ID: optionalString,

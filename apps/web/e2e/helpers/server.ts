@@ -112,7 +112,10 @@ async function removeHostState(dataDir: string, bridge: string): Promise<void> {
   const names = await readdir(lxcPath, { withFileTypes: true }).catch(() => []);
   for (const entry of names) {
     if (!entry.isDirectory()) continue;
-    spawnSync('lxc-stop', ['-k', '-n', entry.name, '-P', lxcPath], { stdio: 'ignore', timeout: 30_000 });
+    spawnSync('lxc-stop', ['-k', '-n', entry.name, '-P', lxcPath], {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
   }
   const pidFile = path.join(dataDir, 'networks', bridge, 'dnsmasq.pid');
   const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());

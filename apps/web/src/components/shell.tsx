@@ -6,12 +6,20 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, type ReactNode } from 'react';
 import { useTRPC } from '~/lib/trpc.ts';
 import { useLive, useProject } from '~/app/providers.tsx';
+import { AccountMenu } from './account-menu.tsx';
 
 const links = [
   { href: '/instances', label: 'Instances' },
+  { href: '/profiles', label: 'Profiles' },
   { href: '/images', label: 'Images' },
   { href: '/operations', label: 'Operations' },
   { href: '/projects', label: 'Projects' },
+];
+
+/** Shown to server admins (users) and to any admin, of the server or a project (audit). */
+const adminLinks = [
+  { href: '/users', label: 'Users', serverOnly: true },
+  { href: '/audit', label: 'Audit log', serverOnly: false },
 ];
 
 export function Shell({ username, children }: { username: string; children: ReactNode }) {
@@ -21,6 +29,12 @@ export function Shell({ username, children }: { username: string; children: Reac
   const { project, setProject } = useProject();
   const projects = useQuery(trpc.projects.list.queryOptions());
   const names = projects.data?.map((p) => p.name) ?? [];
+  const me = useQuery(trpc.account.me.queryOptions());
+  const anyAdmin = Object.values(me.data?.roles ?? {}).includes('admin');
+  const navLinks = [
+    ...links,
+    ...adminLinks.filter((l) => me.data?.isAdmin || (!l.serverOnly && anyAdmin)),
+  ];
   // A remembered project that is gone (or not visible) falls back to the first one.
   useEffect(() => {
     if (names.length && !names.includes(project)) setProject(names[0]!);
@@ -34,7 +48,7 @@ export function Shell({ username, children }: { username: string; children: Reac
             Berth
           </Link>
           <nav aria-label="Main" className="flex gap-1">
-            {links.map((l) => (
+            {navLinks.map((l) => (
               <Link
                 key={l.href}
                 href={l.href}
@@ -65,7 +79,7 @@ export function Shell({ username, children }: { username: string; children: Reac
               title={live ? 'Live updates on' : 'Live updates off'}
               className={`h-2 w-2 rounded-full ${live ? 'bg-emerald-500' : 'bg-slate-400'}`}
             />
-            <span>{username}</span>
+            <AccountMenu username={username} />
             <button
               type="button"
               onClick={() => void signOut({ redirectTo: '/login' })}

@@ -9,7 +9,13 @@ import {
 } from '@berth/db';
 import { EngineError } from '@berth/engine';
 import { readFile, rm } from 'node:fs/promises';
-import type { Accounts, LoginResult, SessionUser } from '../server/berth.ts';
+import type {
+  Accounts,
+  LoginResult,
+  SessionUser,
+  UserAdmin,
+  UserSummary,
+} from '../server/berth.ts';
 import { LoginLimiter } from '../server/rate-limit.ts';
 
 export const minPasswordLength = 12;
@@ -41,6 +47,8 @@ export async function createAccounts(
   sweep.unref();
 
   return {
+    admin: createUserAdmin(db),
+
     async login(username, password, address): Promise<LoginResult> {
       const retryAfterMs = limiter.check(username, address);
       if (retryAfterMs > 0) return { ok: false, reason: 'rate_limited', retryAfterMs };
@@ -75,6 +83,83 @@ export async function createAccounts(
         if (saved.startsWith(`${user.username}:`))
           await rm(options.initialPasswordFile, { force: true });
       }
+    },
+  };
+}
+
+function toSummary(user: UserRecord): UserSummary {
+  return {
+    id: user.id,
+    username: user.username,
+    isAdmin: user.isAdmin,
+    disabled: user.disabled,
+    mustChangePassword: user.mustChangePassword,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+const usernamePattern = /^[a-z_][a-z0-9_.-]{0,63}$/i;
+
+function createUserAdmin(db: Database): UserAdmin {
+  const find = async (username: string) => {
+    const user = await db.users.get(username);
+    if (!user) throw EngineError.notFound(`User "${username}"`, { field: 'username' });
+    return user;
+  };
+  /** The last enabled server admin stays: otherwise nobody could administer the server. */
+  const keepAnAdmin = async (user: UserRecord, what: string) => {
+    if (user.isAdmin && !user.disabled && (await db.users.countAdmins()) <= 1)
+      throw new EngineError('CONFLICT', `Cannot ${what} the last server administrator`, {
+        field: 'username',
+      });
+  };
+
+  return {
+    async list() {
+      return (await db.users.list()).map(toSummary);
+    },
+
+    async create({ username, password, isAdmin }) {
+      if (!usernamePattern.test(username))
+        throw EngineError.invalid(
+          'username',
+          'letters, digits, "_", "." and "-" (at most 64), not starting with a digit, "." or "-"',
+        );
+      if (password !== undefined && password.length < minPasswordLength)
+        throw EngineError.invalid('password', `must be at least ${minPasswordLength} characters`);
+      if (await db.users.get(username))
+        throw new EngineError('ALREADY_EXISTS', `User "${username}" already exists`, {
+          field: 'username',
+        });
+      const generated = password === undefined ? generatePassword() : undefined;
+      const user = await db.users.create({
+        username,
+        isAdmin,
+        passwordHash: await hashPassword(password ?? generated!),
+        // A password someone else chose is changed at first login, generated or not.
+        mustChangePassword: true,
+      });
+      return { user: toSummary(user), ...(generated ? { generatedPassword: generated } : {}) };
+    },
+
+    async setDisabled(username, disabled) {
+      const user = await find(username);
+      if (disabled) await keepAnAdmin(user, 'disable');
+      await db.users.setDisabled(user.id, disabled);
+      return toSummary({ ...user, disabled });
+    },
+
+    async resetPassword(username) {
+      const user = await find(username);
+      const generatedPassword = generatePassword();
+      await db.users.setPassword(user.id, await hashPassword(generatedPassword), true);
+      return { generatedPassword };
+    },
+
+    async remove(username) {
+      const user = await find(username);
+      await keepAnAdmin(user, 'delete');
+      await db.users.delete(user.id);
     },
   };
 }

@@ -26,6 +26,34 @@ export interface Accounts {
   get(username: string): Promise<SessionUser | null>;
   /** Sets a new password after checking the current one; clears mustChangePassword. */
   changePassword(username: string, current: string, next: string): Promise<void>;
+  /** Server administration of accounts (users router); see runtime/accounts.ts. */
+  admin: UserAdmin;
+}
+
+/** An account as server admins see it (never its password hash). */
+export interface UserSummary {
+  id: number;
+  username: string;
+  isAdmin: boolean;
+  disabled: boolean;
+  mustChangePassword: boolean;
+  createdAt: string;
+}
+
+export interface UserAdmin {
+  list(): Promise<UserSummary[]>;
+  /** Without a password one is generated and returned (shown once); the user must change it. */
+  create(input: {
+    username: string;
+    password?: string;
+    isAdmin: boolean;
+  }): Promise<{ user: UserSummary; generatedPassword?: string }>;
+  /** Refuses to disable the last enabled server admin. */
+  setDisabled(username: string, disabled: boolean): Promise<UserSummary>;
+  /** A new generated password, to be changed at next login. */
+  resetPassword(username: string): Promise<{ generatedPassword: string }>;
+  /** Refuses to delete the last enabled server admin. */
+  remove(username: string): Promise<void>;
 }
 
 export interface BerthServices {

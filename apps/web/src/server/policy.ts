@@ -20,6 +20,8 @@ export const actionRole = {
   config: 'admin',
   profiles: 'admin',
   members: 'admin',
+  /** Reading the project's audit log. */
+  audit: 'admin',
   delete: 'admin',
 } as const satisfies Record<string, ProjectRole>;
 export type ProjectAction = keyof typeof actionRole;

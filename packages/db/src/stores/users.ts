@@ -56,6 +56,15 @@ export class UserStore {
     return this.db.user.create({ data: input, select });
   }
 
+  async setDisabled(id: number, disabled: boolean): Promise<void> {
+    await this.db.user.update({ where: { id }, data: { disabled } });
+  }
+
+  /** Removes the user with their sessions, tokens and memberships. */
+  async delete(id: number): Promise<void> {
+    await this.db.user.delete({ where: { id } });
+  }
+
   async setPassword(id: number, passwordHash: string, mustChangePassword: boolean): Promise<void> {
     await this.db.user.update({ where: { id }, data: { passwordHash, mustChangePassword } });
   }

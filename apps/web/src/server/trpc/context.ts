@@ -1,17 +1,14 @@
-// The context of one tRPC request: the session's user as the database has it
-// now, with the project roles the policy needs, and the engine.
-import { auth } from '../auth.ts';
+// The context of one tRPC request: the user behind it (session cookie or API
+// token, see request-auth.ts) as the database has it now, with the project
+// roles the policy needs, the engine, and the audit log mutations go to.
+import { headers } from 'next/headers';
 import { getBerth } from '../berth.ts';
+import { authenticateRequest } from '../request-auth.ts';
 import type { Context } from './init.ts';
 
-export async function createContext(): Promise<Context> {
+/** tRPC passes the request; route handlers may call it bare (Next's request headers). */
+export async function createContext(options?: { req: Request }): Promise<Context> {
   const berth = getBerth();
-  const session = await auth();
-  const sessionUser = session?.user?.username
-    ? await berth.accounts.get(session.user.username)
-    : null;
-  const user = sessionUser
-    ? { ...sessionUser, roles: await berth.members.rolesOf(sessionUser.id) }
-    : null;
-  return { engine: berth.engine, user };
+  const user = await authenticateRequest(options?.req.headers ?? (await headers()), berth);
+  return { engine: berth.engine, user, audit: berth.engine.db.audit };
 }

@@ -8,10 +8,13 @@ import { ProjectName } from '@berth/engine/schemas';
 import type { SessionUser } from '../berth.ts';
 import { can, visibleProjects, type PolicyUser, type ProjectAction } from '../policy.ts';
 import { errorData, toTRPCError } from './error-format.ts';
+import { auditEntry, type AuditActor, type AuditScope, type AuditSink } from './audit-entry.ts';
 
 export interface Context {
   engine: Engine;
-  user: (SessionUser & PolicyUser) | null;
+  user: (SessionUser & PolicyUser & Partial<AuditActor>) | null;
+  /** Where mutations are recorded (the database's audit log); absent in some unit tests. */
+  audit?: AuditSink;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -23,9 +26,26 @@ const t = initTRPC.context<Context>().create({
 export const router = t.router;
 
 /** Every procedure: EngineErrors become the matching tRPC error (error-format.ts). */
-const base = t.procedure.use(async ({ next }) => {
+const mapErrors = t.procedure.use(async ({ next }) => {
   const result = await next();
   if (!result.ok) throw toTRPCError(result.error);
+  return result;
+});
+
+/**
+ * Every mutation of every router is written to the audit log, once, here:
+ * who, `router.procedure`, project, object and result. Queries are not.
+ * Calls without a user (refused as UNAUTHORIZED) have no one to record.
+ */
+const base = mapErrors.use(async ({ ctx, type, path, getRawInput, next }) => {
+  const scope: AuditScope = {};
+  const result = await next({ ctx: { auditScope: scope } });
+  if (type !== 'mutation' || !ctx.user || !ctx.audit) return result;
+  const error = result.ok ? undefined : (toTRPCError(result.error) as TRPCError);
+  const rawInput = await getRawInput().catch(() => undefined);
+  const entry = auditEntry({ path, rawInput, actor: ctx.user, scope, error });
+  // The log must not change the answer: a failed write is reported, not thrown.
+  await ctx.audit.record(entry).catch((e: unknown) => console.error('berth: audit log', e));
   return result;
 });
 
@@ -60,6 +80,7 @@ export const ProjectInput = z.object({ project: ProjectName.default('default') }
  */
 export function projectProcedure(action: ProjectAction) {
   return userProcedure.input(ProjectInput).use(({ ctx, input, next }) => {
+    ctx.auditScope.project = input.project;
     if (!can(ctx.user, 'read', input.project))
       throw new TRPCError({ code: 'NOT_FOUND', message: `Project "${input.project}" not found` });
     if (!can(ctx.user, action, input.project)) {

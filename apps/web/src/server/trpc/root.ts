@@ -1,10 +1,17 @@
 import { router } from './init.ts';
 import { accountRouter } from './routers/account.ts';
+import { auditRouter } from './routers/audit.ts';
+import { backupsRouter } from './routers/backups.ts';
+import { filesRouter } from './routers/files.ts';
 import { imagesRouter } from './routers/images.ts';
 import { instancesRouter } from './routers/instances.ts';
+import { membersRouter } from './routers/members.ts';
 import { operationsRouter } from './routers/operations.ts';
 import { profilesRouter } from './routers/profiles.ts';
 import { projectsRouter } from './routers/projects.ts';
+import { snapshotsRouter } from './routers/snapshots.ts';
+import { tokensRouter } from './routers/tokens.ts';
+import { usersRouter } from './routers/users.ts';
 
 export const appRouter = router({
   account: accountRouter,
@@ -13,6 +20,13 @@ export const appRouter = router({
   instances: instancesRouter,
   operations: operationsRouter,
   images: imagesRouter,
+  snapshots: snapshotsRouter,
+  backups: backupsRouter,
+  files: filesRouter,
+  users: usersRouter,
+  members: membersRouter,
+  tokens: tokensRouter,
+  audit: auditRouter,
 });
 
 export type AppRouter = typeof appRouter;

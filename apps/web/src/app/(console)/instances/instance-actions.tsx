@@ -3,6 +3,7 @@ import { useMutation } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
 import { Button } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
+import { usePermissions } from '~/lib/use-permissions.ts';
 
 /** Start / stop / delete for one instance; errors go to `onError`. */
 export function InstanceActions({
@@ -35,13 +36,19 @@ export function InstanceActions({
     }),
   );
   const busy = changeState.isPending || remove.isPending;
+  const { can } = usePermissions();
+  // The server refuses these too; the role only decides what is offered.
+  const mayLifecycle = can('lifecycle', project);
+  const mayDelete = can('delete', project);
+  const roleNote = mayLifecycle ? undefined : 'Your role in this project does not allow this';
   const running = status === 'Running' || status === 'Frozen';
   return (
     <div className="flex gap-1">
       {running ? (
         <Button
           aria-label={`Stop ${name}`}
-          disabled={busy}
+          disabled={busy || !mayLifecycle}
+          title={roleNote}
           onClick={() => changeState.mutate({ project, name, state: { action: 'stop' } })}
         >
           Stop
@@ -49,24 +56,27 @@ export function InstanceActions({
       ) : (
         <Button
           aria-label={`Start ${name}`}
-          disabled={busy}
+          disabled={busy || !mayLifecycle}
+          title={roleNote}
           onClick={() => changeState.mutate({ project, name, state: { action: 'start' } })}
         >
           Start
         </Button>
       )}
-      <Button
-        variant="danger"
-        aria-label={`Delete ${name}`}
-        disabled={busy || running}
-        title={running ? 'Stop the instance first' : undefined}
-        onClick={() => {
-          if (window.confirm(`Delete instance "${name}"? This cannot be undone.`))
-            remove.mutate({ project, name });
-        }}
-      >
-        Delete
-      </Button>
+      {mayDelete && (
+        <Button
+          variant="danger"
+          aria-label={`Delete ${name}`}
+          disabled={busy || running}
+          title={running ? 'Stop the instance first' : undefined}
+          onClick={() => {
+            if (window.confirm(`Delete instance "${name}"? This cannot be undone.`))
+              remove.mutate({ project, name });
+          }}
+        >
+          Delete
+        </Button>
+      )}
     </div>
   );
 }

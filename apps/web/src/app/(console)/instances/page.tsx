@@ -2,6 +2,7 @@
 import Link from 'next/link';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useDeferredValue, useState } from 'react';
+import { OperationQueue, useOperationQueue } from '~/components/operation-queue.tsx';
 import {
   Button,
   ErrorBanner,
@@ -11,8 +12,11 @@ import {
   inputClass,
   tableClass,
 } from '~/components/ui.tsx';
+import { formatBytes, formatCpuTime } from '~/lib/operations.ts';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
+import { usePermissions } from '~/lib/use-permissions.ts';
 import { useProject } from '../../providers.tsx';
+import { BulkActions } from './bulk-actions.tsx';
 import { CreateInstanceDialog } from './create-instance-dialog.tsx';
 import { InstanceActions } from './instance-actions.tsx';
 import { imageOf, ipv4Of } from './instance-info.ts';
@@ -22,11 +26,13 @@ const quickFilters = [
   { label: 'Running', filter: 'status eq Running' },
   { label: 'Stopped', filter: 'status eq Stopped' },
   { label: 'Containers', filter: 'type eq container' },
+  { label: 'VMs', filter: 'type eq virtual-machine' },
 ];
 
 export default function InstancesPage() {
   const trpc = useTRPC();
   const { project } = useProject();
+  const { can } = usePermissions();
   const [filter, setFilter] = useState('');
   const deferredFilter = useDeferredValue(filter.trim());
   const [creating, setCreating] = useState(false);
@@ -36,13 +42,28 @@ export default function InstancesPage() {
     placeholderData: keepPreviousData,
   });
   const filterError = instances.error ? describeError(instances.error).message : null;
+  const queue = useOperationQueue();
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const rows = instances.data ?? [];
+  // Only what is listed now stays selected (a filter or a delete drops the rest).
+  const selectedRows = rows.filter((i) => selected.has(i.name));
+  const allSelected = rows.length > 0 && selectedRows.length === rows.length;
+  const toggle = (name: string, on: boolean) =>
+    setSelected((old) => {
+      const next = new Set(old);
+      if (on) next.add(name);
+      else next.delete(name);
+      return next;
+    });
 
   return (
     <>
       <PageHeader title="Instances">
-        <Button variant="primary" onClick={() => setCreating(true)}>
-          Create instance
-        </Button>
+        {can('config', project) && (
+          <Button variant="primary" onClick={() => setCreating(true)}>
+            Create instance
+          </Button>
+        )}
       </PageHeader>
       <div className="mb-3 flex flex-wrap items-center gap-2">
         <input
@@ -68,15 +89,37 @@ export default function InstancesPage() {
         <ErrorBanner message={filterError} testId="filter-error" />
         <ErrorBanner message={actionError} />
       </div>
+      <BulkActions
+        project={project}
+        selected={selectedRows.map((i) => ({ name: i.name, status: i.status }))}
+        onTrack={queue.track}
+        onError={setActionError}
+        onDeleted={(names) =>
+          setSelected((old) => new Set([...old].filter((n) => !names.includes(n))))
+        }
+      />
+      <OperationQueue project={project} operations={queue.operations} onDismiss={queue.dismiss} />
       <table className={tableClass} aria-label="Instances">
         <thead>
           <tr>
+            <th className="w-8">
+              <input
+                type="checkbox"
+                aria-label="Select all instances"
+                checked={allSelected}
+                onChange={(e) =>
+                  setSelected(e.target.checked ? new Set(rows.map((i) => i.name)) : new Set())
+                }
+              />
+            </th>
             <th>Name</th>
             <th>Status</th>
             <th>Type</th>
             <th>IPv4</th>
             <th>Image</th>
             <th>Profiles</th>
+            <th>Memory</th>
+            <th>CPU time</th>
             <th>Created</th>
             <th>
               <span className="sr-only">Actions</span>
@@ -86,6 +129,14 @@ export default function InstancesPage() {
         <tbody>
           {instances.data?.map((i) => (
             <tr key={i.name} data-instance={i.name}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={`Select ${i.name}`}
+                  checked={selected.has(i.name)}
+                  onChange={(e) => toggle(i.name, e.target.checked)}
+                />
+              </td>
               <td>
                 <Link
                   href={`/instances/${encodeURIComponent(i.name)}`}
@@ -101,6 +152,10 @@ export default function InstancesPage() {
               <td className="font-mono text-xs">{ipv4Of(i).join(', ') || '—'}</td>
               <td>{imageOf(i)}</td>
               <td>{i.profiles.join(', ')}</td>
+              <td data-column="memory">
+                {i.state?.memory.usage ? formatBytes(i.state.memory.usage) : '—'}
+              </td>
+              <td data-column="cpu">{formatCpuTime(i.state?.cpu.usage)}</td>
               <td>{formatDate(i.created_at)}</td>
               <td>
                 <InstanceActions
@@ -114,7 +169,7 @@ export default function InstancesPage() {
           ))}
           {instances.data?.length === 0 && (
             <tr>
-              <td colSpan={8} className="text-center text-slate-500">
+              <td colSpan={11} className="text-center text-slate-500">
                 {deferredFilter ? 'No instance matches the filter.' : 'No instances yet.'}
               </td>
             </tr>

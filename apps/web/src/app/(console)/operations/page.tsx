@@ -8,12 +8,13 @@ import {
   formatDate,
   tableClass,
 } from '~/components/ui.tsx';
+import { progressOf as readProgress } from '~/lib/operations.ts';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 import { useProject } from '../../providers.tsx';
 
+/** The operation's percent; the engine reports it as LXD does, as a string. */
 function progressOf(metadata: unknown): number | null {
-  const p = (metadata as { progress?: { percent?: unknown } } | null)?.progress?.percent;
-  return typeof p === 'number' ? p : null;
+  return readProgress(metadata)?.percent ?? null;
 }
 
 export default function OperationsPage() {

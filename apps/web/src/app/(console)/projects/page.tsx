@@ -3,6 +3,8 @@ import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Button, ErrorBanner, PageHeader, inputClass, tableClass } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
+import { usePermissions } from '~/lib/use-permissions.ts';
+import Link from 'next/link';
 import { useProject } from '../../providers.tsx';
 
 export default function ProjectsPage() {
@@ -10,6 +12,7 @@ export default function ProjectsPage() {
   const { project: current, setProject } = useProject();
   const projects = useQuery(trpc.projects.list.queryOptions());
   const me = useQuery(trpc.account.me.queryOptions());
+  const { can } = usePermissions();
   const create = useMutation(trpc.projects.create.mutationOptions());
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
@@ -46,11 +49,22 @@ export default function ProjectsPage() {
               </td>
               <td>{p.used_by.length}</td>
               <td>
-                {p.name === current ? (
-                  <span className="text-sm text-slate-500">current</span>
-                ) : (
-                  <Button onClick={() => setProject(p.name)}>Switch to</Button>
-                )}
+                <div className="flex items-center justify-end gap-2">
+                  {can('members', p.name) && (
+                    <Link
+                      href={`/projects/${encodeURIComponent(p.name)}/members`}
+                      aria-label={`Members of ${p.name}`}
+                      className="rounded-md px-2 py-1 text-sm text-sky-700 hover:underline dark:text-sky-400"
+                    >
+                      Members
+                    </Link>
+                  )}
+                  {p.name === current ? (
+                    <span className="text-sm text-slate-500">current</span>
+                  ) : (
+                    <Button onClick={() => setProject(p.name)}>Switch to</Button>
+                  )}
+                </div>
               </td>
             </tr>
           ))}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InstancePatch, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
+import { InstancePatch, InstancePut, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
 import { projectProcedure, router, userProcedure } from '../init.ts';
 
 const InstanceName = z.object({ name: z.string().min(1) });
@@ -36,6 +36,42 @@ export const instancesRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.engine.instances.delete(input.project, input.name, { force: input.force }),
     ),
+  /** Live state: status, addresses, CPU, memory, disk, processes. */
+  state: projectProcedure('read')
+    .input(InstanceName)
+    .query(({ ctx, input }) => ctx.engine.instances.state(input.project, input.name)),
+  /** PUT: the local config, devices and profiles as given (volatile keys are kept). */
+  update: projectProcedure('config')
+    .input(InstanceName.extend({ put: InstancePut }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.instances.update(input.project, input.name, input.put),
+    ),
+  rename: projectProcedure('config')
+    .input(InstanceName.extend({ newName: z.string() }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.instances.rename(input.project, input.name, input.newName),
+    ),
+  /** The console's log (what the instance printed at boot); operators only, it may hold secrets. */
+  consoleLog: projectProcedure('console')
+    .input(InstanceName)
+    .query(({ ctx, input }) => ctx.engine.instances.consoleLog(input.project, input.name)),
+  /** This instance's operations (and its snapshots' and backups'), newest first. */
+  operations: projectProcedure('read')
+    .input(InstanceName)
+    .query(async ({ ctx, input }) => {
+      const own = `/1.0/instances/${encodeURIComponent(input.name)}`;
+      const ops = await ctx.engine.operations.list(input.project);
+      return ops
+        .filter((op) =>
+          Object.values(op.resources ?? {}).some((urls) =>
+            urls.some((url) => {
+              const p = url.replace(/\?.*$/, '');
+              return p === own || p.startsWith(`${own}/`);
+            }),
+          ),
+        )
+        .sort((a, b) => b.created_at.localeCompare(a.created_at));
+    }),
   /** Which instance types this host can run, and why not. */
   drivers: userProcedure.query(({ ctx }) => ctx.engine.drivers()),
 });

@@ -15,6 +15,11 @@ export const profilesRouter = router({
   update: projectProcedure('profiles')
     .input(ProfileName.extend({ put: ProfilePut }))
     .mutation(({ ctx, input }) => ctx.engine.profiles.update(input.project, input.name, input.put)),
+  rename: projectProcedure('profiles')
+    .input(ProfileName.extend({ newName: z.string() }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.profiles.rename(input.project, input.name, input.newName),
+    ),
   delete: projectProcedure('profiles')
     .input(ProfileName)
     .mutation(({ ctx, input }) => ctx.engine.profiles.delete(input.project, input.name)),

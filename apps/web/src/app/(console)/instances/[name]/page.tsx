@@ -1,23 +1,57 @@
 'use client';
+// One instance, as tabs: Overview, Configuration, Snapshots, Backups, Files,
+// Terminals, Logs, Operations. The tab is kept in the URL's hash; a tab stays
+// mounted once opened (a terminal keeps its connection, a form its draft).
 import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { ErrorBanner, PageHeader, StatusBadge, formatDate, tableClass } from '~/components/ui.tsx';
-import { describeError, useTRPC } from '~/lib/trpc.ts';
+import { useEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { ErrorBanner, PageHeader, StatusBadge } from '~/components/ui.tsx';
+import { describeError, useTRPC, type Outputs } from '~/lib/trpc.ts';
 import { useProject } from '../../../providers.tsx';
 import { InstanceActions } from '../instance-actions.tsx';
-import { imageOf, ipv4Of } from '../instance-info.ts';
+import { InstanceTerminals } from './terminals.tsx';
+import { BackupsTab } from './tabs/backups-tab.tsx';
+import { ConfigurationTab } from './tabs/configuration-tab.tsx';
+import { FilesTab } from './tabs/files-tab.tsx';
+import { LogsTab } from './tabs/logs-tab.tsx';
+import { OperationsTab } from './tabs/operations-tab.tsx';
+import { OverviewTab } from './tabs/overview-tab.tsx';
+import { SnapshotsTab } from './tabs/snapshots-tab.tsx';
 
-function formatBytes(n: number): string {
-  if (!n) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+type Instance = Outputs['instances']['get'];
+
+const tabs: { id: string; label: string; render(project: string, i: Instance): ReactNode }[] = [
+  { id: 'overview', label: 'Overview', render: (p, i) => <OverviewTab project={p} instance={i} /> },
+  {
+    id: 'configuration',
+    label: 'Configuration',
+    // Keyed by name: a rename starts a fresh draft.
+    render: (p, i) => <ConfigurationTab key={i.name} project={p} instance={i} />,
+  },
+  {
+    id: 'snapshots',
+    label: 'Snapshots',
+    render: (p, i) => <SnapshotsTab project={p} instance={i} />,
+  },
+  { id: 'backups', label: 'Backups', render: (p, i) => <BackupsTab project={p} instance={i} /> },
+  { id: 'files', label: 'Files', render: (p, i) => <FilesTab project={p} instance={i} /> },
+  {
+    id: 'terminals',
+    label: 'Terminals',
+    render: (p, i) => <InstanceTerminals project={p} name={i.name} status={i.status} />,
+  },
+  { id: 'logs', label: 'Logs', render: (p, i) => <LogsTab project={p} instance={i} /> },
+  {
+    id: 'operations',
+    label: 'Operations',
+    render: (p, i) => <OperationsTab project={p} instance={i} />,
+  },
+];
+
+function tabFromHash(): string {
+  const hash = typeof window === 'undefined' ? '' : window.location.hash.slice(1);
+  return tabs.some((t) => t.id === hash) ? hash : 'overview';
 }
 
 export default function InstancePage() {
@@ -26,26 +60,41 @@ export default function InstancePage() {
   const { project } = useProject();
   const trpc = useTRPC();
   const [actionError, setActionError] = useState<string | null>(null);
+  const [active, setActive] = useState('overview');
+  const [opened, setOpened] = useState<Set<string>>(() => new Set(['overview']));
   const instance = useQuery(trpc.instances.get.queryOptions({ project, name }));
-  const i = instance.data;
 
+  const select = (id: string) => {
+    setActive(id);
+    setOpened((o) => (o.has(id) ? o : new Set(o).add(id)));
+    window.history.replaceState(null, '', `#${id}`);
+  };
+  useEffect(() => {
+    const fromHash = () => {
+      const id = tabFromHash();
+      setActive(id);
+      setOpened((o) => (o.has(id) ? o : new Set(o).add(id)));
+    };
+    fromHash();
+    window.addEventListener('hashchange', fromHash);
+    return () => window.removeEventListener('hashchange', fromHash);
+  }, []);
+
+  const i = instance.data;
   if (instance.error) return <ErrorBanner message={describeError(instance.error).message} />;
   if (!i) return <p className="text-slate-500">Loading…</p>;
 
-  const overview: [string, string][] = [
-    ['Type', i.type],
-    ['Architecture', i.architecture],
-    ['Image', imageOf(i)],
-    ['IPv4', ipv4Of(i).join(', ') || '—'],
-    ['Profiles', i.profiles.join(', ')],
-    ['Created', formatDate(i.created_at)],
-    ['Last used', formatDate(i.last_used_at)],
-    ['Location', i.location],
-    ['Memory', formatBytes(i.state?.memory.usage ?? 0)],
-    ['Processes', i.state && i.state.processes >= 0 ? String(i.state.processes) : '—'],
-    ['PID', i.state?.pid ? String(i.state.pid) : '—'],
-  ];
-  const localKeys = new Set(Object.keys(i.config));
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern).
+  const onKeyDown = (event: KeyboardEvent) => {
+    const index = tabs.findIndex((t) => t.id === active);
+    const next =
+      event.key === 'ArrowRight' ? index + 1 : event.key === 'ArrowLeft' ? index - 1 : null;
+    if (next === null) return;
+    event.preventDefault();
+    const tab = tabs[(next + tabs.length) % tabs.length]!;
+    select(tab.id);
+    document.getElementById(`tab-${tab.id}`)?.focus();
+  };
 
   return (
     <>
@@ -67,76 +116,41 @@ export default function InstancePage() {
       </PageHeader>
       <ErrorBanner message={actionError} />
       {i.description && <p className="mb-4 text-slate-600 dark:text-slate-400">{i.description}</p>}
-      <section aria-labelledby="overview" className="mb-8">
-        <h2 id="overview" className="mb-2 text-lg font-medium">
-          Overview
-        </h2>
-        <dl className="grid grid-cols-[max-content_1fr] gap-x-6 gap-y-1 text-sm">
-          {overview.map(([k, v]) => (
-            <div key={k} className="contents">
-              <dt className="text-slate-500">{k}</dt>
-              <dd>{v}</dd>
-            </div>
-          ))}
-        </dl>
-      </section>
-      <section aria-labelledby="config" className="mb-8">
-        <h2 id="config" className="mb-2 text-lg font-medium">
-          Configuration{' '}
-          <span className="text-sm font-normal text-slate-500">
-            (expanded: profiles, then the instance's own keys)
-          </span>
-        </h2>
-        <table className={tableClass}>
-          <thead>
-            <tr>
-              <th>Key</th>
-              <th>Value</th>
-              <th>From</th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(i.expanded_config)
-              .sort(([a], [b]) => a.localeCompare(b))
-              .map(([k, v]) => (
-                <tr key={k}>
-                  <td className="font-mono text-xs">{k}</td>
-                  <td className="font-mono text-xs break-all">{v}</td>
-                  <td className="text-xs text-slate-500">
-                    {localKeys.has(k) ? 'instance' : 'profile'}
-                  </td>
-                </tr>
-              ))}
-          </tbody>
-        </table>
-      </section>
-      <section aria-labelledby="devices">
-        <h2 id="devices" className="mb-2 text-lg font-medium">
-          Devices
-        </h2>
-        <table className={tableClass}>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Type</th>
-              <th>Settings</th>
-            </tr>
-          </thead>
-          <tbody>
-            {Object.entries(i.expanded_devices).map(([dev, { type, ...rest }]) => (
-              <tr key={dev}>
-                <td className="font-mono text-xs">{dev}</td>
-                <td>{type}</td>
-                <td className="font-mono text-xs">
-                  {Object.entries(rest)
-                    .map(([k, v]) => `${k}=${v}`)
-                    .join('  ')}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </section>
+      <div
+        role="tablist"
+        aria-label="Instance"
+        onKeyDown={onKeyDown}
+        className="mb-4 flex flex-wrap gap-1 border-b border-slate-200 dark:border-slate-800"
+      >
+        {tabs.map((t) => (
+          <button
+            key={t.id}
+            id={`tab-${t.id}`}
+            type="button"
+            role="tab"
+            aria-selected={active === t.id}
+            aria-controls={`panel-${t.id}`}
+            tabIndex={active === t.id ? 0 : -1}
+            onClick={() => select(t.id)}
+            className="-mb-px border-b-2 border-transparent px-3 py-2 text-sm hover:text-sky-700 aria-selected:border-sky-600 aria-selected:font-medium dark:hover:text-sky-400"
+          >
+            {t.label}
+          </button>
+        ))}
+      </div>
+      {tabs
+        .filter((t) => opened.has(t.id))
+        .map((t) => (
+          <div
+            key={t.id}
+            id={`panel-${t.id}`}
+            role="tabpanel"
+            aria-labelledby={`tab-${t.id}`}
+            hidden={active !== t.id}
+          >
+            {t.render(project, i)}
+          </div>
+        ))}
     </>
   );
 }

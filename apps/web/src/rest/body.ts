@@ -1,0 +1,53 @@
+// Request bodies: read with a size cap, parse JSON, validate with the
+// engine's zod schemas. A bad body is a 400 that names the field.
+import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
+import { RestError } from './envelope.ts';
+
+export const jsonBodyLimit = 8 * 1024 * 1024;
+/** File pushes are held in memory before they reach the driver. */
+export const fileBodyLimit = 512 * 1024 * 1024;
+
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new RestError(413, `Request body is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new RestError(413, `Request body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** JSON of a body; an empty body is `{}` (LXD clients send none for some POSTs). */
+export function parseJson(raw: Buffer): unknown {
+  const text = raw.toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw RestError.badRequest(`Invalid JSON body: ${(error as Error).message}`);
+  }
+}
+
+/** The field path of a zod issue as LXD-ish text: `config.limits.cpu`, `command[0]`. */
+export function fieldOf(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) {
+    if (typeof p === 'number') out += `[${p}]`;
+    else out += out ? `.${String(p)}` : String(p);
+  }
+  return out || 'body';
+}
+
+/** Validates `input` with `schema`; the first problem becomes a 400 naming the field. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw RestError.badRequest(
+    `Invalid request body: ${fieldOf(issue?.path ?? [])}: ${issue?.message ?? 'invalid value'}`,
+  );
+}

@@ -1,0 +1,82 @@
+// What every /1.0 route gets: the parsed request, the engine, the user, and
+// the ONE policy check (server/policy.ts) with LXD's answers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Engine } from '@berth/engine';
+import type { z } from 'zod';
+import { can, type Action } from '../server/policy.ts';
+import type { RestUser } from './auth.ts';
+import { RestError } from './envelope.ts';
+import { jsonBodyLimit, parseJson, readBody, validate } from './body.ts';
+import type { CommonQuery } from './query.ts';
+
+export interface RestServices {
+  engine: Engine;
+  /** Where recorded exec output is kept. */
+  dataDir: string;
+  serverName: string;
+}
+
+export class RestContext {
+  #raw: Promise<Buffer> | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly url: URL,
+    readonly query: CommonQuery,
+    readonly services: RestServices,
+    readonly user: RestUser | null,
+  ) {}
+
+  get engine(): Engine {
+    return this.services.engine;
+  }
+
+  get project(): string {
+    return this.query.project;
+  }
+
+  /** The user, or 401. */
+  requireUser(): RestUser {
+    if (!this.user) throw new RestError(401, 'Not authorized');
+    if (this.user.mustChangePassword)
+      throw new RestError(403, 'Change your password first (in the web console)');
+    return this.user;
+  }
+
+  /**
+   * May the user do `action` in the request's project (or `project`)? A
+   * project the user may not see is "Project not found" (its name does not
+   * leak); a role too low is 403.
+   */
+  allow(action: Action, project: string = this.project): RestUser {
+    const user = this.requireUser();
+    if (action === 'server') {
+      if (!can(user, 'server')) throw new RestError(403, 'Only server administrators may do this');
+      return user;
+    }
+    if (!can(user, 'read', project)) throw new RestError(404, 'Project not found');
+    if (!can(user, action, project))
+      throw new RestError(403, `Your role in project "${project}" does not allow ${action}`);
+    return user;
+  }
+
+  rawBody(limit = jsonBodyLimit): Promise<Buffer> {
+    this.#raw ??= readBody(this.req, limit);
+    return this.#raw;
+  }
+
+  async json(): Promise<unknown> {
+    return parseJson(await this.rawBody());
+  }
+
+  /** The JSON body validated with an engine schema (400 naming the field). */
+  async body<S extends z.ZodType>(schema: S): Promise<z.output<S>> {
+    return validate(schema, await this.json());
+  }
+
+  header(name: string): string | undefined {
+    const v = this.req.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+  }
+}

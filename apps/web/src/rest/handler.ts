@@ -1,0 +1,119 @@
+// The REST API's entry: server.ts hands every request under /1.0 here.
+// Authenticate, route, run, and write LXD's envelope — errors through the
+// ONE mapper (envelope.ts errorResult with the engine's httpStatusOf).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import { httpStatusOf, type Engine } from '@berth/engine';
+import { authenticateRequest } from '../server/request-auth.ts';
+import { crossSiteWrite, type Authenticate, type RestUser } from './auth.ts';
+import { RestContext, type RestServices } from './context.ts';
+import { errorResult, RestError, type RestResult } from './envelope.ts';
+import { ExecOutputStore } from './exec-output.ts';
+import { parseCommonQuery } from './query.ts';
+import { Router } from './router.ts';
+import { registerInstanceIo } from './routes/instance-io.ts';
+import { registerInstances } from './routes/instances.ts';
+import { registerResources } from './routes/resources.ts';
+import { registerServer } from './routes/server.ts';
+import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
+
+export interface RestHandlerOptions {
+  engine: Engine;
+  /** Default: the web app's one authenticateRequest (session cookie or API token). */
+  authenticate?: Authenticate;
+  serverName?: string;
+}
+
+/** Is this request for the REST API (`/1.0` or below)? */
+export function isRestPath(url: string | undefined): boolean {
+  if (!url) return false;
+  return url === '/1.0' || url.startsWith('/1.0/') || url.startsWith('/1.0?');
+}
+
+export function buildRouter(services: RestServices): Router<RestContext> {
+  const router = new Router<RestContext>();
+  registerServer(router);
+  registerInstances(router);
+  registerInstanceIo(router, new ExecOutputStore(services.dataDir));
+  registerSnapshotsAndBackups(router);
+  registerResources(router);
+  return router;
+}
+
+export function createRestHandler(options: RestHandlerOptions) {
+  const services: RestServices = {
+    engine: options.engine,
+    dataDir: options.engine.dataDir,
+    serverName: options.serverName ?? os.hostname(),
+  };
+  const router = buildRouter(services);
+  const authenticate: Authenticate =
+    options.authenticate ?? ((headers) => authenticateRequest(headers));
+
+  return async function handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let result: RestResult;
+    try {
+      const url = new URL(req.url ?? '/', 'http://berth.invalid');
+      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+      const user: RestUser | null = await authenticate(req.headers);
+      // Only the server's own description is answered without credentials (as LXD does).
+      const isPublic = route.method === 'GET' && route.pattern === '/1.0';
+      if (!isPublic && !user) throw new RestError(401, 'Not authorized');
+      if (user && crossSiteWrite(route.method, req.headers, user.via))
+        throw new RestError(403, 'Cross-site requests with a session cookie are refused');
+      const query = parseCommonQuery(url.searchParams);
+      const ctx = new RestContext(req, res, url, query, services, user);
+      if (!isPublic) ctx.requireUser();
+      result = (await route.handle(ctx, params)) as RestResult;
+    } catch (error) {
+      result = errorResult(error, httpStatusOf);
+      if (result.kind === 'json' && result.status >= 500 && result.status !== 501)
+        console.error('berth: REST request failed', req.method, req.url, error);
+    }
+    try {
+      await write(res, result);
+    } catch (error) {
+      console.error('berth: writing a REST response failed', error);
+      res.destroy();
+    }
+  };
+}
+
+async function write(res: ServerResponse, result: RestResult): Promise<void> {
+  if (result.kind === 'handled') return;
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (result.kind === 'json') {
+    const body = `${JSON.stringify(result.body)}\n`;
+    res.writeHead(result.status, {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(body)),
+      ...result.headers,
+    });
+    res.end(body);
+    return;
+  }
+  const { body } = result;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    res.writeHead(result.status, { 'Content-Length': String(buf.length), ...result.headers });
+    res.end(buf);
+    return;
+  }
+  res.writeHead(result.status, result.headers);
+  await new Promise<void>((resolve) => {
+    const stream = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>);
+    stream.on('error', () => {
+      res.destroy();
+      resolve();
+    });
+    res.on('close', () => {
+      stream.destroy();
+      resolve();
+    });
+    stream.pipe(res);
+  });
+}

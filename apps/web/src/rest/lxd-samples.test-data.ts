@@ -1,0 +1,55 @@
+// LXD 5.0.2 responses, copied verbatim from the project's reference captures
+// (shared/reference/lxd-5.0.2), for the envelope tests.
+export const lxdSamples: Record<string, unknown> = {
+  'GET_instances.json': {
+    type: 'sync',
+    status: 'Success',
+    status_code: 200,
+    operation: '',
+    error_code: 0,
+    error: '',
+    metadata: ['/1.0/instances/demo'],
+  },
+  'PUT_instance_state_freeze_async.json': {
+    type: 'async',
+    status: 'Operation created',
+    status_code: 100,
+    operation: '/1.0/operations/cc6cef6d-ee93-43ec-a58c-abcd90643be9',
+    error_code: 0,
+    error: '',
+    metadata: {
+      id: 'cc6cef6d-ee93-43ec-a58c-abcd90643be9',
+      class: 'task',
+      description: 'Freezing instance',
+      created_at: '2026-11-28T15:30:22.013643997Z',
+      updated_at: '2026-11-28T15:30:22.013643997Z',
+      status: 'Running',
+      status_code: 103,
+      resources: {
+        instances: ['/1.0/instances/demo'],
+      },
+      metadata: null,
+      may_cancel: false,
+      err: '',
+      location: 'none',
+    },
+  },
+  'GET_instance_404.json': {
+    type: 'error',
+    status: '',
+    status_code: 0,
+    operation: '',
+    error_code: 404,
+    error: 'Instance not found',
+    metadata: null,
+  },
+  'POST_instances_bad_name.json': {
+    type: 'error',
+    status: '',
+    status_code: 0,
+    operation: '',
+    error_code: 400,
+    error: 'Invalid instance name: Name can only contain alphanumeric and hyphen characters',
+    metadata: null,
+  },
+};

@@ -1,0 +1,228 @@
+// Inside an instance: exec (record-output), files, console log, exec logs.
+import { createReadStream } from 'node:fs';
+import { apiUrl } from '@berth/engine';
+import { ExecPost } from '@berth/engine/schemas';
+import { z } from 'zod';
+import type { RestContext } from '../context.ts';
+import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
+import { fileBodyLimit } from '../body.ts';
+import { ExecOutputStore } from '../exec-output.ts';
+import type { Router } from '../router.ts';
+import { startOperation } from './ops.ts';
+
+type P = Record<string, string>;
+
+/** LXD's InstanceExecPost: the engine's ExecPost plus the transport fields. */
+const RestExecPost = ExecPost.extend({
+  cwd: z.string().optional(),
+  'wait-for-websocket': z.boolean().default(false),
+  'record-output': z.boolean().default(false),
+  interactive: z.boolean().default(false),
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+});
+
+/** X-LXD-* headers of a file push (LXD's instanceFilePost). */
+const FilePushHeaders = z.object({
+  type: z.enum(['file', 'directory', 'symlink']).default('file'),
+  write: z.enum(['overwrite', 'append']).default('overwrite'),
+  mode: z
+    .string()
+    .regex(/^0?[0-7]{1,4}$/, 'must be an octal mode such as 0644')
+    .optional(),
+  uid: z
+    .string()
+    .regex(/^-?\d+$/, 'must be a number')
+    .optional(),
+  gid: z
+    .string()
+    .regex(/^-?\d+$/, 'must be a number')
+    .optional(),
+});
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+function pathParam(ctx: RestContext): string {
+  const path = ctx.url.searchParams.get('path');
+  if (!path) throw RestError.badRequest('Missing path argument');
+  if (!path.startsWith('/')) throw RestError.badRequest('path must be absolute');
+  return path;
+}
+
+function logsUrl(project: string, instance: string, file: string, prefix = 'logs'): string {
+  const base = `/1.0/instances/${encodeURIComponent(instance)}/${prefix}/${file}`;
+  return project === 'default' ? base : `${base}?project=${encodeURIComponent(project)}`;
+}
+
+export function registerInstanceIo(router: Router<RestContext>, store: ExecOutputStore): void {
+  router.add('POST', '/1.0/instances/:name/exec', async (ctx, p: P) => {
+    ctx.allow('exec');
+    const name = p.name!;
+    const project = ctx.project;
+    const body = await ctx.body(RestExecPost);
+    if (body['wait-for-websocket'] || body.interactive)
+      throw new RestError(
+        501,
+        'Berth exec over websockets is not available: use wait-for-websocket=false (with record-output=true to keep the output), or the web console terminal',
+      );
+    const instance = await ctx.engine.instances.get(project, name);
+    if (instance.status !== 'Running') throw RestError.badRequest('Instance is not running');
+    const url = apiUrl.instance(project, name);
+    const req = {
+      command: body.command,
+      environment: body.environment,
+      timeout: body.timeout,
+      ...(body.cwd ? { cwd: body.cwd } : {}),
+      ...(body.user !== undefined ? { user: body.user } : {}),
+      ...(body.group !== undefined ? { group: body.group } : {}),
+    };
+    const op = await startOperation(
+      ctx,
+      'Executing command',
+      { containers: [`/1.0/containers/${encodeURIComponent(name)}`], instances: [url] },
+      async (opCtx) => {
+        const result = await ctx.engine.instances.exec(project, name, req);
+        if (!body['record-output']) return { return: result.exitCode };
+        const files = await store.record(project, name, opCtx.id, result);
+        return {
+          return: result.exitCode,
+          output: {
+            '1': logsUrl(project, name, files.stdout),
+            '2': logsUrl(project, name, files.stderr),
+          },
+        };
+      },
+    );
+    return asyncOp(op);
+  });
+
+  // Recorded output: LXD 5.0's /logs/<file> and the later /logs/exec-output/<file>.
+  for (const prefix of ['logs', 'logs/exec-output']) {
+    router
+      .add('GET', `/1.0/instances/:name/${prefix}`, async (ctx, p: P) => {
+        ctx.allow('exec');
+        await ctx.engine.instances.get(ctx.project, p.name!);
+        const files = await store.list(ctx.project, p.name!);
+        return sync(files.map((f) => logsUrl(ctx.project, p.name!, f, prefix)));
+      })
+      .add('GET', `/1.0/instances/:name/${prefix}/:file`, async (ctx, p: P) => {
+        ctx.allow('exec');
+        await ctx.engine.instances.get(ctx.project, p.name!);
+        const file = await store.path(ctx.project, p.name!, p.file!);
+        return {
+          kind: 'raw',
+          status: 200,
+          headers: { 'Content-Type': 'application/octet-stream' },
+          body: createReadStream(file),
+        };
+      })
+      .add('DELETE', `/1.0/instances/:name/${prefix}/:file`, async (ctx, p: P) => {
+        ctx.allow('exec');
+        await ctx.engine.instances.get(ctx.project, p.name!);
+        await store.remove(ctx.project, p.name!, p.file!);
+        return emptySync();
+      });
+  }
+
+  router
+    .add('GET', '/1.0/instances/:name/files', async (ctx, p: P) => {
+      ctx.allow('files');
+      const pulled = await ctx.engine.instances.filePull(ctx.project, p.name!, pathParam(ctx));
+      const { entry } = pulled;
+      const headers = {
+        'X-LXD-uid': String(entry.uid),
+        'X-LXD-gid': String(entry.gid),
+        'X-LXD-mode': octal(entry.mode),
+        'X-LXD-type': entry.type,
+      };
+      if (entry.type === 'directory') return sync(pulled.entries ?? [], headers);
+      const content =
+        entry.type === 'symlink'
+          ? Buffer.from(entry.target ?? '')
+          : (pulled.content ?? Buffer.alloc(0));
+      return {
+        kind: 'raw',
+        status: 200,
+        headers: { ...headers, 'Content-Type': 'application/octet-stream' },
+        body: content,
+      };
+    })
+    .add('POST', '/1.0/instances/:name/files', async (ctx, p: P) => {
+      ctx.allow('files');
+      const name = p.name!;
+      const path = pathParam(ctx);
+      const headers = validateHeaders(ctx);
+      const raw = await ctx.rawBody(fileBodyLimit);
+      const owner = {
+        ...(headers.mode !== undefined ? { mode: parseInt(headers.mode, 8) } : {}),
+        ...(headers.uid !== undefined && Number(headers.uid) >= 0
+          ? { uid: Number(headers.uid) }
+          : {}),
+        ...(headers.gid !== undefined && Number(headers.gid) >= 0
+          ? { gid: Number(headers.gid) }
+          : {}),
+      };
+      if (headers.type === 'directory') {
+        await ctx.engine.instances.filePush(ctx.project, name, path, {
+          type: 'directory',
+          ...owner,
+        });
+      } else if (headers.type === 'symlink') {
+        await ctx.engine.instances.filePush(ctx.project, name, path, {
+          type: 'symlink',
+          target: raw.toString('utf8'),
+          ...owner,
+        });
+      } else {
+        let content = raw;
+        if (headers.write === 'append') {
+          const existing = await ctx.engine.instances
+            .filePull(ctx.project, name, path)
+            .catch(() => undefined);
+          if (existing?.content) content = Buffer.concat([existing.content, raw]);
+        }
+        await ctx.engine.instances.filePush(ctx.project, name, path, {
+          type: 'file',
+          content,
+          ...owner,
+        });
+      }
+      return emptySync();
+    })
+    .add('DELETE', '/1.0/instances/:name/files', async (ctx, p: P) => {
+      ctx.allow('files');
+      await ctx.engine.instances.fileRemove(ctx.project, p.name!, pathParam(ctx));
+      return emptySync();
+    })
+    .add('GET', '/1.0/instances/:name/console', async (ctx, p: P) => {
+      ctx.allow('console');
+      const type = ctx.url.searchParams.get('type') ?? 'log';
+      if (type !== 'log')
+        throw RestError.badRequest(
+          `Unsupported console type "${type}" (only "log" is served here)`,
+        );
+      const log = await ctx.engine.instances.consoleLog(ctx.project, p.name!);
+      return {
+        kind: 'raw',
+        status: 200,
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: log,
+      };
+    });
+}
+
+function validateHeaders(ctx: RestContext) {
+  const picked: Record<string, string> = {};
+  for (const key of ['type', 'write', 'mode', 'uid', 'gid']) {
+    const value = ctx.header(`x-lxd-${key}`);
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const result = FilePushHeaders.safeParse(picked);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw RestError.badRequest(
+    `Invalid header X-LXD-${String(issue?.path[0] ?? '')}: ${issue?.message ?? 'invalid value'}`,
+  );
+}

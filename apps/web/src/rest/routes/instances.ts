@@ -1,0 +1,144 @@
+// /1.0/instances, /1.0/instances/<name> and /<name>/state.
+import { apiUrl } from '@berth/engine';
+import {
+  InstancePatch,
+  InstancePut,
+  InstancesPost,
+  InstanceStatePut,
+  RenamePost,
+} from '@berth/engine/schemas';
+import { z } from 'zod';
+import { can } from '../../server/policy.ts';
+import type { RestContext } from '../context.ts';
+import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
+import { validate } from '../body.ts';
+import type { Router } from '../router.ts';
+import { startOperation } from './ops.ts';
+
+type P = Record<string, string>;
+
+/** LXD's Go client sends `type: ""` when the user chose none; the engine's default applies. */
+function dropEmptyType(body: unknown): unknown {
+  if (body && typeof body === 'object' && (body as { type?: unknown }).type === '') {
+    const { type: _drop, ...rest } = body as Record<string, unknown>;
+    void _drop;
+    return rest;
+  }
+  return body;
+}
+
+const InstancePost = RenamePost.extend({
+  migration: z.boolean().default(false),
+  live: z.boolean().default(false),
+});
+
+/** PUT /1.0/instances/<name> with `restore` is LXD's way to restore a snapshot. */
+const RestoreBody = z.object({ restore: z.string().min(1), stateful: z.boolean().optional() });
+
+async function visibleProjectsOf(ctx: RestContext): Promise<string[] | undefined> {
+  const user = ctx.requireUser();
+  if (user.isAdmin) return undefined;
+  return (await ctx.engine.projects.names()).filter((p) => can(user, 'read', p));
+}
+
+async function listInstances(ctx: RestContext) {
+  const { recursion, filter, allProjects } = ctx.query;
+  const opts = filter ? { filter } : {};
+  if (allProjects) {
+    ctx.requireUser();
+    const visible = await visibleProjectsOf(ctx);
+    const keep = <T extends { project: string }>(list: T[]) =>
+      visible ? list.filter((i) => visible.includes(i.project)) : list;
+    if (recursion === 2) return sync(keep(await ctx.engine.instances.listFull(undefined, opts)));
+    const list = keep(await ctx.engine.instances.list(undefined, opts));
+    return sync(recursion === 1 ? list : list.map((i) => apiUrl.instance(i.project, i.name)));
+  }
+  ctx.allow('read');
+  const project = ctx.project;
+  if (recursion === 2) return sync(await ctx.engine.instances.listFull(project, opts));
+  if (recursion === 1) return sync(await ctx.engine.instances.list(project, opts));
+  const names = filter
+    ? (await ctx.engine.instances.list(project, opts)).map((i) => i.name)
+    : await ctx.engine.instances.names(project);
+  return sync(names.map((n) => apiUrl.instance(project, n)));
+}
+
+export function registerInstances(router: Router<RestContext>): void {
+  router
+    .add('GET', '/1.0/instances', (ctx) => listInstances(ctx))
+    .add('POST', '/1.0/instances', async (ctx) => {
+      ctx.allow('config');
+      const body = validate(InstancesPost, dropEmptyType(await ctx.json()));
+      const { operation } = await ctx.engine.instances.create(ctx.project, body);
+      return asyncOp(operation);
+    })
+    .add('GET', '/1.0/instances/:name', async (ctx, p: P) => {
+      ctx.allow('read');
+      const name = p.name!;
+      return sync(
+        ctx.query.recursion === 2
+          ? await ctx.engine.instances.getFull(ctx.project, name)
+          : await ctx.engine.instances.get(ctx.project, name),
+      );
+    })
+    .add('PUT', '/1.0/instances/:name', async (ctx, p: P) => {
+      const name = p.name!;
+      const json = await ctx.json();
+      if (json && typeof json === 'object' && 'restore' in json) {
+        ctx.allow('snapshots');
+        const { restore } = validate(RestoreBody, json);
+        return asyncOp(await ctx.engine.snapshots.restore(ctx.project, name, restore));
+      }
+      ctx.allow('config');
+      const body = validate(InstancePut, json);
+      await ctx.engine.instances.get(ctx.project, name);
+      const url = apiUrl.instance(ctx.project, name);
+      return asyncOp(
+        await startOperation(ctx, 'Updating instance', { instances: [url] }, async () => {
+          await ctx.engine.instances.update(ctx.project, name, body);
+        }),
+      );
+    })
+    .add('PATCH', '/1.0/instances/:name', async (ctx, p: P) => {
+      ctx.allow('config');
+      const body = await ctx.body(InstancePatch);
+      await ctx.engine.instances.patch(ctx.project, p.name!, body);
+      return emptySync();
+    })
+    .add('DELETE', '/1.0/instances/:name', async (ctx, p: P) => {
+      ctx.allow('delete');
+      const name = p.name!;
+      const current = await ctx.engine.instances.get(ctx.project, name);
+      if (current.status !== 'Stopped') throw RestError.badRequest('Instance is running');
+      const url = apiUrl.instance(ctx.project, name);
+      return asyncOp(
+        await startOperation(ctx, 'Deleting instance', { instances: [url] }, async () => {
+          await ctx.engine.instances.delete(ctx.project, name);
+        }),
+      );
+    })
+    .add('POST', '/1.0/instances/:name', async (ctx, p: P) => {
+      ctx.allow('config');
+      const name = p.name!;
+      const body = await ctx.body(InstancePost);
+      if (body.migration) throw new RestError(501, 'Migration is not supported by Berth yet');
+      const current = await ctx.engine.instances.get(ctx.project, name);
+      if (current.status !== 'Stopped')
+        throw RestError.badRequest('Renaming of running instance not allowed');
+      const url = apiUrl.instance(ctx.project, name);
+      return asyncOp(
+        await startOperation(ctx, 'Renaming instance', { instances: [url] }, async () => {
+          await ctx.engine.instances.rename(ctx.project, name, body.name);
+        }),
+      );
+    })
+    .add('GET', '/1.0/instances/:name/state', async (ctx, p: P) => {
+      ctx.allow('read');
+      return sync(await ctx.engine.instances.state(ctx.project, p.name!));
+    })
+    .add('PUT', '/1.0/instances/:name/state', async (ctx, p: P) => {
+      ctx.allow('lifecycle');
+      const body = await ctx.body(InstanceStatePut);
+      return asyncOp(await ctx.engine.instances.changeState(ctx.project, p.name!, body));
+    });
+}

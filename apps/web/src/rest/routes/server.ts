@@ -1,0 +1,166 @@
+// GET /1.0 (server information) and /1.0/events (the event stream).
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Event } from '@berth/engine';
+import { can } from '../../server/policy.ts';
+import type { RestContext } from '../context.ts';
+import { sync } from '../envelope.ts';
+import { parseEventTypes } from '../lxd-shapes.ts';
+import type { Router } from '../router.ts';
+
+/** The LXD API extensions whose behaviour Berth's /1.0 implements. */
+export const apiExtensions = [
+  'container_last_used_at',
+  'patch',
+  'directory_manipulation',
+  'network',
+  'profile_usedby',
+  'container_exec_recording',
+  'storage',
+  'file_delete',
+  'file_append',
+  'file_symlinks',
+  'file_get_symlink',
+  'entity_description',
+  'operation_description',
+  'event_lifecycle',
+  'container_backup',
+  'network_state',
+  'network_leases',
+  'projects',
+  'snapshot_scheduling',
+  'snapshot_expiry',
+  'snapshot_expiry_creation',
+  'container_exec_user_group_cwd',
+  'instances',
+  'image_types',
+  'backup_compression_algorithm',
+  'virtual-machines',
+  'image_profiles',
+  'api_filtering',
+  'projects_limits',
+  'projects_restrictions',
+  'api_os',
+  'backup_override_name',
+  'projects_limits_instances',
+  'project_usage',
+  'event_lifecycle_requestor_address',
+  'instance_all_projects',
+  'instance_get_full',
+  'event_project',
+] as const;
+
+const berthVersion = (() => {
+  try {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+const hostArchitectures: Record<string, string> = {
+  x64: 'x86_64',
+  arm64: 'aarch64',
+  arm: 'armv7l',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+};
+
+function serverInfo(ctx: RestContext) {
+  const trusted = ctx.user !== null;
+  const base = {
+    config: {},
+    api_extensions: [...apiExtensions],
+    api_status: 'stable',
+    api_version: '1.0',
+    auth: trusted ? 'trusted' : 'untrusted',
+    public: false,
+    auth_methods: ['tls', 'berth-token'],
+  };
+  if (!trusted) return base;
+  const arch = hostArchitectures[os.arch()] ?? os.arch();
+  const lxc = ctx.engine.drivers().find((d) => d.name === 'lxc');
+  return {
+    ...base,
+    environment: {
+      addresses: [],
+      architectures: [arch],
+      certificate: '',
+      certificate_fingerprint: '',
+      driver: 'lxc',
+      driver_version: lxc?.details?.version ?? '',
+      firewall: 'nftables',
+      kernel: os.type(),
+      kernel_architecture: arch,
+      kernel_features: {},
+      kernel_version: os.release(),
+      lxc_features: {},
+      os_name: 'Berth',
+      os_version: berthVersion,
+      project: ctx.project,
+      server: 'berth',
+      server_clustered: false,
+      server_event_mode: 'full-mesh',
+      server_name: ctx.services.serverName,
+      server_pid: process.pid,
+      server_version: berthVersion,
+      storage: 'dir',
+      storage_version: '1',
+      storage_supported_drivers: [{ Name: 'dir', Version: '1', Remote: false }],
+    },
+  };
+}
+
+/**
+ * GET /1.0/events. LXD answers it with a websocket; Berth (without a
+ * websocket library) streams the same JSON objects, one per line, over a
+ * chunked HTTP response that stays open until the client goes away.
+ */
+async function events(ctx: RestContext) {
+  const types = parseEventTypes(ctx.url.searchParams.get('type'));
+  const user = ctx.requireUser();
+  let projects: string[] | undefined;
+  if (ctx.query.allProjects) {
+    projects = user.isAdmin
+      ? undefined
+      : (await ctx.engine.projects.names()).filter((n) => can(user, 'read', n));
+  } else {
+    ctx.allow('read');
+    await ctx.engine.projects.get(ctx.project);
+    projects = [ctx.project];
+  }
+  const { req, res } = ctx;
+  res.writeHead(200, {
+    'Content-Type': 'application/x-ndjson',
+    'Cache-Control': 'no-cache',
+    'X-Accel-Buffering': 'no',
+    Connection: 'keep-alive',
+  });
+  res.flushHeaders();
+  const write = (event: Event) => {
+    if (!res.writableEnded) res.write(`${JSON.stringify(event)}\n`);
+  };
+  const sub = ctx.engine.events.subscribe({ types, ...(projects ? { projects } : {}) }, write);
+  // A keep-alive newline now and then, so proxies and clients see a live stream.
+  const ping = setInterval(() => {
+    if (!res.writableEnded) res.write('\n');
+  }, 30_000);
+  const close = () => {
+    clearInterval(ping);
+    sub.close();
+    if (!res.writableEnded) res.end();
+  };
+  req.on('close', close);
+  res.on('close', close);
+  return { kind: 'handled' as const };
+}
+
+export function registerServer(router: Router<RestContext>): void {
+  router
+    .add('GET', '/1.0', (ctx) => sync(serverInfo(ctx)))
+    .add('GET', '/1.0/events', (ctx) => events(ctx));
+}

@@ -1,0 +1,294 @@
+// socket.io namespace `/terminals`: one pty per socket, piped both ways.
+//
+//   handshake   session cookie (as /events) or `auth: { token }` (an API token)
+//   → open      { kind: 'console' | 'exec', project, instance, command?, cols, rows }
+//   ← ready     the pty is attached; input is accepted from now on
+//   ↔ data      pty bytes (binary frames out; strings or binary in)
+//   → resize    { cols, rows }
+//   → signal    { signal } (exec only)
+//   ← exit      { code } (null for a console), then the server disconnects
+//   ← error     { code, message }: one mapped message, then the server disconnects
+//
+// Latency: nothing is buffered or coalesced here; each chunk the pty gives is
+// emitted at once, uncompressed (`compress(false)`; the engine.io server also
+// leaves perMessageDeflate off). When the browser goes, the pty goes: the
+// exec'd process is hung up (then killed) and the console is detached.
+import type { Namespace, Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import { EngineError, isEngineError, type EngineErrorCode } from '@berth/engine';
+import { ProjectName } from '@berth/engine/schemas';
+import type { BerthServices, SessionUser } from '../server/berth.ts';
+import { can, type PolicyUser } from '../server/policy.ts';
+import { authenticateRequest } from '../server/request-auth.ts';
+
+export const terminalNamespace = '/terminals';
+
+const Size = {
+  cols: z.number().int().min(1).max(1000),
+  rows: z.number().int().min(1).max(1000),
+};
+
+export const TerminalOpen = z.object({
+  kind: z.enum(['console', 'exec']),
+  project: ProjectName.default('default'),
+  instance: z.string().min(1).max(253),
+  command: z.array(z.string()).min(1).max(1000).optional(),
+  ...Size,
+});
+export type TerminalOpen = z.input<typeof TerminalOpen>;
+
+const Resize = z.object(Size);
+const SignalRequest = z.object({
+  signal: z.union([
+    z.enum([
+      'SIGINT',
+      'SIGTERM',
+      'SIGKILL',
+      'SIGHUP',
+      'SIGQUIT',
+      'SIGSTOP',
+      'SIGCONT',
+      'SIGUSR1',
+      'SIGUSR2',
+      'SIGWINCH',
+    ]),
+    z.number().int().min(1).max(64),
+  ]),
+});
+
+/** The error a client sees: one text per engine code, then the engine's own message. */
+const errorTitle: Record<EngineErrorCode | 'UNAUTHORIZED', string> = {
+  UNAUTHORIZED: 'Sign in first',
+  NOT_FOUND: 'Not found',
+  ALREADY_EXISTS: 'Already exists',
+  INVALID_ARGUMENT: 'Invalid request',
+  FORBIDDEN: 'Not allowed',
+  CONFLICT: 'Conflict',
+  BUSY: 'Busy',
+  NOT_IMPLEMENTED: 'Not supported',
+  DRIVER_UNAVAILABLE: 'Driver unavailable',
+  INTERNAL: 'Internal error',
+};
+
+export interface TerminalError {
+  code: EngineErrorCode | 'UNAUTHORIZED';
+  message: string;
+}
+
+export function terminalError(error: unknown): TerminalError {
+  if (isEngineError(error)) {
+    return { code: error.code, message: `${errorTitle[error.code]}: ${error.message}` };
+  }
+  if (error instanceof z.ZodError) {
+    const issue = error.issues[0];
+    const where = issue?.path.join('.') || 'request';
+    return {
+      code: 'INVALID_ARGUMENT',
+      message: `${errorTitle.INVALID_ARGUMENT}: ${where}: ${issue?.message ?? 'invalid'}`,
+    };
+  }
+  return {
+    code: 'INTERNAL',
+    message: `${errorTitle.INTERNAL}: ${error instanceof Error ? error.message : String(error)}`,
+  };
+}
+
+/** What the handshake established: who, with which roles, until when. */
+interface TerminalPrincipal {
+  user: SessionUser & PolicyUser;
+  /** Epoch ms when the credential stops being valid (null: never). */
+  expiresAt: number | null;
+}
+
+async function principalOf(
+  berth: BerthServices,
+  socket: Socket,
+): Promise<TerminalPrincipal | { refused: string }> {
+  // socket.io clients pass a token as `auth: { token }`; others send a Bearer header.
+  const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  const headers =
+    token === undefined
+      ? socket.handshake.headers
+      : {
+          ...socket.handshake.headers,
+          authorization: `Bearer ${typeof token === 'string' ? token : ''}`,
+        };
+  const user = await authenticateRequest(headers, berth);
+  if (!user) return { refused: 'UNAUTHORIZED' };
+  if (user.mustChangePassword) return { refused: 'FORBIDDEN: change your password first' };
+  return { user, expiresAt: user.expiresAt };
+}
+
+/** The pty behind one socket, whichever kind it is. */
+interface Pty {
+  output: NodeJS.ReadableStream;
+  input: NodeJS.WritableStream;
+  resize(cols: number, rows: number): void;
+  signal(signal: NodeJS.Signals | number): void;
+  /** Resolves with the exit status (null for a console) once all output is out. */
+  ended: Promise<number | null>;
+  /** Ends it from our side (the browser went). */
+  close(): void;
+}
+
+/** How long a hung-up shell gets before it is killed. */
+const HANGUP_GRACE_MS = 2_000;
+
+const streamEnded = (stream: NodeJS.ReadableStream) =>
+  new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
+  });
+
+/** A login shell: bash when the instance has it, else sh. */
+async function defaultShell(berth: BerthServices, project: string, instance: string) {
+  const probe = await berth.engine.instances.exec(project, instance, {
+    command: ['test', '-x', '/bin/bash'],
+    timeout: 10,
+  });
+  return probe.exitCode === 0 ? ['/bin/bash', '-l'] : ['/bin/sh', '-l'];
+}
+
+async function openPty(berth: BerthServices, req: z.output<typeof TerminalOpen>): Promise<Pty> {
+  const size = { cols: req.cols, rows: req.rows };
+  if (req.kind === 'console') {
+    const stream = await berth.engine.instances.console(req.project, req.instance, size);
+    return {
+      output: stream.output,
+      input: stream.input,
+      resize: (cols, rows) => stream.resize(cols, rows),
+      signal: () => {},
+      ended: streamEnded(stream.output).then(() => null),
+      close: () => stream.close(),
+    };
+  }
+  const command = req.command ?? (await defaultShell(berth, req.project, req.instance));
+  const proc = await berth.engine.instances.execInteractive(
+    req.project,
+    req.instance,
+    { command },
+    size,
+  );
+  const ended = Promise.all([proc.wait(), streamEnded(proc.stdout)]).then(([code]) => code);
+  let closing = false;
+  return {
+    output: proc.stdout,
+    input: proc.stdin,
+    resize: (cols, rows) => proc.resize(cols, rows),
+    signal: (signal) => proc.signal(signal),
+    ended,
+    close() {
+      if (closing) return;
+      closing = true;
+      // A terminal that goes away hangs up its shell; one that ignores it is killed.
+      proc.signal('SIGHUP');
+      const kill = setTimeout(() => proc.signal('SIGKILL'), HANGUP_GRACE_MS);
+      void ended.finally(() => clearTimeout(kill));
+    },
+  };
+}
+
+function toBuffer(data: unknown): Buffer | null {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return null;
+}
+
+function serve(berth: BerthServices, socket: Socket): void {
+  const { user, expiresAt } = socket.data.principal as TerminalPrincipal;
+  const out = () => socket.compress(false);
+  let pty: Pty | null = null;
+  let opening = false;
+  let gone = false;
+
+  const fail = (error: unknown) => {
+    out().emit('error', terminalError(error));
+    socket.disconnect(true);
+  };
+
+  // A credential that expires ends its terminal too.
+  const expiry =
+    expiresAt === null
+      ? undefined
+      : setTimeout(
+          () => socket.disconnect(true),
+          Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+        );
+
+  socket.on('open', (raw: unknown) => {
+    if (opening || pty)
+      return fail(EngineError.invalid('open', 'a terminal is already open on this connection'));
+    opening = true;
+    const parsed = TerminalOpen.safeParse(raw);
+    if (!parsed.success) return fail(parsed.error);
+    const req = parsed.data;
+    // A project the user may not see is "not found", so its name does not leak.
+    if (!can(user, 'read', req.project))
+      return fail(EngineError.notFound(`Project "${req.project}"`));
+    if (!can(user, req.kind, req.project))
+      return fail(
+        new EngineError(
+          'FORBIDDEN',
+          `Your role in project "${req.project}" does not allow ${req.kind}`,
+        ),
+      );
+
+    openPty(berth, req).then(
+      (opened) => {
+        if (gone) return opened.close();
+        pty = opened;
+        opened.output.on('data', (chunk: Buffer | string) =>
+          out().emit('data', typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
+        );
+        void opened.ended.then((code) => {
+          if (gone) return;
+          out().emit('exit', { code });
+          socket.disconnect(true);
+        });
+        out().emit('ready');
+      },
+      (error: unknown) => {
+        if (!gone) fail(error);
+      },
+    );
+  });
+
+  socket.on('data', (data: unknown) => {
+    const bytes = toBuffer(data);
+    if (pty && bytes) pty.input.write(bytes);
+  });
+
+  socket.on('resize', (raw: unknown) => {
+    const size = Resize.safeParse(raw);
+    if (pty && size.success) pty.resize(size.data.cols, size.data.rows);
+  });
+
+  socket.on('signal', (raw: unknown) => {
+    const request = SignalRequest.safeParse(raw);
+    if (pty && request.success) pty.signal(request.data.signal);
+  });
+
+  socket.on('disconnect', () => {
+    gone = true;
+    clearTimeout(expiry);
+    pty?.close();
+  });
+}
+
+export function attachTerminalGateway(io: Server, berth: BerthServices): Namespace {
+  const nsp = io.of(terminalNamespace);
+  nsp.use((socket, next) => {
+    principalOf(berth, socket)
+      .then((principal) => {
+        if ('refused' in principal) return next(new Error(principal.refused));
+        socket.data.principal = principal;
+        next();
+      })
+      .catch(() => next(new Error('UNAUTHORIZED')));
+  });
+  nsp.on('connection', (socket) => serve(berth, socket));
+  return nsp;
+}

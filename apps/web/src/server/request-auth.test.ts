@@ -1,0 +1,110 @@
+// request-auth: the session cookie or a bearer token, never both, resolved
+// to the user as the database has it now.
+import { describe, expect, it } from 'vitest';
+import { encode } from 'next-auth/jwt';
+import type { BerthServices, SessionUser } from './berth.ts';
+import { authenticateRequest, bearerSecret } from './request-auth.ts';
+
+const cookieName = 'authjs.session-token';
+const secret = 'a-test-session-secret-of-enough-length';
+const goodToken = 'berth_0123456789abcdef0123456789abcdef01234567';
+
+function services(options: { disabled?: string[] } = {}) {
+  const users: Record<string, SessionUser> = {
+    vera: { id: 2, username: 'vera', isAdmin: false, mustChangePassword: false },
+    admin: { id: 1, username: 'admin', isAdmin: true, mustChangePassword: false },
+  };
+  const byId = (id: number) => Object.values(users).find((u) => u.id === id) ?? null;
+  return {
+    sessionSecret: secret,
+    sessionCookieName: cookieName,
+    env: { sessionMaxAge: 3600 },
+    engine: {
+      db: {
+        tokens: {
+          authenticate: async (presented: string) =>
+            presented === goodToken ? { id: 9, userId: 2, name: 'ci' } : null,
+        },
+        users: { getById: async (id: number) => byId(id) },
+      },
+    },
+    accounts: {
+      get: async (username: string) =>
+        options.disabled?.includes(username) ? null : (users[username] ?? null),
+    },
+    members: {
+      rolesOf: async (id: number) => new Map(id === 2 ? [['default', 'viewer' as const]] : []),
+    },
+  } as unknown as BerthServices;
+}
+
+async function sessionCookie(username: string): Promise<string> {
+  const token = await encode({ token: { username }, secret, salt: cookieName, maxAge: 3600 });
+  return `${cookieName}=${token}`;
+}
+
+describe('bearerSecret', () => {
+  it('reads Bearer tokens; anything else in Authorization is an attempt that must fail', () => {
+    expect(bearerSecret(new Headers())).toBeNull();
+    expect(bearerSecret(new Headers({ authorization: `Bearer ${goodToken}` }))).toBe(goodToken);
+    expect(bearerSecret({ authorization: `bearer  ${goodToken} ` })).toBe(goodToken);
+    expect(bearerSecret({ authorization: 'Basic dmVyYTp4' })).toBe('');
+  });
+});
+
+describe('authenticateRequest', () => {
+  it('authenticates a bearer token as its user, with the user’s roles', async () => {
+    const user = await authenticateRequest(
+      new Headers({ authorization: `Bearer ${goodToken}` }),
+      services(),
+    );
+    expect(user).toMatchObject({
+      id: 2,
+      username: 'vera',
+      isAdmin: false,
+      via: 'token',
+      tokenId: 9,
+    });
+    expect([...user!.roles]).toEqual([['default', 'viewer']]);
+  });
+
+  it('refuses unknown, malformed and disabled users’ tokens, even with a valid cookie', async () => {
+    const cookie = await sessionCookie('admin');
+    for (const authorization of ['Bearer berth_deadbeef', 'Bearer nope', 'Basic abc']) {
+      expect(
+        await authenticateRequest(new Headers({ authorization, cookie }), services()),
+      ).toBeNull();
+    }
+    expect(
+      await authenticateRequest(
+        { authorization: `Bearer ${goodToken}` },
+        services({ disabled: ['vera'] }),
+      ),
+    ).toBeNull();
+  });
+
+  it('authenticates the session cookie (fetch or Node headers), as the account is now', async () => {
+    const cookie = await sessionCookie('admin');
+    expect(await authenticateRequest(new Headers({ cookie }), services())).toMatchObject({
+      id: 1,
+      username: 'admin',
+      isAdmin: true,
+      via: 'session',
+    });
+    expect(await authenticateRequest({ cookie: `other=1; ${cookie}` }, services())).toMatchObject({
+      username: 'admin',
+    });
+    expect(await authenticateRequest({ cookie }, services({ disabled: ['admin'] }))).toBeNull();
+  });
+
+  it('answers null without credentials or with a forged cookie', async () => {
+    expect(await authenticateRequest(new Headers(), services())).toBeNull();
+    expect(await authenticateRequest({ cookie: `${cookieName}=not-a-jwt` }, services())).toBeNull();
+    const forged = await encode({
+      token: { username: 'admin' },
+      secret: 'another-secret-of-enough-length-xx',
+      salt: cookieName,
+    });
+    expect(await authenticateRequest({ cookie: `${cookieName}=${forged}` }, services())).toBeNull();
+  });
+});

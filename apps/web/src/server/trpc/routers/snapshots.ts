@@ -1,0 +1,67 @@
+// An instance's snapshots: operators take, restore, rename and delete them
+// and set the schedule (only the `snapshots.*` keys; other config is admin's).
+import { z } from 'zod';
+import { SnapshotsPost } from '@berth/engine/schemas';
+import { projectProcedure, router } from '../init.ts';
+
+const Instance = z.object({ instance: z.string().min(1) });
+const Snapshot = Instance.extend({ name: z.string().min(1) });
+
+/** The keys the Snapshots tab edits; the engine's key table validates their values. */
+export const snapshotScheduleKeys = [
+  'snapshots.schedule',
+  'snapshots.schedule.stopped',
+  'snapshots.expiry',
+  'snapshots.pattern',
+] as const;
+
+export const snapshotsRouter = router({
+  list: projectProcedure('read')
+    .input(Instance)
+    .query(({ ctx, input }) => ctx.engine.snapshots.list(input.project, input.instance)),
+  /** Returns the operation; the snapshot exists when it succeeds. */
+  create: projectProcedure('snapshots')
+    .input(Instance.extend({ snapshot: SnapshotsPost }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.snapshots.create(input.project, input.instance, input.snapshot),
+    ),
+  restore: projectProcedure('snapshots')
+    .input(Snapshot)
+    .mutation(({ ctx, input }) =>
+      ctx.engine.snapshots.restore(input.project, input.instance, input.name),
+    ),
+  rename: projectProcedure('snapshots')
+    .input(Snapshot.extend({ newName: z.string() }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.snapshots.rename(input.project, input.instance, input.name, input.newName),
+    ),
+  delete: projectProcedure('snapshots')
+    .input(Snapshot)
+    .mutation(({ ctx, input }) =>
+      ctx.engine.snapshots.delete(input.project, input.instance, input.name),
+    ),
+  /** Sets (or, with "", removes) the schedule keys; the instance's other config is untouched. */
+  setSchedule: projectProcedure('snapshots')
+    .input(
+      Instance.extend({
+        config: z.partialRecord(z.enum(snapshotScheduleKeys), z.string()),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const current = await ctx.engine.instances.get(input.project, input.instance);
+      const config = Object.fromEntries(
+        Object.entries(current.config).filter(([k]) => !k.startsWith('volatile.')),
+      );
+      for (const [key, value] of Object.entries(input.config)) {
+        if (value === undefined || value === '') delete config[key];
+        else config[key] = value;
+      }
+      return ctx.engine.instances.update(input.project, input.instance, {
+        description: current.description,
+        config,
+        devices: current.devices,
+        profiles: current.profiles,
+        ephemeral: current.ephemeral,
+      });
+    }),
+});
