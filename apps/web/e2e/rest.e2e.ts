@@ -490,6 +490,18 @@ describe('the REST API (/1.0)', () => {
     });
     expect(keys(event)).toEqual(['location', 'metadata', 'project', 'timestamp', 'type']);
 
+    // Writes over REST are in the audit log, with who and how it went.
+    const audited = await db.audit.list({ project: 'default' });
+    expect(audited).toContainEqual(
+      expect.objectContaining({
+        actor: server.adminUser,
+        action: 'PATCH /1.0/instances/:name',
+        objectType: 'instances',
+        objectName: 'rest1',
+        result: 'success',
+      }),
+    );
+
     // Console log and a backup, exported as a tarball.
     const consoleLog = await fetch(`${server.url}/1.0/instances/rest1/console?type=log`, {
       headers: { Authorization: `Bearer ${token}` },

@@ -53,6 +53,9 @@ export function createRestHandler(options: RestHandlerOptions) {
 
   return async function handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let result: RestResult;
+    // What the audit log needs, known once the request is routed.
+    let audit: { user: RestUser; pattern: string; project: string; name: string | null } | null =
+      null;
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');
       const { route, params } = router.match(req.method ?? 'GET', url.pathname);
@@ -63,6 +66,8 @@ export function createRestHandler(options: RestHandlerOptions) {
       if (user && crossSiteWrite(route.method, req.headers, user.via))
         throw new RestError(403, 'Cross-site requests with a session cookie are refused');
       const query = parseCommonQuery(url.searchParams);
+      if (user && route.method !== 'GET')
+        audit = { user, pattern: route.pattern, project: query.project, name: params.name ?? null };
       const ctx = new RestContext(req, res, url, query, services, user);
       if (!isPublic) ctx.requireUser();
       result = (await route.handle(ctx, params)) as RestResult;
@@ -71,6 +76,7 @@ export function createRestHandler(options: RestHandlerOptions) {
       if (result.kind === 'json' && result.status >= 500 && result.status !== 501)
         console.error('berth: REST request failed', req.method, req.url, error);
     }
+    if (audit) await recordWrite(services.engine, req.method ?? 'GET', audit, result);
     try {
       await write(res, result);
     } catch (error) {
@@ -116,4 +122,39 @@ async function write(res: ServerResponse, result: RestResult): Promise<void> {
     });
     stream.pipe(res);
   });
+}
+
+/**
+ * Every state-changing REST call goes to the audit log, as tRPC mutations
+ * do: who, `METHOD /1.0/pattern`, project, object, and how it went (an async
+ * call succeeds when its operation is created; the operation says the rest).
+ */
+async function recordWrite(
+  engine: Engine,
+  method: string,
+  audit: { user: RestUser; pattern: string; project: string; name: string | null },
+  result: RestResult,
+): Promise<void> {
+  const failed = result.kind === 'json' && result.status >= 400;
+  const body =
+    result.kind === 'json' ? (result.body as { error?: string; operation?: string }) : {};
+  try {
+    await engine.db.audit.record({
+      userId: audit.user.id,
+      actor: audit.user.username,
+      action: `${method} ${audit.pattern}`,
+      project: audit.project,
+      objectType: audit.pattern.split('/')[2] ?? 'server',
+      objectName: audit.name,
+      result: failed ? `failure: ${body.error ?? 'error'}` : 'success',
+      detail: [
+        audit.user.via === 'token' ? 'via REST with an API token' : 'via REST',
+        body.operation ? `operation ${body.operation}` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    });
+  } catch (error) {
+    console.error('berth: writing the audit log failed', error);
+  }
 }
