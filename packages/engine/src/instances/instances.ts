@@ -121,13 +121,22 @@ export class InstanceService {
     return this.#full(await this.get(project, name));
   }
 
-  async state(project: string, name: string): Promise<InstanceState> {
+  /**
+   * The instance's live state. `disk` walks the root volume (milliseconds per
+   * instance), so lists leave it out, as LXD's dir pools do.
+   */
+  async state(
+    project: string,
+    name: string,
+    options: { disk?: boolean } = {},
+  ): Promise<InstanceState> {
     const instance = await this.#expanded(this.db, project, name);
     const state = this.drivers.has(instance.type)
       ? await this.drivers.get(instance.type).renderState(await this.#view(instance))
       : stoppedState();
     const [rootName] = rootDiskOf(instance.expandedDevices) ?? [];
-    if (rootName) state.disk[rootName] = { usage: await this.#diskUsage(instance) };
+    if (rootName && options.disk !== false)
+      state.disk[rootName] = { usage: await this.#diskUsage(instance) };
     return state;
   }
 
@@ -939,7 +948,7 @@ export class InstanceService {
 
   async #full(instance: Instance): Promise<InstanceFull> {
     const [state, snapshots, backups] = await Promise.all([
-      this.state(instance.project, instance.name),
+      this.state(instance.project, instance.name, { disk: false }),
       this.#companions?.snapshots(instance.project, instance.name) ?? [],
       this.#companions?.backups(instance.project, instance.name) ?? [],
     ]);

@@ -440,7 +440,9 @@ export class LxcDriver implements InstanceDriver {
     }
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
-    await this.#writeConfig(instance, idmap, { withNics: false });
+    const paths = await this.#writeConfig(instance, idmap, { withNics: false });
+    // Known stopped: status answers from this record instead of asking lxc-info.
+    this.#recordPid(paths, 0);
   }
 
   async delete(instance: DriverInstance): Promise<void> {
