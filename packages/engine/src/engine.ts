@@ -110,8 +110,10 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     images,
   });
   instances.attachCompanions({
-    snapshots: (project, name) => snapshots.list(project, name),
-    backups: (project, name) => backups.list(project, name),
+    // Most instances have neither: answer those without the full lookups.
+    snapshots: async (project, name, id) =>
+      (await db.snapshots.list(id)).length > 0 ? snapshots.list(project, name) : [],
+    backups: (project, name) => backups.listExisting(project, name),
     renamed: (project, from, to) => backups.renameInstance(project, from, to),
     deleted: (project, name) => backups.deleteAll(project, name),
   });

@@ -234,6 +234,11 @@ export class BackupService {
 
   async list(project: string, instance: string): Promise<InstanceBackup[]> {
     await this.#instances.resolve(project, instance);
+    return this.listExisting(project, instance);
+  }
+
+  /** `list` for an instance the caller knows exists (recursion=2 lists). */
+  async listExisting(project: string, instance: string): Promise<InstanceBackup[]> {
     await this.#ready();
     return (await this.files.records(project, instance)).map(toInstanceBackup);
   }
