@@ -90,9 +90,12 @@ describe('the web console', () => {
     await page.getByRole('button', { name: 'Create instance' }).click();
     const dialog = page.getByRole('dialog');
     await waitFor(dialog.getByLabel('Image')).toHaveValue('busybox');
-    // The engine judges the name; its answer appears under the field.
+    // The engine's own name rules, as you type (before anything is sent).
     await dialog.getByLabel(/^Name/).fill('1bad');
+    await waitFor(dialog.getByRole('alert')).toContainText('must not start with a number');
+    // Submitting is refused while the field is wrong.
     await dialog.getByRole('button', { name: 'Create' }).click();
+    await waitFor(dialog).toBeVisible();
     await waitFor(dialog.getByRole('alert')).toContainText('must not start with a number');
     await shot('create-dialog-error');
     await dialog.getByLabel(/^Name/).fill('e2e-web1');

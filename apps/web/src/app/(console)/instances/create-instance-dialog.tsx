@@ -2,6 +2,7 @@
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { InstancesPost } from '@berth/engine/schemas';
+import { nameProblem } from '@berth/engine/validation';
 import { Button, ErrorBanner, inputClass } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 
@@ -10,9 +11,10 @@ interface FieldErrors {
 }
 
 /**
- * Create an instance: image, name, type, profiles. The shape is checked as
- * you type with the engine's own schema; what only the engine can judge
- * (name rules, config, limits) comes back from the server under its field.
+ * Create an instance: image, name, type, profiles. The shape and the name
+ * rules are checked as you type with the engine's own schema and validator;
+ * what only the server can judge (a taken name, limits, restrictions) comes
+ * back under its field.
  */
 export function CreateInstanceDialog({
   project,
@@ -71,9 +73,11 @@ export function CreateInstanceDialog({
     source: image ? { type: 'image' as const, alias: image } : { type: 'none' as const },
   };
   const local = InstancesPost.safeParse(request);
+  const nameError = name ? nameProblem(name, 'instance')?.message : undefined;
   const errors: FieldErrors = { ...(serverErrors?.fields ?? {}) };
   if (!local.success)
     for (const issue of local.error.issues) errors[issue.path.join('.')] ??= issue.message;
+  if (nameError) errors.name ??= nameError;
   const fieldOf = (key: string) =>
     errors[key] ??
     Object.entries(errors).find(([k]) => k.startsWith(`${key}.`) || k.startsWith(`${key}[`))?.[1];
@@ -82,7 +86,7 @@ export function CreateInstanceDialog({
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    if (!local.success) return;
+    if (!local.success || nameError) return;
     create.mutate({ project, instance: request });
   }
 
