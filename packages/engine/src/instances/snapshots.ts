@@ -15,6 +15,7 @@ import { expiryDate } from '../config/snapshot-expiry.ts';
 import { parseSchedule, tryParseSchedule } from '../config/snapshot-schedule.ts';
 import { scheduleFires } from './snapshot-schedule-match.ts';
 import { expand } from './expand-config.ts';
+import { profileProjectOf } from '../projects/projects.ts';
 import type { InstanceService } from './instances.ts';
 
 /** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
@@ -160,7 +161,7 @@ export class SnapshotService {
             ),
             ...volatile,
           };
-          const profiles = await this.db.profiles.getMany(project, inst.record.profiles);
+          const profiles = await this.#profiles(project, inst.record.profiles);
           await this.db.instances.update(inst.record.id, {
             description: inst.record.description,
             ephemeral: inst.record.ephemeral,
@@ -308,6 +309,12 @@ export class SnapshotService {
     return pruned;
   }
 
+  /** Profiles by name, from the project that holds `project`'s profiles. */
+  async #profiles(project: string, names: string[]) {
+    const record = await this.db.projects.get(project);
+    return this.db.profiles.getMany(profileProjectOf(project, record?.config ?? {}), names);
+  }
+
   async #record(instanceId: number, name: string): Promise<SnapshotRecord> {
     const record = await this.db.snapshots.get(instanceId, name);
     if (!record) throw EngineError.notFound('Snapshot', { field: 'name' });
@@ -321,7 +328,7 @@ export class SnapshotService {
     pool: string,
     type: string,
   ): Promise<InstanceSnapshot> {
-    const profileRecords = await this.db.profiles.getMany(record.project, profiles);
+    const profileRecords = await this.#profiles(record.project, profiles);
     // What the snapshot's copy takes on disk (LXD reports its volume's usage).
     const size = await this.storage
       .volumeUsage(pool, record.project, record.instance, type, record.name)
