@@ -1,6 +1,6 @@
 // Real containers through the whole engine: image → volume → LXC → network.
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,6 +24,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeHostState(t.engine, bridge);
   await t.cleanup();
+  // The engine restarts below reopen the same data dir, so remove it here.
+  await rm(t.dataDir, { recursive: true, force: true });
 }, 60_000);
 
 describe('containers', () => {
