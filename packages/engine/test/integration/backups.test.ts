@@ -266,6 +266,22 @@ describe('publish', () => {
     });
     await t.engine.instances.delete('default', launched, { force: true });
   });
+
+  it('publishes a snapshot, also of a running instance, as it was when taken', async () => {
+    await t.engine.instances.changeStateAndWait('default', c1, { action: 'start' });
+    await exec(c1, ['sh', '-c', 'echo now > /berth-file']);
+    await waitOk(
+      await backups.publish('default', c1, { snapshot: 'snap0', alias: `snap-pub-${suffix}` }),
+    );
+    await t.engine.instances.createAndWait('default', {
+      name: launched,
+      source: { type: 'image', alias: `snap-pub-${suffix}` },
+      start: true,
+    });
+    expect(await exec(launched, ['cat', '/berth-file'])).toMatchObject({ stdout: 'before\n' });
+    expect(await exec(c1, ['cat', '/berth-file'])).toMatchObject({ stdout: 'now\n' });
+    await t.engine.instances.delete('default', launched, { force: true });
+  });
 });
 
 // ------------------------------------------------------- hostile backups

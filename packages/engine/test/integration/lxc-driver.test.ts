@@ -272,6 +272,69 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
     expect(await inside()).toBe(`${128 * 2 ** 20}\n300\n`);
   });
 
+  it('applies environment.*, bind-mount disks, limits.cpu, security.nesting and raw.lxc last', async () => {
+    // environment.* reaches init (lxc.environment).
+    const environ = await execOut(c1, {
+      command: ['sh', '-c', 'tr "\\0" "\\n" < /proc/1/environ'],
+    });
+    expect(environ.stdout).toContain('BERTH_TEST=hello world');
+
+    const shared = path.join(dataDir, 'shared');
+    mkdirSync(shared, { recursive: true });
+    writeFileSync(path.join(shared, 'from-host.txt'), 'bound\n');
+    const c4 = instance(
+      'c4',
+      {
+        'limits.cpu': '1',
+        'security.nesting': 'true',
+        'limits.processes': '500',
+        // raw.lxc comes last, so it overrides what the engine set from limits.processes.
+        'raw.lxc': 'lxc.cgroup.pids.max = 42',
+      },
+      { data: { type: 'disk', source: shared, path: '/mnt/data', readonly: 'true' } },
+    );
+    await driver.create(c4, {});
+    await driver.start(c4);
+    expect((await execOut(c4, { command: ['cat', '/mnt/data/from-host.txt'] })).stdout).toBe(
+      'bound\n',
+    );
+    const write = await execOut(c4, { command: ['touch', '/mnt/data/nope'] });
+    expect(write.code).not.toBe(0);
+    expect(existsSync(path.join(shared, 'nope'))).toBe(false);
+    expect((await execOut(c4, { command: ['cat', '/sys/fs/cgroup/pids/pids.max'] })).stdout).toBe(
+      '42\n',
+    );
+    const cpus = (
+      await execOut(c4, { command: ['cat', '/sys/fs/cgroup/cpuset/cpuset.cpus'] })
+    ).stdout.trim();
+    expect(cpus).toMatch(/^\d+$/);
+    // Nesting: the host's /proc is mounted where a nested LXC looks for it.
+    const mounts = (await execOut(c4, { command: ['cat', '/proc/self/mountinfo'] })).stdout;
+    expect(mounts).toContain(' /dev/.lxc/proc ');
+    await driver.stop(c4);
+  });
+
+  it('honours raw.idmap: a container id mapped to a chosen host id', async () => {
+    // 1500000 is delegated to root by the set-up's /etc/subuid range but lies
+    // outside the container's default map (1000000-1065535).
+    const c5 = instance('c5', { 'raw.idmap': 'both 1500000 1000' });
+    await driver.create(c5, {});
+    await driver.start(c5);
+    const made = await execOut(c5, {
+      command: [
+        'sh',
+        '-c',
+        'echo x > /root/mapped && chown 1000:1000 /root/mapped && stat -c %u:%g /root/mapped',
+      ],
+    });
+    expect(made.stdout).toBe('1000:1000\n');
+    const onHost = statSync(path.join(c5.paths.rootfs, 'root/mapped'));
+    expect([onHost.uid, onHost.gid]).toEqual([1500000, 1500000]);
+    // Root stays in the default map.
+    expect(statSync(path.join(c5.paths.rootfs, 'bin/busybox')).uid).toBe(1000000);
+    await driver.stop(c5);
+  });
+
   it('pushes and pulls files with ids shifted through the map', async () => {
     await driver.filePush(c1, '/root/hello.txt', { content: Buffer.from('hello\n'), mode: 0o640 });
     const onHost = statSync(path.join(c1.paths.rootfs, 'root/hello.txt'));

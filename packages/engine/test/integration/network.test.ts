@@ -222,6 +222,30 @@ describe('managed bridge network', () => {
     expect((await networks.get(bridge)).description).toBe('changed');
   });
 
+  it("masquerades its subnet in Berth's own nftables table when ipv4.nat=true, and removes it when off", async () => {
+    // No guest on the bridge sends anything: only the rules are checked.
+    const forward = await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const chain = `pstrt.${bridge}`;
+    const current = await networks.get(bridge);
+    try {
+      await networks.update(bridge, {
+        description: current.description,
+        config: { ...current.config, 'ipv4.nat': 'true' },
+      });
+      const rules = sh('nft', ['list', 'chain', 'ip', 'berth', chain]);
+      const subnet = current.config['ipv4.address']!.replace(/\.1\//, '.0/');
+      expect(rules).toContain(`ip saddr ${subnet}`);
+      expect(rules).toContain('masquerade');
+      await networks.update(bridge, {
+        description: current.description,
+        config: { ...current.config, 'ipv4.nat': 'false' },
+      });
+      expect(() => sh('nft', ['list', 'chain', 'ip', 'berth', chain])).toThrow();
+    } finally {
+      await writeFile('/proc/sys/net/ipv4/ip_forward', forward);
+    }
+  });
+
   it('refuses to delete a network in use', async () => {
     networks.setUsageProvider(async (name) => (name === bridge ? ['/1.0/instances/c1'] : []));
     expect((await networks.get(bridge)).used_by).toEqual(['/1.0/instances/c1']);
