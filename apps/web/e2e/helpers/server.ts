@@ -14,6 +14,7 @@ const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..
 export interface RunningServer {
   url: string;
   dataDir: string;
+  bridge: string;
   adminUser: string;
   adminPassword: string;
   output(): string;
@@ -32,12 +33,23 @@ async function freePort(): Promise<number> {
 }
 
 export async function startServer(
-  options: { readyTimeoutMs?: number; generatedAdminPassword?: boolean } = {},
+  options: {
+    readyTimeoutMs?: number;
+    generatedAdminPassword?: boolean;
+    /** Extra environment (BERTH_OIDC_*, BERTH_TLS_*, BERTH_LISTEN, ...) over the defaults. */
+    env?: NodeJS.ProcessEnv;
+    /**
+     * Restart on an earlier server's data directory and bridge (pass both);
+     * the directory is then left for the caller to remove.
+     */
+    dataDir?: string;
+    bridge?: string;
+  } = {},
 ): Promise<RunningServer> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-web-e2e-'));
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'berth-web-e2e-')));
   const port = await freePort();
   // Its own bridge, so tests never touch (or fight over) a real berthbr0.
-  const bridge = `bt${randomBytes(5).toString('hex')}`;
+  const bridge = options.bridge ?? `bt${randomBytes(5).toString('hex')}`;
   let adminPassword = 'e2e-admin-password-1';
   const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
   const child: ChildProcess = spawn(process.execPath, [tsxCli, 'server.ts'], {
@@ -51,6 +63,7 @@ export async function startServer(
       BERTH_BRIDGE: bridge,
       BERTH_ADMIN_USER: 'admin',
       ...(options.generatedAdminPassword ? {} : { BERTH_ADMIN_PASSWORD: adminPassword }),
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -70,7 +83,7 @@ export async function startServer(
       clearTimeout(killed);
     }
     await removeHostState(dataDir, bridge);
-    await rm(dataDir, { recursive: true, force: true });
+    if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
   };
 
   const url = await new Promise<string>((resolve, reject) => {
@@ -100,7 +113,7 @@ export async function startServer(
     if (!m) throw new Error(`no generated password printed:\n${output}`);
     adminPassword = m[1]!;
   }
-  return { url, dataDir, adminUser: 'admin', adminPassword, output: () => output, stop };
+  return { url, dataDir, bridge, adminUser: 'admin', adminPassword, output: () => output, stop };
 }
 
 /**
