@@ -110,10 +110,19 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     images,
   });
   instances.attachCompanions({
-    // Most instances have neither: answer those without the full lookups.
-    snapshots: async (project, name, id) =>
-      (await db.snapshots.list(id)).length > 0 ? snapshots.list(project, name) : [],
-    backups: (project, name) => backups.listExisting(project, name),
+    // Most instances have neither: one query and one listing find the few that do.
+    of: async (list) => {
+      const [withSnapshots, backupLists] = await Promise.all([
+        db.snapshots.instancesWithSnapshots(list.map((i) => i.id)),
+        backups.listMany(list),
+      ]);
+      return Promise.all(
+        list.map(async (i, n) => ({
+          snapshots: withSnapshots.has(i.id) ? await snapshots.list(i.project, i.name) : [],
+          backups: backupLists[n]!,
+        })),
+      );
+    },
     renamed: (project, from, to) => backups.renameInstance(project, from, to),
     deleted: (project, name) => backups.deleteAll(project, name),
   });

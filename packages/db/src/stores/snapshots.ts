@@ -64,6 +64,16 @@ export class SnapshotStore {
     return rows.map(toRecord);
   }
 
+  /** Which of these instances have at least one snapshot (one query for a whole list). */
+  async instancesWithSnapshots(instanceIds: readonly number[]): Promise<Set<number>> {
+    const rows = await this.db.instanceSnapshot.findMany({
+      where: { instanceId: { in: [...instanceIds] } },
+      select: { instanceId: true },
+      distinct: ['instanceId'],
+    });
+    return new Set(rows.map((r) => r.instanceId));
+  }
+
   async get(instanceId: number, name: string): Promise<SnapshotRecord | null> {
     const row = await this.db.instanceSnapshot.findUnique({
       where: { instanceId_name: { instanceId, name } },

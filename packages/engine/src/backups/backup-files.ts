@@ -67,6 +67,12 @@ export class BackupFiles {
     return path.join(this.dir, volumeDirName(project, instance));
   }
 
+  /** Whether an instance may have backups: its directory exists (from one listing). */
+  async holders(): Promise<(project: string, instance: string) => boolean> {
+    const dirs = new Set(await readdir(this.dir).catch(() => [] as string[]));
+    return (project, instance) => dirs.has(volumeDirName(project, instance));
+  }
+
   tarball(project: string, instance: string, name: string): string {
     return path.join(this.instanceDir(project, instance), checkSegment('name', name));
   }

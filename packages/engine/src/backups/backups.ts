@@ -243,6 +243,17 @@ export class BackupService {
     return (await this.files.records(project, instance)).map(toInstanceBackup);
   }
 
+  /** Backups of many instances known to exist, reading only the directories that exist. */
+  async listMany(
+    instances: readonly { project: string; name: string }[],
+  ): Promise<InstanceBackup[][]> {
+    await this.#ready();
+    const holds = await this.files.holders();
+    return Promise.all(
+      instances.map((i) => (holds(i.project, i.name) ? this.listExisting(i.project, i.name) : [])),
+    );
+  }
+
   async get(project: string, instance: string, name: string): Promise<InstanceBackup> {
     return toInstanceBackup(await this.#record(project, instance, name));
   }

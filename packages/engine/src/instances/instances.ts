@@ -65,10 +65,14 @@ const hostArchitecture: string =
 export type Recursion = 0 | 1 | 2;
 
 export interface InstanceCompanions {
-  /** `instanceId` lets a lister skip looking the instance up again. */
-  snapshots(project: string, name: string, instanceId: number): Promise<InstanceSnapshot[]>;
-  /** Called for an instance known to exist. */
-  backups(project: string, name: string): Promise<InstanceBackup[]>;
+  /**
+   * Snapshots and backups of instances known to exist, in their order: a
+   * whole list at once, so a list of hundreds costs a few queries, not
+   * hundreds.
+   */
+  of(
+    instances: readonly { id: number; project: string; name: string }[],
+  ): Promise<{ snapshots: InstanceSnapshot[]; backups: InstanceBackup[] }[]>;
   renamed(project: string, from: string, to: string): Promise<void>;
   deleted(project: string, name: string): Promise<void>;
 }
@@ -113,11 +117,9 @@ export class InstanceService {
     project: string | undefined,
     options: { filter?: string } = {},
   ): Promise<InstanceFull[]> {
-    // One query for all instances and their profiles; each then costs only
-    // its driver state and its snapshots/backups (100 in well under LXD's time).
-    const expanded = await this.#listExpanded(project);
-    const full = await Promise.all(expanded.map(async (e) => this.#full(await this.#toApi(e), e)));
-    return options.filter ? filterObjects(full, options.filter) : full;
+    // One query for all instances and their profiles, one for which have
+    // snapshots, one listing of backups; each then costs only its driver state.
+    return this.#fullList(await this.#listExpanded(project), options.filter);
   }
 
   async get(project: string, name: string): Promise<Instance> {
@@ -125,8 +127,8 @@ export class InstanceService {
   }
 
   async getFull(project: string, name: string): Promise<InstanceFull> {
-    const expanded = await this.#expanded(this.db, project, name);
-    return this.#full(await this.#toApi(expanded), expanded);
+    const [full] = await this.#fullList([await this.#expanded(this.db, project, name)]);
+    return full!;
   }
 
   /**
@@ -681,6 +683,19 @@ export class InstanceService {
     return this.#exec(project, name, parseInput(ExecPost, input), size);
   }
 
+  /**
+   * A command whose streams the caller pipes itself (LXD's exec websockets):
+   * separate stdout and stderr pipes, or one pty when `interactive` is given.
+   */
+  async execProcess(
+    project: string,
+    name: string,
+    input: ExecPost,
+    interactive?: { cols: number; rows: number },
+  ): Promise<ExecProcess> {
+    return this.#exec(project, name, parseInput(ExecPost, input), interactive);
+  }
+
   async console(
     project: string,
     name: string,
@@ -957,13 +972,21 @@ export class InstanceService {
     };
   }
 
-  async #full(instance: Instance, expanded: ExpandedInstance): Promise<InstanceFull> {
-    const [state, snapshots, backups] = await Promise.all([
-      this.#stateOf(expanded, { disk: false }),
-      this.#companions?.snapshots(instance.project, instance.name, expanded.record.id) ?? [],
-      this.#companions?.backups(instance.project, instance.name) ?? [],
-    ]);
-    return { ...instance, state, snapshots, backups };
+  async #fullList(expanded: ExpandedInstance[], filter?: string): Promise<InstanceFull[]> {
+    const companions = this.#companions?.of(
+      expanded.map((e) => ({ id: e.record.id, project: e.record.project, name: e.name })),
+    );
+    const full = await Promise.all(
+      expanded.map(async (e): Promise<InstanceFull> => {
+        const [instance, state] = await Promise.all([
+          this.#toApi(e),
+          this.#stateOf(e, { disk: false }),
+        ]);
+        return { ...instance, state, snapshots: [], backups: [] };
+      }),
+    );
+    (await companions)?.forEach((c, i) => Object.assign(full[i]!, c));
+    return filter ? filterObjects(full, filter) : full;
   }
 }
 

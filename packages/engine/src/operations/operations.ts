@@ -28,6 +28,8 @@ export interface StartOperation {
   class?: Operation['class'];
   resources?: Record<string, string[]>;
   mayCancel?: boolean;
+  /** Metadata from the start (LXD's websocket operations carry their secrets there). */
+  metadata?: Record<string, unknown>;
   /** The work. What it returns becomes the operation's metadata. */
   run: (ctx: OperationContext) => Promise<Record<string, unknown> | void>;
 }
@@ -83,7 +85,7 @@ export class OperationService {
       mayCancel: spec.mayCancel ?? false,
       err: '',
       resources: spec.resources ?? {},
-      metadata: null,
+      metadata: spec.metadata ?? null,
       location: this.location,
     });
     this.#announce(spec.project, record);

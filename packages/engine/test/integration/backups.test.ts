@@ -131,6 +131,15 @@ describe('export and import', () => {
         expires_at: '0001-01-01T00:00:00Z',
       }),
     ]);
+    // The full list (LXD's recursion=2) carries them, on their own instance only.
+    await t.engine.instances.createAndWait('default', { name: `${c1}-bare` });
+    const full = await t.engine.instances.listFull('default');
+    expect(full.find((i) => i.name === c1)).toMatchObject({
+      snapshots: [expect.objectContaining({ name: 'snap0' })],
+      backups: [expect.objectContaining({ name: 'backup0' })],
+    });
+    expect(full.find((i) => i.name === `${c1}-bare`)).toMatchObject({ snapshots: [], backups: [] });
+    await t.engine.instances.delete('default', `${c1}-bare`);
     const file = backups.files.tarball('default', c1, 'backup0');
     expect(existsSync(path.join(t.dataDir, 'backups', `default_${c1}`, 'backup0'))).toBe(true);
     const entries = tarList(file);
