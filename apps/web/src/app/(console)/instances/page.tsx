@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useDeferredValue, useState } from 'react';
+import { memo, useCallback, useDeferredValue, useState } from 'react';
 import { OperationQueue, useOperationQueue } from '~/components/operation-queue.tsx';
 import {
   Button,
@@ -18,8 +18,12 @@ import { usePermissions } from '~/lib/use-permissions.ts';
 import { useProject } from '../../providers.tsx';
 import { BulkActions } from './bulk-actions.tsx';
 import { CreateInstanceDialog } from './create-instance-dialog.tsx';
-import { InstanceActions } from './instance-actions.tsx';
-import { imageOf, ipv4Of } from './instance-info.ts';
+import type { InstanceRow } from '~/lib/instance-row.ts';
+import {
+  InstanceActions,
+  useInstanceActions,
+  type InstanceActionsController,
+} from './instance-actions.tsx';
 
 const quickFilters = [
   { label: 'All', filter: '' },
@@ -48,13 +52,17 @@ export default function InstancesPage() {
   // Only what is listed now stays selected (a filter or a delete drops the rest).
   const selectedRows = rows.filter((i) => selected.has(i.name));
   const allSelected = rows.length > 0 && selectedRows.length === rows.length;
-  const toggle = (name: string, on: boolean) =>
-    setSelected((old) => {
-      const next = new Set(old);
-      if (on) next.add(name);
-      else next.delete(name);
-      return next;
-    });
+  const toggle = useCallback(
+    (name: string, on: boolean) =>
+      setSelected((old) => {
+        const next = new Set(old);
+        if (on) next.add(name);
+        else next.delete(name);
+        return next;
+      }),
+    [],
+  );
+  const { actions, pending } = useInstanceActions(project, setActionError);
 
   return (
     <>
@@ -128,44 +136,14 @@ export default function InstancesPage() {
         </thead>
         <tbody>
           {instances.data?.map((i) => (
-            <tr key={i.name} data-instance={i.name}>
-              <td>
-                <input
-                  type="checkbox"
-                  aria-label={`Select ${i.name}`}
-                  checked={selected.has(i.name)}
-                  onChange={(e) => toggle(i.name, e.target.checked)}
-                />
-              </td>
-              <td>
-                <Link
-                  href={`/instances/${encodeURIComponent(i.name)}`}
-                  className="font-medium text-sky-700 hover:underline dark:text-sky-400"
-                >
-                  {i.name}
-                </Link>
-              </td>
-              <td>
-                <StatusBadge status={i.status} />
-              </td>
-              <td>{i.type}</td>
-              <td className="font-mono text-xs">{ipv4Of(i).join(', ') || '—'}</td>
-              <td>{imageOf(i)}</td>
-              <td>{i.profiles.join(', ')}</td>
-              <td data-column="memory">
-                {i.state?.memory.usage ? formatBytes(i.state.memory.usage) : '—'}
-              </td>
-              <td data-column="cpu">{formatCpuTime(i.state?.cpu.usage)}</td>
-              <td>{formatDate(i.created_at)}</td>
-              <td>
-                <InstanceActions
-                  project={project}
-                  name={i.name}
-                  status={i.status}
-                  onError={setActionError}
-                />
-              </td>
-            </tr>
+            <Row
+              key={i.name}
+              instance={i}
+              selected={selected.has(i.name)}
+              busy={pending.has(i.name)}
+              onToggle={toggle}
+              actions={actions}
+            />
           ))}
           {instances.data?.length === 0 && (
             <tr>
@@ -180,3 +158,55 @@ export default function InstancesPage() {
     </>
   );
 }
+
+/**
+ * One instance. React Query keeps an unchanged row's object across refreshes,
+ * so a live update re-renders only the rows it touches.
+ */
+const Row = memo(function Row({
+  instance: i,
+  selected,
+  busy,
+  onToggle,
+  actions,
+}: {
+  instance: InstanceRow;
+  selected: boolean;
+  busy: boolean;
+  onToggle(name: string, on: boolean): void;
+  actions: InstanceActionsController;
+}) {
+  return (
+    <tr data-instance={i.name}>
+      <td>
+        <input
+          type="checkbox"
+          aria-label={`Select ${i.name}`}
+          checked={selected}
+          onChange={(e) => onToggle(i.name, e.target.checked)}
+        />
+      </td>
+      <td>
+        <Link
+          href={`/instances/${encodeURIComponent(i.name)}`}
+          className="font-medium text-sky-700 hover:underline dark:text-sky-400"
+        >
+          {i.name}
+        </Link>
+      </td>
+      <td>
+        <StatusBadge status={i.status} />
+      </td>
+      <td>{i.type}</td>
+      <td className="font-mono text-xs">{i.ipv4.join(', ') || '—'}</td>
+      <td>{i.image}</td>
+      <td>{i.profiles.join(', ')}</td>
+      <td data-column="memory">{i.memory ? formatBytes(i.memory) : '—'}</td>
+      <td data-column="cpu">{formatCpuTime(i.cpu)}</td>
+      <td>{formatDate(i.created_at)}</td>
+      <td>
+        <InstanceActions name={i.name} status={i.status} busy={busy} actions={actions} />
+      </td>
+    </tr>
+  );
+});

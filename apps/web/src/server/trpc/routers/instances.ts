@@ -1,18 +1,24 @@
 import { z } from 'zod';
 import { InstancePatch, InstancePut, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
+import { toInstanceRow } from '../../../lib/instance-row.ts';
 import { projectProcedure, router, userProcedure } from '../init.ts';
 
 const InstanceName = z.object({ name: z.string().min(1) });
 
 export const instancesRouter = router({
-  /** Instances with their state (LXD's recursion=2), filtered with LXD's syntax. */
+  /**
+   * The instances table: rows of what it shows, filtered with LXD's syntax on
+   * the whole objects (recursion=2, so `state.status` and `config.*` work).
+   */
   list: projectProcedure('read')
     .input(z.object({ filter: z.string().max(1000).optional() }))
-    .query(({ ctx, input }) =>
-      ctx.engine.instances.listFull(
-        input.project,
-        input.filter?.trim() ? { filter: input.filter } : {},
-      ),
+    .query(async ({ ctx, input }) =>
+      (
+        await ctx.engine.instances.listFull(
+          input.project,
+          input.filter?.trim() ? { filter: input.filter } : {},
+        )
+      ).map(toInstanceRow),
     ),
   get: projectProcedure('read')
     .input(InstanceName)

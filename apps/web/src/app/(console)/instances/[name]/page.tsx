@@ -9,7 +9,7 @@ import { useEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { ErrorBanner, PageHeader, StatusBadge } from '~/components/ui.tsx';
 import { describeError, useTRPC, type Outputs } from '~/lib/trpc.ts';
 import { useProject } from '../../../providers.tsx';
-import { InstanceActions } from '../instance-actions.tsx';
+import { InstanceActions, useInstanceActions } from '../instance-actions.tsx';
 import { InstanceTerminals } from './terminals.tsx';
 import { BackupsTab } from './tabs/backups-tab.tsx';
 import { ConfigurationTab } from './tabs/configuration-tab.tsx';
@@ -63,6 +63,11 @@ export default function InstancePage() {
   const [active, setActive] = useState('overview');
   const [opened, setOpened] = useState<Set<string>>(() => new Set(['overview']));
   const instance = useQuery(trpc.instances.get.queryOptions({ project, name }));
+  const { actions, pending: actionsPending } = useInstanceActions(
+    project,
+    setActionError,
+    '/instances',
+  );
 
   const select = (id: string) => {
     setActive(id);
@@ -107,11 +112,10 @@ export default function InstancePage() {
       <PageHeader title={i.name}>
         <StatusBadge status={i.status} />
         <InstanceActions
-          project={project}
           name={i.name}
           status={i.status}
-          onError={setActionError}
-          afterDelete="/instances"
+          busy={actionsPending.has(i.name)}
+          actions={actions}
         />
       </PageHeader>
       <ErrorBanner message={actionError} />

@@ -7,7 +7,7 @@ import { useRef } from 'react';
 import { StatusBadge, formatDate, tableClass } from '~/components/ui.tsx';
 import { formatBytes, formatCpuTime } from '~/lib/operations.ts';
 import { useTRPC, type Outputs } from '~/lib/trpc.ts';
-import { imageOf } from '../../instance-info.ts';
+import { imageOf } from '~/lib/instance-row.ts';
 
 type Instance = Outputs['instances']['get'];
 
