@@ -15,6 +15,7 @@ import { BackupService } from './backups/backups.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
+import { everyMinute } from './every-minute.ts';
 import {
   DriverRegistry,
   defaultDriverFactories,
@@ -36,7 +37,7 @@ export interface EngineConfig {
    * none, e.g. in tests that run several engines on one host.
    */
   defaultNetwork?: string | null;
-  /** Run scheduled snapshots and the expiry pruner every minute (default true). */
+  /** Run scheduled snapshots and prune expired snapshots and backups every minute (default true). */
   scheduler?: boolean;
 }
 
@@ -147,7 +148,17 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   await operations.reconcile();
   await instances.reconcile();
-  const scheduler = config.scheduler === false ? undefined : snapshots.startScheduler();
+  const scheduler =
+    config.scheduler === false
+      ? undefined
+      : everyMinute(async (at, startup) => {
+          await snapshots.runSchedule(at, { startup });
+          await backups
+            .pruneExpired(at)
+            .catch((error: unknown) =>
+              events.logging('default', 'warning', `Pruning expired backups: ${String(error)}`),
+            );
+        });
 
   return {
     dataDir,

@@ -269,28 +269,6 @@ export class SnapshotService {
     return made;
   }
 
-  /** Runs `runSchedule` at the start of every minute until `stop()`; once at once for `@startup`. */
-  startScheduler(): { stop(): void } {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const tick = (startup: boolean) => {
-      if (stopped) return;
-      void this.runSchedule(new Date(), { startup }).finally(() => {
-        if (stopped) return;
-        const now = Date.now();
-        timer = setTimeout(() => tick(false), 60_000 - (now % 60_000) + 50);
-        timer.unref();
-      });
-    };
-    tick(true);
-    return {
-      stop() {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    };
-  }
-
   /** Deletes snapshots whose expiry has passed (the pruner calls this). */
   async pruneExpired(now = new Date()): Promise<string[]> {
     const pruned: string[] = [];

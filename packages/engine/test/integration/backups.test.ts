@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
-import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import {
   removeHostState,
   startTestEngine,
   testBridgeName,
+  waitFor,
   type TestEngine,
 } from './helpers.ts';
 
@@ -470,5 +471,45 @@ describe('hostile backups', () => {
     ]);
     await t.engine.instances.delete('default', hostileName);
     expect(await hostState()).toEqual(before);
+  });
+});
+
+describe('expiry', () => {
+  it("an engine's minute pass deletes backups whose expiry has passed", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-backup-expiry-'));
+    const name = `bk-${suffix}-exp`;
+    try {
+      const first = await startTestEngine(dir);
+      await first.engine.instances.createAndWait('default', { name });
+      for (const options of [
+        { name: 'keep' },
+        { name: 'soon', expiresAt: new Date(Date.now() + 1500) },
+      ]) {
+        const op = await first.engine.backups.export('default', name, options);
+        expect(await first.engine.operations.wait(op.id)).toMatchObject({
+          err: '',
+          status: 'Success',
+        });
+      }
+      expect((await first.engine.backups.list('default', name)).length).toBe(2);
+      await first.cleanup();
+      await new Promise((resolve) => setTimeout(resolve, 1600));
+
+      // The pass at start-up (then every minute) prunes it; the other stays.
+      const second = await startTestEngine(dir, { scheduler: true });
+      try {
+        const left = await waitFor(
+          'the expired backup to go',
+          async () => (await second.engine.backups.list('default', name)).map((b) => b.name),
+          (names) => names.length === 1,
+        );
+        expect(left).toEqual(['keep']);
+        expect(existsSync(path.join(dir, 'backups', `default_${name}`, 'soon'))).toBe(false);
+      } finally {
+        await second.cleanup();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

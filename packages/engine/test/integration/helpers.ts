@@ -16,6 +16,8 @@ export interface TestEngine {
 export interface TestEngineOptions {
   /** A managed bridge for the default profile's eth0, named so it cannot collide (`bt` + hex). */
   network?: string;
+  /** The engine's minute pass (scheduled snapshots, expiry pruning); off unless asked. */
+  scheduler?: boolean;
 }
 
 /** A bridge name no user would pick, short enough for an interface. */
@@ -31,7 +33,7 @@ export async function startTestEngine(
   const engine = await createEngine({
     dataDir: dir,
     defaultNetwork: options.network ?? null,
-    scheduler: false,
+    scheduler: options.scheduler ?? false,
   });
   const events: Event[] = [];
   engine.events.subscribe({}, (e) => events.push(e));
