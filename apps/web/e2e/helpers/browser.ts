@@ -15,7 +15,12 @@ const flags = [
   '--disable-sync',
 ];
 
-export async function launchBrowser(): Promise<{
+export async function launchBrowser(
+  options: {
+    /** Accept a certificate the browser does not trust (Berth's self-signed one). */
+    ignoreHTTPSErrors?: boolean;
+  } = {},
+): Promise<{
   context: BrowserContext;
   close(): Promise<void>;
 }> {
@@ -25,6 +30,7 @@ export async function launchBrowser(): Promise<{
     headless: true,
     args: flags,
     viewport: { width: 1400, height: 900 },
+    ...(options.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}),
   });
   return {
     context,

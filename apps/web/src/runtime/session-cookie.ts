@@ -3,6 +3,7 @@
 // as the database has it now (a disabled user's cookie stops working).
 import { decode } from 'next-auth/jwt';
 import type { BerthServices, SessionUser } from '../server/berth.ts';
+import { sessionUserFor, signInMethodOf } from '../server/sign-in-method.ts';
 
 export function parseCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
@@ -51,7 +52,7 @@ export async function sessionFromCookie(
   const user = await berth.accounts.get(username);
   if (!user) return null;
   return {
-    user,
+    user: sessionUserFor(user, signInMethodOf(claims)),
     expires:
       typeof claims.exp === 'number'
         ? claims.exp

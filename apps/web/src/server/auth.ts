@@ -2,11 +2,18 @@
 // optional OIDC provider from configuration, JWT sessions that expire. The
 // config is built lazily per request from the services server.ts registered
 // (secret, cookie name, accounts), so nothing runs at build time.
+//
+// Single sign-on only vouches for existing, enabled Berth users: the
+// provider's `preferred_username` must equal a Berth user name (see
+// sign-in-method.ts). Berth never creates accounts for whoever the provider
+// knows, and what the user may do is still decided by policy.ts alone.
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from 'next-auth';
 import Credentials from 'next-auth/providers/credentials';
 import type { Provider } from 'next-auth/providers';
+import type { NextRequest } from 'next/server';
 import { z } from 'zod';
 import { getBerth, type SessionUser } from './berth.ts';
+import { sessionUserFor, signInMethodOf, ssoUsername } from './sign-in-method.ts';
 
 class InvalidLogin extends CredentialsSignin {
   override code = 'invalid';
@@ -58,12 +65,23 @@ function config(): NextAuthConfig {
   ];
   if (berth.env.oidc) {
     const { issuer, clientId, clientSecret, name } = berth.env.oidc;
-    providers.push({ id: 'oidc', name, type: 'oidc', issuer, clientId, clientSecret });
+    providers.push({
+      id: 'oidc',
+      name,
+      type: 'oidc',
+      issuer,
+      clientId,
+      clientSecret,
+      // The profile comes from the userinfo endpoint (checked against the ID
+      // token's subject): providers that follow the spec strictly put only
+      // `sub` in an ID token issued with an access token.
+      idToken: false,
+    });
   }
 
   return {
     secret: berth.sessionSecret,
-    // server.ts is the only entry point; the Host header is the one it was reached on.
+    // server.ts is the only entry point: the Host header names the origin reached (asReached).
     trustHost: true,
     useSecureCookies: berth.secureCookies,
     session: { strategy: 'jwt', maxAge: berth.env.sessionMaxAge, updateAge: 15 * 60 },
@@ -81,23 +99,35 @@ function config(): NextAuthConfig {
     },
     providers,
     callbacks: {
-      // OIDC users must already exist (matched by user name = preferred_username);
-      // Berth does not create accounts for whoever the provider vouches for.
-      async signIn({ account, profile, user }) {
+      // Single sign-on lets in existing, enabled users only. A refusal goes
+      // back to the login page with a reason it can show; no session is made.
+      async signIn({ account, profile }) {
         if (account?.provider !== 'oidc') return true;
-        const username = String(profile?.preferred_username ?? profile?.email ?? '');
-        const known = username ? await berth.accounts.get(username) : null;
-        if (!known) return false;
-        user.name = known.username;
-        return true;
+        const username = ssoUsername(profile);
+        if (username && (await berth.accounts.get(username))) return true;
+        console.warn(
+          `berth: single sign-on refused for subject ${JSON.stringify(profile?.sub ?? null)}: ${
+            username
+              ? `no enabled Berth user "${username}"`
+              : 'the provider sent no preferred_username'
+          }`,
+        );
+        return `/login?error=AccessDenied&code=${username ? 'sso_unknown_user' : 'sso_no_username'}`;
       },
       // Every request re-reads the user, so a disabled account or a changed
       // password takes effect at once; returning null ends the session.
-      async jwt({ token, user }) {
-        const username = (user?.name ?? token.username) as string | undefined;
+      async jwt({ token, user, account, profile }) {
+        if (account) {
+          // Signing in now: who, and how.
+          const sso = account.provider === 'oidc';
+          token.method = sso ? 'oidc' : 'password';
+          token.username = sso ? ssoUsername(profile) : user?.name;
+        }
+        const username = typeof token.username === 'string' ? token.username : undefined;
         if (!username) return null;
-        const current = await berth.accounts.get(username);
-        if (!current) return null;
+        const found = await berth.accounts.get(username);
+        if (!found) return null;
+        const current = sessionUserFor(found, signInMethodOf(token));
         token.username = current.username;
         token.uid = current.id;
         token.isAdmin = current.isAdmin;
@@ -119,4 +149,33 @@ function config(): NextAuthConfig {
   };
 }
 
-export const { handlers, auth, signOut } = NextAuth(() => config());
+const nextAuth = NextAuth(() => config());
+export const { auth, signOut } = nextAuth;
+
+/**
+ * The request as the browser addressed it. Next hands route handlers a URL
+ * built from the address it listens on, with any loopback host rewritten to
+ * `localhost`, and Auth.js derives its callback URL (the redirect_uri a
+ * provider checks) and its redirects from that URL. server.ts is the only
+ * entry point, so the Host header names the origin the user reached, on the
+ * protocol the connection used. A plain Request: a NextRequest would rewrite
+ * a loopback host again.
+ */
+function asReached(req: NextRequest): NextRequest {
+  const host = req.headers.get('host');
+  if (!host) return req;
+  let reached: URL;
+  try {
+    reached = new URL(`${req.nextUrl.protocol}//${host}`);
+  } catch {
+    return req;
+  }
+  const { pathname, search } = new URL(req.url);
+  // Auth.js reads only the URL, method, headers and body.
+  return new Request(new URL(`${pathname}${search}`, reached), req) as unknown as NextRequest;
+}
+
+export const handlers = {
+  GET: (req: NextRequest) => nextAuth.handlers.GET(asReached(req)),
+  POST: (req: NextRequest) => nextAuth.handlers.POST(asReached(req)),
+};

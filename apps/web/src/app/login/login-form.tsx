@@ -3,15 +3,18 @@ import { signIn } from 'next-auth/react';
 import { useRouter } from 'next/navigation';
 import { useState, type FormEvent } from 'react';
 import { Button, ErrorBanner, inputClass } from '~/components/ui.tsx';
+import { loginErrorMessage } from './login-messages.ts';
 
-const messages: Record<string, string> = {
-  invalid: 'Wrong user name or password.',
-  rate_limited: 'Too many failed attempts. Wait a minute and try again.',
-};
-
-export function LoginForm({ oidcName }: { oidcName: string | null }) {
+export function LoginForm({
+  oidcName,
+  initialError,
+}: {
+  oidcName: string | null;
+  /** Why the last sign-in failed (single sign-on comes back here with a reason). */
+  initialError: string | null;
+}) {
   const router = useRouter();
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(initialError);
   const [busy, setBusy] = useState(false);
 
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
@@ -26,7 +29,7 @@ export function LoginForm({ oidcName }: { oidcName: string | null }) {
     }).catch(() => ({ error: 'CredentialsSignin', code: 'invalid' }));
     setBusy(false);
     if (result?.error) {
-      setError(messages[result.code ?? 'invalid'] ?? messages.invalid!);
+      setError(loginErrorMessage(result.error, result.code ?? 'invalid'));
       return;
     }
     router.replace('/instances');
@@ -62,7 +65,11 @@ export function LoginForm({ oidcName }: { oidcName: string | null }) {
       </Button>
       {oidcName && (
         <Button
-          onClick={() => void signIn('oidc', { redirectTo: '/instances' })}
+          onClick={() => {
+            setError(null);
+            // Auth.js leaves for the provider; a failure comes back here with ?error=.
+            void signIn('oidc', { redirectTo: '/instances' });
+          }}
           className="w-full justify-center"
         >
           Sign in with {oidcName}
