@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv, type WebEnv } from './src/env.ts';
+import { loadGeneratedTls, loadGivenTls, TlsConfigError } from './src/runtime/tls.ts';
 
 const appDir = path.dirname(fileURLToPath(import.meta.url));
 const dev = process.argv.includes('--dev');
@@ -28,6 +29,12 @@ process.env.NEXT_TELEMETRY_DISABLED ??= '1';
 function fail(message: string, code = 1): never {
   console.error(`berth: ${message}`);
   process.exit(code);
+}
+
+/** A TLS file the operator named wrong is a configuration error: its message, no stack. */
+function failOnTlsConfig(error: unknown): never {
+  if (error instanceof TlsConfigError) fail(error.message, 2);
+  throw error;
 }
 
 /** Newest modification time under `dir` (sources that a build depends on). */
@@ -67,6 +74,10 @@ async function buildIfNeeded(): Promise<void> {
 async function main(env: WebEnv) {
   if (process.getuid?.() !== 0)
     fail('Berth must run as root: it manages containers and virtual machines (as LXD does).');
+  // A given certificate is checked before the (possibly long) build, so a wrong path fails at once.
+  const givenTls = env.tls
+    ? await loadGivenTls(env.tls, env.listen.host).catch(failOnTlsConfig)
+    : undefined;
   if (!dev) await buildIfNeeded();
 
   // Runtime modules (engine, database, socket.io) load after the build, so a
@@ -79,12 +90,16 @@ async function main(env: WebEnv) {
   ]);
   const { createAccounts } = await import('./src/runtime/accounts.ts');
   const { loadSessionSecret } = await import('./src/runtime/session-secret.ts');
-  const { loadTls } = await import('./src/runtime/tls.ts');
   const { attachEventsGateway } = await import('./src/runtime/events-gateway.ts');
   const { registerBerth, sessionCookieNameFor } = await import('./src/server/berth.ts');
   const { createMemberStore } = await import('./src/server/members.ts');
 
-  const tls = env.listen.loopback && !env.tls ? undefined : await loadTls(env.dataDir, env.tls);
+  // Anything but loopback is served over TLS only: LXD's server.crt, generated on first start.
+  const tls =
+    givenTls ??
+    (env.listen.loopback
+      ? undefined
+      : await loadGeneratedTls(env.dataDir, env.listen.host).catch(failOnTlsConfig));
   const engine = await createEngine({
     dataDir: env.dataDir,
     location: env.location,
@@ -162,12 +177,16 @@ async function main(env: WebEnv) {
     if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
   });
 
+  const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.listen.port, env.listen.host, resolve);
-  });
+  }).catch((error: NodeJS.ErrnoException) =>
+    fail(
+      `Environment variable BERTH_LISTEN: cannot listen on ${host}:${env.listen.port} (${error.code ?? error.message})`,
+    ),
+  );
   const { port } = server.address() as AddressInfo;
-  const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
   console.log(
     `Berth drivers: ${engine
       .drivers()
@@ -178,6 +197,9 @@ async function main(env: WebEnv) {
       .join(', ')}`,
   );
   if (tls?.generated) console.log(`Generated a self-signed certificate: ${tls.certPath}`);
+  // In LXD's format: what an operator compares before trusting the certificate.
+  if (tls) console.log(`Certificate fingerprint: ${tls.fingerprint} (${tls.certPath})`);
+  if (tls?.warning) console.warn(`berth: warning: ${tls.warning}`);
   console.log(
     `Berth is listening on ${secure ? 'https' : 'http'}://${host}:${port} (${dev ? 'development' : 'production'}, data directory ${env.dataDir})`,
   );

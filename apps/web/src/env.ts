@@ -1,5 +1,6 @@
 // The web server's environment, parsed once with zod at start. Nothing else
 // in apps/web reads process.env; the rest receives this parsed object.
+import { isIPv4, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -10,12 +11,22 @@ export interface ListenAddress {
   loopback: boolean;
 }
 
+// RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+const hostName =
+  /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
 export function parseListen(value: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
-  if (!match) throw new Error(`must be "host:port" or "[ipv6]:port", got "${value}"`);
-  const host = match[1] ?? (match[2] || '127.0.0.1');
-  const port = Number(match[3]);
-  if (port > 65535) throw new Error(`port ${port} is out of range`);
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
+  if (!match) throw new Error(`must be "host:port", "[ipv6]:port" or ":port", got "${value}"`);
+  const [, v6, name, digits] = match;
+  if (v6 !== undefined && !isIPv6(v6)) throw new Error(`"${v6}" is not an IPv6 address`);
+  if (name && /^[\d.]+$/.test(name) && !isIPv4(name))
+    throw new Error(`"${name}" is not an IPv4 address`);
+  if (name && !isIPv4(name) && !hostName.test(name))
+    throw new Error(`"${name}" is not an IP address or host name`);
+  const host = v6 ?? (name || '127.0.0.1');
+  const port = Number(digits);
+  if (port > 65535) throw new Error(`port ${port} is out of range (0-65535)`);
   return { host, port, loopback: isLoopback(host) };
 }
 
@@ -80,12 +91,17 @@ const Env = z
     BERTH_OIDC_NAME: z.string().default('Single sign-on'),
   })
   .superRefine((env, ctx) => {
-    if ((env.BERTH_TLS_CERT === undefined) !== (env.BERTH_TLS_KEY === undefined)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['BERTH_TLS_CERT'],
-        message: 'BERTH_TLS_CERT and BERTH_TLS_KEY must be set together',
-      });
+    // Which one is missing, named: the error reads "BERTH_TLS_KEY: is required ...".
+    for (const [set, missing] of [
+      ['BERTH_TLS_CERT', 'BERTH_TLS_KEY'],
+      ['BERTH_TLS_KEY', 'BERTH_TLS_CERT'],
+    ] as const) {
+      if (env[set] !== undefined && env[missing] === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [missing],
+          message: `is required when ${set} is set (a certificate and its private key go together)`,
+        });
     }
     const oidc = [env.BERTH_OIDC_ISSUER, env.BERTH_OIDC_CLIENT_ID, env.BERTH_OIDC_CLIENT_SECRET];
     if (oidc.some((v) => v !== undefined) && oidc.some((v) => v === undefined)) {
@@ -111,7 +127,7 @@ export interface WebEnv {
   oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
 }
 
-export function parseEnv(env: NodeJS.ProcessEnv = process.env): WebEnv {
+export function parseEnv(env: Record<string, string | undefined> = process.env): WebEnv {
   const result = Env.safeParse(env);
   if (!result.success) {
     const issue = result.error.issues[0]!;
