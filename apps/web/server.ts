@@ -174,7 +174,9 @@ async function main(env: WebEnv) {
     (await import('./src/server/berth.ts')).getBerth(),
   );
   server.on('upgrade', (req, socket, head) => {
-    if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
+    // LXD's websockets (events, exec) are the REST API's own.
+    if (isRestPath(req.url)) rest.upgrade(req, socket, head);
+    else if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
   });
 
   const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
@@ -200,6 +202,12 @@ async function main(env: WebEnv) {
   // In LXD's format: what an operator compares before trusting the certificate.
   if (tls) console.log(`Certificate fingerprint: ${tls.fingerprint} (${tls.certPath})`);
   if (tls?.warning) console.warn(`berth: warning: ${tls.warning}`);
+  // The same API on a local unix socket, as LXD's: `LXD_DIR=<data dir> lxc ...`.
+  const { listenUnixSocket } = await import('./src/rest/unix-socket.ts');
+  const unixSocket = await listenUnixSocket(path.join(env.dataDir, 'unix.socket'), rest).catch(
+    (error: Error) => fail(`cannot serve the local API socket: ${error.message}`),
+  );
+  console.log(`Local API socket: ${unixSocket.path}`);
   console.log(
     `Berth is listening on ${secure ? 'https' : 'http'}://${host}:${port} (${dev ? 'development' : 'production'}, data directory ${env.dataDir})`,
   );
@@ -212,6 +220,8 @@ async function main(env: WebEnv) {
     const forced = setTimeout(() => process.exit(1), 10_000);
     forced.unref();
     io.close();
+    rest.close();
+    await unixSocket.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await app.close().catch(() => {});

@@ -32,6 +32,24 @@ export function parseJson(raw: Buffer): unknown {
   }
 }
 
+/**
+ * What LXD's Go client sends for fields the user left alone: `null` for a
+ * nil list, map or pointer (`"profiles": null`: the default profile
+ * applies; `"expires_at": null`: the configured expiry) and `""` for an
+ * unset type or architecture. Both mean "not given", as they do to LXD.
+ * Only for bodies whose schema gives null no meaning of its own.
+ */
+export function withoutGoZeroValues(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
+    if (value === null) continue;
+    if (value === '' && (key === 'type' || key === 'architecture')) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
 /** The field path of a zod issue as LXD-ish text: `config.limits.cpu`, `command[0]`. */
 export function fieldOf(path: readonly PropertyKey[]): string {
   let out = '';

@@ -7,6 +7,7 @@ import { can, type Action } from '../server/policy.ts';
 import type { RestUser } from './auth.ts';
 import { RestError } from './envelope.ts';
 import { jsonBodyLimit, parseJson, readBody, validate } from './body.ts';
+import type { OperationSockets } from './operation-sockets.ts';
 import type { CommonQuery } from './query.ts';
 
 export interface RestServices {
@@ -14,6 +15,32 @@ export interface RestServices {
   /** Where recorded exec output is kept. */
   dataDir: string;
   serverName: string;
+  /** Running websocket operations (exec), for their channels' upgrades. */
+  sockets: OperationSockets;
+}
+
+/** The user, or 401 (403 while the password must be changed first). */
+export function requireUser(user: RestUser | null): RestUser {
+  if (!user) throw new RestError(401, 'Not authorized');
+  if (user.mustChangePassword)
+    throw new RestError(403, 'Change your password first (in the web console)');
+  return user;
+}
+
+/**
+ * The ONE policy check of the REST API (REST calls and websockets alike): a
+ * project the user may not see is "Project not found" (its name does not
+ * leak); a role too low is 403.
+ */
+export function allowAction(user: RestUser, action: Action, project: string): RestUser {
+  if (action === 'server') {
+    if (!can(user, 'server')) throw new RestError(403, 'Only server administrators may do this');
+    return user;
+  }
+  if (!can(user, 'read', project)) throw new RestError(404, 'Project not found');
+  if (!can(user, action, project))
+    throw new RestError(403, `Your role in project "${project}" does not allow ${action}`);
+  return user;
 }
 
 export class RestContext {
@@ -38,10 +65,7 @@ export class RestContext {
 
   /** The user, or 401. */
   requireUser(): RestUser {
-    if (!this.user) throw new RestError(401, 'Not authorized');
-    if (this.user.mustChangePassword)
-      throw new RestError(403, 'Change your password first (in the web console)');
-    return this.user;
+    return requireUser(this.user);
   }
 
   /**
@@ -50,15 +74,7 @@ export class RestContext {
    * leak); a role too low is 403.
    */
   allow(action: Action, project: string = this.project): RestUser {
-    const user = this.requireUser();
-    if (action === 'server') {
-      if (!can(user, 'server')) throw new RestError(403, 'Only server administrators may do this');
-      return user;
-    }
-    if (!can(user, 'read', project)) throw new RestError(404, 'Project not found');
-    if (!can(user, action, project))
-      throw new RestError(403, `Your role in project "${project}" does not allow ${action}`);
-    return user;
+    return allowAction(this.requireUser(), action, project);
   }
 
   rawBody(limit = jsonBodyLimit): Promise<Buffer> {

@@ -3,24 +3,34 @@
 // ONE mapper (envelope.ts errorResult with the engine's httpStatusOf).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { httpStatusOf, type Engine } from '@berth/engine';
-import { authenticateRequest } from '../server/request-auth.ts';
+import {
+  authenticateRequest,
+  localSocketUser,
+  type RequestTransport,
+} from '../server/request-auth.ts';
 import { crossSiteWrite, type Authenticate, type RestUser } from './auth.ts';
 import { RestContext, type RestServices } from './context.ts';
 import { errorResult, RestError, type RestResult } from './envelope.ts';
 import { ExecOutputStore } from './exec-output.ts';
+import { OperationSockets } from './operation-sockets.ts';
 import { parseCommonQuery } from './query.ts';
 import { Router } from './router.ts';
+import { registerImageTransfer } from './routes/image-transfer.ts';
 import { registerInstanceIo } from './routes/instance-io.ts';
 import { registerInstances } from './routes/instances.ts';
 import { registerResources } from './routes/resources.ts';
 import { registerServer } from './routes/server.ts';
 import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
+import { createUpgradeHandler } from './websockets.ts';
 
 export interface RestHandlerOptions {
   engine: Engine;
-  /** Default: the web app's one authenticateRequest (session cookie or API token). */
+  /**
+   * Default: the web app's one authenticateRequest (session cookie or API
+   * token) on the network; the unix socket's caller is the server administrator.
+   */
   authenticate?: Authenticate;
   serverName?: string;
 }
@@ -38,20 +48,37 @@ export function buildRouter(services: RestServices): Router<RestContext> {
   registerInstanceIo(router, new ExecOutputStore(services.dataDir));
   registerSnapshotsAndBackups(router);
   registerResources(router);
+  registerImageTransfer(router);
   return router;
 }
 
-export function createRestHandler(options: RestHandlerOptions) {
+/** The unix socket is the credential; the network presents one (request-auth.ts). */
+const authenticateRest: Authenticate = async (headers, transport) =>
+  transport === 'unix-socket' ? localSocketUser() : authenticateRequest(headers);
+
+/** The REST API: plain requests, websocket upgrades of /1.0 paths, and a close for shutdown. */
+export interface RestHandler {
+  (req: IncomingMessage, res: ServerResponse, transport?: RequestTransport): Promise<void>;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, transport?: RequestTransport): void;
+  close(): void;
+}
+
+export function createRestHandler(options: RestHandlerOptions): RestHandler {
   const services: RestServices = {
     engine: options.engine,
     dataDir: options.engine.dataDir,
     serverName: options.serverName ?? os.hostname(),
+    sockets: new OperationSockets(),
   };
   const router = buildRouter(services);
-  const authenticate: Authenticate =
-    options.authenticate ?? ((headers) => authenticateRequest(headers));
+  const authenticate = options.authenticate ?? authenticateRest;
+  const websockets = createUpgradeHandler(services, authenticate);
 
-  return async function handleRest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handleRest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    transport: RequestTransport = 'network',
+  ): Promise<void> {
     let result: RestResult;
     // What the audit log needs, known once the request is routed.
     let audit: { user: RestUser; pattern: string; project: string; name: string | null } | null =
@@ -59,7 +86,7 @@ export function createRestHandler(options: RestHandlerOptions) {
     try {
       const url = new URL(req.url ?? '/', 'http://berth.invalid');
       const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-      const user: RestUser | null = await authenticate(req.headers);
+      const user: RestUser | null = await authenticate(req.headers, transport);
       // Only the server's own description is answered without credentials (as LXD does).
       const isPublic = route.method === 'GET' && route.pattern === '/1.0';
       if (!isPublic && !user) throw new RestError(401, 'Not authorized');
@@ -83,7 +110,21 @@ export function createRestHandler(options: RestHandlerOptions) {
       console.error('berth: writing a REST response failed', error);
       res.destroy();
     }
-  };
+  }
+
+  return Object.assign(handleRest, {
+    upgrade(
+      req: IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      transport: RequestTransport = 'network',
+    ) {
+      websockets.upgrade(req, socket, head, transport);
+    },
+    close() {
+      websockets.close();
+    },
+  });
 }
 
 async function write(res: ServerResponse, result: RestResult): Promise<void> {
@@ -139,8 +180,10 @@ async function recordWrite(
   const body =
     result.kind === 'json' ? (result.body as { error?: string; operation?: string }) : {};
   try {
+    const local = audit.user.via === 'unix-socket';
     await engine.db.audit.record({
-      userId: audit.user.id,
+      // The unix socket's caller has no account; the actor names it.
+      userId: local ? null : audit.user.id,
       actor: audit.user.username,
       action: `${method} ${audit.pattern}`,
       project: audit.project,
@@ -148,7 +191,11 @@ async function recordWrite(
       objectName: audit.name,
       result: failed ? `failure: ${body.error ?? 'error'}` : 'success',
       detail: [
-        audit.user.via === 'token' ? 'via REST with an API token' : 'via REST',
+        local
+          ? 'via REST on the local unix socket'
+          : audit.user.via === 'token'
+            ? 'via REST with an API token'
+            : 'via REST',
         body.operation ? `operation ${body.operation}` : '',
       ]
         .filter(Boolean)

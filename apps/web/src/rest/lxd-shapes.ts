@@ -16,18 +16,26 @@ export function groupOperations(
 }
 
 const eventTypes = ['lifecycle', 'operation', 'logging'] as const;
-type EventType = (typeof eventTypes)[number];
+export type EventType = (typeof eventTypes)[number];
 
-export function parseEventTypes(raw: string | null): EventType[] {
-  if (!raw) return [...eventTypes];
-  const out: EventType[] = [];
-  for (const t of raw
+/**
+ * The event types of a `/1.0/events` request (`?type=a,b`), with LXD's rule
+ * (lxd/events.go): `logging` (the server's own log) is for server
+ * administrators; it is left out of everyone else's default, and asking
+ * for it is 403.
+ */
+export function parseEventTypes(raw: string | null, isAdmin = true): EventType[] {
+  const asked = (raw ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  if (asked.length === 0) return eventTypes.filter((t) => isAdmin || t !== 'logging');
+  const out: EventType[] = [];
+  for (const t of asked) {
     if (!(eventTypes as readonly string[]).includes(t))
       throw RestError.badRequest(`"${t}" isn't a supported event type`);
-    out.push(t as EventType);
+    if (!out.includes(t as EventType)) out.push(t as EventType);
   }
+  if (out.includes('logging') && !isAdmin) throw new RestError(403, 'Forbidden');
   return out;
 }

@@ -121,4 +121,11 @@ describe('LXD shapes', () => {
     expect(parseEventTypes('lifecycle, operation')).toEqual(['lifecycle', 'operation']);
     expect(statusOf(() => parseEventTypes('lifecycle,bogus'))).toBe(400);
   });
+
+  it('keeps logging events for server admins, as LXD does', () => {
+    expect(parseEventTypes(null, false)).toEqual(['lifecycle', 'operation']);
+    expect(parseEventTypes('operation,operation', false)).toEqual(['operation']);
+    expect(statusOf(() => parseEventTypes('logging', false))).toBe(403);
+    expect(parseEventTypes('logging', true)).toEqual(['logging']);
+  });
 });

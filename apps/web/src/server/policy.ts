@@ -36,6 +36,13 @@ export interface PolicyUser {
   roles: ReadonlyMap<string, ProjectRole>;
 }
 
+/**
+ * A caller on the local unix socket (`<data dir>/unix.socket`, root's, mode
+ * 0660) is the server administrator, as LXD treats its own unix socket: only
+ * root (or the socket's group) can open it, and root owns the host anyway.
+ */
+export const localSocketPolicy: PolicyUser = { isAdmin: true, roles: new Map() };
+
 export function isProjectRole(value: string): value is ProjectRole {
   return (projectRoles as readonly string[]).includes(value);
 }

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from 'next-auth/jwt';
 import type { BerthServices, SessionUser } from './berth.ts';
-import { authenticateRequest, bearerSecret } from './request-auth.ts';
+import { can } from './policy.ts';
+import { authenticateRequest, bearerSecret, localSocketUser } from './request-auth.ts';
 
 const cookieName = 'authjs.session-token';
 const secret = 'a-test-session-secret-of-enough-length';
@@ -106,5 +107,16 @@ describe('authenticateRequest', () => {
       salt: cookieName,
     });
     expect(await authenticateRequest({ cookie: `${cookieName}=${forged}` }, services())).toBeNull();
+  });
+});
+
+describe('localSocketUser', () => {
+  it('is the server administrator, as LXD treats its unix socket, with no account behind it', () => {
+    const user = localSocketUser();
+    expect(user).toMatchObject({ username: 'unix-socket', via: 'unix-socket', expiresAt: null });
+    expect(can(user, 'server')).toBe(true);
+    expect(can(user, 'delete', 'any-project')).toBe(true);
+    // Each caller gets its own roles map, never the policy's own object.
+    expect(user.roles).not.toBe(localSocketUser().roles);
   });
 });

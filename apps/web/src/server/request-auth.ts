@@ -4,13 +4,15 @@
 //
 //   Authorization: Bearer berth_…   an API token: acts as the token's user
 //   the Auth.js session cookie      a browser session
+//   the local unix socket           the server administrator (REST API only,
+//                                   as LXD's unix socket; see localSocketUser)
 //
 // A request that presents a bearer token is judged by the token alone (a
 // wrong or expired token is refused even when a session cookie is present),
 // so automation never silently runs as whoever is logged in in the browser.
 import { sessionFromCookie } from '../runtime/session-cookie.ts';
 import { getBerth, type BerthServices, type SessionUser } from './berth.ts';
-import type { PolicyUser } from './policy.ts';
+import { localSocketPolicy, type PolicyUser } from './policy.ts';
 
 /** The user behind a request, with the project roles the policy needs. */
 export type RequestUser = SessionUser &
@@ -22,6 +24,33 @@ export type RequestUser = SessionUser &
     /** Epoch ms when the credential stops being valid (null: never), for long-lived sockets. */
     expiresAt: number | null;
   };
+
+/** How a request reached the server: a network listener, or the local unix socket. */
+export type RequestTransport = 'network' | 'unix-socket';
+
+/** Whoever talks to the local unix socket (no account: the audit log names it `unix-socket`). */
+export type LocalSocketUser = SessionUser &
+  PolicyUser & {
+    via: 'unix-socket';
+    expiresAt: null;
+  };
+
+/**
+ * The caller on the local unix socket. The socket is the credential (file
+ * permissions decide who may open it), so no header is looked at; the
+ * policy's localSocketPolicy says what it may do.
+ */
+export function localSocketUser(): LocalSocketUser {
+  return {
+    id: 0,
+    username: 'unix-socket',
+    mustChangePassword: false,
+    isAdmin: localSocketPolicy.isAdmin,
+    roles: new Map(localSocketPolicy.roles),
+    via: 'unix-socket',
+    expiresAt: null,
+  };
+}
 
 /** Fetch's `Headers`, or Node's `IncomingHttpHeaders` (socket.io handshakes). */
 export type RequestHeaders = Headers | Record<string, string | string[] | undefined>;

@@ -1,12 +1,14 @@
 // Inside an instance: exec (record-output), files, console log, exec logs.
 import { createReadStream } from 'node:fs';
-import { apiUrl } from '@berth/engine';
+import { apiUrl, type Operation } from '@berth/engine';
 import { ExecPost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import type { RestContext } from '../context.ts';
 import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
 import { fileBodyLimit } from '../body.ts';
 import { ExecOutputStore } from '../exec-output.ts';
+import { ConsoleSession } from '../console-session.ts';
+import { ExecSession } from '../exec-session.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
 
@@ -20,6 +22,70 @@ const RestExecPost = ExecPost.extend({
   interactive: z.boolean().default(false),
   width: z.number().int().optional(),
   height: z.number().int().optional(),
+});
+
+const execResources = (project: string, name: string) => ({
+  containers: [`/1.0/containers/${encodeURIComponent(name)}`],
+  instances: [apiUrl.instance(project, name)],
+});
+
+/**
+ * LXD's exec with `wait-for-websocket`: a websocket operation whose
+ * metadata holds the channels' secrets; the command starts once the client
+ * has connected them (exec-session.ts), and the operation ends with it.
+ */
+async function execOverWebsockets(
+  ctx: RestContext,
+  name: string,
+  body: z.output<typeof RestExecPost>,
+): Promise<Operation> {
+  const project = ctx.project;
+  const session = new ExecSession(project, {
+    command: body.command,
+    environment: body.environment,
+    interactive: body.interactive,
+  });
+  const size =
+    body.width && body.height && body.width > 0 && body.height > 0
+      ? { cols: body.width, rows: body.height }
+      : { cols: 80, rows: 24 };
+  const request = {
+    command: body.command,
+    environment: body.environment,
+    ...(body.cwd ? { cwd: body.cwd } : {}),
+    ...(body.user !== undefined ? { user: body.user } : {}),
+    ...(body.group !== undefined ? { group: body.group } : {}),
+  };
+  return ctx.engine.operations.start({
+    project,
+    description: 'Executing command',
+    class: 'websocket',
+    resources: execResources(project, name),
+    metadata: session.metadata(),
+    run: async (op) => {
+      // Registered before the operation is answered, so the client can connect at once.
+      const unregister = ctx.services.sockets.register(op.id, session);
+      try {
+        return await session.run(() =>
+          ctx.engine.instances.execProcess(
+            project,
+            name,
+            request,
+            body.interactive ? size : undefined,
+          ),
+        );
+      } finally {
+        unregister();
+      }
+    },
+  });
+}
+
+/** LXD's InstanceConsolePost. */
+const ConsolePost = z.object({
+  width: z.number().int().min(0).max(10_000).default(0),
+  height: z.number().int().min(0).max(10_000).default(0),
+  type: z.enum(['console', 'vga']).or(z.literal('')).default('console'),
 });
 
 /** X-LXD-* headers of a file push (LXD's instanceFilePost). */
@@ -47,8 +113,8 @@ function octal(mode: number): string {
 function pathParam(ctx: RestContext): string {
   const path = ctx.url.searchParams.get('path');
   if (!path) throw RestError.badRequest('Missing path argument');
-  if (!path.startsWith('/')) throw RestError.badRequest('path must be absolute');
-  return path;
+  // `lxc file pull c1/etc/hosts` asks for `etc/hosts`: LXD reads it from `/`.
+  return path.startsWith('/') ? path : `/${path}`;
 }
 
 function logsUrl(project: string, instance: string, file: string, prefix = 'logs'): string {
@@ -62,14 +128,10 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
     const name = p.name!;
     const project = ctx.project;
     const body = await ctx.body(RestExecPost);
-    if (body['wait-for-websocket'] || body.interactive)
-      throw new RestError(
-        501,
-        'Berth exec over websockets is not available: use wait-for-websocket=false (with record-output=true to keep the output), or the web console terminal',
-      );
     const instance = await ctx.engine.instances.get(project, name);
+    if (instance.status === 'Frozen') throw RestError.badRequest('Instance is frozen');
     if (instance.status !== 'Running') throw RestError.badRequest('Instance is not running');
-    const url = apiUrl.instance(project, name);
+    if (body['wait-for-websocket']) return asyncOp(await execOverWebsockets(ctx, name, body));
     const req = {
       command: body.command,
       environment: body.environment,
@@ -81,7 +143,7 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
     const op = await startOperation(
       ctx,
       'Executing command',
-      { containers: [`/1.0/containers/${encodeURIComponent(name)}`], instances: [url] },
+      execResources(project, name),
       async (opCtx) => {
         const result = await ctx.engine.instances.exec(project, name, req);
         if (!body['record-output']) return { return: result.exitCode };
@@ -195,6 +257,38 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
       ctx.allow('files');
       await ctx.engine.instances.fileRemove(ctx.project, p.name!, pathParam(ctx));
       return emptySync();
+    })
+    .add('POST', '/1.0/instances/:name/console', async (ctx, p: P) => {
+      ctx.allow('console');
+      const name = p.name!;
+      const project = ctx.project;
+      const body = await ctx.body(ConsolePost);
+      if (body.type === 'vga')
+        throw RestError.badRequest('VGA consoles are only available for virtual machines');
+      const instance = await ctx.engine.instances.get(project, name);
+      if (instance.status !== 'Running') throw RestError.badRequest('Instance is not running');
+      const size =
+        body.width > 0 && body.height > 0
+          ? { cols: body.width, rows: body.height }
+          : { cols: 80, rows: 24 };
+      const session = new ConsoleSession(project);
+      const op = await ctx.engine.operations.start({
+        project,
+        description: 'Showing console',
+        class: 'websocket',
+        resources: execResources(project, name),
+        metadata: session.metadata(),
+        run: async (opCtx) => {
+          const unregister = ctx.services.sockets.register(opCtx.id, session);
+          try {
+            await session.run(() => ctx.engine.instances.console(project, name, size));
+          } finally {
+            unregister();
+          }
+          return session.metadata();
+        },
+      });
+      return asyncOp(op);
     })
     .add('GET', '/1.0/instances/:name/console', async (ctx, p: P) => {
       ctx.allow('console');

@@ -11,21 +11,11 @@ import { z } from 'zod';
 import { can } from '../../server/policy.ts';
 import type { RestContext } from '../context.ts';
 import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
-import { validate } from '../body.ts';
+import { validate, withoutGoZeroValues } from '../body.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
 
 type P = Record<string, string>;
-
-/** LXD's Go client sends `type: ""` when the user chose none; the engine's default applies. */
-function dropEmptyType(body: unknown): unknown {
-  if (body && typeof body === 'object' && (body as { type?: unknown }).type === '') {
-    const { type: _drop, ...rest } = body as Record<string, unknown>;
-    void _drop;
-    return rest;
-  }
-  return body;
-}
 
 const InstancePost = RenamePost.extend({
   migration: z.boolean().default(false),
@@ -34,6 +24,29 @@ const InstancePost = RenamePost.extend({
 
 /** PUT /1.0/instances/<name> with `restore` is LXD's way to restore a snapshot. */
 const RestoreBody = z.object({ restore: z.string().min(1), stateful: z.boolean().optional() });
+
+/**
+ * `lxc config set` PUTs the whole instance back, `volatile.*` keys included
+ * as it read them. Those the engine owns are dropped when unchanged (it
+ * keeps its own); a changed one stays, so the engine refuses it by name.
+ */
+export function withoutEchoedVolatile(
+  config: Record<string, string>,
+  current: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).filter(([k, v]) => !(k.startsWith('volatile.') && current[k] === v)),
+  );
+}
+
+/** `lxc restore c1 snap0` sends `c1/snap0`; LXD takes both that and the bare name. */
+export function snapshotOf(instance: string, restore: string): string {
+  const slash = restore.indexOf('/');
+  if (slash < 0) return restore;
+  if (restore.slice(0, slash) !== instance)
+    throw RestError.badRequest(`Snapshot "${restore}" is not a snapshot of instance "${instance}"`);
+  return restore.slice(slash + 1);
+}
 
 async function visibleProjectsOf(ctx: RestContext): Promise<string[] | undefined> {
   const user = ctx.requireUser();
@@ -68,7 +81,7 @@ export function registerInstances(router: Router<RestContext>): void {
     .add('GET', '/1.0/instances', (ctx) => listInstances(ctx))
     .add('POST', '/1.0/instances', async (ctx) => {
       ctx.allow('config');
-      const body = validate(InstancesPost, dropEmptyType(await ctx.json()));
+      const body = validate(InstancesPost, withoutGoZeroValues(await ctx.json()));
       const { operation } = await ctx.engine.instances.create(ctx.project, body);
       return asyncOp(operation);
     })
@@ -76,22 +89,26 @@ export function registerInstances(router: Router<RestContext>): void {
       ctx.allow('read');
       const name = p.name!;
       return sync(
-        ctx.query.recursion === 2
+        // LXD's instance_get_full: any recursion gives state, snapshots and backups.
+        ctx.query.recursion > 0
           ? await ctx.engine.instances.getFull(ctx.project, name)
           : await ctx.engine.instances.get(ctx.project, name),
       );
     })
     .add('PUT', '/1.0/instances/:name', async (ctx, p: P) => {
       const name = p.name!;
-      const json = await ctx.json();
+      const json = withoutGoZeroValues(await ctx.json());
       if (json && typeof json === 'object' && 'restore' in json) {
         ctx.allow('snapshots');
         const { restore } = validate(RestoreBody, json);
-        return asyncOp(await ctx.engine.snapshots.restore(ctx.project, name, restore));
+        return asyncOp(
+          await ctx.engine.snapshots.restore(ctx.project, name, snapshotOf(name, restore)),
+        );
       }
       ctx.allow('config');
       const body = validate(InstancePut, json);
-      await ctx.engine.instances.get(ctx.project, name);
+      const current = await ctx.engine.instances.get(ctx.project, name);
+      body.config = withoutEchoedVolatile(body.config, current.config);
       const url = apiUrl.instance(ctx.project, name);
       return asyncOp(
         await startOperation(ctx, 'Updating instance', { instances: [url] }, async () => {

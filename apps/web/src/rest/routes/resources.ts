@@ -207,13 +207,6 @@ export function registerResources(router: Router<RestContext>): void {
         ctx.query.recursion > 0 ? list : list.map((i) => apiUrl.image(ctx.project, i.fingerprint)),
       );
     })
-    .add('POST', '/1.0/images', (ctx) => {
-      ctx.allow('config');
-      throw new RestError(
-        501,
-        'Image upload and import through the REST API are not available yet; use the web console or `berth-engine`',
-      );
-    })
     .add('GET', '/1.0/images/:fp', async (ctx, p: P) => {
       ctx.allow('read');
       return sync(await ctx.engine.images.get(ctx.project, p.fp!));

@@ -1,11 +1,13 @@
 // GET /1.0 (server information) and /1.0/events (the event stream).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { Event } from '@berth/engine';
+import type { Engine, Event, EventFilter } from '@berth/engine';
 import { can } from '../../server/policy.ts';
-import type { RestContext } from '../context.ts';
-import { sync } from '../envelope.ts';
+import type { RestUser } from '../auth.ts';
+import { allowAction, type RestContext } from '../context.ts';
+import { RestError, sync } from '../envelope.ts';
 import { parseEventTypes } from '../lxd-shapes.ts';
+import type { CommonQuery } from '../query.ts';
 import type { Router } from '../router.ts';
 
 /** The LXD API extensions whose behaviour Berth's /1.0 implements. */
@@ -16,6 +18,8 @@ export const apiExtensions = [
   'network',
   'profile_usedby',
   'container_exec_recording',
+  'container_exec_signal_handling',
+  'console',
   'storage',
   'file_delete',
   'file_append',
@@ -28,6 +32,7 @@ export const apiExtensions = [
   'network_state',
   'network_leases',
   'projects',
+  'container_full',
   'snapshot_scheduling',
   'snapshot_expiry',
   'snapshot_expiry_creation',
@@ -116,23 +121,37 @@ function serverInfo(ctx: RestContext) {
 }
 
 /**
- * GET /1.0/events. LXD answers it with a websocket; Berth (without a
- * websocket library) streams the same JSON objects, one per line, over a
- * chunked HTTP response that stays open until the client goes away.
+ * Which events a `/1.0/events` caller gets (the line stream and the
+ * websocket alike): the asked types (logging for server admins only), of
+ * the request's project, or of every project the caller may see with
+ * `all-projects=true`.
+ */
+export async function eventFilterFor(
+  engine: Engine,
+  user: RestUser,
+  url: URL,
+  query: CommonQuery,
+): Promise<EventFilter> {
+  const types = parseEventTypes(url.searchParams.get('type'), can(user, 'server'));
+  if (query.allProjects) {
+    if (url.searchParams.get('project'))
+      throw RestError.badRequest('Cannot specify a project when requesting all projects');
+    if (user.isAdmin) return { types };
+    const projects = (await engine.projects.names()).filter((n) => can(user, 'read', n));
+    return { types, projects };
+  }
+  allowAction(user, 'read', query.project);
+  await engine.projects.get(query.project);
+  return { types, projects: [query.project] };
+}
+
+/**
+ * GET /1.0/events over plain HTTP (a websocket upgrade of the same path is
+ * served by websockets.ts): the same JSON objects, one per line, over a
+ * chunked response that stays open until the client goes away.
  */
 async function events(ctx: RestContext) {
-  const types = parseEventTypes(ctx.url.searchParams.get('type'));
-  const user = ctx.requireUser();
-  let projects: string[] | undefined;
-  if (ctx.query.allProjects) {
-    projects = user.isAdmin
-      ? undefined
-      : (await ctx.engine.projects.names()).filter((n) => can(user, 'read', n));
-  } else {
-    ctx.allow('read');
-    await ctx.engine.projects.get(ctx.project);
-    projects = [ctx.project];
-  }
+  const filter = await eventFilterFor(ctx.engine, ctx.requireUser(), ctx.url, ctx.query);
   const { req, res } = ctx;
   res.writeHead(200, {
     'Content-Type': 'application/x-ndjson',
@@ -144,7 +163,7 @@ async function events(ctx: RestContext) {
   const write = (event: Event) => {
     if (!res.writableEnded) res.write(`${JSON.stringify(event)}\n`);
   };
-  const sub = ctx.engine.events.subscribe({ types, ...(projects ? { projects } : {}) }, write);
+  const sub = ctx.engine.events.subscribe(filter, write);
   // A keep-alive newline now and then, so proxies and clients see a live stream.
   const ping = setInterval(() => {
     if (!res.writableEnded) res.write('\n');

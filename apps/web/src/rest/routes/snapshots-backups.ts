@@ -3,6 +3,7 @@ import { apiUrl } from '@berth/engine';
 import { RenamePost, SnapshotsPost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import type { RestContext } from '../context.ts';
+import { validate, withoutGoZeroValues } from '../body.ts';
 import { asyncOp, RestError, sync } from '../envelope.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
@@ -39,7 +40,7 @@ export function registerSnapshotsAndBackups(router: Router<RestContext>): void {
     })
     .add('POST', '/1.0/instances/:name/snapshots', async (ctx, p: P) => {
       ctx.allow('snapshots');
-      const body = await ctx.body(SnapshotsPost);
+      const body = validate(SnapshotsPost, withoutGoZeroValues(await ctx.json()));
       return asyncOp(await ctx.engine.snapshots.create(ctx.project, p.name!, body));
     })
     .add('GET', '/1.0/instances/:name/snapshots/:snap', async (ctx, p: P) => {

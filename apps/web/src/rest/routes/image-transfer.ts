@@ -1,0 +1,117 @@
+// Image files over REST, as `lxc image import` and `lxc image export` move them:
+//
+//   POST /1.0/images            a unified tarball as the raw body
+//                               (Content-Type application/octet-stream; X-LXD-filename,
+//                               X-LXD-public, X-LXD-properties headers), imported by the
+//                               engine as an operation ending with {fingerprint, size}
+//   GET  /1.0/images/<fp>/export the unified tarball, named in Content-Disposition
+//
+// Split images (multipart: metadata + rootfs) and copies from other servers
+// (a JSON body with a source) are not supported: Berth's images are unified.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { RestContext } from '../context.ts';
+import { asyncOp, RestError } from '../envelope.ts';
+import type { Router } from '../router.ts';
+
+type P = Record<string, string>;
+
+/** The import options LXD's client sends as headers with an upload. */
+export function uploadOptions(header: (name: string) => string | undefined): {
+  public: boolean;
+  filename?: string;
+  properties?: Record<string, string>;
+} {
+  const filename = header('x-lxd-filename');
+  // LXD keeps only the base name of what the client calls its file.
+  const base = filename ? path.posix.basename(filename.replaceAll('\\', '/')) : '';
+  const rawProperties = header('x-lxd-properties');
+  const properties = rawProperties
+    ? Object.fromEntries(new URLSearchParams(rawProperties).entries())
+    : undefined;
+  return {
+    public: header('x-lxd-public') === 'true',
+    ...(base && base !== '.' && base !== '..' ? { filename: base } : {}),
+    ...(properties && Object.keys(properties).length ? { properties } : {}),
+  };
+}
+
+function mediaType(ctx: RestContext): string {
+  return (ctx.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * The whole upload is on disk before the operation starts, as LXD does it:
+ * a client is never answered while it is still sending.
+ */
+async function receiveUpload(ctx: RestContext): Promise<string> {
+  const dir = path.join(ctx.services.dataDir, 'uploads');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `image-${randomUUID()}`);
+  try {
+    await pipeline(ctx.req, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (error) {
+    await rm(file, { force: true });
+    throw RestError.badRequest(`Image upload failed: ${(error as Error).message}`);
+  }
+  return file;
+}
+
+export function registerImageTransfer(router: Router<RestContext>): void {
+  router
+    .add('POST', '/1.0/images', async (ctx) => {
+      ctx.allow('config');
+      const type = mediaType(ctx);
+      if (type === 'application/json' || type === '')
+        throw new RestError(
+          501,
+          'Berth imports images from an uploaded tarball (lxc image import <file>); copying from another server or publishing through this call is not available',
+        );
+      if (type === 'multipart/form-data')
+        throw new RestError(
+          501,
+          'Split images (metadata + rootfs) are not supported by Berth: import a unified tarball',
+        );
+      const project = ctx.project;
+      await ctx.engine.projects.get(project);
+      const file = await receiveUpload(ctx);
+      try {
+        const op = await ctx.engine.images.importTarball(
+          project,
+          file,
+          uploadOptions((name) => ctx.header(name)),
+        );
+        // The upload goes once the import is over, however it ended.
+        void ctx.engine.operations
+          .wait(op.id)
+          .catch(() => undefined)
+          .finally(() => rm(file, { force: true }));
+        return asyncOp(op);
+      } catch (error) {
+        await rm(file, { force: true });
+        throw error;
+      }
+    })
+    .add('GET', '/1.0/images/:fp/export', async (ctx, p: P) => {
+      ctx.allow('read');
+      const image = await ctx.engine.images.exportTarball(ctx.project, p.fp!);
+      // A header carries printable ASCII only; quotes would end the parameter.
+      const filename = (image.filename || `${image.fingerprint}.tar.gz`).replace(
+        /[^\x20-\x7e]|"/g,
+        '_',
+      );
+      return {
+        kind: 'raw',
+        status: 200,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(image.size),
+          'Content-Disposition': `attachment; filename="${filename}"`,
+        },
+        body: image.open(),
+      };
+    });
+}
