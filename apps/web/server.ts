@@ -149,7 +149,15 @@ async function main(env: WebEnv) {
 
   // LXD's REST API under /1.0 (src/rest); everything else is Next's.
   const { createRestHandler, isRestPath } = await import('./src/rest/handler.ts');
-  const rest = createRestHandler({ engine });
+  const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
+  const rest = createRestHandler({
+    engine,
+    listener: {
+      addresses: [`${host}:${env.listen.port}`],
+      certificate: tls?.cert.toString() ?? '',
+      fingerprint: tls?.fingerprint ?? '',
+    },
+  });
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     // The client's address for login rate limits; never trust one sent by the client.
     req.headers['x-berth-client-address'] = req.socket.remoteAddress ?? 'unknown';
@@ -179,7 +187,6 @@ async function main(env: WebEnv) {
     else if (!req.url?.startsWith('/socket.io/')) void handleUpgrade(req, socket, head);
   });
 
-  const host = env.listen.host.includes(':') ? `[${env.listen.host}]` : env.listen.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.listen.port, env.listen.host, resolve);

@@ -148,6 +148,24 @@ describe('a non-loopback address without a certificate', () => {
     expect(served.authorized).toBe(true);
     expect(served.certificate.fingerprint256).toBe(x509.fingerprint256);
     expect(printedFingerprint(server)).toBe(lxdStyle(x509.fingerprint256));
+
+    // `lxc info` shows the same: GET /1.0's environment, here over the local socket.
+    const info = await new Promise<string>((resolve, reject) => {
+      const req = http.get(
+        { socketPath: path.join(dataDir, 'unix.socket'), path: '/1.0' },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve(body));
+        },
+      );
+      req.once('error', reject);
+    });
+    expect(JSON.parse(info).metadata.environment).toMatchObject({
+      addresses: [`${address}:${port}`],
+      certificate: cert.toString(),
+      certificate_fingerprint: lxdStyle(x509.fingerprint256),
+    });
   });
 
   it('gives plain HTTP on the same port no console, and does not listen on loopback', async () => {

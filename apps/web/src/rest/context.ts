@@ -10,11 +10,20 @@ import { jsonBodyLimit, parseJson, readBody, validate } from './body.ts';
 import type { OperationSockets } from './operation-sockets.ts';
 import type { CommonQuery } from './query.ts';
 
+/** The network listener: `host:port` and, when served over TLS, its certificate (PEM). */
+export interface ServerListener {
+  addresses: string[];
+  certificate: string;
+  /** SHA-256, lower-case hex, as LXD shows it. */
+  fingerprint: string;
+}
+
 export interface RestServices {
   engine: Engine;
   /** Where recorded exec output is kept. */
   dataDir: string;
   serverName: string;
+  listener: ServerListener;
   /** Running websocket operations (exec), for their channels' upgrades. */
   sockets: OperationSockets;
 }

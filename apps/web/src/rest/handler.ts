@@ -11,7 +11,7 @@ import {
   type RequestTransport,
 } from '../server/request-auth.ts';
 import { crossSiteWrite, type Authenticate, type RestUser } from './auth.ts';
-import { RestContext, type RestServices } from './context.ts';
+import { RestContext, type RestServices, type ServerListener } from './context.ts';
 import { errorResult, RestError, type RestResult } from './envelope.ts';
 import { ExecOutputStore } from './exec-output.ts';
 import { OperationSockets } from './operation-sockets.ts';
@@ -33,6 +33,8 @@ export interface RestHandlerOptions {
    */
   authenticate?: Authenticate;
   serverName?: string;
+  /** What `GET /1.0` tells trusted callers of the server's listener (LXD's environment). */
+  listener?: ServerListener;
 }
 
 /** Is this request for the REST API (`/1.0` or below)? */
@@ -68,6 +70,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     engine: options.engine,
     dataDir: options.engine.dataDir,
     serverName: options.serverName ?? os.hostname(),
+    listener: options.listener ?? { addresses: [], certificate: '', fingerprint: '' },
     sockets: new OperationSockets(),
   };
   const router = buildRouter(services);

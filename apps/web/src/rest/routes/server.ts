@@ -92,10 +92,10 @@ function serverInfo(ctx: RestContext) {
   return {
     ...base,
     environment: {
-      addresses: [],
+      addresses: ctx.services.listener.addresses,
       architectures: [arch],
-      certificate: '',
-      certificate_fingerprint: '',
+      certificate: ctx.services.listener.certificate,
+      certificate_fingerprint: ctx.services.listener.fingerprint,
       driver: 'lxc',
       driver_version: lxc?.details?.version ?? '',
       firewall: 'nftables',
