@@ -28,8 +28,8 @@ export async function signInChangingPassword(
 
 export async function signOut(page: Page, base: string) {
   await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.waitForURL(/\/login$/);
-  await page.goto(`${base}/login`);
+  // Back on this server's own login page (not an address Auth.js made up).
+  await page.waitForURL(`${base}/login`);
 }
 
 export interface TrpcAnswer<T = unknown> {
