@@ -1,7 +1,7 @@
 'use client';
 import Link from 'next/link';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { memo, useCallback, useDeferredValue, useState } from 'react';
+import { memo, startTransition, useCallback, useDeferredValue, useEffect, useState } from 'react';
 import { OperationQueue, useOperationQueue } from '~/components/operation-queue.tsx';
 import {
   Button,
@@ -24,6 +24,9 @@ import {
   useInstanceActions,
   type InstanceActionsController,
 } from './instance-actions.tsx';
+
+/** Rows rendered before the first paint (more than a tall screen shows). */
+const FIRST_SCREEN = 60;
 
 const quickFilters = [
   { label: 'All', filter: '' },
@@ -49,6 +52,12 @@ export default function InstancesPage() {
   const queue = useOperationQueue();
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const rows = instances.data ?? [];
+  // The first screenful paints at once; the rest follows in an interruptible
+  // background render, so hundreds of rows never hold the page up.
+  const [shown, setShown] = useState(FIRST_SCREEN);
+  useEffect(() => {
+    if (rows.length > shown) startTransition(() => setShown(Number.POSITIVE_INFINITY));
+  }, [rows.length, shown]);
   // Only what is listed now stays selected (a filter or a delete drops the rest).
   const selectedRows = rows.filter((i) => selected.has(i.name));
   const allSelected = rows.length > 0 && selectedRows.length === rows.length;
@@ -135,7 +144,7 @@ export default function InstancesPage() {
           </tr>
         </thead>
         <tbody>
-          {instances.data?.map((i) => (
+          {rows.slice(0, shown).map((i) => (
             <Row
               key={i.name}
               instance={i}
