@@ -1,8 +1,9 @@
 // Roles, members, tokens and the audit log end to end: the real server, a
 // real browser per person, the real engine. The admin makes a viewer and an
 // operator in `default` and a project `other`; the viewer sees `default`
-// read-only and nothing of `other`; the operator may start; the audit page
-// shows what happened; an API token works until it is deleted.
+// read-only and nothing of `other` (nor a terminal); the operator may start
+// and open a shell; the audit page shows what happened, sign-ins and
+// terminals included; an API token works until it is deleted.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,14 @@ import { launchBrowser } from './helpers/browser.ts';
 import { expect as waitFor } from './helpers/expect.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
 import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import {
+  connected,
+  connectTerminal,
+  cookieHeader,
+  runTerminal,
+  terminalRows,
+  typeInTerminal,
+} from './helpers/terminal.ts';
 import {
   signIn,
   signInChangingPassword,
@@ -175,6 +184,13 @@ describe('roles, members, tokens and the audit log', () => {
     expect(deleted).toMatchObject({ status: 403, code: 'FORBIDDEN' });
     const users = await trpcCall(user.request, server.url, 'query', 'users.list', undefined);
     expect(users.code).toBe('FORBIDDEN');
+    // Nor a shell: the terminal is refused by policy before anything runs.
+    const socket = connectTerminal(server.url, {
+      cookie: await cookieHeader(userBrowser.context, server.url),
+    });
+    await connected(socket);
+    const exec = await runTerminal(socket, { kind: 'exec', instance: 'roles1', command: ['id'] });
+    expect(exec.error?.code).toBe('FORBIDDEN');
   });
 
   it('vera does not see project "other" at all', async () => {
@@ -206,8 +222,11 @@ describe('roles, members, tokens and the audit log', () => {
     }
   });
 
-  it('an operator may start the instance', async () => {
+  it('an operator may start the instance and open a shell in it', async () => {
     await signOut(user, server.url);
+    // A wrong password first: refused, and (below) in the audit log without the password.
+    await signIn(user, server.url, 'otto', 'not-ottos-password');
+    await waitFor(user.getByText('Wrong user name or password.')).toBeVisible();
     await signInChangingPassword(
       user,
       server.url,
@@ -234,6 +253,16 @@ describe('roles, members, tokens and the audit log', () => {
     }
     await start.click();
     await waitFor(row, 60_000).toContainText('Running');
+    // A login shell in the browser's exec terminal, then `exit`.
+    await user.goto(`${server.url}/instances/roles1`);
+    await user.getByRole('tab', { name: 'Terminals' }).click();
+    await user.getByRole('tab', { name: 'Exec' }).click();
+    const exec = user.getByTestId('terminal-exec');
+    await waitFor(exec, 30_000).toHaveAttribute('data-terminal-state', 'open');
+    await waitFor(terminalRows(user, 'exec')).toContainText('#');
+    await typeInTerminal(user, 'exec', 'exit');
+    await waitFor(exec).toHaveAttribute('data-terminal-state', 'exited');
+    await user.goto(`${server.url}/instances`);
     await row.getByRole('button', { name: 'Stop roles1' }).click();
     await waitFor(row, 60_000).toContainText('Stopped');
   });
@@ -261,10 +290,32 @@ describe('roles, members, tokens and the audit log', () => {
       .filter({ hasText: 'failure: Your role in project "default" does not allow lifecycle' });
     await waitFor(refused).toBeVisible();
     await waitFor(refused).toContainText('default');
-    // No password ever reaches the log.
-    expect(await admin.locator('table[aria-label="Audit log"]').innerText()).not.toContain(
-      'otto-given-password',
+    // Sign-ins, refused and not, and sign-outs: who, from where, and why a refusal.
+    const signIns = admin.locator('tr[data-audit-action="auth.signIn"]', { hasText: 'otto' });
+    const wrong = signIns.filter({ hasText: 'failure: wrong password' });
+    await waitFor(wrong).toContainText('user otto');
+    await waitFor(wrong).toContainText('with a password from 127.0.0.1');
+    await waitFor(signIns.filter({ hasText: 'success' })).toBeVisible();
+    await waitFor(
+      admin.locator('tr[data-audit-action="auth.signOut"]', { hasText: 'vera' }),
+    ).toContainText('success');
+    // Terminals: vera's exec refused by policy; otto's shell opened (when LXC could run it).
+    const veraExec = admin.locator('tr[data-audit-action="terminal.exec"]', { hasText: 'vera' });
+    await waitFor(veraExec).toContainText(
+      'failure: Your role in project "default" does not allow exec',
     );
+    await waitFor(veraExec).toContainText('instance roles1');
+    await waitFor(veraExec).toContainText('["id"]');
+    if (lxcAvailable) {
+      const ottoExec = admin.locator('tr[data-audit-action="terminal.exec"]', { hasText: 'otto' });
+      await waitFor(ottoExec).toContainText('success');
+      await waitFor(ottoExec).toContainText('instance roles1');
+      await waitFor(ottoExec).toContainText('["/bin/sh","-l"]');
+    }
+    // No password ever reaches the log.
+    const log = await admin.locator('table[aria-label="Audit log"]').innerText();
+    expect(log).not.toContain('otto-given-password');
+    expect(log).not.toContain('not-ottos-password');
     // Filtered by project: only other's entries (none of default's).
     await admin.getByLabel('Filter by project').selectOption('other');
     await waitFor(admin.locator('tr[data-audit-action="members.set"]')).toBeHidden();

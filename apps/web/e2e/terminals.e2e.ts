@@ -211,6 +211,21 @@ describe('terminals', () => {
       code: 'NOT_FOUND',
       message: 'Not found: Project "default" not found',
     });
+
+    // The admin's audit page names each one's user and token, and how it went.
+    await page.goto(`${server.url}/audit`);
+    const byToken = (action: string, who: string) =>
+      page.locator(`tr[data-audit-action="${action}"]`, { hasText: who }).filter({
+        hasText: 'token #',
+      });
+    await waitFor(byToken('terminal.exec', server.adminUser)).toContainText('["echo","token-ok"]');
+    await waitFor(byToken('terminal.exec', server.adminUser)).toContainText('success');
+    await waitFor(byToken('terminal.exec', 'e2e-viewer')).toContainText(
+      'failure: Your role in project "default" does not allow exec',
+    );
+    await waitFor(byToken('terminal.console', 'e2e-outsider')).toContainText(
+      'failure: Project "default" not found',
+    );
   });
 
   it('ends the shell when the client goes away', async (ctx) => {

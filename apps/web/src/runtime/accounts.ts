@@ -11,6 +11,7 @@ import { EngineError } from '@berth/engine';
 import { readFile, rm } from 'node:fs/promises';
 import type {
   Accounts,
+  LoginRefusal,
   LoginResult,
   SessionUser,
   UserAdmin,
@@ -54,9 +55,23 @@ export async function createAccounts(
       if (retryAfterMs > 0) return { ok: false, reason: 'rate_limited', retryAfterMs };
       const user = await db.users.get(username);
       const valid = await verifyPassword(user?.passwordHash ?? decoyHash, password);
-      if (!user || !valid || user.disabled || !user.passwordHash) {
+      const cause: LoginRefusal | null = !user
+        ? 'unknown user'
+        : !user.passwordHash
+          ? 'no password set'
+          : !valid
+            ? 'wrong password'
+            : user.disabled
+              ? 'account disabled'
+              : null;
+      if (!user || cause) {
         limiter.fail(username, address);
-        return { ok: false, reason: 'invalid' };
+        return {
+          ok: false,
+          reason: 'invalid',
+          cause: cause ?? 'unknown user',
+          userId: user?.id ?? null,
+        };
       }
       return { ok: true, user: toSessionUser(user) };
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '@berth/engine';
-import { TerminalOpen, terminalError } from './terminal-gateway.ts';
+import { TerminalOpen, terminalAuditEntry, terminalError } from './terminal-gateway.ts';
 
 describe('terminal requests', () => {
   it('defaults the project and leaves the command to the server', () => {
@@ -46,6 +46,67 @@ describe('terminal errors', () => {
     expect(terminalError(new Error('boom'))).toEqual({
       code: 'INTERNAL',
       message: 'Internal error: boom',
+    });
+  });
+});
+
+describe('terminal audit entries', () => {
+  const otto = { id: 3, username: 'otto', via: 'session' as const };
+
+  it('records an exec that opened, with the command it ran', () => {
+    expect(
+      terminalAuditEntry(
+        otto,
+        { kind: 'exec', instance: 'c1', cols: 80, rows: 24 },
+        { command: ['/bin/sh', '-l'] },
+      ),
+    ).toEqual({
+      userId: 3,
+      actor: 'otto',
+      action: 'terminal.exec',
+      project: 'default',
+      objectType: 'instance',
+      objectName: 'c1',
+      result: 'success',
+      detail: '{"command":["/bin/sh","-l"]}',
+    });
+  });
+
+  it('records a refusal with the reason the client was sent, and the token used', () => {
+    const viewer = { id: 2, username: 'vera', via: 'token' as const, tokenId: 7 };
+    const refused = new EngineError(
+      'FORBIDDEN',
+      'Your role in project "p1" does not allow console',
+    );
+    expect(
+      terminalAuditEntry(
+        viewer,
+        { kind: 'console', project: 'p1', instance: 'c1', cols: 80, rows: 24 },
+        { error: refused },
+      ),
+    ).toMatchObject({
+      action: 'terminal.console',
+      project: 'p1',
+      objectName: 'c1',
+      result: 'failure: Your role in project "p1" does not allow console',
+      detail: '{"via":"token #7"}',
+    });
+  });
+
+  it('records an invalid request with the fields that parse, naming the one that did not', () => {
+    const raw = { kind: 'exec', instance: 'c1', command: ['id'], cols: 0, rows: 24 };
+    const parsed = TerminalOpen.safeParse(raw);
+    expect(terminalAuditEntry(otto, raw, { error: parsed.error })).toMatchObject({
+      action: 'terminal.exec',
+      objectName: 'c1',
+      result: expect.stringMatching(/^failure: cols: /),
+      detail: '{"command":["id"]}',
+    });
+    expect(terminalAuditEntry(otto, 'nonsense', { error: new Error('x') })).toMatchObject({
+      action: 'terminal.open',
+      project: 'default',
+      objectName: null,
+      detail: null,
     });
   });
 });

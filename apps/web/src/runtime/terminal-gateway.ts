@@ -13,13 +13,19 @@
 // emitted at once, uncompressed (`compress(false)`; the engine.io server also
 // leaves perMessageDeflate off). When the browser goes, the pty goes: the
 // exec'd process is hung up (then killed) and the console is detached.
+//
+// Every `open` is written to the audit log once its outcome is known, before
+// the client hears it: who, `terminal.exec` (with the command run) or
+// `terminal.console`, project, instance, and `success` or the refusal the
+// client was sent (see terminalAuditEntry).
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
+import type { AuditInput } from '@berth/db';
 import { EngineError, isEngineError, type EngineErrorCode } from '@berth/engine';
 import { ProjectName } from '@berth/engine/schemas';
-import type { BerthServices, SessionUser } from '../server/berth.ts';
-import { can, type PolicyUser } from '../server/policy.ts';
-import { authenticateRequest } from '../server/request-auth.ts';
+import type { BerthServices } from '../server/berth.ts';
+import { can } from '../server/policy.ts';
+import { authenticateRequest, type RequestUser } from '../server/request-auth.ts';
 
 export const terminalNamespace = '/terminals';
 
@@ -36,6 +42,7 @@ export const TerminalOpen = z.object({
   ...Size,
 });
 export type TerminalOpen = z.input<typeof TerminalOpen>;
+type TerminalRequest = z.output<typeof TerminalOpen>;
 
 const Resize = z.object(Size);
 const SignalRequest = z.object({
@@ -75,27 +82,66 @@ export interface TerminalError {
   message: string;
 }
 
-export function terminalError(error: unknown): TerminalError {
-  if (isEngineError(error)) {
-    return { code: error.code, message: `${errorTitle[error.code]}: ${error.message}` };
-  }
+/** The error's code and its own words (naming the field of an invalid request). */
+function reasonOf(error: unknown): { code: TerminalError['code']; reason: string } {
+  if (isEngineError(error)) return { code: error.code, reason: error.message };
   if (error instanceof z.ZodError) {
     const issue = error.issues[0];
     const where = issue?.path.join('.') || 'request';
-    return {
-      code: 'INVALID_ARGUMENT',
-      message: `${errorTitle.INVALID_ARGUMENT}: ${where}: ${issue?.message ?? 'invalid'}`,
-    };
+    return { code: 'INVALID_ARGUMENT', reason: `${where}: ${issue?.message ?? 'invalid'}` };
   }
+  return { code: 'INTERNAL', reason: error instanceof Error ? error.message : String(error) };
+}
+
+export function terminalError(error: unknown): TerminalError {
+  const { code, reason } = reasonOf(error);
+  return { code, message: `${errorTitle[code]}: ${reason}` };
+}
+
+/** Who opened a terminal, as the audit log names them. */
+export type TerminalActor = Pick<RequestUser, 'id' | 'username' | 'via' | 'tokenId'>;
+
+const maxDetail = 1000;
+
+/**
+ * The audit entry for one `open`: the request as far as it parses (a field
+ * that does not is left out), the command an exec ran (the login shell
+ * chosen when none was asked for), and `success` or `failure: ` and the
+ * reason the client was sent, worded as tRPC's refusals are.
+ */
+export function terminalAuditEntry(
+  actor: TerminalActor,
+  raw: unknown,
+  outcome: { command?: string[]; error?: unknown },
+): AuditInput {
+  const fields = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const field = <T>(schema: z.ZodType<T>, value: unknown) => {
+    const parsed = schema.safeParse(value);
+    return parsed.success ? parsed.data : undefined;
+  };
+  const { shape } = TerminalOpen;
+  const kind = field(shape.kind, fields.kind);
+  const command = outcome.command ?? field(shape.command, fields.command);
+  const detail: Record<string, unknown> = {};
+  if (kind !== 'console' && command) detail.command = command;
+  if (actor.via === 'token') detail.via = `token #${actor.tokenId ?? '?'}`;
+  const json = JSON.stringify(detail);
   return {
-    code: 'INTERNAL',
-    message: `${errorTitle.INTERNAL}: ${error instanceof Error ? error.message : String(error)}`,
+    userId: actor.id,
+    actor: actor.username,
+    action: `terminal.${kind ?? 'open'}`,
+    project: field(shape.project, fields.project) ?? null,
+    objectType: 'instance',
+    objectName: field(shape.instance, fields.instance) ?? null,
+    result: outcome.error === undefined ? 'success' : `failure: ${reasonOf(outcome.error).reason}`,
+    detail:
+      json === '{}' ? null : json.length > maxDetail ? `${json.slice(0, maxDetail - 1)}…` : json,
   };
 }
 
 /** What the handshake established: who, with which roles, until when. */
 interface TerminalPrincipal {
-  user: SessionUser & PolicyUser;
+  user: RequestUser;
   /** Epoch ms when the credential stops being valid (null: never). */
   expiresAt: number | null;
 }
@@ -150,25 +196,43 @@ async function defaultShell(berth: BerthServices, project: string, instance: str
   return probe.exitCode === 0 ? ['/bin/bash', '-l'] : ['/bin/sh', '-l'];
 }
 
-async function openPty(berth: BerthServices, req: z.output<typeof TerminalOpen>): Promise<Pty> {
-  const size = { cols: req.cols, rows: req.rows };
-  if (req.kind === 'console') {
-    const stream = await berth.engine.instances.console(req.project, req.instance, size);
-    return {
-      output: stream.output,
-      input: stream.input,
-      resize: (cols, rows) => stream.resize(cols, rows),
-      signal: () => {},
-      ended: streamEnded(stream.output).then(() => null),
-      close: () => stream.close(),
-    };
-  }
-  const command = req.command ?? (await defaultShell(berth, req.project, req.instance));
+/** May `user` open this terminal? Throws the refusal the client is sent. */
+function authorise(user: RequestUser, req: TerminalRequest): void {
+  // A project the user may not see is "not found", so its name does not leak.
+  if (!can(user, 'read', req.project)) throw EngineError.notFound(`Project "${req.project}"`);
+  if (!can(user, req.kind, req.project))
+    throw new EngineError(
+      'FORBIDDEN',
+      `Your role in project "${req.project}" does not allow ${req.kind}`,
+    );
+}
+
+async function openConsole(berth: BerthServices, req: TerminalRequest): Promise<Pty> {
+  const stream = await berth.engine.instances.console(req.project, req.instance, {
+    cols: req.cols,
+    rows: req.rows,
+  });
+  return {
+    output: stream.output,
+    input: stream.input,
+    resize: (cols, rows) => stream.resize(cols, rows),
+    signal: () => {},
+    ended: streamEnded(stream.output).then(() => null),
+    close: () => stream.close(),
+  };
+}
+
+/** `command` is the request's, or the login shell chosen for it. */
+async function openExec(
+  berth: BerthServices,
+  req: TerminalRequest,
+  command: string[],
+): Promise<Pty> {
   const proc = await berth.engine.instances.execInteractive(
     req.project,
     req.instance,
     { command },
-    size,
+    { cols: req.cols, rows: req.rows },
   );
   const ended = Promise.all([proc.wait(), streamEnded(proc.stdout)]).then(([code]) => code);
   let closing = false;
@@ -218,42 +282,48 @@ function serve(berth: BerthServices, socket: Socket): void {
           Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
         );
 
+  // The log must not change the answer: a failed write is reported, not thrown.
+  const audit = (raw: unknown, outcome: { command?: string[]; error?: unknown }) =>
+    berth.engine.db.audit
+      .record(terminalAuditEntry(user, raw, outcome))
+      .catch((error: unknown) => console.error('berth: audit log', error));
+
+  const open = async (raw: unknown) => {
+    let command: string[] | undefined;
+    let opened: Pty;
+    try {
+      const req = TerminalOpen.parse(raw);
+      authorise(user, req);
+      if (req.kind === 'exec') {
+        command = req.command ?? (await defaultShell(berth, req.project, req.instance));
+        opened = await openExec(berth, req, command);
+      } else {
+        opened = await openConsole(berth, req);
+      }
+    } catch (error) {
+      await audit(raw, { command, error });
+      if (!gone) fail(error);
+      return;
+    }
+    await audit(raw, { command });
+    if (gone) return opened.close();
+    pty = opened;
+    opened.output.on('data', (chunk: Buffer | string) =>
+      out().emit('data', typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
+    );
+    void opened.ended.then((code) => {
+      if (gone) return;
+      out().emit('exit', { code });
+      socket.disconnect(true);
+    });
+    out().emit('ready');
+  };
+
   socket.on('open', (raw: unknown) => {
     if (opening || pty)
       return fail(EngineError.invalid('open', 'a terminal is already open on this connection'));
     opening = true;
-    const parsed = TerminalOpen.safeParse(raw);
-    if (!parsed.success) return fail(parsed.error);
-    const req = parsed.data;
-    // A project the user may not see is "not found", so its name does not leak.
-    if (!can(user, 'read', req.project))
-      return fail(EngineError.notFound(`Project "${req.project}"`));
-    if (!can(user, req.kind, req.project))
-      return fail(
-        new EngineError(
-          'FORBIDDEN',
-          `Your role in project "${req.project}" does not allow ${req.kind}`,
-        ),
-      );
-
-    openPty(berth, req).then(
-      (opened) => {
-        if (gone) return opened.close();
-        pty = opened;
-        opened.output.on('data', (chunk: Buffer | string) =>
-          out().emit('data', typeof chunk === 'string' ? Buffer.from(chunk) : chunk),
-        );
-        void opened.ended.then((code) => {
-          if (gone) return;
-          out().emit('exit', { code });
-          socket.disconnect(true);
-        });
-        out().emit('ready');
-      },
-      (error: unknown) => {
-        if (!gone) fail(error);
-      },
-    );
+    void open(raw);
   });
 
   socket.on('data', (data: unknown) => {

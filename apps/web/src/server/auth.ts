@@ -7,12 +7,18 @@
 // provider's `preferred_username` must equal a Berth user name (see
 // sign-in-method.ts). Berth never creates accounts for whoever the provider
 // knows, and what the user may do is still decided by policy.ts alone.
+//
+// Every sign-in, refused or not, and every sign-out goes to the audit log
+// (sign-in-audit.ts says what an entry holds): refusals where they happen
+// (`authorize`, the `signIn` callback), successes and sign-outs in `events`.
 import NextAuth, { CredentialsSignin, type NextAuthConfig } from 'next-auth';
 import Credentials from 'next-auth/providers/credentials';
 import type { Provider } from 'next-auth/providers';
 import type { NextRequest } from 'next/server';
 import { z } from 'zod';
+import type { AuditInput } from '@berth/db';
 import { getBerth, type SessionUser } from './berth.ts';
+import { signInEntry, signOutEntry } from './sign-in-audit.ts';
 import { sessionUserFor, signInMethodOf, ssoUsername } from './sign-in-method.ts';
 
 class InvalidLogin extends CredentialsSignin {
@@ -38,8 +44,20 @@ declare module 'next-auth' {
   }
 }
 
-function config(): NextAuthConfig {
+/** The client's address: server.ts sets this header on every request (a client's own is overwritten). */
+function clientAddress(request: Request | undefined): string | null {
+  return request?.headers.get('x-berth-client-address') ?? null;
+}
+
+/** `request` is absent when the config is built outside a request to /api/auth. */
+function config(request: Request | undefined): NextAuthConfig {
   const berth = getBerth();
+  const address = clientAddress(request);
+  // The same log as every other action; a failed write is reported, never the answer.
+  const audit = (entry: AuditInput) =>
+    berth.engine.db.audit
+      .record(entry)
+      .catch((error: unknown) => console.error('berth: audit log', error));
   const providers: Provider[] = [
     Credentials({
       id: 'credentials',
@@ -50,15 +68,38 @@ function config(): NextAuthConfig {
       },
       async authorize(raw, request) {
         const input = LoginInput.safeParse(raw);
-        if (!input.success) throw new InvalidLogin();
-        const address = request.headers.get('x-berth-client-address') ?? 'unknown';
-        const result = await berth.accounts.login(
-          input.data.username,
-          input.data.password,
-          address,
-        );
-        if (!result.ok)
+        const from = clientAddress(request);
+        if (!input.success) {
+          const issue = input.error.issues[0];
+          await audit(
+            signInEntry({
+              username: typeof raw.username === 'string' ? raw.username : null,
+              userId: null,
+              method: 'password',
+              address: from,
+              refused: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}`,
+            }),
+          );
+          throw new InvalidLogin();
+        }
+        const { username, password } = input.data;
+        const result = await berth.accounts.login(username, password, from ?? 'unknown');
+        if (!result.ok) {
+          await audit(
+            signInEntry({
+              username,
+              userId: result.reason === 'invalid' ? result.userId : null,
+              method: 'password',
+              address: from,
+              refused:
+                result.reason === 'invalid'
+                  ? result.cause
+                  : `too many failed attempts (retry in ${Math.ceil(result.retryAfterMs / 1000)} s)`,
+            }),
+          );
           throw result.reason === 'rate_limited' ? new RateLimited() : new InvalidLogin();
+        }
+        // Recorded by events.signIn, once the session exists.
         return { id: String(result.user.id), name: result.user.username };
       },
     }),
@@ -98,6 +139,36 @@ function config(): NextAuthConfig {
       },
     },
     providers,
+    events: {
+      // After the session cookie is made: password and single sign-on alike.
+      async signIn({ user, account, profile }) {
+        const method = account?.provider === 'oidc' ? 'oidc' : 'password';
+        const username = method === 'oidc' ? ssoUsername(profile) : (user.name ?? null);
+        const found = username ? await berth.accounts.get(username) : null;
+        await audit(
+          signInEntry({
+            username,
+            userId: found?.id ?? null,
+            method,
+            provider: berth.env.oidc?.name,
+            address,
+          }),
+        );
+      },
+      async signOut(message) {
+        const token = 'token' in message ? message.token : null;
+        if (typeof token?.username !== 'string') return;
+        await audit(
+          signOutEntry({
+            username: token.username,
+            userId: typeof token.uid === 'number' ? token.uid : null,
+            method: signInMethodOf(token),
+            provider: berth.env.oidc?.name,
+            address,
+          }),
+        );
+      },
+    },
     callbacks: {
       // Single sign-on lets in existing, enabled users only. A refusal goes
       // back to the login page with a reason it can show; no session is made.
@@ -105,12 +176,23 @@ function config(): NextAuthConfig {
         if (account?.provider !== 'oidc') return true;
         const username = ssoUsername(profile);
         if (username && (await berth.accounts.get(username))) return true;
+        const reason = username
+          ? `no enabled Berth user "${username}"`
+          : 'the provider sent no preferred_username';
+        const subject = typeof profile?.sub === 'string' ? profile.sub : null;
         console.warn(
-          `berth: single sign-on refused for subject ${JSON.stringify(profile?.sub ?? null)}: ${
-            username
-              ? `no enabled Berth user "${username}"`
-              : 'the provider sent no preferred_username'
-          }`,
+          `berth: single sign-on refused for subject ${JSON.stringify(subject)}: ${reason}`,
+        );
+        await audit(
+          signInEntry({
+            username,
+            userId: null,
+            method: 'oidc',
+            provider: berth.env.oidc?.name,
+            ...(subject !== null ? { subject } : {}),
+            address,
+            refused: reason,
+          }),
         );
         return `/login?error=AccessDenied&code=${username ? 'sso_unknown_user' : 'sso_no_username'}`;
       },
@@ -149,7 +231,7 @@ function config(): NextAuthConfig {
   };
 }
 
-const nextAuth = NextAuth(() => config());
+const nextAuth = NextAuth((request) => config(request));
 export const { auth, signOut } = nextAuth;
 
 /**

@@ -14,9 +14,13 @@ export interface SessionUser {
   mustChangePassword: boolean;
 }
 
+/** Why a password was refused: the audit log says it, the person signing in never sees it. */
+export type LoginRefusal =
+  'unknown user' | 'no password set' | 'wrong password' | 'account disabled';
+
 export type LoginResult =
   | { ok: true; user: SessionUser }
-  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'invalid'; cause: LoginRefusal; userId: number | null }
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
 export interface Accounts {
