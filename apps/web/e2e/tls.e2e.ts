@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signIn } from './helpers/accounts.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { expect as waitFor } from './helpers/expect.ts';
+import { selfSignedCertificate } from './helpers/certificate.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
 import { connected, cookieHeader } from './helpers/terminal.ts';
 
@@ -232,27 +233,10 @@ describe('a non-loopback address without a certificate', () => {
 
 describe('a given certificate', () => {
   it('is the one served, and nothing is generated', async () => {
-    const cert = path.join(tmp, 'given.crt');
-    const key = path.join(tmp, 'given.key');
-    run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=berth-e2e',
-      '-addext',
-      `subjectAltName=IP:${address}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { cert, key } = selfSignedCertificate(tmp, 'given', {
+      commonName: 'berth-e2e',
+      subjectAltName: `IP:${address}`,
+    });
     const given = new X509Certificate(await readFile(cert));
     const port = await freePortOn(address);
     const server = await startServer({
@@ -281,26 +265,8 @@ describe('a configuration mistake', () => {
   let otherKey = '';
 
   beforeAll(async () => {
-    cert = path.join(tmp, 'mistake.crt');
-    key = path.join(tmp, 'mistake.key');
+    ({ cert, key } = selfSignedCertificate(tmp, 'mistake', { commonName: 'berth-e2e' }));
     otherKey = path.join(tmp, 'other.key');
-    run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=berth-e2e',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
     run('openssl', [
       'genpkey',
       '-algorithm',

@@ -3,7 +3,6 @@
 // as a deployment's provider would; Berth trusts it through
 // NODE_EXTRA_CA_CERTS (`caFile`). Its own sign-in page checks a password and
 // its consent page asks before telling Berth who the user is.
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Provider, { type InteractionDetails } from 'oidc-provider';
+import { selfSignedCertificate } from './certificate.ts';
 
 export interface Identity {
   /** What the person types on the provider's sign-in page. */
@@ -95,36 +95,6 @@ function consentPage(res: ServerResponse, details: InteractionDetails, clientNam
   );
 }
 
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, 'cert.pem');
-  const key = path.join(dir, 'key.pem');
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { encoding: 'utf8', timeout: 30_000 },
-  );
-  if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
-  return { cert, key };
-}
-
 export async function startOidcProvider(options: {
   identities: Identity[];
   clientName?: string;
@@ -186,7 +156,10 @@ export async function startOidcProvider(options: {
     return page(res, 'Bad request', '', 400);
   };
 
-  const { cert, key } = makeCertificate(dir);
+  const { cert, key } = selfSignedCertificate(dir, 'provider', {
+    commonName: 'localhost',
+    subjectAltName: 'DNS:localhost',
+  });
   const server = createServer(
     { cert: await readFile(cert), key: await readFile(key) },
     (req, res) => {
