@@ -1,5 +1,5 @@
 'use client';
-import type { ButtonHTMLAttributes, ReactNode } from 'react';
+import type { ButtonHTMLAttributes, InputHTMLAttributes, ReactNode } from 'react';
 
 const variants = {
   primary: 'bg-sky-600 text-white hover:bg-sky-700 disabled:bg-sky-600/50',
@@ -72,6 +72,26 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
 
 export const inputClass =
   'w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900';
+
+/** A labelled input with the error that names it underneath. */
+export function TextField({
+  label,
+  error,
+  className = '',
+  ...input
+}: { label: ReactNode; error?: string | null } & InputHTMLAttributes<HTMLInputElement>) {
+  return (
+    <label className="block space-y-1 text-sm">
+      <span>{label}</span>
+      <input
+        {...input}
+        aria-invalid={error ? true : undefined}
+        className={`${inputClass} ${className}`}
+      />
+      {error && <span className="text-red-600 dark:text-red-400">{error}</span>}
+    </label>
+  );
+}
 
 export const tableClass =
   'w-full border-collapse text-left text-sm [&_td]:border-t [&_td]:border-slate-200 [&_td]:px-2 [&_td]:py-2 dark:[&_td]:border-slate-800 [&_th]:px-2 [&_th]:py-2 [&_th]:font-medium [&_th]:text-slate-500';

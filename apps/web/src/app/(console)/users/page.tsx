@@ -7,8 +7,8 @@ import {
   ErrorBanner,
   PageHeader,
   formatDate,
-  inputClass,
   tableClass,
+  TextField,
 } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 import { usePermissions } from '~/lib/use-permissions.ts';
@@ -198,34 +198,22 @@ function CreateUserForm({
       <h2 id="new-user" className="text-lg font-medium">
         New user
       </h2>
-      <label className="block space-y-1 text-sm">
-        <span>User name</span>
-        <input
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-          required
-          autoComplete="off"
-          aria-invalid={fieldMessage('username') ? true : undefined}
-          className={inputClass}
-        />
-        {fieldMessage('username') && (
-          <span className="text-red-600 dark:text-red-400">{fieldMessage('username')}</span>
-        )}
-      </label>
-      <label className="block space-y-1 text-sm">
-        <span>Password (leave empty to generate one)</span>
-        <input
-          type="password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          autoComplete="new-password"
-          aria-invalid={fieldMessage('password') ? true : undefined}
-          className={inputClass}
-        />
-        {fieldMessage('password') && (
-          <span className="text-red-600 dark:text-red-400">{fieldMessage('password')}</span>
-        )}
-      </label>
+      <TextField
+        label="User name"
+        value={username}
+        onChange={(e) => setUsername(e.target.value)}
+        required
+        autoComplete="off"
+        error={fieldMessage('username')}
+      />
+      <TextField
+        label="Password (leave empty to generate one)"
+        type="password"
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+        autoComplete="new-password"
+        error={fieldMessage('password')}
+      />
       <label className="flex items-center gap-2 text-sm">
         <input type="checkbox" checked={isAdmin} onChange={(e) => setIsAdmin(e.target.checked)} />
         <span>Server administrator</span>

@@ -7,8 +7,8 @@ import {
   ErrorBanner,
   PageHeader,
   formatDate,
-  inputClass,
   tableClass,
+  TextField,
 } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 
@@ -110,35 +110,23 @@ export default function TokensPage() {
         <h2 id="new-token" className="text-lg font-medium">
           New token
         </h2>
-        <label className="block space-y-1 text-sm">
-          <span>Token name</span>
-          <input
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            required
-            autoComplete="off"
-            aria-invalid={fieldMessage('name') ? true : undefined}
-            className={inputClass}
-          />
-          {fieldMessage('name') && (
-            <span className="text-red-600 dark:text-red-400">{fieldMessage('name')}</span>
-          )}
-        </label>
-        <label className="block space-y-1 text-sm">
-          <span>Expires after (days, empty for never)</span>
-          <input
-            type="number"
-            min={1}
-            max={3650}
-            value={expiry}
-            onChange={(e) => setExpiry(e.target.value)}
-            aria-invalid={fieldMessage('expiresInDays') ? true : undefined}
-            className={inputClass}
-          />
-          {fieldMessage('expiresInDays') && (
-            <span className="text-red-600 dark:text-red-400">{fieldMessage('expiresInDays')}</span>
-          )}
-        </label>
+        <TextField
+          label="Token name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          required
+          autoComplete="off"
+          error={fieldMessage('name')}
+        />
+        <TextField
+          label="Expires after (days, empty for never)"
+          type="number"
+          min={1}
+          max={3650}
+          value={expiry}
+          onChange={(e) => setExpiry(e.target.value)}
+          error={fieldMessage('expiresInDays')}
+        />
         {error && !error.field && <ErrorBanner message={error.message} />}
         <Button type="submit" variant="primary" disabled={create.isPending}>
           Create token
