@@ -12,6 +12,8 @@ const links = [
   { href: '/instances', label: 'Instances' },
   { href: '/profiles', label: 'Profiles' },
   { href: '/images', label: 'Images' },
+  { href: '/networks', label: 'Networks' },
+  { href: '/storage', label: 'Storage' },
   { href: '/operations', label: 'Operations' },
   { href: '/projects', label: 'Projects' },
 ];

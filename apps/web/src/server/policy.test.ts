@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { actionRole, can, visibleProjects, type PolicyUser, type ProjectAction } from './policy.ts';
+import {
+  actionRole,
+  can,
+  projectOfUrl,
+  visibleProjects,
+  visibleUsedBy,
+  type PolicyUser,
+  type ProjectAction,
+} from './policy.ts';
 
 function user(roles: Record<string, 'viewer' | 'operator' | 'admin'>, isAdmin = false): PolicyUser {
   return { isAdmin, roles: new Map(Object.entries(roles)) };
@@ -45,6 +53,16 @@ describe('can', () => {
     for (const action of actions) expect(can(member, action, 'q')).toBe(false);
   });
 
+  it('lets any signed-in user see networks and storage pools, only server admins change them', () => {
+    for (const someone of [user({}), user({ p: 'viewer' }), user({ p: 'admin' })]) {
+      expect(can(someone, 'host:read')).toBe(true);
+      expect(can(someone, 'host:manage')).toBe(false);
+      expect(can(someone, 'host:manage', 'p')).toBe(false);
+    }
+    expect(can(user({}, true), 'host:manage')).toBe(true);
+    expect(can(null, 'host:read')).toBe(false);
+  });
+
   it('denies anonymous users and project actions without a project', () => {
     expect(can(null, 'read', 'p')).toBe(false);
     expect(can(undefined, 'read', 'p')).toBe(false);
@@ -65,5 +83,30 @@ describe('visibleProjects', () => {
 
   it('shows an anonymous user nothing', () => {
     expect(visibleProjects(null, all)).toEqual([]);
+  });
+});
+
+describe('visibleUsedBy', () => {
+  const urls = [
+    '/1.0/instances/c1',
+    '/1.0/instances/c2?project=team-a',
+    '/1.0/images/abc?project=team-b',
+  ];
+
+  it('reads the project of an API URL, default without one', () => {
+    expect(urls.map(projectOfUrl)).toEqual(['default', 'team-a', 'team-b']);
+    expect(projectOfUrl('/1.0/instances/x?project=a%20b')).toBe('a b');
+  });
+
+  it('shows a server admin every user of a network or pool', () => {
+    expect(visibleUsedBy(user({}, true), urls)).toEqual(urls);
+  });
+
+  it('hides the users in projects a member may not read', () => {
+    expect(visibleUsedBy(user({ 'team-a': 'viewer' }), urls)).toEqual([
+      '/1.0/instances/c2?project=team-a',
+    ]);
+    expect(visibleUsedBy(user({}), urls)).toEqual([]);
+    expect(visibleUsedBy(null, urls)).toEqual([]);
   });
 });

@@ -26,9 +26,24 @@ export const actionRole = {
 } as const satisfies Record<string, ProjectRole>;
 export type ProjectAction = keyof typeof actionRole;
 
-/** Actions outside any project: only server admins. */
-export type ServerAction = 'server';
+/**
+ * Actions outside any project, by who may do them. `server` (users, projects,
+ * ...) is for server admins only. Networks and storage pools are the host's,
+ * shared by every project: any signed-in user may see them and their state
+ * (LXD lets project members list the networks their projects can use), only
+ * server admins create, change or delete them.
+ */
+export const serverActionAllows = {
+  server: 'server-admin',
+  'host:read': 'any-user',
+  'host:manage': 'server-admin',
+} as const satisfies Record<string, 'server-admin' | 'any-user'>;
+export type ServerAction = keyof typeof serverActionAllows;
 export type Action = ProjectAction | ServerAction;
+
+function isServerAction(action: Action): action is ServerAction {
+  return Object.hasOwn(serverActionAllows, action);
+}
 
 export interface PolicyUser {
   isAdmin: boolean;
@@ -59,7 +74,8 @@ export function can(
 ): boolean {
   if (!user) return false;
   if (user.isAdmin) return true;
-  if (action === 'server' || project === undefined) return false;
+  if (isServerAction(action)) return serverActionAllows[action] === 'any-user';
+  if (project === undefined) return false;
   const role = user.roles.get(project);
   if (!role) return false;
   return rank(role) >= rank(actionRole[action]);
@@ -73,4 +89,23 @@ export function visibleProjects(
   if (!user) return [];
   if (user.isAdmin) return [...all];
   return all.filter((name) => user.roles.has(name));
+}
+
+/** The project an API URL's object lives in (`?project=`, else `default`), as LXD writes `used_by`. */
+export function projectOfUrl(url: string): string {
+  const query = url.indexOf('?');
+  if (query < 0) return 'default';
+  return new URLSearchParams(url.slice(query + 1)).get('project') ?? 'default';
+}
+
+/**
+ * The `used_by` entries of a server-wide object (network, storage pool) that
+ * `user` may know of: those in projects the user may read. The host's
+ * resources are visible to all, the names of other projects' instances are not.
+ */
+export function visibleUsedBy(
+  user: PolicyUser | null | undefined,
+  urls: readonly string[],
+): string[] {
+  return urls.filter((url) => can(user, 'read', projectOfUrl(url)));
 }

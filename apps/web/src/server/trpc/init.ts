@@ -6,7 +6,13 @@ import type { Engine } from '@berth/engine';
 import { z } from 'zod';
 import { ProjectName } from '@berth/engine/schemas';
 import type { SessionUser } from '../berth.ts';
-import { can, visibleProjects, type PolicyUser, type ProjectAction } from '../policy.ts';
+import {
+  can,
+  visibleProjects,
+  type PolicyUser,
+  type ProjectAction,
+  type ServerAction,
+} from '../policy.ts';
 import { errorData, toTRPCError } from './error-format.ts';
 import { auditEntry, type AuditActor, type AuditScope, type AuditSink } from './audit-entry.ts';
 
@@ -70,6 +76,18 @@ export const serverAdminProcedure = userProcedure.use(({ ctx, next }) => {
     throw new TRPCError({ code: 'FORBIDDEN', message: 'Only server administrators may do this' });
   return next();
 });
+
+/**
+ * An action outside any project (networks and storage pools: the host's);
+ * who may do it is policy.ts's `serverActionAllows`.
+ */
+export function serverProcedure(action: ServerAction) {
+  return userProcedure.use(({ ctx, next }) => {
+    if (!can(ctx.user, action))
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'Only server administrators may do this' });
+    return next();
+  });
+}
 
 export const ProjectInput = z.object({ project: ProjectName.default('default') });
 

@@ -6,10 +6,12 @@ import { filesRouter } from './routers/files.ts';
 import { imagesRouter } from './routers/images.ts';
 import { instancesRouter } from './routers/instances.ts';
 import { membersRouter } from './routers/members.ts';
+import { networksRouter } from './routers/networks.ts';
 import { operationsRouter } from './routers/operations.ts';
 import { profilesRouter } from './routers/profiles.ts';
 import { projectsRouter } from './routers/projects.ts';
 import { snapshotsRouter } from './routers/snapshots.ts';
+import { storageRouter } from './routers/storage.ts';
 import { tokensRouter } from './routers/tokens.ts';
 import { usersRouter } from './routers/users.ts';
 
@@ -20,6 +22,8 @@ export const appRouter = router({
   instances: instancesRouter,
   operations: operationsRouter,
   images: imagesRouter,
+  networks: networksRouter,
+  storage: storageRouter,
   snapshots: snapshotsRouter,
   backups: backupsRouter,
   files: filesRouter,
