@@ -87,12 +87,33 @@ export interface DriverSupport {
   details?: Record<string, string>;
 }
 
+/**
+ * How a driver wants an image's rootfs changed before an instance uses it
+ * (the lxc driver: shifted to the instance's id map). The image service
+ * keeps one prepared copy per image and `key`, so launches copy that and
+ * skip the work (as LXD keeps image volumes).
+ */
+export interface RootfsPreparation {
+  /** Same key, same result; a file-name-safe string. */
+  key: string;
+  /** Turns a private copy of the image's rootfs into the prepared tree. */
+  prepare(rootfs: string): Promise<void>;
+  /** Handed back to `create` for a volume copied from the prepared tree. */
+  prepared: string;
+}
+
 export interface InstanceDriver {
   readonly type: InstanceType;
   readonly name: 'lxc' | 'qemu';
 
-  /** Prepares what the instance needs on disk (config files, rootfs from image). */
-  create(instance: DriverInstance, source: { rootfs?: string }): Promise<void>;
+  /** What an image's rootfs needs before `instance` uses it; `null`: nothing, copy it as unpacked. */
+  imagePreparation(instance: DriverInstance): RootfsPreparation | null;
+  /**
+   * Prepares what the instance needs on disk (config files, rootfs from
+   * image). `prepared`: the volume was copied from a tree made by that
+   * preparation (its `prepared` value), not from the image as unpacked.
+   */
+  create(instance: DriverInstance, source: { prepared?: string }): Promise<void>;
   delete(instance: DriverInstance): Promise<void>;
   rename(instance: DriverInstance, newName: string): Promise<void>;
   /** Applies a config change to a running instance where the key is live-updatable. */

@@ -4,6 +4,9 @@
 //                                instances copy it, nothing writes into it
 //   <fingerprint>.metadata.yaml  the tarball's metadata.yaml
 //   <fingerprint>.templates/     the tarball's templates/, when it has some
+//   <fingerprint>.prepared-<key>/  rootfs/ as a driver prepares it (shifted to one id map) and
+//                                manifest.json; built once, renamed into place whole, removed
+//                                with the image; read-only by convention like the rootfs
 //   .tmp-<uuid>/                 work in progress; renamed into place at the end, swept at start
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm } from 'node:fs/promises';
@@ -36,6 +39,13 @@ export class ImageFiles {
     return path.join(this.dir, `${fingerprint}.templates`);
   }
 
+  /** The prepared copy of the rootfs for one driver preparation key (see RootfsPreparation). */
+  prepared(fingerprint: string, key: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(key))
+      throw EngineError.invalid('key', `"${key}" is not a preparation key`);
+    return path.join(this.dir, `${fingerprint}.prepared-${key}`);
+  }
+
   /** A fresh work directory inside the image directory (same filesystem, so renames are atomic). */
   async tempDir(): Promise<string> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -62,10 +72,19 @@ export class ImageFiles {
   async removeAll(fingerprint: string): Promise<void> {
     // The tarball first: without it the image counts as absent.
     await rm(this.tarball(fingerprint), { force: true });
+    let names: string[] = [];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      // no image directory: nothing prepared either
+    }
     await Promise.all([
       rm(this.metadata(fingerprint), { force: true }),
       rm(this.rootfs(fingerprint), { recursive: true, force: true }),
       rm(this.templates(fingerprint), { recursive: true, force: true }),
+      ...names
+        .filter((n) => n.startsWith(`${fingerprint}.prepared-`))
+        .map((n) => rm(path.join(this.dir, n), { recursive: true, force: true })),
     ]);
   }
 }

@@ -253,22 +253,37 @@ export class InstanceService {
                 this.events.lifecycle(project, 'instance-deleted', url);
               });
               await ctx.progress(10, 'Unpacking image');
-              const fromRootfs = image
-                ? await this.images.rootfsPath(image.fingerprint)
+              const driver = this.drivers.has(expanded.type)
+                ? this.drivers.get(expanded.type)
                 : undefined;
+              const view = await this.#view(expanded);
+              // The image as the driver wants it (shifted), from the image cache.
+              const preparation = image && driver ? driver.imagePreparation(view) : null;
+              const prepared =
+                image && preparation
+                  ? await this.images.preparedRootfs(image.fingerprint, preparation)
+                  : undefined;
+              const fromRootfs = prepared
+                ? prepared.rootfs
+                : image
+                  ? await this.images.rootfsPath(image.fingerprint)
+                  : undefined;
               await ctx.progress(40, 'Creating storage volume');
               await this.storage.createInstanceVolume(pool, project, name, expanded.type, {
                 ...(fromRootfs ? { fromRootfs } : {}),
+                plainCopy: prepared?.plainCopy ?? false,
                 signal: ctx.signal,
               });
               revert.add(() =>
                 this.storage.deleteInstanceVolume(pool, project, name, expanded.type),
               );
-              if (this.drivers.has(expanded.type)) {
+              if (driver) {
                 await ctx.progress(80, 'Preparing instance');
-                const view = await this.#view(expanded);
-                await this.drivers.get(expanded.type).create(view, {});
-                revert.add(() => this.drivers.get(expanded.type).delete(view));
+                await driver.create(
+                  view,
+                  prepared && preparation ? { prepared: preparation.prepared } : {},
+                );
+                revert.add(() => driver.delete(view));
               }
             });
           })

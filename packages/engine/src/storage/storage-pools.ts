@@ -33,7 +33,14 @@ import {
   type InstancePaths,
 } from './pool-paths.ts';
 import type { PoolRow, StorageDb, VolumeRow } from './storage-repository.ts';
-import { copyTree, filesystemResources, removeTree, treeUsage } from './tree-ops.ts';
+import {
+  copyPlainTree,
+  copyTree,
+  filesystemResources,
+  markTopOfHierarchies,
+  removeTree,
+  treeUsage,
+} from './tree-ops.ts';
 
 export type { InstancePaths } from './pool-paths.ts';
 export type { StorageDb, StorageRepository } from './storage-repository.ts';
@@ -58,6 +65,12 @@ export interface StorageServiceOptions {
 export interface CreateVolumeOptions {
   /** An unpacked image rootfs to copy in; without it the rootfs starts empty. */
   fromRootfs?: string;
+  /**
+   * `fromRootfs` is known to hold only directories, files and symlinks, no
+   * extended attributes, and to be small (the image cache's manifest says
+   * so): it is copied in process rather than with `cp -a`.
+   */
+  plainCopy?: boolean;
   signal?: AbortSignal;
 }
 
@@ -273,7 +286,9 @@ export class StoragePoolService {
         revert.add(() => removeTree(tmp));
         await mkdir(tmp, { mode: 0o711 });
         const rootfs = path.join(tmp, 'rootfs');
-        if (options.fromRootfs !== undefined)
+        if (options.fromRootfs !== undefined && options.plainCopy === true)
+          await copyPlainTree(options.fromRootfs, rootfs);
+        else if (options.fromRootfs !== undefined)
           await copyTree(options.fromRootfs, rootfs, options.signal);
         else await mkdir(rootfs, { mode: 0o755 });
         const row = await this.#db.storage.createVolume(pool, project, { name, type });
@@ -390,6 +405,8 @@ export class StoragePoolService {
         if (!(await exists(snapsDir))) {
           await mkdir(snapsDir, { recursive: true, mode: 0o700 });
           revert.add(() => removeIfEmpty(snapsDir));
+          // Snapshots taken and expired on a schedule churn inodes: one block group each.
+          await markTopOfHierarchies(snapsDir);
         }
         revert.add(() => removeTree(tmp));
         await copyTree(paths.dir, tmp);
@@ -554,6 +571,12 @@ export class StoragePoolService {
         mode: sub.endsWith('-snapshots') ? 0o700 : 0o711,
       });
     }
+    // Volumes are unrelated trees: spread them over block groups (see tree-ops.ts).
+    await Promise.all(
+      ['containers', 'containers-snapshots'].map((sub) =>
+        markTopOfHierarchies(path.join(source, sub)),
+      ),
+    );
   }
 
   async #removeLayout(source: string): Promise<void> {

@@ -2,6 +2,7 @@
 // engine (`<dataDir>/lxc`), a config generated at every start, hooks that
 // report back through a spool file. See docs/notes/lxc-host.md for every
 // fact (and number) this relies on.
+import { createHash } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -27,9 +28,11 @@ import type {
   FileEntry,
   FileWrite,
   InstanceDriver,
+  RootfsPreparation,
 } from '../driver.ts';
 import type { DriverEnvironment } from '../registry.ts';
 import {
+  CGROUP_ROOT,
   ProcessCgroups,
   ownCgroupBases,
   readCgroupUsage,
@@ -334,6 +337,38 @@ export class LxcDriver implements InstanceDriver {
     }
   }
 
+  /**
+   * The init pid of a container that just started, from its own freezer
+   * cgroup (the process whose innermost pid is 1) rather than from
+   * lxc-info: spawning a command from the engine costs ≈ 15 ms of its main
+   * thread. `undefined` when it cannot tell (then ask lxc-info).
+   */
+  #findInit(paths: ContainerPaths): number | undefined {
+    for (const base of this.#cgroupBases) {
+      let procs: string;
+      try {
+        procs = readFileSync(
+          path.join(CGROUP_ROOT, 'freezer', base, paths.cgroupPayload, 'cgroup.procs'),
+          'utf8',
+        );
+      } catch {
+        continue;
+      }
+      for (const line of procs.split('\n')) {
+        const pid = Number(line);
+        if (!Number.isInteger(pid) || pid <= 0) continue;
+        try {
+          const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+          const ids = nspid?.trim().split(/\s+/) ?? [];
+          if (ids.length > 1 && ids.at(-1) === '1' && this.#isOurInit(paths, pid)) return pid;
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    return undefined;
+  }
+
   async #lxcInfo(paths: ContainerPaths): Promise<LxcInfo> {
     const result = await this.#lxc('lxc-info', this.#lxcArgs(paths, '-s', '-p', '-H'), {
       timeoutMs: 10_000,
@@ -431,12 +466,36 @@ export class LxcDriver implements InstanceDriver {
 
   // --- InstanceDriver -----------------------------------------------------------
 
-  async create(instance: DriverInstance, _source: { rootfs?: string }): Promise<void> {
+  /**
+   * An unprivileged container's rootfs is shifted to its id map; the image
+   * service keeps one shifted copy per image and map, so a launch copies it
+   * instead of walking the copy again. A privileged one uses host ids as
+   * the image has them: nothing to prepare.
+   */
+  imagePreparation(instance: DriverInstance): RootfsPreparation | null {
+    const idmap = this.#idmap(instance);
+    if (idmap === null) return null;
+    const prepared = serializeIdmap(idmap);
+    return {
+      key: `idmap-${createHash('sha256').update(prepared).digest('hex').slice(0, 24)}`,
+      prepare: async (rootfs) => {
+        await shiftRootfs(rootfs, null, idmap);
+      },
+      prepared,
+    };
+  }
+
+  async create(instance: DriverInstance, source: { prepared?: string }): Promise<void> {
     if (!existsSync(instance.paths.rootfs)) {
       throw new EngineError(
         'NOT_FOUND',
         `The root filesystem of ${instance.name} is missing (${instance.paths.rootfs})`,
       );
+    }
+    // Copied from a shifted image tree: record its map, so the shift below
+    // only does work if the map changed since (it never does within one create).
+    if (source.prepared !== undefined) {
+      writeFileSync(this.#marker(instance), serializeIdmap(parseSerializedIdmap(source.prepared)));
     }
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
@@ -527,8 +586,12 @@ export class LxcDriver implements InstanceDriver {
       // Returns once the container is RUNNING (notes §6).
       this.#recordPid(paths, undefined);
       await this.#lxc('lxc-start', this.#lxcArgs(paths, '-d'));
-      const started = await this.#lxcInfo(paths);
-      if (started.state === 'RUNNING') this.#recordPid(paths, started.pid);
+      const init = this.#findInit(paths);
+      if (init !== undefined) this.#recordPid(paths, init);
+      else {
+        const started = await this.#lxcInfo(paths);
+        if (started.state === 'RUNNING') this.#recordPid(paths, started.pid);
+      }
     } catch (error) {
       const tail = this.#logTail(paths);
       const message = `Failed to start ${instance.name}: ${(error as CommandError).message}${tail ? `\n${tail}` : ''}`;
