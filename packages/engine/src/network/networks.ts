@@ -122,8 +122,16 @@ export class NetworkService {
     return this.#toApi(await this.#record(name));
   }
 
+  /** Records the network and brings it up at once, as LXD does; one that cannot come up is not kept. */
   async create(input: NetworksPost): Promise<Network> {
-    return this.#create(input, false);
+    const created = await this.#create(input, false);
+    try {
+      await this.ensureUp(created.name);
+    } catch (error) {
+      await this.delete(created.name).catch(() => {});
+      throw error;
+    }
+    return this.get(created.name);
   }
 
   async #create(input: NetworksPost, adoptBridge: boolean): Promise<Network> {

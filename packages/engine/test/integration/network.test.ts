@@ -90,7 +90,7 @@ afterAll(async () => {
 });
 
 describe('managed bridge network', () => {
-  it('creates a record with a free subnet, NAT off, IPv6 none', async () => {
+  it('creates it with a free subnet, NAT off, IPv6 none, and brings it up', async () => {
     const net = await networks.create({ name: bridge, config: {} });
     expect(net).toMatchObject({
       name: bridge,
@@ -106,7 +106,7 @@ describe('managed bridge network', () => {
     expect(events.map((e) => (e.metadata as { action: string }).action)).toContain(
       'network-created',
     );
-    expect(linkJson(bridge)).toBeNull(); // created, not started
+    expect(linkJson(bridge)?.flags).toContain('UP'); // up at once, as LXD's
     expect((await errorOf(networks.create({ name: bridge }))).code).toBe('ALREADY_EXISTS');
     expect((await errorOf(networks.create({ name: 'lo' }))).code).toBe('CONFLICT');
     expect((await errorOf(networks.create({ name: 'x'.repeat(16) }))).field).toBe('name');

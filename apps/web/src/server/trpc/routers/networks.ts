@@ -32,18 +32,7 @@ export const networksRouter = router({
     ),
   create: serverProcedure('host:manage')
     .input(NetworksPost)
-    .mutation(async ({ ctx, input }) => {
-      const network = await ctx.engine.networks.create(input);
-      // LXD brings a new bridge up at once; the engine only records it, so
-      // start it here and undo the record when that fails.
-      try {
-        await ctx.engine.networks.start(network.name);
-      } catch (error) {
-        await ctx.engine.networks.delete(network.name).catch(() => {});
-        throw error;
-      }
-      return network;
-    }),
+    .mutation(({ ctx, input }) => ctx.engine.networks.create(input)),
   update: serverProcedure('host:manage')
     .input(NetworkRef.extend({ put: NetworkPut }))
     .mutation(({ ctx, input }) => ctx.engine.networks.update(input.name, input.put)),
