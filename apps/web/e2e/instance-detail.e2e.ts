@@ -20,6 +20,7 @@ const screenshots = path.resolve(
 );
 const FIRST = 'e2e-detail1';
 const SECOND = 'e2e-detail2';
+const COPY = `e2e-detail-copy-${randomBytes(3).toString('hex')}`;
 
 let server: RunningServer;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -129,7 +130,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (lxcAvailable && page) {
-    for (const name of [FIRST, SECOND])
+    for (const name of [FIRST, SECOND, COPY])
       await trpcMutation(page.request, server.url, 'instances.delete', {
         project: 'default',
         name,
@@ -220,6 +221,30 @@ describe('the instance detail page', () => {
     await after.getByRole('button', { name: '/', exact: true }).click();
     await waitFor(after.locator('tr[data-file="e2e-note.txt"]'), 30_000).toBeHidden();
     await waitFor(after.locator('tr[data-file="bin"]')).toBeVisible();
+  });
+
+  it('copies the running instance with the Copy dialog', async (ctx) => {
+    if (!lxcAvailable) return ctx.skip();
+    await page.getByRole('button', { name: 'Copy', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: `Copy “${FIRST}”` });
+    const name = dialog.getByLabel('New instance name');
+    await name.fill('bad_name');
+    await waitFor(dialog.getByText(/Invalid instance name/)).toBeVisible();
+    await name.fill(SECOND);
+    await dialog.getByRole('button', { name: 'Copy', exact: true }).click();
+    await waitFor(dialog.getByText(`Instance "${SECOND}" already exists`)).toBeVisible();
+    await name.fill(COPY);
+    await dialog.getByRole('button', { name: 'Copy', exact: true }).click();
+    await waitFor(dialog.getByRole('link', { name: COPY }), 60_000).toBeVisible();
+    await shot('detail-copy');
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    const copy = await trpcQuery<{ name: string; snapshots: { name: string }[] }>(
+      page.request,
+      server.url,
+      'instances.get',
+      { project: 'default', name: COPY },
+    );
+    expect(copy.snapshots.map((s) => s.name)).toEqual(['before']);
   });
 
   it('uploads a binary file and downloads the same bytes', async (ctx) => {

@@ -20,6 +20,8 @@ const LXC = '/usr/bin/lxc';
 const suffix = randomBytes(3).toString('hex');
 const NAME = `lxc-e2e-${suffix}`;
 const SECOND = `lxc-e2e-${suffix}-b`;
+const COPY = `lxc-e2e-${suffix}-copy`;
+const COPY_SNAP = `lxc-e2e-${suffix}-copy-snap`;
 
 let server: RunningServer;
 let db: Database;
@@ -124,7 +126,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
   if (server) {
-    for (const name of [NAME, SECOND]) {
+    for (const name of [NAME, SECOND, COPY, COPY_SNAP]) {
       await lxc(['delete', '--force', name]).catch(() => undefined);
     }
   }
@@ -280,6 +282,26 @@ describe('the real lxc client on Berth’s unix socket', () => {
     expect(await ok(['info', NAME])).toMatch(/^\| snap0 +\|/m);
     await ok(['restore', NAME, 'snap0']);
     expect(await ok(['exec', NAME, '--', 'cat', '/root/marker'])).toBe('before\n');
+  });
+
+  it('copies the running container and its snapshot (`lxc copy`); the copies start', async () => {
+    await ok(['exec', NAME, '--', 'sh', '-c', 'echo copied > /root/marker']);
+    const copy = await lxc(['copy', NAME, COPY]);
+    expect(copy.status, copy.stderr).toBe(0);
+    console.log(`lxc copy (running, one snapshot): ${copy.ms} ms`);
+    await ok(['copy', `${NAME}/snap0`, COPY_SNAP]);
+    expect(await ok(['info', COPY])).toMatch(/^\| snap0 +\|/m);
+    await ok(['start', COPY]);
+    await ok(['start', COPY_SNAP]);
+    expect(await ok(['exec', COPY, '--', 'cat', '/root/marker'])).toBe('copied\n');
+    expect(await ok(['exec', COPY_SNAP, '--', 'cat', '/root/marker'])).toBe('before\n');
+    // The copies are not the source: their own MACs, and a change to one stays there.
+    const mac = async (name: string) =>
+      (await ok(['config', 'get', name, 'volatile.eth0.hwaddr'])).trim();
+    expect(new Set([await mac(NAME), await mac(COPY), await mac(COPY_SNAP)]).size).toBe(3);
+    await ok(['exec', COPY, '--', 'sh', '-c', 'echo changed > /root/marker']);
+    expect(await ok(['exec', NAME, '--', 'cat', '/root/marker'])).toBe('copied\n');
+    await ok(['delete', '--force', COPY, COPY_SNAP]);
   });
 
   it('attaches to the console and detaches with Ctrl+a q', async () => {

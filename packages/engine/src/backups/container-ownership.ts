@@ -5,11 +5,12 @@
 // 0) so that they restore on any host with any map: a copy is unshifted
 // before it is packed, and an imported tree is shifted to the map of the
 // volume it joins (the driver's create does that for the instance's own
-// rootfs; snapshot trees are shifted here to the same map).
-import { readFile } from 'node:fs/promises';
+// rootfs; snapshot trees are shifted here to the same map). An instance copy
+// whose map differs from its source's does the same with its snapshots.
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { IDMAP_MARKER } from '../drivers/lxc/lxc-driver.ts';
-import { parseSerializedIdmap } from '../drivers/lxc/instance-idmap.ts';
+import { parseSerializedIdmap, sameIdmap, serializeIdmap } from '../drivers/lxc/instance-idmap.ts';
 import { shiftRootfs } from '../drivers/lxc/rootfs-shift.ts';
 import type { IdmapSet } from '../validation/index.ts';
 
@@ -33,6 +34,19 @@ export async function unshiftCopy(rootfs: string, from: IdmapSet | null): Promis
 export async function shiftImported(rootfs: string, to: IdmapSet | null): Promise<void> {
   if (to === null) return;
   await shiftRootfs(rootfs, null, to);
+}
+
+/**
+ * Shifts a snapshot folder's rootfs to the map its instance's volume is
+ * shifted to, and records it: restoring a snapshot replaces only `rootfs/`,
+ * so a snapshot must carry the volume's ids (a copy whose map changed).
+ */
+export async function matchVolumeShift(snapshotDir: string, volumeDir: string): Promise<void> {
+  const from = await volumeShift(snapshotDir);
+  const to = await volumeShift(volumeDir);
+  if (sameIdmap(from, to)) return;
+  await shiftRootfs(path.join(snapshotDir, 'rootfs'), from, to);
+  await writeFile(path.join(snapshotDir, IDMAP_MARKER), serializeIdmap(to));
 }
 
 export { IDMAP_MARKER };

@@ -3,7 +3,7 @@
 // locks and lifecycle events. What differs per type is the driver's.
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { Database, InstanceRecord, ProfileRecord, Stores } from '@berth/db';
+import type { Database, InstanceRecord, ProfileRecord, SnapshotRecord, Stores } from '@berth/db';
 import { EngineError, isEngineError } from '../errors.ts';
 
 const isNotFound = (error: unknown) => isEngineError(error, 'NOT_FOUND');
@@ -42,6 +42,13 @@ import { Reverter } from '../reverter.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
 import { rootDiskOf } from '../config/devices.ts';
+import { matchVolumeShift } from '../backups/container-ownership.ts';
+import {
+  copiedConfig,
+  copiedDevices,
+  parseCopySource,
+  withoutEchoedVolatile,
+} from './instance-copy.ts';
 
 /** The pool of an instance's root disk (validated expanded devices always have one). */
 export function poolOf(instance: {
@@ -63,6 +70,19 @@ const hostArchitecture: string =
   )[os.arch()] ?? os.arch();
 
 export type Recursion = 0 | 1 | 2;
+
+type CopyRequest = Extract<z.output<typeof InstancesPost>['source'], { type: 'copy' }>;
+
+/** What a copy is made from, resolved before its record is written. */
+interface CopySource {
+  project: string;
+  instance: ExpandedInstance;
+  /** Copying from this snapshot of `instance` (its content, config and devices). */
+  snapshot: SnapshotRecord | undefined;
+  instanceOnly: boolean;
+  config: Record<string, string>;
+  devices: Record<string, Record<string, string>>;
+}
 
 export interface InstanceCompanions {
   /**
@@ -181,7 +201,7 @@ export class InstanceService {
     input: InstancesPost,
   ): Promise<{ instance: Instance; operation: Operation }> {
     const req = parseInput(InstancesPost, input);
-    if (req.source.type === 'copy' || req.source.type === 'backup') {
+    if (req.source.type === 'backup') {
       throw new EngineError(
         'NOT_IMPLEMENTED',
         `source.type: creating from "${req.source.type}" is not available yet`,
@@ -189,9 +209,16 @@ export class InstanceService {
       );
     }
     if (req.name) validInstanceName(req.name);
-    validateLocal(req.type, req.config, req.devices);
+    const copy =
+      req.source.type === 'copy'
+        ? await this.#copySource(project, req.source, input.type)
+        : undefined;
+    const type = copy?.instance.type ?? req.type;
+    if (copy) req.config = withoutEchoedVolatile(req.config, copy.config);
+    validateLocal(type, req.config, req.devices);
     const image =
       req.source.type === 'image' ? await this.#sourceImage(project, req.source) : undefined;
+    const devices = copy ? copiedDevices(copy.devices, req.devices) : req.devices;
 
     const created = await this.db.transaction(async (tx) => {
       const projectRecord = await this.#project(tx, project);
@@ -201,39 +228,44 @@ export class InstanceService {
           field: 'name',
         });
       }
-      const profileNames = req.profiles ?? ['default'];
+      const profileNames = req.profiles ?? copy?.instance.record.profiles ?? ['default'];
       const profileRecords = await this.#resolveProfiles(tx, project, profileNames);
       const config: Record<string, string> = {
         // As LXD: the image's properties are kept as image.* keys.
         ...Object.fromEntries(
           Object.entries(image?.properties ?? {}).map(([k, v]) => [`image.${k}`, v]),
         ),
-        ...req.config,
+        ...(copy ? copiedConfig(copy.config, req.config) : req.config),
         'volatile.uuid': randomUUID(),
         'volatile.last_state.power': 'STOPPED',
         ...(image ? { 'volatile.base_image': image.fingerprint } : {}),
       };
-      const shape = this.#shape(name, req.type, config, req.devices, profileRecords);
+      const shape = this.#shape(name, type, config, devices, profileRecords);
       await this.#assignHwaddrs(tx, shape);
       validateExpanded(shape, projectRecord.config);
       await this.#checkNetworks(shape);
       await this.#checkLimits(tx, projectRecord.config, project, {
         name,
-        type: req.type,
+        type,
         expandedConfig: shape.expandedConfig,
       });
       return tx.instances.create(projectRecord.id, {
         name,
-        type: req.type,
-        architecture: req.architecture ?? image?.architecture ?? hostArchitecture,
+        type,
+        architecture:
+          copy?.instance.record.architecture ??
+          req.architecture ??
+          image?.architecture ??
+          hostArchitecture,
         ephemeral: req.ephemeral,
         description: req.description,
         config: shape.localConfig,
-        devices: req.devices,
+        devices,
         profileIds: profileRecords.map((p) => p.id),
       });
     });
 
+    if (copy) return this.#startCopy(project, created, copy, req.start);
     const name = created.name;
     const url = apiUrl.instance(project, name);
     const instance = await this.get(project, name);
@@ -330,6 +362,187 @@ export class InstanceService {
           : error;
       });
     return this.images.get(project, fingerprint);
+  }
+
+  /** The instance (or snapshot) a copy is made from, checked before anything is written. */
+  async #copySource(
+    project: string,
+    source: CopyRequest,
+    requestedType: string | undefined,
+  ): Promise<CopySource> {
+    if (source.refresh) {
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        'source.refresh: refreshing an existing copy is not supported',
+        { field: 'source.refresh' },
+      );
+    }
+    const { instance: name, snapshot } = parseCopySource(source.source);
+    const sourceProject = source.project || project;
+    if (!(await this.db.projects.get(sourceProject))) {
+      throw new EngineError('NOT_FOUND', `source.project: project "${sourceProject}" not found`, {
+        field: 'source.project',
+      });
+    }
+    const instance = await this.#expanded(this.db, sourceProject, name).catch((error: unknown) => {
+      throw isNotFound(error)
+        ? new EngineError('NOT_FOUND', `source.source: instance "${name}" not found`, {
+            field: 'source.source',
+          })
+        : error;
+    });
+    if (requestedType !== undefined && requestedType !== instance.type) {
+      throw EngineError.invalid(
+        'type',
+        `a copy of "${name}" is a ${instance.type} like its source, not a ${requestedType}`,
+      );
+    }
+    const record =
+      snapshot === undefined
+        ? undefined
+        : ((await this.db.snapshots.get(instance.record.id, snapshot)) ?? undefined);
+    if (snapshot !== undefined && !record) {
+      throw new EngineError(
+        'NOT_FOUND',
+        `source.source: snapshot "${snapshot}" of instance "${name}" not found`,
+        { field: 'source.source' },
+      );
+    }
+    return {
+      project: sourceProject,
+      instance,
+      snapshot: record,
+      instanceOnly: source.instance_only || source.container_only === true,
+      config: record?.config ?? instance.record.config,
+      devices: record?.devices ?? instance.record.devices,
+    };
+  }
+
+  /**
+   * A copy's operation: the source's volume folder (or its snapshot's) is
+   * copied whole, id shift record included, then the source's snapshots,
+   * then the driver's create (which re-shifts the rootfs when the copy's id
+   * map differs, e.g. another `security.privileged`); under both instances'
+   * locks. A running source is frozen while its rootfs is copied, as the
+   * backup export does, so the copy is consistent. A failure removes the
+   * record, the volume and the snapshots made.
+   */
+  async #startCopy(
+    project: string,
+    created: InstanceRecord,
+    copy: CopySource,
+    start: boolean,
+  ): Promise<{ instance: Instance; operation: Operation }> {
+    const name = created.name;
+    const url = apiUrl.instance(project, name);
+    const sourceName = copy.instance.name;
+    const instance = await this.get(project, name);
+    this.events.lifecycle(project, 'instance-created', url);
+    const operation = await this.operations.start({
+      project,
+      description: 'Creating instance',
+      resources: { instances: [url, apiUrl.instance(copy.project, sourceName)] },
+      run: (ctx) =>
+        this.locks
+          .with(project, name, 'create', () =>
+            Reverter.run((revert) => {
+              revert.add(async () => {
+                await this.db.instances.delete(created.id);
+                this.events.lifecycle(project, 'instance-deleted', url);
+              });
+              return this.locks.with(copy.project, sourceName, 'copy', async () => {
+                const target = await this.#expanded(this.db, project, name);
+                const source = await this.#expanded(this.db, copy.project, sourceName);
+                const pool = poolOf(target);
+                const sourcePool = poolOf(source);
+                const driver = this.drivers.has(target.type)
+                  ? this.drivers.get(target.type)
+                  : undefined;
+                const sourceView = await this.#view(source);
+                await ctx.progress(10, 'Copying root filesystem');
+                if (copy.snapshot) {
+                  const snap = await this.storage.snapshotPaths(
+                    sourcePool,
+                    copy.project,
+                    sourceName,
+                    source.type,
+                    copy.snapshot.name,
+                  );
+                  await this.storage.createInstanceVolume(pool, project, name, target.type, {
+                    fromVolume: snap.dir,
+                    signal: ctx.signal,
+                  });
+                } else {
+                  const running = driver ? (await driver.status(sourceView)) === 'Running' : false;
+                  if (running) await driver?.freeze(sourceView);
+                  try {
+                    await this.storage.createInstanceVolume(pool, project, name, target.type, {
+                      fromVolume: sourceView.paths.dir,
+                      signal: ctx.signal,
+                    });
+                  } finally {
+                    if (running) await driver?.unfreeze(sourceView);
+                  }
+                }
+                revert.add(() =>
+                  this.storage.deleteInstanceVolume(pool, project, name, target.type),
+                );
+
+                const snapshots =
+                  copy.snapshot || copy.instanceOnly
+                    ? []
+                    : await this.db.snapshots.list(source.record.id);
+                const copiedSnapshots: string[] = [];
+                for (const [i, snapshot] of snapshots.entries()) {
+                  ctx.signal.throwIfAborted();
+                  await ctx.progress(
+                    30 + (50 * i) / snapshots.length,
+                    `Copying snapshot ${snapshot.name}`,
+                  );
+                  const from = await this.storage.snapshotPaths(
+                    sourcePool,
+                    copy.project,
+                    sourceName,
+                    source.type,
+                    snapshot.name,
+                  );
+                  const made = await this.storage.snapshotInstanceVolume(
+                    pool,
+                    project,
+                    name,
+                    target.type,
+                    snapshot.name,
+                    { from: from.dir, signal: ctx.signal },
+                  );
+                  copiedSnapshots.push(made.dir);
+                  await this.db.snapshots.create(created.id, {
+                    name: snapshot.name,
+                    description: snapshot.description,
+                    createdAt: snapshot.createdAt,
+                    expiresAt: snapshot.expiresAt,
+                    // The source's MACs and uuid are not the copy's (restore keeps today's volatile keys).
+                    config: copiedConfig(snapshot.config, {}),
+                    devices: snapshot.devices,
+                  });
+                }
+
+                if (driver) {
+                  await ctx.progress(85, 'Preparing instance');
+                  const view = await this.#view(target);
+                  await driver.create(view, {});
+                  revert.add(() => driver.delete(view));
+                  if (target.type === 'container') {
+                    for (const dir of copiedSnapshots) await matchVolumeShift(dir, view.paths.dir);
+                  }
+                }
+              });
+            }),
+          )
+          .then(async () => {
+            if (start) await this.changeStateAndWait(project, name, { action: 'start' });
+          }),
+    });
+    return { instance, operation };
   }
 
   /** PUT: replaces description, config, devices, profiles, ephemeral. Volatile keys are kept. */

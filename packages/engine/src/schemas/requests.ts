@@ -10,7 +10,17 @@ export const InstanceSource = z.discriminatedUnion('type', [
     fingerprint: z.string().optional(),
   }),
   z.object({ type: z.literal('none') }),
-  z.object({ type: z.literal('copy'), source: z.string() }),
+  /** LXD's local copy: `source` is `c1` or `c1/snap0`; `project` the source's, when not this one. */
+  z.object({
+    type: z.literal('copy'),
+    source: z.string(),
+    /** Without the source's snapshots (`container_only` is LXD's older name for it). */
+    instance_only: z.boolean().default(false),
+    container_only: z.boolean().optional(),
+    project: z.string().optional(),
+    /** LXD's incremental refresh of an existing copy: not supported. */
+    refresh: z.boolean().default(false),
+  }),
   z.object({ type: z.literal('backup') }),
 ]);
 export type InstanceSource = z.infer<typeof InstanceSource>;

@@ -71,6 +71,12 @@ export interface CreateVolumeOptions {
    * so): it is copied in process rather than with `cp -a`.
    */
   plainCopy?: boolean;
+  /**
+   * Another volume's folder (an instance's or a snapshot's) to copy whole,
+   * what the driver keeps beside `rootfs/` (the id shift record) included:
+   * an instance copy. Every entry is a new inode (reflinked blocks at most).
+   */
+  fromVolume?: string;
   signal?: AbortSignal;
 }
 
@@ -281,16 +287,23 @@ export class StoragePoolService {
       if (options.fromRootfs !== undefined && !(await isDirectory(options.fromRootfs))) {
         throw EngineError.invalid('source', `rootfs ${options.fromRootfs} is not a directory`);
       }
+      if (options.fromVolume !== undefined && !(await isDirectory(options.fromVolume))) {
+        throw EngineError.notFound(`Source volume ${options.fromVolume}`, { field: 'source' });
+      }
       const tmp = tempSiblingOf(paths.dir, 'create', randomSuffix());
       await Reverter.run(async (revert) => {
         revert.add(() => removeTree(tmp));
-        await mkdir(tmp, { mode: 0o711 });
         const rootfs = path.join(tmp, 'rootfs');
-        if (options.fromRootfs !== undefined && options.plainCopy === true)
-          await copyPlainTree(options.fromRootfs, rootfs);
-        else if (options.fromRootfs !== undefined)
-          await copyTree(options.fromRootfs, rootfs, options.signal);
-        else await mkdir(rootfs, { mode: 0o755 });
+        if (options.fromVolume !== undefined)
+          await copyTree(options.fromVolume, tmp, options.signal);
+        else {
+          await mkdir(tmp, { mode: 0o711 });
+          if (options.fromRootfs !== undefined && options.plainCopy === true)
+            await copyPlainTree(options.fromRootfs, rootfs);
+          else if (options.fromRootfs !== undefined)
+            await copyTree(options.fromRootfs, rootfs, options.signal);
+          else await mkdir(rootfs, { mode: 0o755 });
+        }
         const row = await this.#db.storage.createVolume(pool, project, { name, type });
         if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
         revert.add(() => this.#db.storage.deleteVolume(row.id));
@@ -374,13 +387,17 @@ export class StoragePoolService {
     );
   }
 
-  /** Copies the volume's folder to `<pool>/containers-snapshots/<project>_<name>/<snapshot>/`. */
+  /**
+   * Copies the volume's folder to `<pool>/containers-snapshots/<project>_<name>/<snapshot>/`;
+   * with `from`, that folder instead (another instance's snapshot, for a copy).
+   */
   async snapshotInstanceVolume(
     pool: string,
     project: string,
     name: string,
     type: string,
     snapshot: string,
+    options: { from?: string; signal?: AbortSignal } = {},
   ): Promise<InstancePaths> {
     const source = await this.#source(pool);
     const paths = instancePathsIn(source, project, name, type);
@@ -409,7 +426,7 @@ export class StoragePoolService {
           await markTopOfHierarchies(snapsDir);
         }
         revert.add(() => removeTree(tmp));
-        await copyTree(paths.dir, tmp);
+        await copyTree(options.from ?? paths.dir, tmp, options.signal);
         const row = await this.#db.storage.createVolume(pool, project, { name: volumeName, type });
         if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
         revert.add(() => this.#db.storage.deleteVolume(row.id));

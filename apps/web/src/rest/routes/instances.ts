@@ -82,6 +82,9 @@ export function registerInstances(router: Router<RestContext>): void {
     .add('POST', '/1.0/instances', async (ctx) => {
       ctx.allow('config');
       const body = validate(InstancesPost, withoutGoZeroValues(await ctx.json()));
+      // A copy from another project reads that project: the caller must be allowed to.
+      if (body.source?.type === 'copy' && body.source.project)
+        ctx.allow('read', body.source.project);
       const { operation } = await ctx.engine.instances.create(ctx.project, body);
       return asyncOp(operation);
     })

@@ -1,9 +1,21 @@
+import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { InstancePatch, InstancePut, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
 import { toInstanceRow } from '../../../lib/instance-row.ts';
+import { can, type PolicyUser } from '../../policy.ts';
 import { projectProcedure, router, userProcedure } from '../init.ts';
 
 const InstanceName = z.object({ name: z.string().min(1) });
+
+/**
+ * A copy reads its source's project: the caller needs `read` there too (the
+ * target project's `config` is the procedure's own check). Not found, as
+ * for any project the user may not see.
+ */
+function assertMayReadSource(user: PolicyUser, sourceProject: string | undefined): void {
+  if (sourceProject !== undefined && sourceProject !== '' && !can(user, 'read', sourceProject))
+    throw new TRPCError({ code: 'NOT_FOUND', message: `Project "${sourceProject}" not found` });
+}
 
 export const instancesRouter = router({
   /**
@@ -26,7 +38,37 @@ export const instancesRouter = router({
   /** Returns at once; the instance is ready when the operation succeeds. */
   create: projectProcedure('config')
     .input(z.object({ instance: InstancesPost }))
-    .mutation(({ ctx, input }) => ctx.engine.instances.create(input.project, input.instance)),
+    .mutation(({ ctx, input }) => {
+      if (input.instance.source?.type === 'copy')
+        assertMayReadSource(ctx.user, input.instance.source.project);
+      return ctx.engine.instances.create(input.project, input.instance);
+    }),
+  /**
+   * `lxc copy`: a new instance `newName` from `name` (or its snapshot
+   * `snapshot`), with the source's snapshots unless `instanceOnly`. Returns
+   * at once; the copy exists when the operation succeeds.
+   */
+  copy: projectProcedure('config')
+    .input(
+      InstanceName.extend({
+        newName: z.string(),
+        snapshot: z.string().min(1).optional(),
+        instanceOnly: z.boolean().default(false),
+        sourceProject: z.string().min(1).optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) => {
+      assertMayReadSource(ctx.user, input.sourceProject);
+      return ctx.engine.instances.create(input.project, {
+        name: input.newName,
+        source: {
+          type: 'copy',
+          source: input.snapshot ? `${input.name}/${input.snapshot}` : input.name,
+          instance_only: input.instanceOnly,
+          ...(input.sourceProject ? { project: input.sourceProject } : {}),
+        },
+      });
+    }),
   patch: projectProcedure('config')
     .input(InstanceName.extend({ patch: InstancePatch }))
     .mutation(({ ctx, input }) =>

@@ -6,10 +6,11 @@ import Link from 'next/link';
 import { useParams } from 'next/navigation';
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState, type KeyboardEvent, type ReactNode } from 'react';
-import { ErrorBanner, PageHeader, StatusBadge } from '~/components/ui.tsx';
+import { Button, ErrorBanner, PageHeader, StatusBadge } from '~/components/ui.tsx';
 import { describeError, useTRPC, type Outputs } from '~/lib/trpc.ts';
 import { useProject } from '../../../providers.tsx';
 import { InstanceActions, useInstanceActions } from '../instance-actions.tsx';
+import { CopyInstanceDialog } from './copy-instance-dialog.tsx';
 import { InstanceTerminals } from './terminals.tsx';
 import { BackupsTab } from './tabs/backups-tab.tsx';
 import { ConfigurationTab } from './tabs/configuration-tab.tsx';
@@ -62,6 +63,7 @@ export default function InstancePage() {
   const [actionError, setActionError] = useState<string | null>(null);
   const [active, setActive] = useState('overview');
   const [opened, setOpened] = useState<Set<string>>(() => new Set(['overview']));
+  const [copying, setCopying] = useState(false);
   const instance = useQuery(trpc.instances.get.queryOptions({ project, name }));
   const { actions, pending: actionsPending } = useInstanceActions(
     project,
@@ -117,7 +119,14 @@ export default function InstancePage() {
           busy={actionsPending.has(i.name)}
           actions={actions}
         />
+        <Button onClick={() => setCopying(true)}>Copy</Button>
       </PageHeader>
+      <CopyInstanceDialog
+        project={project}
+        instance={i.name}
+        open={copying}
+        onClose={() => setCopying(false)}
+      />
       <ErrorBanner message={actionError} />
       {i.description && <p className="mb-4 text-slate-600 dark:text-slate-400">{i.description}</p>}
       <div

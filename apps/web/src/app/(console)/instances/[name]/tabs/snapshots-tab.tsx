@@ -8,6 +8,7 @@ import { Button, ErrorBanner, formatDate, inputClass, tableClass } from '~/compo
 import { configRowProblems, newRow } from '~/lib/config-rows.ts';
 import { formatBytes } from '~/lib/operations.ts';
 import { describeError, useTRPC, type Outputs } from '~/lib/trpc.ts';
+import { CopyInstanceDialog } from '../copy-instance-dialog.tsx';
 
 type Instance = Outputs['instances']['get'];
 
@@ -28,6 +29,7 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
   const [name, setName] = useState('');
   const [expires, setExpires] = useState('');
   const [renaming, setRenaming] = useState<{ from: string; to: string } | null>(null);
+  const [copying, setCopying] = useState<string | null>(null);
 
   const create = useMutation(
     trpc.snapshots.create.mutationOptions({
@@ -171,6 +173,9 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
                   >
                     Restore
                   </Button>
+                  <Button aria-label={`Copy ${s.name}`} onClick={() => setCopying(s.name)}>
+                    Copy
+                  </Button>
                   <Button
                     aria-label={`Rename ${s.name}`}
                     onClick={() => setRenaming({ from: s.name, to: s.name })}
@@ -200,6 +205,13 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
           )}
         </tbody>
       </table>
+      <CopyInstanceDialog
+        project={project}
+        instance={instance.name}
+        snapshot={copying ?? undefined}
+        open={copying !== null}
+        onClose={() => setCopying(null)}
+      />
       <ScheduleForm project={project} instance={instance} />
     </div>
   );
