@@ -447,8 +447,6 @@ describe('proxy', () => {
 
   it.each([
     [proxy({})],
-    [proxy({ bind: 'instance' })],
-    [proxy({ bind: 'host', proxy_protocol: 'true' })],
     [proxy({ listen: 'tcp:0.0.0.0:8000-8002', connect: 'tcp:127.0.0.1:9000-9002' })],
     [proxy({ listen: 'tcp:0.0.0.0:8000-8002', connect: 'tcp:127.0.0.1:9000' })],
     [
@@ -460,11 +458,27 @@ describe('proxy', () => {
         mode: '0660',
       }),
     ],
-    [proxy({ listen: 'tcp:10.0.3.1:80', connect: 'tcp:10.0.3.10:80', nat: 'true' })],
-    [proxy({ listen: 'udp:[fd42::1]:53', connect: 'udp:[fd42::10]:53', nat: 'true' })],
-    [proxy({ 'security.uid': '1000', 'security.gid': '1000' })],
   ])('accepts %j', (devices) => {
     expect(problemOf(devices)).toBeUndefined();
+  });
+
+  it.each([
+    [proxy({ bind: 'instance' }), 'bind'],
+    [proxy({ bind: 'host', proxy_protocol: 'true' }), 'proxy_protocol'],
+    [proxy({ listen: 'tcp:10.0.3.1:80', connect: 'tcp:10.0.3.10:80', nat: 'true' }), 'nat'],
+    [proxy({ listen: 'udp:[fd42::1]:53', connect: 'udp:[fd42::10]:53', nat: 'true' }), 'nat'],
+    [proxy({ listen: 'udp:127.0.0.1:53', connect: 'udp:127.0.0.1:53' }), 'listen'],
+    [proxy({ 'security.uid': '1000', 'security.gid': '1000' }), 'security.uid'],
+  ])('takes %j as LXD does, but refuses it on containers as not implemented', (devices, key) => {
+    expect(problemOf(devices, PROFILE)).toBeUndefined();
+    let error: unknown;
+    try {
+      validDevices(devices, CONTAINER);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isEngineError(error, 'NOT_IMPLEMENTED')).toBe(true);
+    expect((error as Error).message).toContain(`devices["p"]["${key}"]: `);
   });
 
   it.each([

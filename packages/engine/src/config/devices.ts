@@ -65,6 +65,8 @@ export interface DeviceContext {
 export interface DeviceRuleFailure {
   key?: string;
   reason: string;
+  /** Valid for LXD, but Berth cannot do it yet (default: INVALID_ARGUMENT). */
+  notImplemented?: boolean;
 }
 
 export interface DeviceTypeDef {
@@ -579,6 +581,37 @@ function proxyAddresses(
 
 const WILDCARDS = ['0.0.0.0', '::', '0:0:0:0:0:0:0:0'];
 
+/**
+ * What LXD's proxy can do on a container but Berth's forwarder (socat, in
+ * drivers/lxc/proxy-plan.ts) cannot yet: refused up front, before anything
+ * is stored, rather than failing at start.
+ */
+export function containerProxyGap(device: Device): DeviceRuleFailure | undefined {
+  const gap = (key: string, reason: string): DeviceRuleFailure => ({
+    key,
+    reason,
+    notImplemented: true,
+  });
+  if (isTrue(device.nat))
+    return gap(
+      'nat',
+      'NAT proxies (nftables DNAT) are not supported on containers yet; leave nat unset to forward with a proxy process',
+    );
+  if (device.bind && device.bind !== 'host')
+    return gap('bind', `bind=${device.bind} is not supported yet; only bind=host`);
+  if (isTrue(device.proxy_protocol))
+    return gap('proxy_protocol', 'Sending the PROXY protocol header is not supported yet');
+  for (const key of ['security.uid', 'security.gid']) {
+    if (device[key] && device[key] !== '0')
+      return gap(key, 'Forwarders run as root; other users are not supported yet');
+  }
+  for (const key of ['listen', 'connect']) {
+    if ((device[key] ?? '').startsWith('udp:'))
+      return gap(key, 'udp proxies are not supported yet (tcp and unix are)');
+  }
+  return undefined;
+}
+
 const proxy: DeviceTypeDef = {
   description: 'Forwards connections between the host and the instance (listen → connect).',
   appliesTo: 'both',
@@ -717,6 +750,9 @@ const proxy: DeviceTypeDef = {
       }
       return undefined;
     },
+    // Last: LXD's own rules first, then what Berth cannot do yet.
+    ({ device, instanceType }) =>
+      instanceType === 'container' ? containerProxyGap(device) : undefined,
   ],
 };
 
@@ -770,6 +806,7 @@ export interface ValidDevicesOptions {
 export interface DeviceProblem {
   device: string;
   key?: string;
+  notImplemented?: boolean;
   /** `devices["eth0"]["mtu"]`, the field an API error names. */
   field: string;
   reason: string;
@@ -839,7 +876,10 @@ function problemsOfDevice(
   const context: DeviceContext = { name, device, devices, instanceType };
   for (const rule of def.rules) {
     const failure = rule(context);
-    if (failure !== undefined) return [problem(failure.reason, failure.key)];
+    if (failure !== undefined) {
+      const found = problem(failure.reason, failure.key);
+      return [failure.notImplemented ? { ...found, notImplemented: true } : found];
+    }
   }
   return [];
 }
@@ -877,7 +917,13 @@ export function deviceProblems(devices: Devices, options: ValidDevicesOptions): 
  */
 export function validDevices(devices: Devices, options: ValidDevicesOptions): void {
   const [first] = deviceProblems(devices, options);
-  if (first !== undefined) throw EngineError.invalid(first.field, first.reason);
+  if (first === undefined) return;
+  if (first.notImplemented) {
+    throw new EngineError('NOT_IMPLEMENTED', `${first.field}: ${first.reason}`, {
+      field: first.field,
+    });
+  }
+  throw EngineError.invalid(first.field, first.reason);
 }
 
 /** The root disk's name and config, if there is exactly one. */

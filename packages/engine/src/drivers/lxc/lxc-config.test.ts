@@ -345,19 +345,35 @@ describe('renderLxcConfig: disks', () => {
     ).toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
-  it('refuses device types it does not set up yet, ignores none', () => {
-    expect(
-      errorOf(() => render({}, { tty: { type: 'unix-char', source: '/dev/ttyS0' } })),
-    ).toMatchObject({ code: 'NOT_IMPLEMENTED' });
-    expect(
-      errorOf(() =>
-        render(
-          {},
-          { web: { type: 'proxy', listen: 'tcp:0.0.0.0:80', connect: 'tcp:127.0.0.1:80' } },
-        ),
-      ),
-    ).toMatchObject({ code: 'NOT_IMPLEMENTED' });
+  it('refuses proxy options the forwarder cannot honour, naming the key; ignores none', () => {
+    const web = { type: 'proxy', listen: 'tcp:127.0.0.1:8080', connect: 'tcp:127.0.0.1:80' };
+    // A proxy is a process, not config: the text does not change.
+    expect(render({}, { web })).toBe(render());
+    expect(errorOf(() => render({}, { web: { ...web, nat: 'true' } }))).toMatchObject({
+      code: 'NOT_IMPLEMENTED',
+      message: expect.stringContaining('devices["web"]["nat"]'),
+    });
+    expect(errorOf(() => render({}, { web: { ...web, bind: 'instance' } }))).toMatchObject({
+      code: 'NOT_IMPLEMENTED',
+      message: expect.stringContaining('devices["web"]["bind"]'),
+    });
     expect(render({}, { nothing: { type: 'none' } })).toBe(render());
+  });
+
+  it('allows and bind-mounts unix-char nodes', () => {
+    const text = render(
+      {},
+      { z: { type: 'unix-char', source: '/dev/zero', path: '/dev/berthzero' } },
+      {
+        unixDevices: [
+          { device: 'z', path: '/dev/berthzero', node: '/x/devices/unix.z', major: 1, minor: 5 },
+        ],
+      },
+    );
+    expect(values(text, 'lxc.cgroup.devices.allow').at(-1)).toBe('c 1:5 rwm');
+    expect(values(text, 'lxc.mount.entry').at(-1)).toBe(
+      '/x/devices/unix.z dev/berthzero none bind,create=file 0 0',
+    );
   });
 
   it('escapes fstab fields', () => {

@@ -8,6 +8,8 @@ import type { ConfigMap, DeviceMap } from '../../schemas/index.ts';
 import type { IdmapSet } from '../../validation/index.ts';
 import type { DriverInstance } from '../driver.ts';
 import type { ContainerPaths } from './lxc-paths.ts';
+import { checkProxyDevices } from './proxy-plan.ts';
+import type { ResolvedUnixDevice } from './unix-devices.ts';
 
 /** A NIC with its bridge resolved (managed networks through `ensureNetwork`). */
 export interface ResolvedNic {
@@ -37,6 +39,8 @@ export interface LxcConfigInput {
   host: HostFacts;
   /** Whether a bind-mount source is a directory (else a file); default: directory. */
   isDirectory?: (source: string) => boolean;
+  /** unix-char nodes made on the host (unix-devices.ts); none at create. */
+  unixDevices?: readonly ResolvedUnixDevice[];
 }
 
 /** Signal busybox init and sysvinit halt on (LXC's and LXD's default too). */
@@ -147,15 +151,25 @@ export function planNics(config: ConfigMap, devices: DeviceMap): NicPlan[] {
   });
 }
 
-/** Device types this driver does not set up yet: refused rather than silently ignored. */
+/**
+ * Proxy options the forwarder cannot honour are refused (NOT_IMPLEMENTED,
+ * naming the key) here, at create and start, rather than silently ignored.
+ * Proxies themselves are processes (proxy.ts), not config lines.
+ */
 function unsupportedDevices(devices: DeviceMap): void {
-  for (const [name, device] of Object.entries(devices)) {
-    if (device.type === 'unix-char' || device.type === 'proxy') {
-      throw new EngineError(
-        'NOT_IMPLEMENTED',
-        `devices["${name}"]: ${device.type} devices are not supported by the lxc driver yet`,
-      );
-    }
+  checkProxyDevices(devices);
+}
+
+function writeUnixDevices(out: ConfigWriter, devices: readonly ResolvedUnixDevice[]): void {
+  for (const device of devices) {
+    const field = `devices["${device.device}"]`;
+    out.set('lxc.cgroup.devices.allow', `c ${device.major}:${device.minor} rwm`, field);
+    const dest = device.path.replace(/^\/+/, '');
+    out.set(
+      'lxc.mount.entry',
+      `${escapeMountField(device.node)} ${escapeMountField(dest)} none bind,create=file 0 0`,
+      `${field}["path"]`,
+    );
   }
 }
 
@@ -312,6 +326,11 @@ export function renderLxcConfig(input: LxcConfigInput): string {
   if (diskLines.lines.length > 0) {
     out.comment('Disks');
     out.lines.push(...diskLines.lines);
+  }
+
+  if (input.unixDevices !== undefined && input.unixDevices.length > 0) {
+    out.comment('unix-char devices: nodes made on the host, bind-mounted');
+    writeUnixDevices(out, input.unixDevices);
   }
 
   const raw = config['raw.lxc'] ?? '';

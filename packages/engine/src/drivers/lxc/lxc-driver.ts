@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   statSync,
@@ -61,11 +62,14 @@ import {
 import {
   containerPaths,
   lxcLayout,
+  parseContainerName,
   vethName,
   type ContainerPaths,
   type LxcLayout,
 } from './lxc-paths.ts';
+import { ProxyForwarders } from './proxy.ts';
 import { shiftRootfs } from './rootfs-shift.ts';
+import { makeDeviceNodes, planUnixDevices, type ResolvedUnixDevice } from './unix-devices.ts';
 
 /** Where create() records what the rootfs is shifted to (in the instance's storage dir). */
 export const IDMAP_MARKER = '.berth-idmap';
@@ -132,6 +136,7 @@ export class LxcDriver implements InstanceDriver {
   readonly #host: HostFacts;
   readonly #spool: HookSpool;
   readonly #cgroupBases = ownCgroupBases();
+  readonly #proxies = new ProxyForwarders();
   #startsInFlight = 0;
 
   constructor(env: DriverEnvironment, options: LxcDriverOptions = {}) {
@@ -146,14 +151,67 @@ export class LxcDriver implements InstanceDriver {
     this.#spool = new HookSpool(this.layout.hookSpool, (line) => {
       const event = hookEvent(line);
       if (event === undefined) return;
+      const paths = containerPaths(this.layout, event.project, event.name);
       if (event.type === 'stopped' && event.target === 'stop') {
         // LXC's own teardown finishes after post-stop: tidy a moment later.
-        const paths = containerPaths(this.layout, event.project, event.name);
         setTimeout(() => this.#removeCgroups(paths), 500).unref();
       }
+      this.#proxiesFollowHook(
+        paths,
+        event.type,
+        event.type === 'started' ? line.pid : undefined,
+        event.type === 'stopped' ? event.target : undefined,
+      );
       this.#env.onInstanceEvent(event);
     });
     this.#spool.start();
+    void this.#recoverProxies();
+  }
+
+  /**
+   * Forwarders follow the container when it stops or reboots by itself: a
+   * stop ends them, a reboot ends them and its start (a new init, a new
+   * network namespace) brings them back from their records.
+   */
+  #proxiesFollowHook(
+    paths: ContainerPaths,
+    type: 'started' | 'stopping' | 'stopped',
+    pid: number | undefined,
+    target: 'stop' | 'reboot' | undefined,
+  ): void {
+    if (!this.#proxies.hasRecords(paths)) return;
+    const done = (work: Promise<void>) => void work.catch(() => {});
+    if (type === 'stopped')
+      done(this.#proxies.stopAll(paths, { keepRecords: target === 'reboot' }));
+    else if (type === 'started' && pid !== undefined) done(this.#proxies.restore(paths, pid));
+  }
+
+  /**
+   * At engine start: forwarders of running containers kept running without
+   * us; respawn any that died, and end those whose container stopped while
+   * the engine was down.
+   */
+  async #recoverProxies(): Promise<void> {
+    let names: string[];
+    try {
+      names = readdirSync(this.layout.lxcPath);
+    } catch {
+      return;
+    }
+    for (const lxcName of names) {
+      const id = parseContainerName(lxcName);
+      if (id === undefined) continue;
+      const paths = containerPaths(this.layout, id.project, id.name);
+      if (!this.#proxies.hasRecords(paths)) continue;
+      const recorded = this.#recordedPid(paths);
+      const init =
+        recorded !== undefined && recorded > 0 && this.#isOurInit(paths, recorded)
+          ? recorded
+          : this.#findInit(paths);
+      const work =
+        init !== undefined ? this.#proxies.restore(paths, init) : this.#proxies.stopAll(paths);
+      await work.catch(() => {});
+    }
   }
 
   /** Stops watching the hook spool (the containers keep running). */
@@ -228,7 +286,7 @@ export class LxcDriver implements InstanceDriver {
   async #writeConfig(
     instance: DriverInstance,
     idmap: IdmapSet | null,
-    options: { withNics?: boolean } = {},
+    options: { withNics?: boolean; unixDevices?: readonly ResolvedUnixDevice[] } = {},
   ): Promise<ContainerPaths> {
     const paths = this.paths(instance);
     const text = renderLxcConfig({
@@ -238,6 +296,7 @@ export class LxcDriver implements InstanceDriver {
       idmap,
       nics: options.withNics === false ? [] : await this.#resolveNics(instance, paths),
       host: this.#host,
+      unixDevices: options.unixDevices ?? [],
       isDirectory: (source) => {
         try {
           return statSync(source).isDirectory();
@@ -508,6 +567,7 @@ export class LxcDriver implements InstanceDriver {
     const paths = this.paths(instance);
     const info = await this.#info(paths);
     if (info.state !== 'STOPPED') await this.stop(instance);
+    await this.#proxies.stopAll(paths);
     // Never lxc-destroy: it deletes lxc.rootfs.path wherever it is (notes §3); storage owns the rootfs.
     rmSync(paths.dir, { recursive: true, force: true });
     rmSync(paths.logDir, { recursive: true, force: true });
@@ -567,6 +627,8 @@ export class LxcDriver implements InstanceDriver {
     if (next['limits.processes'] !== before['limits.processes']) {
       cgroups.write('pids', 'pids.max', next['limits.processes'] || 'max');
     }
+    // Proxies follow live; unix-char devices are made at the next start.
+    await this.#proxies.sync(paths, info.pid, instance.expandedDevices);
   }
 
   async start(instance: DriverInstance): Promise<void> {
@@ -577,20 +639,30 @@ export class LxcDriver implements InstanceDriver {
     }
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
-    await this.#writeConfig(instance, idmap);
+    mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
+    const unixDevices = await makeDeviceNodes(
+      planUnixDevices(instance.expandedDevices),
+      path.join(paths.dir, 'devices'),
+      idmap,
+    );
+    await this.#writeConfig(instance, idmap, { unixDevices });
     readConsoleLog(paths.consoleLog);
     // Leftovers of a container that died without its post-stop (host crash).
     this.#removeCgroups(paths);
     this.#startsInFlight++;
+    let init: number | undefined;
     try {
       // Returns once the container is RUNNING (notes §6).
       this.#recordPid(paths, undefined);
       await this.#lxc('lxc-start', this.#lxcArgs(paths, '-d'));
-      const init = this.#findInit(paths);
+      init = this.#findInit(paths);
       if (init !== undefined) this.#recordPid(paths, init);
       else {
         const started = await this.#lxcInfo(paths);
-        if (started.state === 'RUNNING') this.#recordPid(paths, started.pid);
+        if (started.state === 'RUNNING') {
+          init = started.pid;
+          this.#recordPid(paths, started.pid);
+        }
       }
     } catch (error) {
       const tail = this.#logTail(paths);
@@ -598,6 +670,14 @@ export class LxcDriver implements InstanceDriver {
       throw new EngineError('INTERNAL', message, { cause: error });
     } finally {
       this.#startsInFlight--;
+    }
+    if (init === undefined) return;
+    try {
+      await this.#proxies.sync(paths, init, instance.expandedDevices);
+    } catch (error) {
+      // As LXD: a device that cannot start fails the start.
+      await this.stop(instance).catch(() => {});
+      throw error;
     }
   }
 
@@ -608,6 +688,7 @@ export class LxcDriver implements InstanceDriver {
     if (result.exitCode !== 0 && result.exitCode !== 2) {
       throw new EngineError('INTERNAL', `Failed to stop ${instance.name}: ${result.stderr.trim()}`);
     }
+    await this.#proxies.stopAll(paths);
     await this.#tidyAfterStop(paths);
   }
 
@@ -626,6 +707,7 @@ export class LxcDriver implements InstanceDriver {
         `Failed to shut down ${instance.name}: ${result.stderr.trim()}`,
       );
     }
+    await this.#proxies.stopAll(paths);
     await this.#tidyAfterStop(paths);
   }
 
