@@ -580,7 +580,25 @@ export class InstanceService {
           profileIds: profileRecords.map((p) => p.id),
         });
       });
-      await this.#applyLive(project, name, current);
+      try {
+        await this.#applyLive(project, name, current);
+      } catch (error) {
+        // As LXD: a change the running instance refuses is not kept. The
+        // record goes back, then the driver is asked to undo what it applied.
+        const attempted = await this.#expanded(this.db, project, name);
+        await this.db.transaction(async (tx) => {
+          const profiles = await this.#resolveProfiles(tx, project, current.record.profiles);
+          await tx.instances.update(current.record.id, {
+            description: current.record.description,
+            ephemeral: current.record.ephemeral,
+            config: current.record.config,
+            devices: current.record.devices,
+            profileIds: profiles.map((p) => p.id),
+          });
+        });
+        await this.#applyLive(project, name, attempted).catch(() => {});
+        throw error;
+      }
       this.events.lifecycle(project, 'instance-updated', apiUrl.instance(project, name));
       return this.get(project, name);
     });
