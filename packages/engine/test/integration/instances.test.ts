@@ -1,8 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { errorOf, startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
+import {
+  errorOf,
+  removeHostState,
+  startTestEngine,
+  testBridgeName,
+  type TestEngine,
+} from './helpers.ts';
 
 let t: TestEngine;
-// A network record only (never brought up: nothing here starts an instance).
+// A network of the test's own (up, as every new network is; stopped by name after each test).
 let net: string;
 beforeEach(async () => {
   t = await startTestEngine();
@@ -10,6 +16,7 @@ beforeEach(async () => {
   await t.engine.networks.create({ name: net });
 });
 afterEach(async () => {
+  await removeHostState(t.engine, net);
   await t.cleanup();
 });
 
