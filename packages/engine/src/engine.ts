@@ -16,6 +16,7 @@ import { StoragePoolService } from './storage/storage-pools.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
 import { everyMinute } from './every-minute.ts';
+import { retainCommandSidecar } from './host/command-sidecar.ts';
 import {
   DriverRegistry,
   defaultDriverFactories,
@@ -160,6 +161,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
             );
         });
 
+  // Host commands are spawned by a sidecar process; the last engine closed stops it.
+  const releaseCommandSidecar = retainCommandSidecar();
   return {
     dataDir,
     db,
@@ -179,6 +182,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       // Hooks after this point belong to the next engine on this data dir.
       registry.close();
       await operations.drain();
+      releaseCommandSidecar();
       if (ownsDb) await db.close();
     },
   };
