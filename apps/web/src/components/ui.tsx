@@ -1,5 +1,11 @@
 'use client';
-import type { ButtonHTMLAttributes, InputHTMLAttributes, ReactNode } from 'react';
+import {
+  useEffect,
+  useRef,
+  type ButtonHTMLAttributes,
+  type InputHTMLAttributes,
+  type ReactNode,
+} from 'react';
 
 const variants = {
   primary: 'bg-sky-600 text-white hover:bg-sky-700 disabled:bg-sky-600/50',
@@ -72,6 +78,18 @@ export function PageHeader({ title, children }: { title: string; children?: Reac
 
 export const inputClass =
   'w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm dark:border-slate-700 dark:bg-slate-900';
+
+/** A ref for a `<dialog>` that is shown as a modal while `open` holds. */
+export function useModalDialog(open: boolean) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const el = dialog.current;
+    if (!el) return;
+    if (open && !el.open) el.showModal();
+    if (!open && el.open) el.close();
+  }, [open]);
+  return dialog;
+}
 
 /** A labelled input with the error that names it underneath. */
 export function TextField({

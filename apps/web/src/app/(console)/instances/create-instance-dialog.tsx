@@ -1,9 +1,9 @@
 'use client';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { InstancesPost } from '@berth/engine/schemas';
 import { nameProblem } from '@berth/engine/validation';
-import { Button, ErrorBanner, inputClass } from '~/components/ui.tsx';
+import { Button, ErrorBanner, inputClass, useModalDialog } from '~/components/ui.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 
 interface FieldErrors {
@@ -26,7 +26,7 @@ export function CreateInstanceDialog({
   onClose(): void;
 }) {
   const trpc = useTRPC();
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModalDialog(open);
   const aliases = useQuery({ ...trpc.images.aliases.queryOptions({ project }), enabled: open });
   const profiles = useQuery({ ...trpc.profiles.list.queryOptions({ project }), enabled: open });
   const [name, setName] = useState('');
@@ -54,13 +54,6 @@ export function CreateInstanceDialog({
       },
     }),
   );
-
-  useEffect(() => {
-    const el = dialog.current;
-    if (!el) return;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
 
   useEffect(() => {
     if (!image && aliases.data?.length) setImage(aliases.data[0]!.name);

@@ -3,9 +3,9 @@
 // NAT and a description. The name is checked as you type with the engine's
 // own schema; the address (and a taken name) come back under their field.
 import { useMutation } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { NetworksPost } from '@berth/engine/schemas';
-import { Button, ErrorBanner, TextField } from '~/components/ui.tsx';
+import { Button, ErrorBanner, TextField, useModalDialog } from '~/components/ui.tsx';
 import { formErrorsOf, type FormErrors } from '~/lib/form-errors.ts';
 import { useTRPC } from '~/lib/trpc.ts';
 
@@ -19,7 +19,7 @@ export function CreateNetworkDialog({
   onCreated(name: string): void;
 }) {
   const trpc = useTRPC();
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModalDialog(open);
   const [name, setName] = useState('');
   const [address, setAddress] = useState('');
   const [dhcp, setDhcp] = useState(true);
@@ -39,13 +39,6 @@ export function CreateNetworkDialog({
       onError: (error) => setServer(formErrorsOf(error)),
     }),
   );
-
-  useEffect(() => {
-    const el = dialog.current;
-    if (!el) return;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
 
   const request = {
     name: name.trim(),

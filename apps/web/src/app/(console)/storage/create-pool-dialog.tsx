@@ -2,9 +2,9 @@
 // Create a `dir` storage pool: name, optional source folder (absolute, empty
 // or absent), description. Errors come back under their field.
 import { useMutation } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { StoragePoolsPost } from '@berth/engine/schemas';
-import { Button, ErrorBanner, TextField } from '~/components/ui.tsx';
+import { Button, ErrorBanner, TextField, useModalDialog } from '~/components/ui.tsx';
 import { formErrorsOf, type FormErrors } from '~/lib/form-errors.ts';
 import { useTRPC } from '~/lib/trpc.ts';
 
@@ -18,7 +18,7 @@ export function CreatePoolDialog({
   onCreated(name: string): void;
 }) {
   const trpc = useTRPC();
-  const dialog = useRef<HTMLDialogElement>(null);
+  const dialog = useModalDialog(open);
   const [name, setName] = useState('');
   const [source, setSource] = useState('');
   const [description, setDescription] = useState('');
@@ -35,13 +35,6 @@ export function CreatePoolDialog({
       onError: (error) => setServer(formErrorsOf(error)),
     }),
   );
-
-  useEffect(() => {
-    const el = dialog.current;
-    if (!el) return;
-    if (open && !el.open) el.showModal();
-    if (!open && el.open) el.close();
-  }, [open]);
 
   const config: Record<string, string> = source.trim() ? { source: source.trim() } : {};
   const request = { name: name.trim(), driver: 'dir' as const, description, config };
