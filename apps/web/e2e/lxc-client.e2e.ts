@@ -262,6 +262,47 @@ describe('the real lxc client on Berth’s unix socket', () => {
     expect(await exited).toBe(5);
   });
 
+  it('execs on a terminal (-t): the bytes LXD sends, CR LF line endings once', async () => {
+    // stdin stays open: its end would hang the terminal up (the next test).
+    const child = spawn(LXC, ['exec', '-t', NAME, '--', 'sh', '-c', 'echo a; echo b'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    const out: Buffer[] = [];
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    children.delete(child);
+    // One pty, as LXD's: its ONLCR makes each LF a CR LF, and nothing more.
+    expect(JSON.stringify(Buffer.concat(out).toString('latin1'))).toBe(
+      JSON.stringify('a\r\nb\r\n'),
+    );
+    expect(status).toBe(0);
+  });
+
+  it('hangs the terminal up when stdin ends under -t, as LXD closes its pty', async () => {
+    // LXD 5.0.2 closes the pty at the end of input: the shell gets SIGHUP
+    // (status 129) instead of a Ctrl-D it does not read, and does not carry on.
+    const child = spawn(
+      LXC,
+      ['exec', '-t', NAME, '--', 'sh', '-c', 'echo ready; sleep 5; echo carried on'],
+      { env, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    children.add(child);
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('latin1');
+      // The command runs: now the input ends.
+      if (out.includes('ready')) child.stdin!.end();
+    });
+    const started = Date.now();
+    const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    children.delete(child);
+    expect(JSON.stringify(out)).toBe(JSON.stringify('ready\r\n'));
+    expect(status).toBe(129);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('pushes a file and pulls it back unchanged', async () => {
     const local = path.join(home, 'blob.bin');
     const back = path.join(home, 'blob.back');

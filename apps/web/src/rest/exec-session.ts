@@ -31,8 +31,6 @@ export const CONNECT_TIMEOUT_MS = 5_000;
 const PING_INTERVAL_MS = 10_000;
 /** Output waits (the command blocks on its pipe) while this much is unsent to a slow client. */
 const HIGH_WATER = 1024 * 1024;
-/** End of transmission: what a closed stdin means to a program reading a terminal. */
-const EOT = Buffer.from([0x04]);
 
 export interface ExecSessionRequest {
   command: string[];
@@ -164,14 +162,10 @@ export class ExecSession implements SocketOperation {
       return;
     }
     if (this.#exited) return;
-    if (item !== 'eof') {
-      proc.stdin.write(item);
-    } else if (this.request.interactive) {
-      // LXD closes the pty then; an EOT ends a reading program more gently.
-      proc.stdin.write(EOT);
-    } else {
-      proc.stdin.end();
-    }
+    // The end of input closes stdin; on a pty that hangs the command's
+    // terminal up, as LXD closes its pty then (DefaultWriter in LXD 5.0.2).
+    if (item === 'eof') proc.stdin.end();
+    else proc.stdin.write(item);
   }
 
   #wireInput(ws: WebSocket): void {

@@ -200,6 +200,15 @@ export class InstanceService {
     project: string,
     input: InstancesPost,
   ): Promise<{ instance: Instance; operation: Operation }> {
+    return this.#create(project, input);
+  }
+
+  /** `create`, telling `failed` the work's own error (the operation keeps only its message). */
+  async #create(
+    project: string,
+    input: InstancesPost,
+    failed: (error: unknown) => void = () => {},
+  ): Promise<{ instance: Instance; operation: Operation }> {
     const req = parseInput(InstancesPost, input);
     if (req.source.type === 'backup') {
       throw new EngineError(
@@ -265,7 +274,7 @@ export class InstanceService {
       });
     });
 
-    if (copy) return this.#startCopy(project, created, copy, req.start);
+    if (copy) return this.#startCopy(project, created, copy, req.start, failed);
     const name = created.name;
     const url = apiUrl.instance(project, name);
     const instance = await this.get(project, name);
@@ -321,17 +330,30 @@ export class InstanceService {
           })
           .then(async () => {
             if (req.start) await this.changeStateAndWait(project, name, { action: 'start' });
+          })
+          .catch((error: unknown) => {
+            failed(error);
+            throw error;
           }),
     });
     return { instance, operation };
   }
 
-  /** Creates an instance and waits until it exists (and runs, with `start`). */
+  /**
+   * Creates an instance and waits until it exists (and runs, with `start`).
+   * A failure is the work's own EngineError, code and field kept (a driver's
+   * INVALID_ARGUMENT stays one), as the operation's `err` keeps its message.
+   */
   async createAndWait(project: string, input: InstancesPost): Promise<Instance> {
-    const { instance, operation } = await this.create(project, input);
+    let failure: unknown;
+    const { instance, operation } = await this.#create(project, input, (error) => {
+      failure = error;
+    });
     const done = await this.operations.wait(operation.id);
-    if (done.status !== 'Success')
+    if (done.status !== 'Success') {
+      if (isEngineError(failure)) throw failure;
       throw new EngineError('INTERNAL', `Creating instance "${instance.name}" failed: ${done.err}`);
+    }
     return this.get(project, instance.name);
   }
 
@@ -432,6 +454,7 @@ export class InstanceService {
     created: InstanceRecord,
     copy: CopySource,
     start: boolean,
+    failed: (error: unknown) => void,
   ): Promise<{ instance: Instance; operation: Operation }> {
     const name = created.name;
     const url = apiUrl.instance(project, name);
@@ -540,6 +563,10 @@ export class InstanceService {
           )
           .then(async () => {
             if (start) await this.changeStateAndWait(project, name, { action: 'start' });
+          })
+          .catch((error: unknown) => {
+            failed(error);
+            throw error;
           }),
     });
     return { instance, operation };

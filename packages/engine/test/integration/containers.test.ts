@@ -61,6 +61,26 @@ describe('containers', () => {
     expect(state.disk.root?.usage).toBeGreaterThan(1_000_000);
   });
 
+  it('fails a create with the driver’s own error code and field, and removes the record', async () => {
+    // Host id 500 is not delegated to root in /etc/subuid: the driver refuses the map.
+    const failure = await errorOf(
+      t.engine.instances.createAndWait('default', {
+        name: 'bad-idmap',
+        source: { type: 'image', alias: 'busybox' },
+        config: { 'raw.idmap': 'both 500 1000' },
+      }),
+    );
+    expect(failure).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'config["raw.idmap"]' });
+    expect(failure.message).toContain('config["raw.idmap"]: host uids 500-500 are not delegated');
+    // The operation (what REST and tRPC report) carries the same message.
+    const ops = await t.engine.operations.list('default');
+    const op = ops.find((o) => o.resources?.instances?.some((u) => u.endsWith('/bad-idmap')));
+    expect(op).toMatchObject({ status: 'Failure', err: failure.message });
+    expect(await errorOf(t.engine.instances.get('default', 'bad-idmap'))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
   it('execs commands with output, exit code, environment and working directory', async () => {
     expect(await t.engine.instances.exec('default', 'c1', { command: ['echo', 'hello'] })).toEqual({
       exitCode: 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CWD_WRAPPER, attachArgs, execEnvironment } from './exec.ts';
+import { CWD_WRAPPER, OnlcrUndo, attachArgs, execEnvironment } from './exec.ts';
 import { escapeConsoleInput, readConsoleLog, stripBanner } from './console.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -101,5 +101,26 @@ describe('console helpers', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('OnlcrUndo', () => {
+  it('drops the CR the outer pty put before each LF, and nothing else', () => {
+    const undo = new OnlcrUndo();
+    // Cooked inner pty (LF → CR LF) seen through the outer one: CR CR LF.
+    expect(undo.push('a\r\r\nb\r\r\n')).toBe('a\r\nb\r\n');
+    // A raw-mode program's bare LF (curses moving down) and its CRs.
+    expect(undo.push('x\r\ny\rz')).toBe('x\ny\rz');
+    expect(undo.holding).toBe(false);
+  });
+
+  it('holds a CR that ends a chunk until the next one tells what it was', () => {
+    const undo = new OnlcrUndo();
+    expect(undo.push('a\r\r')).toBe('a\r');
+    expect(undo.holding).toBe(true);
+    expect(undo.push('\nb')).toBe('\nb');
+    expect(undo.push('50%\r')).toBe('50%');
+    expect(undo.flush()).toBe('\r');
+    expect(undo.flush()).toBe('');
   });
 });

@@ -124,6 +124,40 @@ export function execPiped(container: string, lxcPath: string, request: ExecReque
   };
 }
 
+/**
+ * What the container's pty sent, from what node-pty's pty passed on. There
+ * are two ptys: lxc-attach makes one in the container and relays it to the
+ * tty it runs on, node-pty's, which it sets to "the same settings that ssh
+ * does" with ONLCR forced on (LXC's lxc_setup_tios, 5.0.2), so each LF that
+ * the inner pty already made CR LF gains another CR: `a\r\r\n`. It cannot be
+ * turned off there: lxc-attach sets it on /dev/tty, not stdin, before it forks
+ * the command, and without a tty it makes no pty at all. Output processing on
+ * that tty is OPOST|ONLCR only (node-pty's flags and lxc-attach's), so
+ * dropping the CR before each LF gives back the inner pty's bytes exactly,
+ * whatever mode the program set on its own terminal.
+ */
+export class OnlcrUndo {
+  #heldCr = false;
+
+  /** A CR ends the text so far: it waits for the next chunk or `flush`. */
+  get holding(): boolean {
+    return this.#heldCr;
+  }
+
+  push(chunk: string): string {
+    let text = this.#heldCr ? `\r${chunk}` : chunk;
+    this.#heldCr = text.endsWith('\r');
+    if (this.#heldCr) text = text.slice(0, -1);
+    return text.replaceAll('\r\n', '\n');
+  }
+
+  flush(): string {
+    const text = this.#heldCr ? '\r' : '';
+    this.#heldCr = false;
+    return text;
+  }
+}
+
 /** An interactive command on a pty (node-pty), LXD's `interactive: true`. */
 export async function execPty(
   container: string,
@@ -142,34 +176,61 @@ export async function execPty(
     env: HOST_ENV as NodeJS.ProcessEnv,
   });
   const stdout = new PassThrough();
+  let done = false;
   // lxc-attach puts its tty in raw mode with TCSAFLUSH, which drops what was
   // typed before: hold input until the command runs (lxc-attach has forked
   // it) or has printed something.
   let pending: (Buffer | string)[] | null = [];
+  let hangUpPending = false;
   const release = () => {
     if (pending === null) return;
     const queued = pending;
     pending = null;
     clearInterval(poll);
     for (const chunk of queued) term.write(chunk);
+    if (hangUpPending) hangUp();
+  };
+  // The end of input: LXD closes its pty, which hangs the command's terminal
+  // up. SIGTERM makes lxc-attach do that (lxc_terminal_signalfd_cb detaches:
+  // the container-side pty is closed), then wait for the command and exit
+  // with its status, as LXD reports it. Its signalfd exists before the fork.
+  const hangUp = () => {
+    if (done) return;
+    try {
+      process.kill(term.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   };
   const pollStarted = Date.now();
   const poll = setInterval(() => {
     if (attachedChild(term.pid) !== undefined || Date.now() - pollStarted > READY_TIMEOUT_MS)
       release();
   }, 5);
+  const fromContainer = new OnlcrUndo();
+  // A CR held at the end of a read goes out once this read burst is over
+  // (the LF of a CR LF pair split across reads comes in the same burst).
+  let flushHeld: NodeJS.Immediate | undefined;
+  const flush = () => {
+    flushHeld = undefined;
+    const text = fromContainer.flush();
+    if (text) stdout.write(text);
+  };
   term.onData((data) => {
     release();
-    stdout.write(data);
+    const text = fromContainer.push(data);
+    if (text) stdout.write(text);
+    if (fromContainer.holding) flushHeld ??= setImmediate(flush);
   });
   const exited = new Promise<number>((resolve) => {
     term.onExit(({ exitCode, signal }) => {
       release();
+      clearImmediate(flushHeld);
+      flush();
       stdout.end();
       resolve(signal ? 128 + signal : exitCode);
     });
   });
-  let done = false;
   void exited.then(() => {
     done = true;
   });
@@ -178,6 +239,11 @@ export async function execPty(
       if (done) return callback();
       if (pending !== null) pending.push(chunk);
       else term.write(chunk);
+      callback();
+    },
+    final(callback) {
+      if (pending !== null) hangUpPending = true;
+      else hangUp();
       callback();
     },
   });
