@@ -4,6 +4,7 @@ import { EngineError } from '../errors.ts';
 import type { InstanceType } from '../schemas/index.ts';
 import type { DriverSupport, InstanceDriver } from './driver.ts';
 import { lxcDriverFactory } from './lxc/lxc-factory.ts';
+import { qemuDriverFactory } from './qemu/qemu-factory.ts';
 
 /** What happened to an instance outside an engine call (LXC hooks, a QEMU exit). */
 export interface InstanceHostEvent {
@@ -46,7 +47,7 @@ export function unavailableDriver(name: InstanceDriver['name'], reason: string):
 
 export const defaultDriverFactories: DriverFactories = {
   container: lxcDriverFactory,
-  'virtual-machine': unavailableDriver('qemu', 'the QEMU driver is not part of this build yet'),
+  'virtual-machine': qemuDriverFactory,
 };
 
 export interface DriverInfo extends DriverSupport {

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { buildQemuArgs, vmCpus, vmMemoryBytes } from './qemu-args.ts';
+import { bootFiles, vmPaths } from './qemu-paths.ts';
+
+const GIB = 1024 ** 3;
+
+describe('vm limits', () => {
+  it('defaults to 1 vCPU and 1 GiB as LXD', () => {
+    expect(vmCpus({})).toBe(1);
+    expect(vmMemoryBytes({}, 8 * GIB)).toBe(GIB);
+  });
+  it('maps limits.cpu counts and sets to -smp', () => {
+    expect(vmCpus({ 'limits.cpu': '2' })).toBe(2);
+    expect(vmCpus({ 'limits.cpu': '0-3' })).toBe(4);
+    expect(vmCpus({ 'limits.cpu': '1,3' })).toBe(2);
+  });
+  it('maps limits.memory to bytes, rounding up to MiB', () => {
+    expect(vmMemoryBytes({ 'limits.memory': '256MiB' }, 8 * GIB)).toBe(256 * 1024 * 1024);
+    expect(vmMemoryBytes({ 'limits.memory': '50%' }, 8 * GIB)).toBe(4 * GIB);
+    expect(vmMemoryBytes({ 'limits.memory': '1000000' }, 8 * GIB)).toBe(1024 * 1024);
+  });
+});
+
+describe('buildQemuArgs', () => {
+  const paths = vmPaths('/var/lib/berth', 'default', 'v1');
+  const boot = bootFiles('/pool/virtual-machines/default_v1/rootfs');
+  const args = buildQemuArgs({
+    paths,
+    accel: 'tcg',
+    cpus: 2,
+    memoryBytes: 512 * 1024 * 1024,
+    kernel: boot.kernel,
+    initrd: boot.initrd,
+    cmdline: 'console=ttyS0',
+  });
+  const after = (flag: string) => args[args.indexOf(flag) + 1];
+
+  it('sets accelerator, vCPUs and memory', () => {
+    expect(after('-machine')).toBe('q35,accel=tcg');
+    expect(after('-smp')).toBe('2');
+    expect(after('-m')).toBe('512M');
+    expect(args).not.toContain('-cpu');
+  });
+  it('puts QMP and the serial console on unix sockets, logging the console', () => {
+    expect(args).toContain('chardev=qmp,mode=control');
+    expect(args.join(' ')).toContain(
+      'socket,id=console,path=/var/lib/berth/qemu/default_v1/console.sock,server=on,wait=off,logfile=/var/lib/berth/logs/default_v1/console.log',
+    );
+    expect(after('-serial')).toBe('chardev:console');
+  });
+  it('boots the kernel directly and daemonises with a pid file', () => {
+    expect(after('-kernel')).toBe('/pool/virtual-machines/default_v1/rootfs/boot/vmlinuz');
+    expect(after('-initrd')).toBe('/pool/virtual-machines/default_v1/rootfs/boot/initrd.img');
+    expect(after('-pidfile')).toBe('/var/lib/berth/qemu/default_v1/qemu.pid');
+    expect(args).toContain('-daemonize');
+  });
+  it('doubles commas in option values', () => {
+    const odd = vmPaths('/data,x', 'default', 'v1');
+    const a = buildQemuArgs({
+      paths: odd,
+      accel: 'kvm',
+      cpus: 1,
+      memoryBytes: GIB,
+      kernel: 'k',
+      initrd: 'i',
+      cmdline: 'c',
+    });
+    expect(a.join(' ')).toContain('path=/data,,x/qemu/default_v1/qmp.sock');
+    expect(a[a.indexOf('-cpu') + 1]).toBe('host');
+  });
+  it('refuses socket paths too long for a unix socket', () => {
+    expect(() => vmPaths(`/${'d'.repeat(100)}`, 'default', 'v1')).toThrow(/too long/);
+  });
+});
