@@ -8,7 +8,7 @@ import { expect as waitFor } from './helpers/expect.ts';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import { buildBusyboxImage, trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
 
 const screenshots = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -79,13 +79,7 @@ describe('the web console', () => {
 
   it('creates an instance from the busybox image and lists it without reload; the filter works', async () => {
     const request = page.request;
-    const build = await trpcMutation<{ id: string }>(request, server.url, 'images.buildBusybox', {
-      project: 'default',
-      alias: 'busybox',
-    });
-    expect(await waitOperation(request, server.url, 'default', build.id)).toMatchObject({
-      status: 'Success',
-    });
+    await buildBusyboxImage(request, server.url);
 
     await page.getByRole('button', { name: 'Create instance' }).click();
     const dialog = page.getByRole('dialog');

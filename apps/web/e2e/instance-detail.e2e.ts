@@ -12,7 +12,7 @@ import type { Locator, Page } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.ts';
 import { expect as waitFor } from './helpers/expect.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import { buildBusyboxImage, launchBusybox, trpcMutation, trpcQuery } from './helpers/trpc.ts';
 
 const screenshots = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -42,27 +42,6 @@ async function openTab(label: string): Promise<Locator> {
 async function download(trigger: Locator): Promise<Buffer> {
   const [file] = await Promise.all([page.waitForEvent('download'), trigger.click()]);
   return readFile(await file.path());
-}
-
-async function createStarted(name: string) {
-  const request = page.request;
-  const made = await trpcMutation<{ operation: { id: string } }>(
-    request,
-    server.url,
-    'instances.create',
-    { project: 'default', instance: { name, source: { type: 'image', alias: 'busybox' } } },
-  );
-  expect(await waitOperation(request, server.url, 'default', made.operation.id)).toMatchObject({
-    status: 'Success',
-  });
-  const started = await trpcMutation<{ id: string }>(request, server.url, 'instances.changeState', {
-    project: 'default',
-    name,
-    state: { action: 'start' },
-  });
-  expect(await waitOperation(request, server.url, 'default', started.id)).toMatchObject({
-    status: 'Success',
-  });
 }
 
 /** The name of a tarball's first regular file (skipping pax headers and directories). */
@@ -112,20 +91,9 @@ beforeAll(async () => {
     console.log(`The instance detail tests need the LXC driver: ${lxc?.reason ?? '?'}`);
     return;
   }
-  const build = await trpcMutation<{ id: string }>(
-    page.request,
-    server.url,
-    'images.buildBusybox',
-    {
-      project: 'default',
-      alias: 'busybox',
-    },
-  );
-  expect(await waitOperation(page.request, server.url, 'default', build.id)).toMatchObject({
-    status: 'Success',
-  });
-  await createStarted(FIRST);
-  await createStarted(SECOND);
+  await buildBusyboxImage(page.request, server.url);
+  await launchBusybox(page.request, server.url, FIRST);
+  await launchBusybox(page.request, server.url, SECOND);
 });
 
 afterAll(async () => {

@@ -17,7 +17,7 @@ import { signIn, signInChangingPassword, signOut, trpcCall } from './helpers/acc
 import { launchBrowser } from './helpers/browser.ts';
 import { expect as waitFor } from './helpers/expect.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import { buildBusyboxImage, launchBusybox, trpcMutation, trpcQuery } from './helpers/trpc.ts';
 
 const screenshots = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -64,34 +64,9 @@ beforeAll(async () => {
   );
   const lxc = drivers.find((d) => d.type === 'container');
   if (!lxc?.available) throw new Error(`These tests need the LXC driver: ${lxc?.reason ?? '?'}`);
-  const build = await trpcMutation<{ id: string }>(request, server.url, 'images.buildBusybox', {
-    project: 'default',
-    alias: 'busybox',
-  });
-  expect(await waitOperation(request, server.url, 'default', build.id)).toMatchObject({
-    status: 'Success',
-  });
+  await buildBusyboxImage(request, server.url);
   // A running container: its volume is in the default pool, and starting it brings the bridge up.
-  const made = await trpcMutation<{ operation: { id: string } }>(
-    request,
-    server.url,
-    'instances.create',
-    {
-      project: 'default',
-      instance: { name: INSTANCE, source: { type: 'image', alias: 'busybox' } },
-    },
-  );
-  expect(await waitOperation(request, server.url, 'default', made.operation.id)).toMatchObject({
-    status: 'Success',
-  });
-  const started = await trpcMutation<{ id: string }>(request, server.url, 'instances.changeState', {
-    project: 'default',
-    name: INSTANCE,
-    state: { action: 'start' },
-  });
-  expect(await waitOperation(request, server.url, 'default', started.id)).toMatchObject({
-    status: 'Success',
-  });
+  await launchBusybox(request, server.url, INSTANCE);
 });
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser } from './helpers/browser.ts';
 import { expect as waitFor } from './helpers/expect.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
-import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import { buildBusyboxImage, launchBusybox, trpcQuery } from './helpers/trpc.ts';
 import {
   connected,
   connectTerminal,
@@ -75,25 +75,8 @@ describe('roles, members, tokens and the audit log', () => {
     await signIn(admin, server.url, server.adminUser, server.adminPassword);
     await admin.waitForURL(/\/instances$/);
     const request = admin.request;
-    const build = await trpcMutation<{ id: string }>(request, server.url, 'images.buildBusybox', {
-      project: 'default',
-      alias: 'busybox',
-    });
-    expect(await waitOperation(request, server.url, 'default', build.id)).toMatchObject({
-      status: 'Success',
-    });
-    const made = await trpcMutation<{ operation: { id: string } }>(
-      request,
-      server.url,
-      'instances.create',
-      {
-        project: 'default',
-        instance: { name: 'roles1', source: { type: 'image', alias: 'busybox' } },
-      },
-    );
-    expect(await waitOperation(request, server.url, 'default', made.operation.id)).toMatchObject({
-      status: 'Success',
-    });
+    await buildBusyboxImage(request, server.url);
+    await launchBusybox(request, server.url, 'roles1', { start: false });
     const drivers = await trpcQuery<{ type: string; available: boolean }[]>(
       request,
       server.url,

@@ -18,7 +18,7 @@ import {
   terminalRows,
   typeInTerminal,
 } from './helpers/terminal.ts';
-import { trpcMutation, trpcQuery, waitOperation } from './helpers/trpc.ts';
+import { buildBusyboxImage, launchBusybox, trpcMutation, trpcQuery } from './helpers/trpc.ts';
 
 const screenshots = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -72,33 +72,8 @@ beforeAll(async () => {
     return;
   }
   const request = page.request;
-  const build = await trpcMutation<{ id: string }>(request, server.url, 'images.buildBusybox', {
-    project: 'default',
-    alias: 'busybox',
-  });
-  expect(await waitOperation(request, server.url, 'default', build.id)).toMatchObject({
-    status: 'Success',
-  });
-  const made = await trpcMutation<{ operation: { id: string } }>(
-    request,
-    server.url,
-    'instances.create',
-    {
-      project: 'default',
-      instance: { name: INSTANCE, source: { type: 'image', alias: 'busybox' } },
-    },
-  );
-  expect(await waitOperation(request, server.url, 'default', made.operation.id)).toMatchObject({
-    status: 'Success',
-  });
-  const started = await trpcMutation<{ id: string }>(request, server.url, 'instances.changeState', {
-    project: 'default',
-    name: INSTANCE,
-    state: { action: 'start' },
-  });
-  expect(await waitOperation(request, server.url, 'default', started.id)).toMatchObject({
-    status: 'Success',
-  });
+  await buildBusyboxImage(request, server.url);
+  await launchBusybox(request, server.url, INSTANCE);
 });
 
 afterAll(async () => {

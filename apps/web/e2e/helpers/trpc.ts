@@ -54,3 +54,52 @@ export async function waitOperation(
     await new Promise((r) => setTimeout(r, 300));
   }
 }
+
+/**
+ * Runs a mutation that starts an operation (answering it, or `{ operation }`)
+ * and waits until it succeeds; a failure throws with the operation's error.
+ */
+export async function mutateAndWait(
+  request: APIRequestContext,
+  base: string,
+  path: string,
+  input: { project: string } & Record<string, unknown>,
+): Promise<void> {
+  const answer = await trpcMutation<{ id?: string; operation?: { id: string } }>(
+    request,
+    base,
+    path,
+    input,
+  );
+  const id = answer.operation?.id ?? answer.id;
+  if (!id) throw new Error(`${path} answered no operation`);
+  const done = await waitOperation(request, base, input.project, id);
+  if (done.status !== 'Success') throw new Error(`${path}: ${done.status} ${done.err}`);
+}
+
+/** The built-in busybox image under the alias `busybox` in the default project. */
+export function buildBusyboxImage(request: APIRequestContext, base: string): Promise<void> {
+  return mutateAndWait(request, base, 'images.buildBusybox', {
+    project: 'default',
+    alias: 'busybox',
+  });
+}
+
+/** A container from the busybox image in the default project, started unless `start` is false. */
+export async function launchBusybox(
+  request: APIRequestContext,
+  base: string,
+  name: string,
+  options: { start?: boolean } = {},
+): Promise<void> {
+  await mutateAndWait(request, base, 'instances.create', {
+    project: 'default',
+    instance: { name, source: { type: 'image', alias: 'busybox' } },
+  });
+  if (options.start !== false)
+    await mutateAndWait(request, base, 'instances.changeState', {
+      project: 'default',
+      name,
+      state: { action: 'start' },
+    });
+}
