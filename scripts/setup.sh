@@ -26,14 +26,15 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Host packages: only those missing are installed. LXC runs the containers,
+# Host packages: only those missing are installed. LXC runs the containers
+# (attr's getfattr/setfattr shift file capabilities and ACLs of their rootfs),
 # busybox-static makes the default image, debootstrap the Debian one, dnsmasq
 # and nftables serve the managed bridge, uidmap provides newuidmap/newgidmap
 # for unprivileged ones, socat forwards containers' proxy devices,
 # qemu-system-x86 runs virtual machines (their kernel is fetched from the
 # archive when a VM image is built); Chromium runs the console's end-to-end
 # tests, and lxd-client's `lxc` (LXD's own client) the REST API's.
-host_packages=(ca-certificates python3 make g++ git iproute2 lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 chromium lxd-client)
+host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 chromium lxd-client)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
