@@ -1,4 +1,9 @@
+// Where the build goes (relative to apps/web). Several checkouts' tests or
+// developers building side by side in one tree each name their own.
+const distDir = process.env.BERTH_NEXT_DIST_DIR || '.next';
+
 const config = {
+  distDir,
   // The engine's client-safe schemas are TypeScript sources in the workspace.
   transpilePackages: ['@berth/engine'],
   // server.ts owns the HTTP server; Next only renders and routes.

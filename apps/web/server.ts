@@ -50,7 +50,7 @@ function newestMtime(dir: string): number {
 
 /** Production needs a build of the current sources: make one when missing or stale. */
 async function buildIfNeeded(): Promise<void> {
-  const buildId = path.join(appDir, '.next', 'BUILD_ID');
+  const buildId = path.join(appDir, process.env.BERTH_NEXT_DIST_DIR || '.next', 'BUILD_ID');
   const sources = Math.max(
     newestMtime(path.join(appDir, 'src')),
     statSync(path.join(appDir, 'next.config.ts')).mtimeMs,
@@ -93,6 +93,7 @@ async function main(env: WebEnv) {
   const { attachEventsGateway } = await import('./src/runtime/events-gateway.ts');
   const { registerBerth, sessionCookieNameFor } = await import('./src/server/berth.ts');
   const { createMemberStore } = await import('./src/server/members.ts');
+  const { LiveConnections } = await import('./src/server/live-connections.ts');
 
   // Anything but loopback is served over TLS only: LXD's server.crt, generated on first start.
   const tls =
@@ -140,6 +141,7 @@ async function main(env: WebEnv) {
     secureCookies: secure,
     accounts: await createAccounts(engine.db, { initialPasswordFile: passwordFile }),
     members: createMemberStore(engine.db),
+    connections: new LiveConnections(),
   });
 
   const app = next({ dev, dir: appDir, hostname: env.listen.host, port: env.listen.port });

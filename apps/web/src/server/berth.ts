@@ -5,6 +5,7 @@
 // so there is exactly one engine, one database and one event bus per process.
 import type { Engine } from '@berth/engine';
 import type { WebEnv } from '../env.ts';
+import type { LiveConnections } from './live-connections.ts';
 import type { MemberStore } from './members.ts';
 
 export interface SessionUser {
@@ -69,6 +70,8 @@ export interface BerthServices {
   secureCookies: boolean;
   accounts: Accounts;
   members: MemberStore;
+  /** Open sockets and streams by principal, closed when the principal is revoked. */
+  connections: LiveConnections;
 }
 
 const key = Symbol.for('berth.web.services');
