@@ -2,6 +2,22 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** What neither the engine nor the data package may import: dependencies point apps/web -> engine -> db. */
+const webImports = [
+  {
+    group: ['next', 'next/*', 'react', 'react-dom', 'react/*'],
+    message: 'The engine must not import web code.',
+  },
+  {
+    group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'],
+    message: 'The engine must not import web code.',
+  },
+  {
+    group: ['@berth/web', '@berth/web/*', '**/apps/web/**', '**/apps/web'],
+    message: 'Dependencies point apps/web -> engine -> db.',
+  },
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -23,24 +39,19 @@ export default tseslint.config(
     },
   },
   {
-    // The engine is a standalone package: no web framework may leak into it.
-    files: ['packages/engine/**/*.ts', 'packages/db/**/*.ts'],
+    // The data package and the engine are standalone: no web framework, and
+    // nothing of apps/web, may leak into them. One block per file set: a later
+    // `no-restricted-imports` for the same files replaces an earlier one.
+    files: ['packages/db/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
+            ...webImports,
             {
-              group: ['next', 'next/*', 'react', 'react-dom', 'react/*'],
-              message: 'The engine must not import web code.',
-            },
-            {
-              group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'],
-              message: 'The engine must not import web code.',
-            },
-            {
-              group: ['@berth/web', '@berth/web/*'],
-              message: 'Dependencies point apps/web -> engine -> db.',
+              group: ['@berth/engine', '@berth/engine/*', '**/packages/engine/**'],
+              message: 'The data package is the lowest floor: it imports nothing of the engine.',
             },
           ],
         },
@@ -48,23 +59,16 @@ export default tseslint.config(
     },
   },
   {
-    // Only the data package may talk to Prisma; its types never leak past it.
+    // The engine also leaves Prisma to the data package: its types never leak past it.
     files: ['packages/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
+            ...webImports,
             {
-              group: ['next', 'next/*', 'react', 'react-dom', 'react/*'],
-              message: 'The engine must not import web code.',
-            },
-            {
-              group: ['@trpc/*', 'socket.io', 'socket.io-*', 'next-auth', 'next-auth/*', '@auth/*'],
-              message: 'The engine must not import web code.',
-            },
-            {
-              group: ['@prisma/*', '@berth/db/src/*'],
+              group: ['@prisma/*', '@berth/db/src/*', '**/packages/db/src/**'],
               message: 'Use @berth/db data-access modules; Prisma types stay in packages/db.',
             },
           ],
