@@ -939,6 +939,32 @@ export class BackupService {
       });
     }
 
+    // The instance and every snapshot as they would be expanded here, before
+    // anything is unpacked: a snapshot is restorable later, so a forbidden
+    // one (security.privileged, a host path disk) refuses the whole backup.
+    try {
+      await this.#instances.checkWouldBe(
+        project,
+        { name, type: 'container', config, devices, profiles },
+        `instance "${name}" of the backup`,
+      );
+      for (const snapshot of snapshots) {
+        await this.#instances.checkWouldBe(
+          project,
+          {
+            name,
+            type: 'container',
+            config: snapshot.config,
+            devices: snapshot.devices,
+            profiles,
+          },
+          `snapshot "${name}/${snapshot.name}" of the backup`,
+        );
+      }
+    } catch (error) {
+      fromBackup(error, '');
+    }
+
     const volatile: Record<string, string> = {};
     for (const [key, value] of Object.entries(source.config)) {
       if (/^volatile\.[^.]+\.hwaddr$/.test(key) || key === 'volatile.base_image')

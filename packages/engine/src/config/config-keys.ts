@@ -14,6 +14,7 @@ import {
   isInterfaceName,
   isMac,
   isUint32,
+  isSingleLine,
   isUuid,
   optional,
   quote,
@@ -120,9 +121,8 @@ const snapshotPatternProblem: Check = (value) => {
   return bad === undefined ? undefined : `Snapshot names cannot contain ${quote(bad)}`;
 };
 
-/** environment.* names become process environment variables. */
-const environmentValue: Check = (value) =>
-  value.includes('\0') ? 'Environment values cannot contain a NUL byte' : undefined;
+/** environment.* values become process environment variables, one config line each. */
+const environmentValue: Check = isSingleLine('Environment values');
 
 const KEYS: Record<string, KeyInit> = {
   // Boot: read by the engine at host start and stop, so changes need no restart.

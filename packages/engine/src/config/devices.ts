@@ -17,6 +17,7 @@ import {
   isNetwork,
   isOctalMode,
   isOneOf,
+  isSingleLine,
   isTrue,
   isUint32,
   ipVersion,
@@ -94,8 +95,8 @@ function keys(init: Record<string, KeyInit>): Record<string, DeviceKeyDef> {
   );
 }
 
-const noNul: Check = (value) =>
-  value.includes('\0') ? 'Value cannot contain a NUL byte' : undefined;
+/** Host paths and mount options are written into the container's config, one line each. */
+const oneLine: Check = isSingleLine('Value');
 
 /** LXD's `ParseBitSizeString` suffixes, for NIC limits (`10Mbit`). */
 const BIT_SUFFIXES = [
@@ -190,7 +191,7 @@ const disk: DeviceTypeDef = {
   keys: keys({
     source: {
       type: 'string',
-      check: noNul,
+      check: oneLine,
       description:
         'Host path to bind-mount, custom volume name (with pool), or cloud-init:config (VMs).',
     },
@@ -259,7 +260,7 @@ const disk: DeviceTypeDef = {
       check: optional(isOneOf(...PROPAGATION)),
       description: 'Mount propagation of a bind mount (private by default).',
     },
-    'raw.mount.options': { type: 'string', check: noNul, description: 'Extra mount options.' },
+    'raw.mount.options': { type: 'string', check: oneLine, description: 'Extra mount options.' },
     'boot.priority': {
       type: 'integer',
       check: optional(isUint32),
@@ -941,23 +942,77 @@ export const DEVICE_RESTRICTION_DEFAULTS: Readonly<Record<string, string>> = {
   'restricted.devices.disk.paths': '',
 };
 
-function under(path: string, parent: string): boolean {
-  const base = parent.replace(/\/+$/, '');
-  return path === base || path.startsWith(`${base}/`);
+/**
+ * The components of an absolute path after `.`, `..` and repeated slashes
+ * are resolved the way `path.posix.normalize` does (`..` at `/` stays at `/`);
+ * undefined for a relative path. Kept free of `node:path`: this module is
+ * shared with the browser.
+ */
+export function absolutePathComponents(value: string): string[] | undefined {
+  if (!value.startsWith('/')) return undefined;
+  const parts: string[] = [];
+  for (const part of value.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return parts;
+}
+
+/** `/a/b/../c` → `/a/c`; undefined for a relative path. */
+export function normalizeAbsolutePath(value: string): string | undefined {
+  const parts = absolutePathComponents(value);
+  return parts === undefined ? undefined : `/${parts.join('/')}`;
+}
+
+/**
+ * Whether `candidate` is `parent` or inside it, comparing whole path
+ * components after normalisation: `/srv/sh` does not hold `/srv/share`, and
+ * `/tmp/allowed/../../etc` is `/etc`. Pure: symlinks are the caller's to
+ * resolve first (the engine passes host-resolved paths, see
+ * project-restrictions.ts), and a relative path is never within anything.
+ */
+export function isPathWithin(candidate: string, parent: string): boolean {
+  const inner = absolutePathComponents(candidate);
+  const outer = absolutePathComponents(parent);
+  if (inner === undefined || outer === undefined || outer.length > inner.length) return false;
+  return outer.every((part, i) => inner[i] === part);
+}
+
+/** A disk that bind-mounts a host path (not the root disk, a pool volume or cloud-init). */
+export function isHostPathDisk(device: Device): boolean {
+  if (device.type !== 'disk' || device.pool) return false;
+  if (device.path === '/' && !device.source) return false;
+  if (!device.path && device.source === CLOUD_INIT_SOURCE) return false;
+  return (device.source ?? '') !== '';
+}
+
+/** `restricted.devices.disk.paths` as a list (empty: any path, as in LXD). */
+export function allowedDiskPaths(project: Record<string, string>): string[] {
+  return (project['restricted.devices.disk.paths'] ?? '')
+    .split(',')
+    .map((path) => path.trim())
+    .filter((path) => path !== '');
 }
 
 /**
  * The devices a restricted project refuses, sorted, as LXD's
  * `checkRestrictions`: unix-char and proxy unless allowed, NICs not on a
  * managed network, disks other than the root disk not backed by a pool, host
- * paths outside `restricted.devices.disk.paths`. `project` unset means a
+ * paths outside `restricted.devices.disk.paths` (by path component, after
+ * `..` is resolved) and relative host paths. `project` unset means a
  * restricted project with defaults; a project without `restricted=true`
  * refuses nothing. (`restricted.networks.access` needs the network list, so
- * the network service checks it.)
+ * the network service checks it; symlinks on the host are resolved by the
+ * engine before it asks, see `checkEffectiveRestrictions`.)
  */
 export function restrictedDevicesIn(
   devices: Devices,
-  options: { project?: Record<string, string> } = {},
+  options: {
+    project?: Record<string, string>;
+    /** `restricted.devices.disk.paths` as the host resolved them (default: the project's, as written). */
+    diskPaths?: readonly string[];
+  } = {},
 ): string[] {
   const project = options.project;
   if (project !== undefined && !isTrue(project.restricted)) return [];
@@ -980,15 +1035,12 @@ export function restrictedDevicesIn(
         const rule = setting('restricted.devices.disk');
         if (rule === 'block') return true;
         if (rule === 'managed') return !device.pool;
-        const allowed = setting('restricted.devices.disk.paths')
-          .split(',')
-          .map((path) => path.trim())
-          .filter((path) => path !== '');
-        return (
-          allowed.length > 0 &&
-          !device.pool &&
-          !allowed.some((path) => under(device.source ?? '', path))
-        );
+        if (device.pool) return false;
+        const source = device.source ?? '';
+        // A relative host path means whatever the mounting process's directory is.
+        if (!source.startsWith('/')) return true;
+        const allowed = options.diskPaths ?? allowedDiskPaths(restrictions);
+        return allowed.length > 0 && !allowed.some((path) => isPathWithin(source, path));
       }
       default:
         return false;

@@ -171,6 +171,19 @@ describe('validConfig', () => {
     [{ 'environment.A=B': 'x' }, 'Environment variable names cannot contain "="'],
     [{ 'environment.X': 'a\0b' }, 'NUL byte'],
     [
+      { 'environment.X': 'a\nlxc.apparmor.profile = unconfined' },
+      'config["environment.X"]: Environment values cannot contain a line break',
+    ],
+    [
+      { 'environment.X': 'a\rb' },
+      'config["environment.X"]: Environment values cannot contain a line break',
+    ],
+    [
+      { 'environment.A\nlxc.mount.entry': 'x' },
+      'config["environment.A\\nlxc.mount.entry"]: Environment variable names cannot contain control characters',
+    ],
+    [{ 'environment.A B': 'x' }, 'Environment variable names cannot contain whitespace'],
+    [
       { 'raw.qemu': '-m 1G' },
       'config["raw.qemu"]: Configuration key "raw.qemu" only applies to virtual machines',
     ],
@@ -199,6 +212,13 @@ describe('validConfig', () => {
     [{ 'cloud-init.network-config': 'version: 2\n\tethernets: {}' }, 'YAML forbids tabs'],
   ])('refuses %j', (config, message) => {
     expect(problemOf(config)).toContain(message);
+  });
+
+  it('refuses a line break in an environment key or value in a profile too', () => {
+    expect(problemOf({ 'environment.X': 'a\nb' }, PROFILE)).toBe(
+      'config["environment.X"]: Environment values cannot contain a line break',
+    );
+    expect(problemOf({ 'environment.A\rB': 'x' }, PROFILE)).toContain('control characters');
   });
 
   it('refuses security.idmap.isolated together with security.privileged (LXD ignores isolated there)', () => {

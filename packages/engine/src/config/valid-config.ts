@@ -10,7 +10,7 @@ import {
   keyAppliesTo,
   lookupConfigKey,
 } from './config-keys';
-import { isFalseOrEmpty, isTrue, quote, schemaProblem } from './value-checks';
+import { isEnvironmentName, isFalseOrEmpty, isTrue, quote, schemaProblem } from './value-checks';
 
 export interface ValidConfigOptions {
   /** The config belongs to a profile (LXD validates these with instance type "any"). */
@@ -52,8 +52,9 @@ function keyProblem(key: string, value: string, options: ValidConfigOptions): st
 
   const namespace = CONFIG_KEY_NAMESPACES.find((prefix) => key === prefix);
   if (namespace !== undefined) return `${quote(namespace)} requires a subkey`;
-  if (key.startsWith('environment.') && /[=\0]/.test(key.slice('environment.'.length))) {
-    return 'Environment variable names cannot contain "=" or a NUL byte';
+  if (key.startsWith('environment.')) {
+    const problem = isEnvironmentName(key.slice('environment.'.length));
+    if (problem !== undefined) return problem;
   }
 
   const def = lookupConfigKey(key);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isAbsolutePath,
+  isEnvironmentName,
+  isSingleLine,
   isBool,
   isFalseOrEmpty,
   isInt64,
@@ -163,6 +166,37 @@ describe('names, modes, uuids', () => {
   it('isUuid', () => {
     expect(isUuid('0f9a3b26-5c9d-4f43-9b5e-2f3f8a0d5b11')).toBeUndefined();
     expect(isUuid('0f9a3b26')).toBe('Invalid UUID');
+  });
+});
+
+describe('values written into a config file line', () => {
+  it.each([
+    ['plain', undefined],
+    ['tabs\tand spaces', undefined],
+    ['', undefined],
+    ['a\nlxc.apparmor.profile = unconfined', 'Environment values cannot contain a line break'],
+    ['a\r', 'Environment values cannot contain a line break'],
+    ['a\0b', 'Environment values cannot contain a NUL byte'],
+  ])('isSingleLine %j', (value, problem) => {
+    expect(isSingleLine('Environment values')(value)).toBe(problem);
+  });
+  it.each([
+    ['PATH', undefined],
+    ['my.var-1', undefined],
+    ['A=B', 'Environment variable names cannot contain "="'],
+    [
+      'A\nlxc.mount.entry',
+      'Environment variable names cannot contain control characters (line breaks, NUL)',
+    ],
+    ['A\0', 'Environment variable names cannot contain control characters (line breaks, NUL)'],
+    ['A\x1b[2J', 'Environment variable names cannot contain control characters (line breaks, NUL)'],
+    ['A B', 'Environment variable names cannot contain whitespace'],
+  ])('isEnvironmentName %j', (value, problem) => {
+    expect(isEnvironmentName(value)).toBe(problem);
+  });
+  it('isAbsolutePath refuses line breaks', () => {
+    expect(isAbsolutePath('/mnt/a\nb')).toBe('Path contains a line break');
+    expect(isAbsolutePath('/mnt/a b')).toBeUndefined();
   });
 });
 

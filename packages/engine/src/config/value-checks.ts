@@ -114,6 +114,37 @@ export const isInterfaceName: Check = (value) => {
 export const isAbsolutePath: Check = (value) => {
   if (!value.startsWith('/')) return `Must be an absolute path ${quote(value)}`;
   if (value.includes('\0')) return 'Path contains a NUL byte';
+  return lineBreakIn(value) ? 'Path contains a line break' : undefined;
+};
+
+function lineBreakIn(value: string): boolean {
+  return /[\n\r]/.test(value);
+}
+
+/**
+ * A value that becomes one line of a generated config file (LXC's
+ * `key = value`): a line break would end it and smuggle in keys of the
+ * caller's choosing, and C strings end at NUL.
+ */
+export function isSingleLine(what: string): Check {
+  return (value) => {
+    if (value.includes('\0')) return `${what} cannot contain a NUL byte`;
+    if (lineBreakIn(value)) return `${what} cannot contain a line break`;
+    return undefined;
+  };
+}
+
+/**
+ * The name part of `environment.NAME`: it is written as
+ * `lxc.environment = NAME=value` and passed to exec, so no "=", no
+ * whitespace and no control characters (line breaks, NUL, escapes).
+ */
+export const isEnvironmentName: Check = (name) => {
+  if (name.includes('=')) return 'Environment variable names cannot contain "="';
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(name))
+    return 'Environment variable names cannot contain control characters (line breaks, NUL)';
+  if (/\s/.test(name)) return 'Environment variable names cannot contain whitespace';
   return undefined;
 };
 

@@ -38,6 +38,7 @@ import type { OperationService } from '../operations/operations.ts';
 import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
 import { InstanceLocks } from './instance-lock.ts';
 import { validateExpanded, validateLocal, type InstanceShape } from './validate-instance.ts';
+import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import { Reverter } from '../reverter.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
@@ -251,7 +252,16 @@ export class InstanceService {
       };
       const shape = this.#shape(name, type, config, devices, profileRecords);
       await this.#assignHwaddrs(tx, shape);
-      validateExpanded(shape, projectRecord.config);
+      await validateExpanded(shape, projectRecord.config);
+      if (copy) {
+        await this.#checkCopiedSnapshots(
+          name,
+          type,
+          await this.#copiedSnapshots(copy),
+          profileRecords,
+          projectRecord.config,
+        );
+      }
       await this.#checkNetworks(shape);
       await this.#checkLimits(tx, projectRecord.config, project, {
         name,
@@ -440,6 +450,35 @@ export class InstanceService {
     };
   }
 
+  /** The snapshots a copy takes along (none for a copy of a snapshot, or with instance_only). */
+  async #copiedSnapshots(copy: CopySource): Promise<SnapshotRecord[]> {
+    return copy.snapshot || copy.instanceOnly
+      ? []
+      : this.db.snapshots.list(copy.instance.record.id);
+  }
+
+  /**
+   * A copy's snapshots can be restored later, so each must be allowed in
+   * the target project as it would be expanded there (restore keeps the
+   * instance's profiles and volatile keys, takes the snapshot's config and
+   * devices).
+   */
+  async #checkCopiedSnapshots(
+    name: string,
+    type: InstanceType,
+    snapshots: readonly SnapshotRecord[],
+    profiles: ProfileRecord[],
+    projectConfig: Record<string, string>,
+  ): Promise<void> {
+    for (const snapshot of snapshots) {
+      await validateExpanded(
+        this.#shape(name, type, copiedConfig(snapshot.config, {}), snapshot.devices, profiles),
+        projectConfig,
+        `snapshot "${name}/${snapshot.name}" (copied from "${snapshot.instance}/${snapshot.name}")`,
+      );
+    }
+  }
+
   /**
    * A copy's operation: the source's volume folder (or its snapshot's) is
    * copied whole, id shift record included, then the source's snapshots,
@@ -511,10 +550,15 @@ export class InstanceService {
                   this.storage.deleteInstanceVolume(pool, project, name, target.type),
                 );
 
-                const snapshots =
-                  copy.snapshot || copy.instanceOnly
-                    ? []
-                    : await this.db.snapshots.list(source.record.id);
+                const snapshots = await this.#copiedSnapshots(copy);
+                // Again under the locks: a snapshot taken since the request is checked too.
+                await this.#checkCopiedSnapshots(
+                  name,
+                  target.type,
+                  snapshots,
+                  await this.#resolveProfiles(this.db, project, target.record.profiles),
+                  (await this.#project(this.db, project)).config,
+                );
                 const copiedSnapshots: string[] = [];
                 for (const [i, snapshot] of snapshots.entries()) {
                   ctx.signal.throwIfAborted();
@@ -592,7 +636,7 @@ export class InstanceService {
           profileRecords,
         );
         await this.#assignHwaddrs(tx, shape);
-        validateExpanded(shape, projectRecord.config);
+        await validateExpanded(shape, projectRecord.config);
         await this.#checkNetworks(shape);
         await this.#checkLimits(tx, projectRecord.config, project, {
           name,
@@ -745,11 +789,67 @@ export class InstanceService {
 
   #companions: InstanceCompanions | undefined;
 
+  /**
+   * A config `name` would take on in `project` (a snapshot to restore, a
+   * backup's snapshot to import): expanded with those profiles of the
+   * project, validated whole, and allowed by the project's restrictions.
+   * Throws the first problem, naming `what`.
+   */
+  async checkWouldBe(
+    project: string,
+    would: {
+      name: string;
+      type: InstanceType;
+      config: Record<string, string>;
+      devices: Record<string, Record<string, string>>;
+      profiles: string[];
+    },
+    what: string,
+  ): Promise<void> {
+    const projectRecord = await this.#project(this.db, project);
+    const profiles = await this.#resolveProfiles(this.db, project, would.profiles);
+    await validateExpanded(
+      this.#shape(would.name, would.type, would.config, would.devices, profiles),
+      projectRecord.config,
+      what,
+    );
+  }
+
+  /**
+   * What a start hands the driver: the instance as it is now, refused
+   * (FORBIDDEN, naming the field) when its project's restrictions forbid it,
+   * which covers an instance made before the project was restricted and
+   * host paths whose symlinks changed since they were set. Host-path disks
+   * are mounted from the paths resolved here, so what is mounted is what
+   * was checked.
+   */
+  async #startable(instance: ExpandedInstance): Promise<DriverInstance> {
+    const projectRecord = await this.#project(this.db, instance.record.project);
+    const devices = await checkEffectiveRestrictions(projectRecord.config, {
+      what: `instance "${instance.name}"`,
+      type: instance.type,
+      config: instance.expandedConfig,
+      devices: instance.expandedDevices,
+    });
+    return { ...(await this.#view(instance)), expandedDevices: devices };
+  }
+
   /** start / stop / restart / freeze / unfreeze, as an operation under the instance's lock. */
   async changeState(project: string, name: string, input: InstanceStatePut): Promise<Operation> {
+    return this.#changeState(project, name, input);
+  }
+
+  async #changeState(
+    project: string,
+    name: string,
+    input: InstanceStatePut,
+    failed: (error: unknown) => void = () => {},
+  ): Promise<Operation> {
     const req = parseInput(InstanceStatePut, input);
     const current = await this.#expanded(this.db, project, name);
     const driver = this.drivers.get(current.type);
+    // Refused at once, so every caller gets FORBIDDEN rather than a failed operation.
+    if (req.action === 'start' || req.action === 'restart') await this.#startable(current);
     const descriptions = {
       start: 'Starting instance',
       stop: 'Stopping instance',
@@ -763,70 +863,83 @@ export class InstanceService {
       description: descriptions[req.action],
       resources: { instances: [apiUrl.instance(project, name)] },
       run: () =>
-        this.locks.with(project, name, req.action, async () => {
-          const instance = await this.#expanded(this.db, project, name);
-          const view = await this.#view(instance);
-          const status = await driver.status(view);
-          const url = apiUrl.instance(project, name);
-          switch (req.action) {
-            case 'start':
-              if (status !== 'Stopped')
-                throw new EngineError('CONFLICT', `The instance is already running (${status})`);
-              this.#expect(project, name, 'started');
-              await driver.start(view);
-              await this.#recordPower(instance, 'RUNNING');
-              this.events.lifecycle(project, 'instance-started', url);
-              break;
-            case 'stop': {
-              if (status === 'Stopped')
-                throw new EngineError('CONFLICT', 'The instance is already stopped');
-              this.#expect(project, name, 'stopped');
-              if (req.force || req.timeout === 0) await driver.stop(view);
-              else await driver.shutdown(view, timeoutMs);
-              await this.#recordPower(instance, 'STOPPED');
-              this.events.lifecycle(
-                project,
-                req.force ? 'instance-stopped' : 'instance-shutdown',
-                url,
-              );
-              if (instance.record.ephemeral) await this.#deleteUnlocked(project, name);
-              break;
+        this.locks
+          .with(project, name, req.action, async () => {
+            const instance = await this.#expanded(this.db, project, name);
+            const view = await this.#view(instance);
+            const status = await driver.status(view);
+            const url = apiUrl.instance(project, name);
+            switch (req.action) {
+              case 'start':
+                if (status !== 'Stopped')
+                  throw new EngineError('CONFLICT', `The instance is already running (${status})`);
+                this.#expect(project, name, 'started');
+                await driver.start(await this.#startable(instance));
+                await this.#recordPower(instance, 'RUNNING');
+                this.events.lifecycle(project, 'instance-started', url);
+                break;
+              case 'stop': {
+                if (status === 'Stopped')
+                  throw new EngineError('CONFLICT', 'The instance is already stopped');
+                this.#expect(project, name, 'stopped');
+                if (req.force || req.timeout === 0) await driver.stop(view);
+                else await driver.shutdown(view, timeoutMs);
+                await this.#recordPower(instance, 'STOPPED');
+                this.events.lifecycle(
+                  project,
+                  req.force ? 'instance-stopped' : 'instance-shutdown',
+                  url,
+                );
+                if (instance.record.ephemeral) await this.#deleteUnlocked(project, name);
+                break;
+              }
+              case 'restart': {
+                if (status === 'Stopped')
+                  throw new EngineError('CONFLICT', 'The instance is not running');
+                // Checked before it stops: a refused restart leaves it running.
+                const startable = await this.#startable(instance);
+                this.#expect(project, name, 'stopped');
+                if (req.force) await driver.stop(view);
+                else await driver.shutdown(view, timeoutMs);
+                this.#expect(project, name, 'started');
+                await driver.start(startable);
+                await this.#recordPower(instance, 'RUNNING');
+                this.events.lifecycle(project, 'instance-restarted', url);
+                break;
+              }
+              case 'freeze':
+                if (status !== 'Running')
+                  throw new EngineError('CONFLICT', `The instance is not running (${status})`);
+                await driver.freeze(view);
+                await this.#recordPower(instance, 'FROZEN');
+                this.events.lifecycle(project, 'instance-paused', url);
+                break;
+              case 'unfreeze':
+                if (status !== 'Frozen')
+                  throw new EngineError('CONFLICT', `The instance is not frozen (${status})`);
+                await driver.unfreeze(view);
+                await this.#recordPower(instance, 'RUNNING');
+                this.events.lifecycle(project, 'instance-resumed', url);
+                break;
             }
-            case 'restart':
-              if (status === 'Stopped')
-                throw new EngineError('CONFLICT', 'The instance is not running');
-              this.#expect(project, name, 'stopped');
-              if (req.force) await driver.stop(view);
-              else await driver.shutdown(view, timeoutMs);
-              this.#expect(project, name, 'started');
-              await driver.start(view);
-              await this.#recordPower(instance, 'RUNNING');
-              this.events.lifecycle(project, 'instance-restarted', url);
-              break;
-            case 'freeze':
-              if (status !== 'Running')
-                throw new EngineError('CONFLICT', `The instance is not running (${status})`);
-              await driver.freeze(view);
-              await this.#recordPower(instance, 'FROZEN');
-              this.events.lifecycle(project, 'instance-paused', url);
-              break;
-            case 'unfreeze':
-              if (status !== 'Frozen')
-                throw new EngineError('CONFLICT', `The instance is not frozen (${status})`);
-              await driver.unfreeze(view);
-              await this.#recordPower(instance, 'RUNNING');
-              this.events.lifecycle(project, 'instance-resumed', url);
-              break;
-          }
-        }),
+          })
+          .catch((error: unknown) => {
+            failed(error);
+            throw error;
+          }),
     });
   }
 
-  /** Starts or stops and waits; throws the operation's error. */
+  /** Starts or stops and waits; throws the work's own EngineError (a refused start stays FORBIDDEN). */
   async changeStateAndWait(project: string, name: string, input: InstanceStatePut): Promise<void> {
-    const op = await this.changeState(project, name, input);
+    let failure: unknown;
+    const op = await this.#changeState(project, name, input, (error) => {
+      failure = error;
+    });
     const done = await this.operations.wait(op.id);
-    if (done.status !== 'Success') throw new EngineError('CONFLICT', done.err);
+    if (done.status === 'Success') return;
+    if (isEngineError(failure) && failure.code === 'FORBIDDEN') throw failure;
+    throw new EngineError('CONFLICT', done.err);
   }
 
   /**

@@ -17,6 +17,7 @@ import { scheduleFires } from './snapshot-schedule-match.ts';
 import { expand } from './expand-config.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { InstanceService } from './instances.ts';
+import type { ExpandedInstance } from './expanded-instances.ts';
 
 /** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
 export function nextSnapshotName(
@@ -43,6 +44,16 @@ export function nextSnapshotName(
     if (/^\d+$/.test(middle)) highest = Math.max(highest, Number(middle));
   }
   return `${before}${highest + 1}${after}`;
+}
+
+/** Volatile keys describe the instance as it runs, not the snapshot: a restore keeps today's. */
+function restoredConfig(
+  current: Record<string, string>,
+  snapshot: Record<string, string>,
+): Record<string, string> {
+  const volatile = Object.entries(current).filter(([k]) => k.startsWith('volatile.'));
+  const kept = Object.entries(snapshot).filter(([k]) => !k.startsWith('volatile.'));
+  return Object.fromEntries([...kept, ...volatile]);
 }
 
 export class SnapshotService {
@@ -129,10 +140,18 @@ export class SnapshotService {
     });
   }
 
-  /** Restores the volume and the config/devices recorded with the snapshot. */
+  /**
+   * Restores the volume and the config/devices recorded with the snapshot.
+   * What the instance will be afterwards (the snapshot's config and devices
+   * under its current profiles and volatile keys) must pass the same checks
+   * as an update, restrictions included: a snapshot taken before the project
+   * was restricted is refused, and nothing changes.
+   */
   async restore(project: string, instance: string, name: string): Promise<Operation> {
     const { instance: inst, pool } = await this.instances.resolve(project, instance);
     const snapshot = await this.#record(inst.record.id, name);
+    // At once, so the caller is told (FORBIDDEN) instead of finding a failed operation.
+    await this.#checkRestored(project, inst, snapshot);
     return this.operations.start({
       project,
       description: 'Restoring snapshot',
@@ -149,27 +168,29 @@ export class SnapshotService {
             action: 'stop',
             force: true,
           });
-        await this.instances.locks.with(project, instance, 'restore', async () => {
-          await this.storage.restoreInstanceVolume(pool, project, instance, inst.type, name);
-          // Volatile keys describe the running instance, not the snapshot: keep today's.
-          const volatile = Object.fromEntries(
-            Object.entries(inst.record.config).filter(([k]) => k.startsWith('volatile.')),
-          );
-          const config = {
-            ...Object.fromEntries(
-              Object.entries(snapshot.config).filter(([k]) => !k.startsWith('volatile.')),
-            ),
-            ...volatile,
-          };
-          const profiles = await this.#profiles(project, inst.record.profiles);
-          await this.db.instances.update(inst.record.id, {
-            description: inst.record.description,
-            ephemeral: inst.record.ephemeral,
-            config,
-            devices: snapshot.devices,
-            profileIds: profiles.map((p) => p.id),
+        await this.instances.locks
+          .with(project, instance, 'restore', async () => {
+            // Again under the lock: the project or the profiles may have changed meanwhile.
+            const now = (await this.instances.resolve(project, instance)).instance;
+            await this.#checkRestored(project, now, snapshot);
+            await this.storage.restoreInstanceVolume(pool, project, instance, inst.type, name);
+            const profiles = await this.#profiles(project, now.record.profiles);
+            await this.db.instances.update(now.record.id, {
+              description: now.record.description,
+              ephemeral: now.record.ephemeral,
+              config: restoredConfig(now.record.config, snapshot.config),
+              devices: snapshot.devices,
+              profileIds: profiles.map((p) => p.id),
+            });
+          })
+          .catch(async (error: unknown) => {
+            // Refused before anything changed (or the restore failed): running again, as it was.
+            if (wasRunning)
+              await this.instances
+                .changeStateAndWait(project, instance, { action: 'start' })
+                .catch(() => {});
+            throw error;
           });
-        });
         this.events.lifecycle(
           project,
           'instance-snapshot-restored',
@@ -285,6 +306,24 @@ export class SnapshotService {
       }
     }
     return pruned;
+  }
+
+  async #checkRestored(
+    project: string,
+    instance: ExpandedInstance,
+    snapshot: SnapshotRecord,
+  ): Promise<void> {
+    await this.instances.checkWouldBe(
+      project,
+      {
+        name: instance.name,
+        type: instance.type,
+        config: restoredConfig(instance.record.config, snapshot.config),
+        devices: snapshot.devices,
+        profiles: instance.record.profiles,
+      },
+      `instance "${instance.name}" restored from snapshot "${snapshot.name}"`,
+    );
   }
 
   /** Profiles by name, from the project that holds `project`'s profiles. */

@@ -1,11 +1,12 @@
 // The checks an instance's config must pass, in one place, for instance
-// create/update and for profile updates that change the instances using
-// the profile: local keys, then the expanded result, then the project's
-// restrictions.
+// create/update/copy, snapshot restore, backup import and for profile
+// updates that change the instances using the profile: local keys, then the
+// expanded result, then the project's restrictions (on the expanded result,
+// with disk sources resolved on the host).
 import type { ConfigMap, DeviceMap, InstanceType } from '../schemas/index.ts';
 import { validConfig } from '../config/valid-config.ts';
 import { validDevices } from '../config/devices.ts';
-import { checkRestrictions } from '../projects/project-restrictions.ts';
+import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import { EngineError } from '../errors.ts';
 
 export interface InstanceShape {
@@ -28,8 +29,16 @@ export function validateLocal(
   validDevices(devices, { profile: false, expanded: false, instanceType: type });
 }
 
-/** The instance as it would be: expanded config must be whole and the project must allow it. */
-export function validateExpanded(instance: InstanceShape, projectConfig: ConfigMap): void {
+/**
+ * The instance as it would be: expanded config must be whole and the
+ * project must allow it. `what` names it in messages (default: the instance;
+ * a snapshot being restored, imported or copied names itself).
+ */
+export async function validateExpanded(
+  instance: InstanceShape,
+  projectConfig: ConfigMap,
+  what = `instance "${instance.name}"`,
+): Promise<void> {
   try {
     validConfig(instance.expandedConfig, {
       profile: false,
@@ -44,15 +53,16 @@ export function validateExpanded(instance: InstanceShape, projectConfig: ConfigM
     });
   } catch (error) {
     if (error instanceof EngineError) {
-      throw new EngineError(error.code, `Instance "${instance.name}": ${error.message}`, {
+      const label = what.charAt(0).toUpperCase() + what.slice(1);
+      throw new EngineError(error.code, `${label}: ${error.message}`, {
         field: error.field,
         cause: error,
       });
     }
     throw error;
   }
-  checkRestrictions(projectConfig, {
-    what: `instance "${instance.name}"`,
+  await checkEffectiveRestrictions(projectConfig, {
+    what,
     type: instance.type,
     config: instance.expandedConfig,
     devices: instance.expandedDevices,

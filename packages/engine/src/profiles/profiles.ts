@@ -15,7 +15,7 @@ import {
 import { parseInput } from '../parse-input.ts';
 import { validConfig } from '../config/valid-config.ts';
 import { validDevices } from '../config/devices.ts';
-import { checkRestrictions } from '../projects/project-restrictions.ts';
+import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import { checkProjectLimits } from '../projects/project-limits.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import { expandInstance } from '../instances/expanded-instances.ts';
@@ -66,7 +66,7 @@ export class ProfileService {
     this.#validate(req.config, req.devices);
     const record = await this.db.transaction(async (tx) => {
       const home = await this.#home(tx, project);
-      checkRestrictions(home.config, {
+      await checkEffectiveRestrictions(home.config, {
         what: `profile "${req.name}"`,
         config: req.config,
         devices: req.devices,
@@ -92,7 +92,7 @@ export class ProfileService {
     const { record, users } = await this.db.transaction(async (tx) => {
       const home = await this.#home(tx, project);
       const current = await this.#record(tx, project, name);
-      checkRestrictions(home.config, {
+      await checkEffectiveRestrictions(home.config, {
         what: `profile "${name}"`,
         config: req.config,
         devices: req.devices,
@@ -199,7 +199,7 @@ export class ProfileService {
       );
       for (const instance of expanded) {
         if (!instance.record.profiles.includes(current.name)) continue;
-        validateExpanded(
+        await validateExpanded(
           {
             name: instance.name,
             type: instance.type,
