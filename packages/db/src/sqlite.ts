@@ -1,6 +1,6 @@
 // SQLite specifics live here and nowhere else: the file behind a `file:` URL,
 // WAL mode and the busy timeout. PostgreSQL needs none of this.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -13,12 +13,35 @@ export function sqliteFileOf(url: string): string {
   return path.resolve(url.slice('file:'.length));
 }
 
+/** The files SQLite keeps for one database: the file itself, the WAL, its index, a rollback journal. */
+export function sqliteFilesOf(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
 /**
- * Creates the file (and its folder) on first start and switches it to WAL,
- * which is a property of the file, so every later connection inherits it.
+ * The database holds password hashes, token digests and exec environments:
+ * root's only. SQLite creates the WAL and its index with the database file's
+ * mode, so a 0600 file makes 0600 companions; files an older install left
+ * 0644 are put right here, before any connection opens them.
+ */
+export async function secureSqliteFiles(file: string): Promise<void> {
+  for (const each of sqliteFilesOf(file)) {
+    await chmod(each, 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+}
+
+/**
+ * Creates the file (and its folder, root's only) on first start and switches
+ * it to WAL, which is a property of the file, so every later connection
+ * inherits it.
  */
 export async function prepareSqliteFile(file: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  // Created empty and private before SQLite opens it (SQLite would make it 0644).
+  await (await open(file, 'a', 0o600)).close();
+  await secureSqliteFiles(file);
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
     db.pragma('journal_mode = WAL');

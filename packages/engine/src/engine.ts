@@ -2,7 +2,7 @@
 // together, reconciles what a previous process left behind, and hands them
 // out. It never reads process.env; callers pass a parsed config.
 import path from 'node:path';
-import { chmod, mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { defaultDatabaseUrl, openDatabase, type Database } from '@berth/db';
 import { EventBus } from './events/event-bus.ts';
 import { OperationService } from './operations/operations.ts';
@@ -13,6 +13,8 @@ import { ImageService } from './images/images.ts';
 import { SnapshotService } from './instances/snapshots.ts';
 import { BackupService } from './backups/backups.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
+import { secureDataDir } from './storage/data-dir-modes.ts';
+import { volumeRootUid } from './drivers/lxc/lxc-driver.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
 import { everyMinute } from './every-minute.ts';
@@ -63,11 +65,11 @@ export interface Engine {
 export async function createEngine(config: EngineConfig): Promise<Engine> {
   const dataDir = path.resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o711 });
-  // Unprivileged containers' root (a mapped uid) must traverse the data dir
-  // to reach their rootfs, as LXD's /var/lib/lxd is 0711; mkdtemp-style 0700
-  // would make every start fail with "Permission denied".
-  const mode = (await stat(dataDir)).mode & 0o777;
-  if ((mode & 0o001) === 0) await chmod(dataDir, mode | 0o711);
+  // 0711 as LXD's /var/lib/lxd: unprivileged containers' root (a mapped uid)
+  // must traverse it to reach their rootfs (mkdtemp-style 0700 would make
+  // every start fail with "Permission denied"), and nobody may list it.
+  // Secrets in it are root's only; older installs are put right here.
+  await secureDataDir(dataDir);
   const ownsDb = config.db === undefined;
   const db = config.db ?? (await openDatabase({ url: defaultDatabaseUrl(dataDir) }));
 
@@ -90,6 +92,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     ensureNetwork: (name) => networks.ensureUp(name),
     onInstanceEvent: (event) => onInstanceEvent(event),
   });
+  // Instance volume folders of older installs were open to every local user.
+  await storage.secureVolumes((type, dir) => (type === 'container' ? volumeRootUid(dir) : 0));
   const profiles = new ProfileService(db, events);
   const images = new ImageService({ dataDir, store: db.images, events, operations });
   const instances = new InstanceService(

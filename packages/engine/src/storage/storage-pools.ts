@@ -33,6 +33,7 @@ import {
   type InstancePaths,
 } from './pool-paths.ts';
 import type { PoolRow, StorageDb, VolumeRow } from './storage-repository.ts';
+import { VOLUME_DIR_MODE, ensureMode, secureVolumeDir } from './data-dir-modes.ts';
 import {
   copyPlainTree,
   copyTree,
@@ -160,6 +161,32 @@ export class StoragePoolService {
       await this.#sweepTemporaries(source);
     }
     return pool;
+  }
+
+  /**
+   * Every instance volume folder of every pool to LXD's owner and mode
+   * (0100, owned by the instance's root on the host, which `rootUidOf`
+   * tells): installs made before left them 0711 with a 0755 rootfs below,
+   * which any local user could read.
+   */
+  async secureVolumes(rootUidOf: (type: 'container' | 'virtual-machine', dir: string) => number) {
+    const kinds = [
+      ['container', 'containers'],
+      ['virtual-machine', 'virtual-machines'],
+    ] as const;
+    for (const row of await this.#db.storage.listPools()) {
+      const source = row.config.source ?? this.defaultSource(row.name);
+      for (const [type, sub] of kinds) {
+        const entries = await readdir(path.join(source, sub), { withFileTypes: true }).catch(
+          () => [],
+        );
+        for (const entry of entries) {
+          if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+          const dir = path.join(source, sub, entry.name);
+          await secureVolumeDir(dir, rootUidOf(type, dir));
+        }
+      }
+    }
   }
 
   async list(): Promise<StoragePool[]> {
@@ -297,7 +324,8 @@ export class StoragePoolService {
         if (options.fromVolume !== undefined)
           await copyTree(options.fromVolume, tmp, options.signal);
         else {
-          await mkdir(tmp, { mode: 0o711 });
+          // Root-only until the driver hands it to the instance's root (secureVolumeDir).
+          await mkdir(tmp, { mode: VOLUME_DIR_MODE });
           if (options.fromRootfs !== undefined && options.plainCopy === true)
             await copyPlainTree(options.fromRootfs, rootfs);
           else if (options.fromRootfs !== undefined)
@@ -307,6 +335,8 @@ export class StoragePoolService {
         const row = await this.#db.storage.createVolume(pool, project, { name, type });
         if (!row) throw EngineError.notFound(`Project "${project}"`, { field: 'project' });
         revert.add(() => this.#db.storage.deleteVolume(row.id));
+        // A copied volume keeps its source's owner; its mode is this one's whatever the source had.
+        await ensureMode(tmp, VOLUME_DIR_MODE);
         await rename(tmp, paths.dir);
       });
       return paths;
@@ -581,12 +611,13 @@ export class StoragePoolService {
 
   async #makeLayout(source: string): Promise<void> {
     await mkdir(source, { recursive: true, mode: 0o711 });
+    await ensureMode(source, 0o711);
     for (const sub of poolSubdirs) {
-      // 0711: unprivileged containers' mapped root must traverse to its rootfs.
-      await mkdir(path.join(source, sub), {
-        recursive: true,
-        mode: sub.endsWith('-snapshots') ? 0o700 : 0o711,
-      });
+      // 0711: unprivileged containers' mapped root must traverse to its rootfs;
+      // nobody may list the volumes. Snapshots are never run from: root only.
+      const mode = sub.endsWith('-snapshots') ? 0o700 : 0o711;
+      await mkdir(path.join(source, sub), { recursive: true, mode });
+      await ensureMode(path.join(source, sub), mode);
     }
     // Volumes are unrelated trees: spread them over block groups (see tree-ops.ts).
     await Promise.all(

@@ -30,6 +30,8 @@ function shellQuote(value: string): string {
 export function hookScript(spool: string): string {
   return `#!/bin/sh
 # Written by Berth. LXC runs it for start-host, stop and post-stop; one line each.
+# A spool made anew after rotation is root's only, as the engine's own.
+umask 077
 printf '%s %s %s %s\\n' "$LXC_NAME" "$LXC_HOOK_TYPE" "\${LXC_TARGET:-}" "\${LXC_PID:-}" >> ${shellQuote(spool)}
 exit 0
 `;

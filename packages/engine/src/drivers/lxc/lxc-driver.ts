@@ -69,10 +69,30 @@ import {
 } from './lxc-paths.ts';
 import { ProxyForwarders } from './proxy.ts';
 import { shiftRootfs } from './rootfs-shift.ts';
+import { secureVolumeDir } from '../../storage/data-dir-modes.ts';
 import { makeDeviceNodes, planUnixDevices, type ResolvedUnixDevice } from './unix-devices.ts';
 
 /** Where create() records what the rootfs is shifted to (in the instance's storage dir). */
 export const IDMAP_MARKER = '.berth-idmap';
+
+/** The host uid of a container's root under `idmap` (`null`: privileged, host root). */
+function rootUidOf(idmap: IdmapSet | null): number {
+  return idmap?.toHost('uid', 0) ?? 0;
+}
+
+/**
+ * The host uid of the root of the container whose volume folder is `dir`,
+ * from what its rootfs is shifted to: who must own the folder (see
+ * secureVolumeDir). An unreadable record reads as host root, which a start
+ * corrects.
+ */
+export function volumeRootUid(dir: string): number {
+  try {
+    return rootUidOf(parseSerializedIdmap(readFileSync(path.join(dir, IDMAP_MARKER), 'utf8')));
+  } catch {
+    return 0;
+  }
+}
 
 const LXC_TIMEOUT_MS = 60_000;
 const LXC_LOCK_DIR = '/run/lxc/lock';
@@ -259,6 +279,15 @@ export class LxcDriver implements InstanceDriver {
     writeFileSync(this.#marker(instance), serializeIdmap(target));
   }
 
+  /**
+   * As LXD at every start: the volume folder belongs to the container's root
+   * as the host sees it, mode 0100, so that root (and host root) can reach
+   * the rootfs and no other local user can.
+   */
+  async #secureVolume(instance: DriverInstance, idmap: IdmapSet | null): Promise<void> {
+    await secureVolumeDir(instance.paths.dir, rootUidOf(idmap));
+  }
+
   async #resolveNics(instance: DriverInstance, paths: ContainerPaths): Promise<ResolvedNic[]> {
     const nics: ResolvedNic[] = [];
     for (const plan of planNics(instance.expandedConfig, instance.expandedDevices)) {
@@ -309,7 +338,9 @@ export class LxcDriver implements InstanceDriver {
     mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
     chmodSync(paths.dir, 0o711);
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
-    writeFileSync(paths.config, text, { mode: 0o644 });
+    // Root's only, as the config LXC itself saves: it holds raw.lxc, devices and the environment.
+    writeFileSync(paths.config, text, { mode: 0o600 });
+    chmodSync(paths.config, 0o600);
     return paths;
   }
 
@@ -558,6 +589,7 @@ export class LxcDriver implements InstanceDriver {
     }
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
+    await this.#secureVolume(instance, idmap);
     const paths = await this.#writeConfig(instance, idmap, { withNics: false });
     // Known stopped: status answers from this record instead of asking lxc-info.
     this.#recordPid(paths, 0);
@@ -639,6 +671,7 @@ export class LxcDriver implements InstanceDriver {
     }
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
+    await this.#secureVolume(instance, idmap);
     mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
     const unixDevices = await makeDeviceNodes(
       planUnixDevices(instance.expandedDevices),
