@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv, type WebEnv } from './src/env.ts';
 import { loadGeneratedTls, loadGivenTls, TlsConfigError } from './src/runtime/tls.ts';
+import { refuseCrossSiteHandshake, refuseCrossSiteRoute } from './src/server/cross-site.ts';
 
 const appDir = path.dirname(fileURLToPath(import.meta.url));
 const dev = process.argv.includes('--dev');
@@ -167,6 +168,14 @@ async function main(env: WebEnv) {
       void rest(req, res);
       return;
     }
+    // One check for every Next route (tRPC, uploads, Auth.js, pages), before Next reads a byte.
+    const refusal = refuseCrossSiteRoute(req);
+    if (refusal) {
+      res
+        .writeHead(refusal.status, { 'content-type': 'application/json', connection: 'close' })
+        .end(JSON.stringify({ error: refusal.message }));
+      return;
+    }
     handle(req, res).catch((error: unknown) => {
       console.error('berth: request failed', error);
       if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
@@ -177,7 +186,15 @@ async function main(env: WebEnv) {
     : createHttpServer(onRequest);
 
   // socket.io answers its own path; every other upgrade (Next's dev HMR) goes to Next.
-  const io = new SocketServer(server, { serveClient: false, destroyUpgrade: false });
+  const io = new SocketServer(server, {
+    serveClient: false,
+    destroyUpgrade: false,
+    // Every namespace's handshake, polling or websocket: no cookie-borne connection from another site.
+    allowRequest: (req, callback) => {
+      const refusal = refuseCrossSiteHandshake(req.headers);
+      callback(refusal ?? null, refusal === undefined);
+    },
+  });
   attachEventsGateway(io, (await import('./src/server/berth.ts')).getBerth());
   (await import('./src/runtime/terminal-gateway.ts')).attachTerminalGateway(
     io,

@@ -2,6 +2,7 @@
 // `Authorization: Bearer berth_…`), or the local unix socket's caller,
 // seen through the fields the REST API uses.
 import type { IncomingHttpHeaders } from 'node:http';
+import { crossOrigin } from '../server/cross-site.ts';
 import type { PolicyUser } from '../server/policy.ts';
 import type { RequestTransport } from '../server/request-auth.ts';
 
@@ -42,15 +43,4 @@ export function crossSiteWrite(
  */
 export function crossSiteWebsocket(headers: IncomingHttpHeaders, via: RestUser['via']): boolean {
   return via === 'session' && crossOrigin(headers);
-}
-
-function crossOrigin(headers: IncomingHttpHeaders): boolean {
-  if (headers['sec-fetch-site'] === 'cross-site') return true;
-  const origin = headers.origin;
-  if (!origin) return false;
-  try {
-    return new URL(origin).host !== headers.host;
-  } catch {
-    return true;
-  }
 }

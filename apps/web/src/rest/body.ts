@@ -9,16 +9,30 @@ export const jsonBodyLimit = 8 * 1024 * 1024;
 export const fileBodyLimit = 512 * 1024 * 1024;
 
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new RestError(413, `Request body is larger than ${limit} bytes`);
-  const chunks: Buffer[] = [];
+  return readLimited(req as AsyncIterable<Buffer>, req.headers['content-length'], limit);
+}
+
+/**
+ * A body of at most `limit` bytes: refused (413) from its declared
+ * Content-Length before a byte is read, and a chunked one as soon as its
+ * count passes the limit, so nothing larger is ever held or parsed. Used by
+ * REST and by the tRPC endpoint.
+ */
+export async function readLimited(
+  chunks: AsyncIterable<Uint8Array>,
+  declaredLength: string | null | undefined,
+  limit: number,
+): Promise<Buffer> {
+  const tooLarge = () => new RestError(413, `Request body is larger than ${limit} bytes`);
+  if (Number(declaredLength ?? 0) > limit) throw tooLarge();
+  const parts: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     size += chunk.length;
-    if (size > limit) throw new RestError(413, `Request body is larger than ${limit} bytes`);
-    chunks.push(chunk);
+    if (size > limit) throw tooLarge();
+    parts.push(chunk);
   }
-  return Buffer.concat(chunks);
+  return Buffer.concat(parts);
 }
 
 /** JSON of a body; an empty body is `{}` (LXD clients send none for some POSTs). */

@@ -47,11 +47,8 @@ export function errorResponse(error: unknown): Response {
   return problem(500, 'Internal error');
 }
 
-/** `attachment; filename=...` safe for any name (RFC 6266 with a UTF-8 fallback). */
-export function attachment(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
+/** `attachment; filename=...` safe for any name; shared with the REST API's export. */
+export { attachment } from './content-disposition.ts';
 
 /**
  * Runs a state-changing route's work and records it in the audit log (who,

@@ -2,6 +2,7 @@
 import { apiUrl } from '@berth/engine';
 import { RenamePost, SnapshotsPost } from '@berth/engine/schemas';
 import { z } from 'zod';
+import { attachment } from '../../server/content-disposition.ts';
 import type { RestContext } from '../context.ts';
 import { validate, withoutGoZeroValues } from '../body.ts';
 import { asyncOp, RestError, sync } from '../envelope.ts';
@@ -142,7 +143,8 @@ export function registerSnapshotsAndBackups(router: Router<RestContext>): void {
         headers: {
           'Content-Type': 'application/octet-stream',
           'Content-Length': String(size),
-          'Content-Disposition': `attachment; filename="${backup}.tar.gz"`,
+          // The name is the user's: RFC 6266 encoding, as the console's download route.
+          'Content-Disposition': attachment(`${backup}.tar.gz`),
         },
         body: stream,
       };
