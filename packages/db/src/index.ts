@@ -3,6 +3,7 @@
 // records; Prisma's types stay inside this package.
 import { applyMigrations } from './migrate/index.ts';
 import { createPrismaClient, type Root, type Tx } from './client.ts';
+import { secureSqliteFiles, sqliteFileOf } from './sqlite.ts';
 import { ProjectStore } from './stores/projects.ts';
 import { ProfileStore } from './stores/profiles.ts';
 import { InstanceStore } from './stores/instances.ts';
@@ -14,6 +15,7 @@ import { StorageStore } from './stores/storage.ts';
 import { NetworkStore } from './stores/networks.ts';
 import { MemberStore } from './stores/members.ts';
 import { ApiTokenStore } from './stores/tokens.ts';
+import { SessionStore } from './stores/sessions.ts';
 import { AuditStore } from './stores/audit.ts';
 
 export type * from './records.ts';
@@ -41,6 +43,7 @@ export { StorageStore } from './stores/storage.ts';
 export { NetworkStore } from './stores/networks.ts';
 export { MemberStore, type MemberRecord } from './stores/members.ts';
 export { ApiTokenStore, hashToken, type ApiTokenRecord } from './stores/tokens.ts';
+export { SessionStore, type SessionRecord } from './stores/sessions.ts';
 export { AuditStore, type AuditEntry, type AuditInput } from './stores/audit.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
@@ -59,6 +62,7 @@ export class Stores {
   readonly networks: NetworkStore;
   readonly members: MemberStore;
   readonly tokens: ApiTokenStore;
+  readonly sessions: SessionStore;
   readonly audit: AuditStore;
 
   constructor(client: Tx) {
@@ -73,6 +77,7 @@ export class Stores {
     this.networks = new NetworkStore(client);
     this.members = new MemberStore(client);
     this.tokens = new ApiTokenStore(client);
+    this.sessions = new SessionStore(client);
     this.audit = new AuditStore(client);
   }
 }
@@ -110,6 +115,7 @@ export interface OpenDatabaseOptions {
 /** Opens the database, creating and migrating it when needed. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.migrate !== false) await applyMigrations({ url: options.url });
+  else await secureSqliteFiles(sqliteFileOf(options.url));
   return new Database(createPrismaClient(options.url), options.url);
 }
 

@@ -3,6 +3,7 @@
 // account without a password and a disabled one apart.
 import { describe, expect, it } from 'vitest';
 import { hashPassword, type Database, type UserRecord } from '@berth/db';
+import { LoginLimiter } from '../server/rate-limit.ts';
 import { createAccounts } from './accounts.ts';
 
 async function user(id: number, username: string, password: string | null, disabled = false) {
@@ -54,5 +55,33 @@ describe('accounts.login', () => {
     });
     // A disabled account with the wrong password: the password is what failed first.
     expect(await login('dora', 'nope')).toMatchObject({ cause: 'wrong password' });
+  });
+});
+
+describe('accounts.login rate limits', () => {
+  it('never locks the account itself: the right password from another address still works', async () => {
+    const users = [await user(1, 'admin', 'the-admin-password-1')];
+    const db = {
+      users: { get: async (name: string) => users.find((u) => u.username === name) ?? null },
+    };
+    const limiter = new LoginLimiter(
+      {
+        perPair: { freeFailures: 3, initialMs: 60_000, maxMs: 600_000, forgetMs: 3_600_000 },
+        perAddress: { capacity: 100, refillMs: 60_000 },
+      },
+      () => 0,
+    );
+    const accounts = await createAccounts(db as unknown as Database, { limiter });
+    for (let i = 0; i < 10; i++) await accounts.login('admin', `guess-${i}`, '203.0.113.9');
+    // The attacker's address waits, even with the right password.
+    expect(await accounts.login('admin', 'the-admin-password-1', '203.0.113.9')).toMatchObject({
+      ok: false,
+      reason: 'rate_limited',
+    });
+    // The owner, elsewhere, signs in.
+    expect(await accounts.login('admin', 'the-admin-password-1', '192.0.2.1')).toMatchObject({
+      ok: true,
+      user: { id: 1 },
+    });
   });
 });

@@ -13,6 +13,7 @@ import type {
   Accounts,
   LoginRefusal,
   LoginResult,
+  Sessions,
   SessionUser,
   UserAdmin,
   UserSummary,
@@ -47,8 +48,10 @@ export async function createAccounts(
   const sweep = setInterval(() => limiter.sweep(), 10 * 60_000);
   sweep.unref();
 
+  const sessions = createSessions(db);
   return {
-    admin: createUserAdmin(db),
+    admin: createUserAdmin(db, sessions),
+    sessions,
 
     async login(username, password, address): Promise<LoginResult> {
       const retryAfterMs = limiter.check(username, address);
@@ -73,6 +76,7 @@ export async function createAccounts(
           userId: user?.id ?? null,
         };
       }
+      limiter.succeed(username, address);
       return { ok: true, user: toSessionUser(user) };
     },
 
@@ -92,6 +96,8 @@ export async function createAccounts(
       if (next === current)
         throw EngineError.invalid('next', 'must differ from the current password');
       await db.users.setPassword(user.id, await hashPassword(next), false);
+      // Whoever knew the old password may hold a session made with it.
+      await sessions.endAll(user.id);
       // The generated first password is no longer valid: do not keep it around.
       if (options.initialPasswordFile) {
         const saved = await readFile(options.initialPasswordFile, 'utf8').catch(() => '');
@@ -115,7 +121,41 @@ function toSummary(user: UserRecord): UserSummary {
 
 const usernamePattern = /^[a-z_][a-z0-9_.-]{0,63}$/i;
 
-function createUserAdmin(db: Database): UserAdmin {
+/** Seconds a session goes unused before its expiry is moved forward (Auth.js's updateAge). */
+export const sessionUpdateAge = 15 * 60;
+
+function createSessions(db: Database): Sessions {
+  const lifetime = (maxAge: number) =>
+    // A cookie is re-made with a full lifetime whenever Auth.js reads it, and
+    // its session is extended at most every updateAge: past the cookie's own end.
+    new Date(Date.now() + (maxAge + sessionUpdateAge) * 1000);
+  return {
+    async start(userId, maxAge) {
+      // Sessions nobody ended (closed browsers) are dropped as new ones start.
+      await db.sessions.deleteExpired();
+      return (await db.sessions.create(userId, lifetime(maxAge))).secret;
+    },
+
+    async resume(secret, userId, maxAge) {
+      const session = await db.sessions.find(secret);
+      if (!session || session.userId !== userId) return null;
+      if (session.expires.getTime() - Date.now() < maxAge * 1000)
+        await db.sessions.extend(session.id, lifetime(maxAge));
+      return { id: session.id };
+    },
+
+    async end(secret) {
+      const session = await db.sessions.delete(secret);
+      return session && { id: session.id, userId: session.userId };
+    },
+
+    async endAll(userId) {
+      await db.sessions.deleteForUser(userId);
+    },
+  };
+}
+
+function createUserAdmin(db: Database, sessions: Sessions): UserAdmin {
   const find = async (username: string) => {
     const user = await db.users.get(username);
     if (!user) throw EngineError.notFound(`User "${username}"`, { field: 'username' });
@@ -161,6 +201,8 @@ function createUserAdmin(db: Database): UserAdmin {
       const user = await find(username);
       if (disabled) await keepAnAdmin(user, 'disable');
       await db.users.setDisabled(user.id, disabled);
+      // Enabled again, the account signs in afresh: its old cookies stay dead.
+      if (disabled) await sessions.endAll(user.id);
       return toSummary({ ...user, disabled });
     },
 
@@ -168,13 +210,17 @@ function createUserAdmin(db: Database): UserAdmin {
       const user = await find(username);
       const generatedPassword = generatePassword();
       await db.users.setPassword(user.id, await hashPassword(generatedPassword), true);
-      return { generatedPassword };
+      // A reset is what an admin does when the password may be known to someone else.
+      await sessions.endAll(user.id);
+      return { generatedPassword, userId: user.id };
     },
 
     async remove(username) {
       const user = await find(username);
       await keepAnAdmin(user, 'delete');
+      // Its sessions, tokens and memberships go with it (cascade).
       await db.users.delete(user.id);
+      return toSummary(user);
     },
   };
 }

@@ -1,9 +1,15 @@
 // socket.io namespace `/events`: the engine's event bus, fanned out to
 // browsers. The handshake is authenticated by the session cookie; each
 // socket receives only the events of the projects its user may see.
+//
+// Each socket is tracked in LiveConnections: signing out, a password change,
+// disabling the user or changing their memberships closes its connection.
+// The browser's client reconnects on its own and is judged afresh (refused
+// when its session ended, with the new roles otherwise).
 import type { Server } from 'socket.io';
 import type { Event } from '@berth/engine/schemas';
 import type { BerthServices } from '../server/berth.ts';
+import { connectionPrincipal } from '../server/live-connections.ts';
 import { can, type PolicyUser } from '../server/policy.ts';
 import { sessionFromCookie, type CookieSession } from './session-cookie.ts';
 
@@ -39,14 +45,27 @@ export function attachEventsGateway(io: Server, berth: BerthServices): void {
     };
     void refresh();
 
+    let revoked = false;
     const subscription = berth.engine.events.subscribe(
       { types: ['lifecycle', 'operation'] },
       (event: Event) => {
         void refresh()
           .then(() => {
-            if (can(policyUser, 'read', event.project)) socket.emit('event', event);
+            if (!revoked && can(policyUser, 'read', event.project)) socket.emit('event', event);
           })
           .catch(() => {});
+      },
+    );
+    const untrack = berth.connections.track(
+      connectionPrincipal({ id: session.user.id, sessionId: session.sessionId, via: 'session' }),
+      () => {
+        revoked = true;
+        subscription.close();
+        // The transport, not just the namespace: a client told "server
+        // disconnect" would stay away, one whose transport dropped reconnects.
+        // After the revocation's other closes (the same browser's terminals,
+        // multiplexed on this transport, first hear why they end).
+        setImmediate(() => socket.conn.close());
       },
     );
 
@@ -55,6 +74,7 @@ export function attachEventsGateway(io: Server, berth: BerthServices): void {
     const expiry = setTimeout(() => socket.disconnect(true), Math.min(untilExpiry, 2 ** 31 - 1));
 
     socket.on('disconnect', () => {
+      untrack();
       clearTimeout(expiry);
       subscription.close();
     });

@@ -1,7 +1,10 @@
-// Reads the Auth.js session cookie outside Next.js (socket.io handshakes):
-// the same cookie, secret and salt as the route handlers use, then the user
-// as the database has it now (a disabled user's cookie stops working).
-import { decode } from 'next-auth/jwt';
+// Reads the Auth.js session cookie outside Next.js (socket.io handshakes, the
+// REST API, tRPC's context): the same cookie, secret and salt as the route
+// handlers use, then the server-side session it names (ended by sign-out, a
+// password change or reset, disabling the account) and the user as the
+// database has it now. A cookie that decrypts is not enough: its session
+// must still be live.
+import { decode, encode } from 'next-auth/jwt';
 import type { BerthServices, SessionUser } from '../server/berth.ts';
 import { sessionUserFor, signInMethodOf } from '../server/sign-in-method.ts';
 
@@ -30,8 +33,29 @@ function sessionToken(cookies: Map<string, string>, name: string): string | unde
   return chunks.length ? chunks.join('') : undefined;
 }
 
+/** The claims of the request's session cookie, when it decrypts (whether its session lives or not). */
+export async function sessionClaims(
+  berth: BerthServices,
+  cookieHeader: string | undefined,
+): Promise<Record<string, unknown> | null> {
+  const token = sessionToken(parseCookies(cookieHeader), berth.sessionCookieName);
+  if (!token) return null;
+  return (
+    (await decode({
+      token,
+      secret: berth.sessionSecret,
+      salt: berth.sessionCookieName,
+    }).catch(() => null)) ?? null
+  );
+}
+
+/** The claim Auth.js's jwt callback stores the server-side session's secret in. */
+export const sessionSecretClaim = 'sid';
+
 export interface CookieSession {
   user: SessionUser;
+  /** The server-side session's id (what sign-out ends). */
+  sessionId: number;
   /** Unix seconds when the session ends. */
   expires: number;
 }
@@ -40,22 +64,54 @@ export async function sessionFromCookie(
   berth: BerthServices,
   cookieHeader: string | undefined,
 ): Promise<CookieSession | null> {
-  const token = sessionToken(parseCookies(cookieHeader), berth.sessionCookieName);
-  if (!token) return null;
-  const claims = await decode({
-    token,
-    secret: berth.sessionSecret,
-    salt: berth.sessionCookieName,
-  }).catch(() => null);
+  const claims = await sessionClaims(berth, cookieHeader);
   const username = typeof claims?.username === 'string' ? claims.username : undefined;
-  if (!claims || !username) return null;
+  const secret = claims?.[sessionSecretClaim];
+  // A cookie without a session (made before sessions were kept) is refused too.
+  if (!claims || !username || typeof secret !== 'string') return null;
   const user = await berth.accounts.get(username);
   if (!user) return null;
+  const session = await berth.accounts.sessions.resume(secret, user.id, berth.env.sessionMaxAge);
+  if (!session) return null;
   return {
     user: sessionUserFor(user, signInMethodOf(claims)),
+    sessionId: session.id,
     expires:
       typeof claims.exp === 'number'
         ? claims.exp
         : Math.floor(Date.now() / 1000) + berth.env.sessionMaxAge,
   };
+}
+
+/**
+ * A `Set-Cookie` value that carries the request's session on under a new
+ * server-side session (`secret`): the same claims, a full lifetime, the
+ * attributes Auth.js gives its cookie. Null when the request has no session
+ * cookie to carry on.
+ */
+export async function renewedSessionCookie(
+  berth: BerthServices,
+  cookieHeader: string | undefined,
+  secret: string,
+): Promise<string | null> {
+  const claims = await sessionClaims(berth, cookieHeader);
+  if (!claims) return null;
+  // iat/exp/jti are the new token's own.
+  const { iat: _iat, exp: _exp, jti: _jti, ...kept } = claims;
+  const maxAge = berth.env.sessionMaxAge;
+  const value = await encode({
+    token: { ...kept, [sessionSecretClaim]: secret },
+    secret: berth.sessionSecret,
+    salt: berth.sessionCookieName,
+    maxAge,
+  });
+  const expires = new Date(Date.now() + maxAge * 1000).toUTCString();
+  return [
+    `${berth.sessionCookieName}=${value}`,
+    'Path=/',
+    `Expires=${expires}`,
+    'HttpOnly',
+    'SameSite=Lax',
+    ...(berth.secureCookies ? ['Secure'] : []),
+  ].join('; ');
 }

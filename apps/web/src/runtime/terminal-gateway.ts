@@ -18,12 +18,19 @@
 // the client hears it: who, `terminal.exec` (with the command run) or
 // `terminal.console`, project, instance, and `success` or the refusal the
 // client was sent (see terminalAuditEntry).
+//
+// The handshake's credentials are judged again at `open`, as the database
+// has them then (an idle socket whose token was deleted, whose user was
+// disabled or left the project opens nothing), and every socket is tracked
+// in LiveConnections: revoking its token, session or user closes it with
+// `error { code: 'UNAUTHORIZED' }`.
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import type { AuditInput } from '@berth/db';
 import { EngineError, isEngineError, type EngineErrorCode } from '@berth/engine';
 import { ProjectName } from '@berth/engine/schemas';
 import type { BerthServices } from '../server/berth.ts';
+import { connectionPrincipal } from '../server/live-connections.ts';
 import { can } from '../server/policy.ts';
 import { authenticateRequest, type RequestUser } from '../server/request-auth.ts';
 
@@ -82,8 +89,14 @@ export interface TerminalError {
   message: string;
 }
 
+/** Credentials no longer valid (as the handshake's UNAUTHORIZED), with why. */
+class Unauthorized extends Error {
+  override name = 'Unauthorized';
+}
+
 /** The error's code and its own words (naming the field of an invalid request). */
 function reasonOf(error: unknown): { code: TerminalError['code']; reason: string } {
+  if (error instanceof Unauthorized) return { code: 'UNAUTHORIZED', reason: error.message };
   if (isEngineError(error)) return { code: error.code, reason: error.message };
   if (error instanceof z.ZodError) {
     const issue = error.issues[0];
@@ -261,6 +274,18 @@ function toBuffer(data: unknown): Buffer | null {
   return null;
 }
 
+/** The handshake's credentials judged again now; throws the refusal the client is sent. */
+async function currentUser(berth: BerthServices, socket: Socket): Promise<RequestUser> {
+  const principal = await principalOf(berth, socket);
+  if ('refused' in principal) {
+    const [code, reason] = principal.refused.split(': ');
+    throw code === 'FORBIDDEN'
+      ? new EngineError('FORBIDDEN', reason ?? 'not allowed')
+      : new Unauthorized('the credentials of this connection are no longer valid');
+  }
+  return principal.user;
+}
+
 function serve(berth: BerthServices, socket: Socket): void {
   const { user, expiresAt } = socket.data.principal as TerminalPrincipal;
   const out = () => socket.compress(false);
@@ -268,19 +293,27 @@ function serve(berth: BerthServices, socket: Socket): void {
   let opening = false;
   let gone = false;
 
+  // Only this namespace: a browser multiplexes its `/events` socket over the
+  // same connection, and closing that (`disconnect(true)`) would tell it
+  // "server disconnect", after which it never reconnects.
+  const end = () => socket.disconnect();
+
   const fail = (error: unknown) => {
     out().emit('error', terminalError(error));
-    socket.disconnect(true);
+    end();
   };
+
+  // Revoking the token, session or user this socket acts for closes it.
+  const untrack = berth.connections.track(connectionPrincipal(user), (reason) => {
+    if (gone) return;
+    fail(new Unauthorized(reason));
+  });
 
   // A credential that expires ends its terminal too.
   const expiry =
     expiresAt === null
       ? undefined
-      : setTimeout(
-          () => socket.disconnect(true),
-          Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
-        );
+      : setTimeout(() => end(), Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1));
 
   // The log must not change the answer: a failed write is reported, not thrown.
   const audit = (raw: unknown, outcome: { command?: string[]; error?: unknown }) =>
@@ -293,7 +326,8 @@ function serve(berth: BerthServices, socket: Socket): void {
     let opened: Pty;
     try {
       const req = TerminalOpen.parse(raw);
-      authorise(user, req);
+      // The roles and credentials as they are now, not as they were at the handshake.
+      authorise(await currentUser(berth, socket), req);
       if (req.kind === 'exec') {
         command = req.command ?? (await defaultShell(berth, req.project, req.instance));
         opened = await openExec(berth, req, command);
@@ -314,7 +348,7 @@ function serve(berth: BerthServices, socket: Socket): void {
     void opened.ended.then((code) => {
       if (gone) return;
       out().emit('exit', { code });
-      socket.disconnect(true);
+      end();
     });
     out().emit('ready');
   };
@@ -343,6 +377,7 @@ function serve(berth: BerthServices, socket: Socket): void {
 
   socket.on('disconnect', () => {
     gone = true;
+    untrack();
     clearTimeout(expiry);
     pty?.close();
   });

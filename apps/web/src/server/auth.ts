@@ -17,6 +17,7 @@ import type { Provider } from 'next-auth/providers';
 import type { NextRequest } from 'next/server';
 import { z } from 'zod';
 import type { AuditInput } from '@berth/db';
+import { sessionSecretClaim } from '../runtime/session-cookie.ts';
 import { getBerth, type SessionUser } from './berth.ts';
 import { signInEntry, signOutEntry } from './sign-in-audit.ts';
 import { sessionUserFor, signInMethodOf, ssoUsername } from './sign-in-method.ts';
@@ -155,8 +156,14 @@ function config(request: Request | undefined): NextAuthConfig {
           }),
         );
       },
+      // The session ends server side, so this cookie replayed later is refused,
+      // and so do the sockets it opened.
       async signOut(message) {
         const token = 'token' in message ? message.token : null;
+        const secret = token?.[sessionSecretClaim];
+        const ended = typeof secret === 'string' ? await berth.accounts.sessions.end(secret) : null;
+        if (ended)
+          berth.connections.revoke({ kind: 'session', sessionId: ended.id, reason: 'Signed out' });
         if (typeof token?.username !== 'string') return;
         await audit(
           signOutEntry({
@@ -196,9 +203,12 @@ function config(request: Request | undefined): NextAuthConfig {
         );
         return `/login?error=AccessDenied&code=${username ? 'sso_unknown_user' : 'sso_no_username'}`;
       },
-      // Every request re-reads the user, so a disabled account or a changed
-      // password takes effect at once; returning null ends the session.
+      // Every request re-reads the user and its server-side session, so a
+      // disabled account, a changed or reset password and a sign-out take
+      // effect at once, on this cookie and on every copy of it; returning
+      // null ends the session (Auth.js clears the cookie).
       async jwt({ token, user, account, profile }) {
+        const maxAge = berth.env.sessionMaxAge;
         if (account) {
           // Signing in now: who, and how.
           const sso = account.provider === 'oidc';
@@ -209,6 +219,14 @@ function config(request: Request | undefined): NextAuthConfig {
         if (!username) return null;
         const found = await berth.accounts.get(username);
         if (!found) return null;
+        if (account) {
+          token[sessionSecretClaim] = await berth.accounts.sessions.start(found.id, maxAge);
+        } else {
+          const secret = token[sessionSecretClaim];
+          // A cookie from before sessions were kept has none: it signs in again.
+          if (typeof secret !== 'string') return null;
+          if (!(await berth.accounts.sessions.resume(secret, found.id, maxAge))) return null;
+        }
         const current = sessionUserFor(found, signInMethodOf(token));
         token.username = current.username;
         token.uid = current.id;

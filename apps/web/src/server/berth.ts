@@ -25,14 +25,41 @@ export type LoginResult =
   | { ok: false; reason: 'rate_limited'; retryAfterMs: number };
 
 export interface Accounts {
-  /** Checks a password, rate-limited per account and per client address. */
+  /** Checks a password, rate-limited per (client address, account) pair and per address (rate-limit.ts). */
   login(username: string, password: string, address: string): Promise<LoginResult>;
   /** The user as the database has it now; null when gone or disabled. */
   get(username: string): Promise<SessionUser | null>;
-  /** Sets a new password after checking the current one; clears mustChangePassword. */
+  /**
+   * Sets a new password after checking the current one; clears
+   * mustChangePassword and ends every session of the account (the caller
+   * starts a fresh one for the session that asked, see account router).
+   */
   changePassword(username: string, current: string, next: string): Promise<void>;
   /** Server administration of accounts (users router); see runtime/accounts.ts. */
   admin: UserAdmin;
+  /** The server side of browser sessions. */
+  sessions: Sessions;
+}
+
+/**
+ * Browser sessions, kept server side (the Session table): the session cookie
+ * carries a session's secret, and a cookie counts only while its session
+ * lives. Sign-out ends one; a password change or reset and disabling or
+ * deleting the account end all of the account's. `maxAge` is the session
+ * lifetime in seconds (env.sessionMaxAge), as the cookie's.
+ */
+export interface Sessions {
+  /** Starts a session for a sign-in; returns its secret, for the cookie only. */
+  start(userId: number, maxAge: number): Promise<string>;
+  /**
+   * The live session `secret` names, when it belongs to `userId`; extends it
+   * while it is used. Null when it was ended, expired or is another account's.
+   */
+  resume(secret: string, userId: number, maxAge: number): Promise<{ id: number } | null>;
+  /** Ends one session (sign-out); returns it, or null when it had already ended. */
+  end(secret: string): Promise<{ id: number; userId: number } | null>;
+  /** Ends every session of the account. */
+  endAll(userId: number): Promise<void>;
 }
 
 /** An account as server admins see it (never its password hash). */
@@ -53,12 +80,12 @@ export interface UserAdmin {
     password?: string;
     isAdmin: boolean;
   }): Promise<{ user: UserSummary; generatedPassword?: string }>;
-  /** Refuses to disable the last enabled server admin. */
+  /** Refuses to disable the last enabled server admin; disabling ends the account's sessions. */
   setDisabled(username: string, disabled: boolean): Promise<UserSummary>;
-  /** A new generated password, to be changed at next login. */
-  resetPassword(username: string): Promise<{ generatedPassword: string }>;
-  /** Refuses to delete the last enabled server admin. */
-  remove(username: string): Promise<void>;
+  /** A new generated password, to be changed at next login; ends the account's sessions. */
+  resetPassword(username: string): Promise<{ generatedPassword: string; userId: number }>;
+  /** Refuses to delete the last enabled server admin; its sessions and tokens go with it. */
+  remove(username: string): Promise<UserSummary>;
 }
 
 export interface BerthServices {

@@ -5,17 +5,47 @@
 // password changed or reset, membership changed, signed out) closes it at
 // once instead of letting it run on old credentials.
 
-/** Who a connection acts for: the user, and the API token when it came with one. */
+/** Who a connection acts for: the user, and the API token or browser session it came with. */
 export interface ConnectionPrincipal {
   userId: number;
   tokenId?: number;
-  /** `session` connections are also ended by the session's own end (sign-out, password change). */
+  /** The server-side session (`session` connections): its end (sign-out) ends them too. */
+  sessionId?: number;
   via?: 'session' | 'token' | 'unix-socket';
+}
+
+/** The principal of a connection opened by `user` (request-auth.ts's RequestUser, a RestUser, ...). */
+export function connectionPrincipal(user: {
+  id: number;
+  tokenId?: number | undefined;
+  sessionId?: number | undefined;
+  via?: ConnectionPrincipal['via'] | undefined;
+}): ConnectionPrincipal {
+  return {
+    userId: user.id,
+    ...(user.tokenId !== undefined ? { tokenId: user.tokenId } : {}),
+    ...(user.sessionId !== undefined ? { sessionId: user.sessionId } : {}),
+    ...(user.via !== undefined ? { via: user.via } : {}),
+  };
 }
 
 /** What ended a principal's right to its connections (the reason the client is told). */
 export type Revocation =
-  { kind: 'token'; tokenId: number } | { kind: 'user'; userId: number; reason: string };
+  | { kind: 'token'; tokenId: number }
+  | { kind: 'session'; sessionId: number; reason: string }
+  | { kind: 'user'; userId: number; reason: string };
+
+function reaches(revocation: Revocation, principal: ConnectionPrincipal): boolean {
+  switch (revocation.kind) {
+    case 'token':
+      return principal.tokenId === revocation.tokenId;
+    case 'session':
+      return principal.sessionId === revocation.sessionId;
+    case 'user':
+      // The unix socket's caller (user 0) is no account: nothing revokes it.
+      return principal.via !== 'unix-socket' && principal.userId === revocation.userId;
+  }
+}
 
 interface Tracked {
   principal: ConnectionPrincipal;
@@ -36,11 +66,7 @@ export class LiveConnections {
   revoke(revocation: Revocation): number {
     let closed = 0;
     for (const entry of [...this.#open]) {
-      const reached =
-        revocation.kind === 'token'
-          ? entry.principal.tokenId === revocation.tokenId
-          : entry.principal.userId === revocation.userId;
-      if (!reached) continue;
+      if (!reaches(revocation, entry.principal)) continue;
       this.#open.delete(entry);
       closed++;
       const reason = revocation.kind === 'token' ? 'The API token was revoked' : revocation.reason;

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   actionRole,
   can,
+  isServerAdminProjectKey,
   projectOfUrl,
+  reservedProjectKeyChange,
   visibleProjects,
   visibleUsedBy,
   type PolicyUser,
@@ -108,5 +110,77 @@ describe('visibleUsedBy', () => {
     ]);
     expect(visibleUsedBy(user({}), urls)).toEqual([]);
     expect(visibleUsedBy(null, urls)).toEqual([]);
+  });
+});
+
+describe('reservedProjectKeyChange', () => {
+  const projectAdmin = user({ p: 'admin' });
+  const restricted = {
+    restricted: 'true',
+    'restricted.containers.privilege': 'unprivileged',
+    'limits.instances': '5',
+    'features.images': 'true',
+    'user.team': 'blue',
+  };
+
+  it('reserves restricted, restricted.*, limits.* and features.* to server admins', () => {
+    for (const key of [
+      'restricted',
+      'restricted.devices.disk',
+      'restricted.devices.disk.paths',
+      'limits.memory',
+      'features.profiles',
+    ])
+      expect(isServerAdminProjectKey(key)).toBe(true);
+    for (const key of ['user.team', 'restrictedx', 'limitsx.cpu', 'description'])
+      expect(isServerAdminProjectKey(key)).toBe(false);
+  });
+
+  it('refuses a project admin lifting the restriction, naming the key', () => {
+    expect(
+      reservedProjectKeyChange(projectAdmin, restricted, { ...restricted, restricted: 'false' }),
+    ).toBe('restricted');
+    expect(
+      reservedProjectKeyChange(projectAdmin, restricted, {
+        ...restricted,
+        'restricted.containers.privilege': 'allow',
+      }),
+    ).toBe('restricted.containers.privilege');
+  });
+
+  it('refuses setting a reserved key that was unset, and removing one (PUT without it)', () => {
+    expect(reservedProjectKeyChange(projectAdmin, {}, { 'restricted.devices.disk': 'allow' })).toBe(
+      'restricted.devices.disk',
+    );
+    const { restricted: _dropped, ...withoutRestricted } = restricted;
+    expect(reservedProjectKeyChange(projectAdmin, restricted, withoutRestricted)).toBe(
+      'restricted',
+    );
+    expect(
+      reservedProjectKeyChange(projectAdmin, restricted, { ...restricted, 'limits.instances': '' }),
+    ).toBe('limits.instances');
+    expect(
+      reservedProjectKeyChange(projectAdmin, restricted, {
+        ...restricted,
+        'features.images': 'false',
+      }),
+    ).toBe('features.images');
+  });
+
+  it('lets a project admin resend reserved keys unchanged and change the others', () => {
+    expect(reservedProjectKeyChange(projectAdmin, restricted, { ...restricted })).toBeNull();
+    // "" is the default, as an absent key is.
+    expect(reservedProjectKeyChange(projectAdmin, {}, { 'limits.cpu': '' })).toBeNull();
+    expect(
+      reservedProjectKeyChange(projectAdmin, restricted, {
+        ...restricted,
+        'user.team': 'red',
+        'user.new': 'x',
+      }),
+    ).toBeNull();
+  });
+
+  it('lets a server admin change any key', () => {
+    expect(reservedProjectKeyChange(user({}, true), restricted, {})).toBeNull();
   });
 });

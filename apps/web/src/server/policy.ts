@@ -109,3 +109,46 @@ export function visibleUsedBy(
 ): string[] {
   return urls.filter((url) => can(user, 'read', projectOfUrl(url)));
 }
+
+/**
+ * Project keys only a server administrator may change, as LXD reserves them:
+ * `restricted` and every `restricted.*` key (what the project's instances may
+ * do to the host), `limits.*` (how much of the host they may take) and
+ * `features.*` (what the project shares with `default`). A project admin
+ * lifting any of them would hand the project's members the host.
+ */
+export function isServerAdminProjectKey(key: string): boolean {
+  return (
+    key === 'restricted' ||
+    key.startsWith('restricted.') ||
+    key.startsWith('limits.') ||
+    key.startsWith('features.')
+  );
+}
+
+/**
+ * The first reserved project key (isServerAdminProjectKey) that going from
+ * `current` to `next` config would set, change or remove, when `user` is not
+ * a server administrator; null when the change is allowed. Keys sent again
+ * with their current value are no change, so a project admin may resend the
+ * whole config (PUT) with only the description or `user.*` keys edited. An
+ * empty value is the key's default, as an absent key is (LXD unsets a key
+ * set to ""), so the two are the same value here.
+ */
+export function reservedProjectKeyChange(
+  user: PolicyUser | null | undefined,
+  current: Readonly<Record<string, string>>,
+  next: Readonly<Record<string, string>>,
+): string | null {
+  if (user?.isAdmin) return null;
+  const keys = new Set([...Object.keys(current), ...Object.keys(next)]);
+  for (const key of [...keys].sort()) {
+    if (isServerAdminProjectKey(key) && (current[key] ?? '') !== (next[key] ?? '')) return key;
+  }
+  return null;
+}
+
+/** Why reservedProjectKeyChange's key was refused (the field is `config["<key>"]`). */
+export function reservedProjectKeyReason(key: string): string {
+  return `only server administrators may change "${key}"`;
+}

@@ -3,12 +3,19 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from 'next-auth/jwt';
 import type { BerthServices, SessionUser } from './berth.ts';
+import { LiveConnections } from './live-connections.ts';
 import { can } from './policy.ts';
 import { authenticateRequest, bearerSecret, localSocketUser } from './request-auth.ts';
 
 const cookieName = 'authjs.session-token';
 const secret = 'a-test-session-secret-of-enough-length';
 const goodToken = 'berth_0123456789abcdef0123456789abcdef01234567';
+
+/** Live server-side sessions: secret → [session id, user id]. */
+const liveSessions = new Map<string, [number, number]>([
+  ['admin-session', [7, 1]],
+  ['vera-session', [8, 2]],
+]);
 
 function services(options: { disabled?: string[] } = {}) {
   const users: Record<string, SessionUser> = {
@@ -32,15 +39,22 @@ function services(options: { disabled?: string[] } = {}) {
     accounts: {
       get: async (username: string) =>
         options.disabled?.includes(username) ? null : (users[username] ?? null),
+      sessions: {
+        resume: async (sid: string, userId: number) => {
+          const live = liveSessions.get(sid);
+          return live && live[1] === userId ? { id: live[0] } : null;
+        },
+      },
     },
     members: {
       rolesOf: async (id: number) => new Map(id === 2 ? [['default', 'viewer' as const]] : []),
     },
+    connections: new LiveConnections(),
   } as unknown as BerthServices;
 }
 
-async function sessionCookie(username: string): Promise<string> {
-  const token = await encode({ token: { username }, secret, salt: cookieName, maxAge: 3600 });
+async function sessionCookie(username: string, sid = `${username}-session`): Promise<string> {
+  const token = await encode({ token: { username, sid }, secret, salt: cookieName, maxAge: 3600 });
   return `${cookieName}=${token}`;
 }
 
@@ -91,6 +105,7 @@ describe('authenticateRequest', () => {
       username: 'admin',
       isAdmin: true,
       via: 'session',
+      sessionId: 7,
     });
     expect(await authenticateRequest({ cookie: `other=1; ${cookie}` }, services())).toMatchObject({
       username: 'admin',
@@ -98,11 +113,28 @@ describe('authenticateRequest', () => {
     expect(await authenticateRequest({ cookie }, services({ disabled: ['admin'] }))).toBeNull();
   });
 
+  it('refuses a cookie whose server-side session ended, is another user’s, or is missing', async () => {
+    // Signed out (or ended by a password change): the cookie still decrypts, but counts no more.
+    expect(
+      await authenticateRequest({ cookie: await sessionCookie('admin', 'ended') }, services()),
+    ).toBeNull();
+    // vera's session in a cookie that names admin.
+    expect(
+      await authenticateRequest(
+        { cookie: await sessionCookie('admin', 'vera-session') },
+        services(),
+      ),
+    ).toBeNull();
+    // A cookie from before sessions were kept server side.
+    const old = await encode({ token: { username: 'admin' }, secret, salt: cookieName });
+    expect(await authenticateRequest({ cookie: `${cookieName}=${old}` }, services())).toBeNull();
+  });
+
   it('answers null without credentials or with a forged cookie', async () => {
     expect(await authenticateRequest(new Headers(), services())).toBeNull();
     expect(await authenticateRequest({ cookie: `${cookieName}=not-a-jwt` }, services())).toBeNull();
     const forged = await encode({
-      token: { username: 'admin' },
+      token: { username: 'admin', sid: 'admin-session' },
       secret: 'another-secret-of-enough-length-xx',
       salt: cookieName,
     });

@@ -3,7 +3,7 @@
 // handshakes all call `authenticateRequest`.
 //
 //   Authorization: Bearer berth_…   an API token: acts as the token's user
-//   the Auth.js session cookie      a browser session
+//   the Auth.js session cookie      a browser session, while it lives server side
 //   the local unix socket           the server administrator (REST API only,
 //                                   as LXD's unix socket; see localSocketUser)
 //
@@ -21,6 +21,8 @@ export type RequestUser = SessionUser &
     via: 'session' | 'token';
     /** The API token's id, when `via` is `token`. */
     tokenId?: number;
+    /** The server-side browser session's id, when `via` is `session` (sign-out ends it). */
+    sessionId?: number;
     /** Epoch ms when the credential stops being valid (null: never), for long-lived sockets. */
     expiresAt: number | null;
   };
@@ -103,6 +105,7 @@ export async function authenticateRequest(
     ...session.user,
     roles: await services.members.rolesOf(session.user.id),
     via: 'session',
+    sessionId: session.sessionId,
     expiresAt: session.expires * 1000,
   };
 }

@@ -11,7 +11,13 @@ import {
   RenamePost,
 } from '@berth/engine/schemas';
 import { z } from 'zod';
-import { can } from '../../server/policy.ts';
+import {
+  can,
+  reservedProjectKeyChange,
+  reservedProjectKeyReason,
+  visibleUsedBy,
+  type PolicyUser,
+} from '../../server/policy.ts';
 import type { RestContext } from '../context.ts';
 import { asyncOp, created, emptySync, RestError, sync } from '../envelope.ts';
 import { groupOperations } from '../lxd-shapes.ts';
@@ -42,6 +48,21 @@ const AliasPut = z.object({ description: z.string().optional(), target: z.string
 
 const withProject = (url: string, project: string) =>
   project === 'default' ? url : `${url}?project=${encodeURIComponent(project)}`;
+
+/** 403 when `user` may not make this change of the project's reserved keys (policy.ts). */
+function refuseReservedKeys(
+  user: PolicyUser,
+  current: Record<string, string>,
+  next: Record<string, string>,
+): void {
+  const key = reservedProjectKeyChange(user, current, next);
+  if (key) throw new RestError(403, `config["${key}"]: ${reservedProjectKeyReason(key)}`);
+}
+
+/** A network's or pool's `used_by`, without other projects' objects (policy.ts). */
+function withVisibleUsedBy<T extends { used_by: string[] }>(user: PolicyUser, item: T): T {
+  return { ...item, used_by: visibleUsedBy(user, item.used_by) };
+}
 
 async function operationProject(ctx: RestContext, id: string): Promise<string> {
   const record = await ctx.engine.db.operations.get(id);
@@ -112,14 +133,22 @@ export function registerResources(router: Router<RestContext>): void {
       ctx.allow('read', p.name!);
       return sync(await ctx.engine.projects.state(p.name!));
     })
+    // `restricted`, `limits.*` and `features.*` stay the server admin's: PUT
+    // replaces the config, PATCH merges into it; either is judged on the result.
     .add('PUT', '/1.0/projects/:name', async (ctx, p: P) => {
-      ctx.allow('config', p.name!);
-      await ctx.engine.projects.update(p.name!, await ctx.body(ProjectPut));
+      const user = ctx.allow('config', p.name!);
+      const body = await ctx.body(ProjectPut);
+      const current = await ctx.engine.projects.get(p.name!);
+      refuseReservedKeys(user, current.config, body.config);
+      await ctx.engine.projects.update(p.name!, body);
       return emptySync();
     })
     .add('PATCH', '/1.0/projects/:name', async (ctx, p: P) => {
-      ctx.allow('config', p.name!);
-      await ctx.engine.projects.patch(p.name!, await ctx.body(ProjectPatch));
+      const user = ctx.allow('config', p.name!);
+      const body = await ctx.body(ProjectPatch);
+      const current = await ctx.engine.projects.get(p.name!);
+      refuseReservedKeys(user, current.config, { ...current.config, ...body.config });
+      await ctx.engine.projects.patch(p.name!, body);
       return emptySync();
     })
     .add('POST', '/1.0/projects/:name', async (ctx, p: P) => {
@@ -267,35 +296,36 @@ export function registerResources(router: Router<RestContext>): void {
 
   // ------------------------------------------------- networks, storage pools
   router
+    // `used_by` names only objects in projects the caller may read, as tRPC's.
     .add('GET', '/1.0/networks', async (ctx) => {
-      ctx.allow('read');
+      const user = ctx.allow('read');
       const list = await ctx.engine.networks.list();
       return sync(
         ctx.query.recursion > 0
-          ? list
+          ? list.map((n) => withVisibleUsedBy(user, n))
           : list.map((n) => `/1.0/networks/${encodeURIComponent(n.name)}`),
       );
     })
     .add('GET', '/1.0/networks/:name', async (ctx, p: P) => {
-      ctx.allow('read');
-      return sync(await ctx.engine.networks.get(p.name!));
+      const user = ctx.allow('read');
+      return sync(withVisibleUsedBy(user, await ctx.engine.networks.get(p.name!)));
     })
     .add('GET', '/1.0/networks/:name/state', async (ctx, p: P) => {
       ctx.allow('read');
       return sync(await ctx.engine.networks.state(p.name!));
     })
     .add('GET', '/1.0/storage-pools', async (ctx) => {
-      ctx.allow('read');
+      const user = ctx.allow('read');
       const list = await ctx.engine.storage.list();
       return sync(
         ctx.query.recursion > 0
-          ? list
+          ? list.map((s) => withVisibleUsedBy(user, s))
           : list.map((s) => `/1.0/storage-pools/${encodeURIComponent(s.name)}`),
       );
     })
     .add('GET', '/1.0/storage-pools/:name', async (ctx, p: P) => {
-      ctx.allow('read');
-      return sync(await ctx.engine.storage.get(p.name!));
+      const user = ctx.allow('read');
+      return sync(withVisibleUsedBy(user, await ctx.engine.storage.get(p.name!)));
     })
     .add('GET', '/1.0/storage-pools/:name/resources', async (ctx, p: P) => {
       ctx.allow('read');

@@ -6,9 +6,22 @@ import { getBerth } from '../berth.ts';
 import { authenticateRequest } from '../request-auth.ts';
 import type { Context } from './init.ts';
 
-/** tRPC passes the request; route handlers may call it bare (Next's request headers). */
-export async function createContext(options?: { req: Request }): Promise<Context> {
+/**
+ * tRPC passes the request and the response's headers (a procedure may set a
+ * cookie there); route handlers may call it bare (Next's request headers).
+ */
+export async function createContext(options?: {
+  req: Request;
+  resHeaders?: Headers;
+}): Promise<Context> {
   const berth = getBerth();
-  const user = await authenticateRequest(options?.req.headers ?? (await headers()), berth);
-  return { engine: berth.engine, user, audit: berth.engine.db.audit };
+  const requestHeaders = options?.req.headers ?? (await headers());
+  const user = await authenticateRequest(requestHeaders, berth);
+  return {
+    engine: berth.engine,
+    user,
+    audit: berth.engine.db.audit,
+    requestHeaders,
+    ...(options?.resHeaders ? { resHeaders: options.resHeaders } : {}),
+  };
 }

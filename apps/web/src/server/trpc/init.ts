@@ -18,9 +18,13 @@ import { auditEntry, type AuditActor, type AuditScope, type AuditSink } from './
 
 export interface Context {
   engine: Engine;
-  user: (SessionUser & PolicyUser & Partial<AuditActor>) | null;
+  user: (SessionUser & PolicyUser & Partial<AuditActor> & { sessionId?: number }) | null;
   /** Where mutations are recorded (the database's audit log); absent in some unit tests. */
   audit?: AuditSink;
+  /** The request's headers (its session cookie, to carry a session on). */
+  requestHeaders?: Headers;
+  /** The response's headers, where a procedure sets a renewed session cookie. */
+  resHeaders?: Headers;
 }
 
 const t = initTRPC.context<Context>().create({

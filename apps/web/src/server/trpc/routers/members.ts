@@ -2,6 +2,7 @@
 // admins. projectProcedure answers a project the user is not in as not found.
 import { z } from 'zod';
 import type { Database } from '@berth/db';
+import { getBerth } from '../../berth.ts';
 import { projectRoles } from '../../policy.ts';
 import { fieldError } from '../field-error.ts';
 import { projectProcedure, router } from '../init.ts';
@@ -15,22 +16,34 @@ export const membersRouter = router({
       role,
     })),
   ),
-  /** Adds the user to the project, or changes their role there. */
+  /**
+   * Adds the user to the project, or changes their role there. A changed
+   * role closes the user's open sockets: they reconnect and are judged by it.
+   */
   set: projectProcedure('members')
     .input(z.object({ username: Username, role: z.enum(projectRoles) }))
     .mutation(async ({ ctx, input }) => {
       const user = await resolveMember(ctx, input.username);
+      const before = (await getBerth().members.rolesOf(user.id)).get(input.project);
       if (!(await ctx.engine.db.members.set(input.project, user.id, input.role)))
         throw fieldError('NOT_FOUND', 'project', `project "${input.project}" not found`);
+      if (before !== undefined && before !== input.role)
+        revokeMember(user.id, `Your role in project "${input.project}" changed`);
       return { username: user.username, role: input.role };
     }),
+  /** The user's open sockets close, so none goes on in the project. */
   remove: projectProcedure('members')
     .input(z.object({ username: Username }))
     .mutation(async ({ ctx, input }) => {
       const user = await resolveMember(ctx, input.username);
       await ctx.engine.db.members.remove(input.project, user.id);
+      revokeMember(user.id, `You were removed from project "${input.project}"`);
     }),
 });
+
+function revokeMember(userId: number, reason: string): void {
+  getBerth().connections.revoke({ kind: 'user', userId, reason });
+}
 
 async function resolveMember(
   ctx: { engine: { db: Database }; user: { username: string; isAdmin: boolean } },

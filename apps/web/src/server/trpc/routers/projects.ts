@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ProjectName, ProjectsPost, ProjectPut } from '@berth/engine/schemas';
 import { TRPCError } from '@trpc/server';
+import { reservedProjectKeyChange, reservedProjectKeyReason } from '../../policy.ts';
+import { fieldError } from '../field-error.ts';
 import {
   projectProcedure,
   router,
@@ -28,9 +30,15 @@ export const projectsRouter = router({
   create: serverAdminProcedure
     .input(ProjectsPost)
     .mutation(({ ctx, input }) => ctx.engine.projects.create(input)),
+  /** The whole config (PUT): `restricted`, `limits.*` and `features.*` stay the server admin's. */
   update: projectProcedure('config')
     .input(z.object({ put: ProjectPut }))
-    .mutation(({ ctx, input }) => ctx.engine.projects.update(input.project, input.put)),
+    .mutation(async ({ ctx, input }) => {
+      const current = await ctx.engine.projects.get(input.project);
+      const key = reservedProjectKeyChange(ctx.user, current.config, input.put.config);
+      if (key) throw fieldError('FORBIDDEN', `config["${key}"]`, reservedProjectKeyReason(key));
+      return ctx.engine.projects.update(input.project, input.put);
+    }),
   delete: serverAdminProcedure
     .input(z.object({ name: ProjectName }))
     .mutation(async ({ ctx, input }) => {

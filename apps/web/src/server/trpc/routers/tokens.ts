@@ -2,6 +2,7 @@
 // request-auth.ts). Only a hash is stored: the secret is returned once.
 import { z } from 'zod';
 import type { ApiTokenRecord } from '@berth/db';
+import { getBerth } from '../../berth.ts';
 import { fieldError } from '../field-error.ts';
 import { router, userProcedure } from '../init.ts';
 
@@ -51,10 +52,12 @@ export const tokensRouter = router({
       const { token, secret } = await db.tokens.create(ctx.user.id, input.name, expiresAt);
       return { token: toToken(token), secret };
     }),
+  /** The token stops working at once, on open sockets and streams too. */
   delete: userProcedure
     .input(z.object({ id: z.number().int().positive() }))
     .mutation(async ({ ctx, input }) => {
       if (!(await ctx.engine.db.tokens.delete(ctx.user.id, input.id)))
         throw fieldError('NOT_FOUND', 'id', `token ${input.id} not found`);
+      getBerth().connections.revoke({ kind: 'token', tokenId: input.id });
     }),
 });

@@ -46,20 +46,32 @@ export const usersRouter = router({
         ...(input.password === undefined ? {} : { password: input.password }),
       }),
     ),
-  disable: serverAdminProcedure.input(UserRef).mutation(({ ctx, input }) => {
+  /** Its sessions end and its open sockets close (tokens stop working while disabled). */
+  disable: serverAdminProcedure.input(UserRef).mutation(async ({ ctx, input }) => {
     notYourself(ctx.user.username, input.username, 'disable');
-    return getBerth().accounts.admin.setDisabled(input.username, true);
+    const berth = getBerth();
+    const user = await berth.accounts.admin.setDisabled(input.username, true);
+    berth.connections.revoke({ kind: 'user', userId: user.id, reason: 'The account was disabled' });
+    return user;
   }),
   enable: serverAdminProcedure
     .input(UserRef)
     .mutation(({ input }) => getBerth().accounts.admin.setDisabled(input.username, false)),
-  /** Returns the new generated password (shown once); it must be changed at next login. */
-  resetPassword: serverAdminProcedure.input(UserRef).mutation(({ ctx, input }) => {
+  /**
+   * Returns the new generated password (shown once); it must be changed at
+   * next login. The account's sessions end and its open sockets close.
+   */
+  resetPassword: serverAdminProcedure.input(UserRef).mutation(async ({ ctx, input }) => {
     notYourself(ctx.user.username, input.username, 'reset the password of');
-    return getBerth().accounts.admin.resetPassword(input.username);
+    const berth = getBerth();
+    const { generatedPassword, userId } = await berth.accounts.admin.resetPassword(input.username);
+    berth.connections.revoke({ kind: 'user', userId, reason: 'The password was reset' });
+    return { generatedPassword };
   }),
-  delete: serverAdminProcedure.input(UserRef).mutation(({ ctx, input }) => {
+  delete: serverAdminProcedure.input(UserRef).mutation(async ({ ctx, input }) => {
     notYourself(ctx.user.username, input.username, 'delete');
-    return getBerth().accounts.admin.remove(input.username);
+    const berth = getBerth();
+    const user = await berth.accounts.admin.remove(input.username);
+    berth.connections.revoke({ kind: 'user', userId: user.id, reason: 'The account was deleted' });
   }),
 });
