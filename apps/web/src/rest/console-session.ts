@@ -3,12 +3,13 @@
 // console, both ways) and `control` (window-resize). The console is
 // attached once `0` is connected; the operation ends when the client
 // detaches (closes control, as `lxc console`'s Ctrl+a q does) or ends its
-// stream, and the console is released for the next client.
+// stream, and the console is released for the next client. The secrets are
+// the owner's alone (operation-sockets.ts).
 import type { ConsoleStream } from '@berth/engine';
 import { WebSocket, type RawData } from 'ws';
 import { RestError } from './envelope.ts';
 import { CONNECT_TIMEOUT_MS } from './exec-session.ts';
-import type { SocketOperation } from './operation-sockets.ts';
+import { invalidSecret, type SocketOperation } from './operation-sockets.ts';
 import { channelOfSecret, channelSecrets, parseControlMessage } from './ws-protocol.ts';
 
 type ConsoleChannel = '0' | 'control';
@@ -33,13 +34,14 @@ export class ConsoleSession implements SocketOperation {
 
   constructor(readonly project: string) {}
 
-  metadata(): Record<string, unknown> {
+  /** LXD's consoleWs.Metadata() is its secrets alone: the owner's. */
+  secretMetadata(): Record<string, unknown> {
     return { fds: { ...this.#secrets } };
   }
 
   claim(secret: string): string {
     const channel = channelOfSecret(this.#secrets, secret);
-    if (!channel) throw new RestError(403, 'Invalid websocket secret');
+    if (!channel) throw invalidSecret();
     if (this.#claimed.has(channel)) throw RestError.badRequest('Websocket already connected');
     if (this.#ended) throw RestError.badRequest('The console session has ended');
     this.#claimed.add(channel);
@@ -53,13 +55,15 @@ export class ConsoleSession implements SocketOperation {
     ws.once('close', () => this.#detach());
     if (ch === 'control') {
       ws.on('message', (data, isBinary) => {
-        if (isBinary) return;
+        // Nothing is taken from a websocket being closed (a revoked credential's).
+        if (isBinary || ws.readyState !== WebSocket.OPEN) return;
         const msg = parseControlMessage(toBuffer(data).toString('utf8'));
         if (msg?.command === 'window-resize') this.#console?.resize(msg.cols, msg.rows);
       });
       return;
     }
     ws.on('message', (data, isBinary) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
       // An empty text message ends the client's stream: it is detaching.
       if (!isBinary) return this.#detach();
       this.#console?.input.write(toBuffer(data));

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '@berth/engine';
 import type { z } from 'zod';
+import type { LiveConnections } from '../server/live-connections.ts';
 import { can, type Action } from '../server/policy.ts';
 import type { RestUser } from './auth.ts';
 import { RestError } from './envelope.ts';
@@ -26,6 +27,8 @@ export interface RestServices {
   listener: ServerListener;
   /** Running websocket operations (exec), for their channels' upgrades. */
   sockets: OperationSockets;
+  /** Open websockets and event streams by principal, closed when it is revoked. */
+  connections: LiveConnections;
 }
 
 /** The user, or 401 (403 while the password must be changed first). */

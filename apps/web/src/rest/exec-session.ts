@@ -12,10 +12,14 @@
 // with the exit status in its metadata (`return`). A client that drops the
 // control channel (or, without one, its stdout channel) while the command
 // runs has gone: the command is killed, as LXD kills it.
+//
+// Unlike LXD, the secrets and the environment are not in the operation's
+// public metadata (operation-sockets.ts says why): `metadata()` is what
+// everyone who can read the project sees, `secretMetadata()` the owner only.
 import type { ExecProcess } from '@berth/engine';
 import { WebSocket, type RawData } from 'ws';
 import { RestError } from './envelope.ts';
-import type { SocketOperation } from './operation-sockets.ts';
+import { invalidSecret, type SocketOperation } from './operation-sockets.ts';
 import {
   channelOfSecret,
   channelSecrets,
@@ -73,20 +77,20 @@ export class ExecSession implements SocketOperation {
     this.#allConnected.catch(() => {});
   }
 
-  /** LXD's execWs.Metadata(): what the operation shows from its start. */
+  /** LXD's execWs.Metadata() without what only the owner may see: shown to every reader. */
   metadata(): Record<string, unknown> {
-    return {
-      fds: { ...this.#secrets },
-      command: this.request.command,
-      environment: this.request.environment,
-      interactive: this.request.interactive,
-    };
+    return { command: this.request.command, interactive: this.request.interactive };
+  }
+
+  /** The rest of LXD's execWs.Metadata(): the channels' secrets and the command's environment. */
+  secretMetadata(): Record<string, unknown> {
+    return { fds: { ...this.#secrets }, environment: { ...this.request.environment } };
   }
 
   claim(secret: string): string {
     const channel = channelOfSecret(this.#secrets, secret);
     // A wrong secret for an operation that exists is 403, as LXD answers it.
-    if (!channel) throw new RestError(403, 'Invalid websocket secret');
+    if (!channel) throw invalidSecret();
     if (this.#claimed.has(channel))
       throw RestError.badRequest('Websocket number already connected');
     if (this.#aborted || this.#exited) throw RestError.badRequest('The command has ended');
@@ -171,7 +175,8 @@ export class ExecSession implements SocketOperation {
   #wireInput(ws: WebSocket): void {
     let ended = false;
     ws.on('message', (data, isBinary) => {
-      if (ended) return;
+      // Nothing is taken from a websocket being closed (a revoked credential's).
+      if (ended || ws.readyState !== WebSocket.OPEN) return;
       // An empty text message is the end of the stream (LXD's barrier).
       if (!isBinary) {
         ended = true;
@@ -194,7 +199,7 @@ export class ExecSession implements SocketOperation {
 
   #wireControl(ws: WebSocket): void {
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return;
+      if (isBinary || ws.readyState !== WebSocket.OPEN) return;
       const msg = parseControlMessage(toBuffer(data).toString('utf8'));
       const proc = this.#proc;
       if (!msg || !proc || this.#exited) return;

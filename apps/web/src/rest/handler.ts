@@ -4,7 +4,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import { Readable, type Duplex } from 'node:stream';
-import { httpStatusOf, type Engine } from '@berth/engine';
+import { httpStatusOf, isEngineError, type Engine } from '@berth/engine';
+import { getBerth } from '../server/berth.ts';
+import type { LiveConnections } from '../server/live-connections.ts';
 import {
   authenticateRequest,
   localSocketUser,
@@ -20,6 +22,7 @@ import { Router } from './router.ts';
 import { registerImageTransfer } from './routes/image-transfer.ts';
 import { registerInstanceIo } from './routes/instance-io.ts';
 import { registerInstances } from './routes/instances.ts';
+import { registerOperations } from './routes/operations.ts';
 import { registerResources } from './routes/resources.ts';
 import { registerServer } from './routes/server.ts';
 import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
@@ -35,6 +38,8 @@ export interface RestHandlerOptions {
   serverName?: string;
   /** What `GET /1.0` tells trusted callers of the server's listener (LXD's environment). */
   listener?: ServerListener;
+  /** Where open websockets and streams are tracked for revocation (default: the web app's). */
+  connections?: LiveConnections;
 }
 
 /** Is this request for the REST API (`/1.0` or below)? */
@@ -43,12 +48,17 @@ export function isRestPath(url: string | undefined): boolean {
   return url === '/1.0' || url.startsWith('/1.0/') || url.startsWith('/1.0?');
 }
 
-export function buildRouter(services: RestServices): Router<RestContext> {
+export function buildRouter(
+  services: RestServices,
+  execOutput = new ExecOutputStore(services.dataDir),
+): Router<RestContext> {
   const router = new Router<RestContext>();
   registerServer(router);
   registerInstances(router);
-  registerInstanceIo(router, new ExecOutputStore(services.dataDir));
+  registerInstanceIo(router, execOutput);
   registerSnapshotsAndBackups(router);
+  // Before resources: the first route matching a path answers it.
+  registerOperations(router);
   registerResources(router);
   registerImageTransfer(router);
   return router;
@@ -72,10 +82,13 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
     serverName: options.serverName ?? os.hostname(),
     listener: options.listener ?? { addresses: [], certificate: '', fingerprint: '' },
     sockets: new OperationSockets(),
+    connections: options.connections ?? getBerth().connections,
   };
-  const router = buildRouter(services);
+  const execOutput = new ExecOutputStore(services.dataDir);
+  const router = buildRouter(services, execOutput);
   const authenticate = options.authenticate ?? authenticateRest;
   const websockets = createUpgradeHandler(services, authenticate);
+  const outputFollows = followExecOutput(options.engine, execOutput);
 
   async function handleRest(
     req: IncomingMessage,
@@ -125,9 +138,31 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       websockets.upgrade(req, socket, head, transport);
     },
     close() {
+      outputFollows.close();
       websockets.close();
     },
   });
+}
+
+/**
+ * Recorded exec output goes with its instance and project: renamed and
+ * deleted with them from now on, and swept now for those already gone.
+ */
+function followExecOutput(engine: Engine, store: ExecOutputStore): { close(): void } {
+  const failed = (error: unknown) => console.error('berth: tidying recorded exec output', error);
+  const sub = engine.events.onNameChange((change) => void store.follow(change).catch(failed));
+  void (async () => {
+    const projects = new Set(await engine.projects.names());
+    await store.sweep(async (project) => {
+      if (!projects.has(project)) return null;
+      // Deleted since it was listed: its files go too.
+      return engine.instances.names(project).catch((error: unknown) => {
+        if (isEngineError(error, 'NOT_FOUND')) return null;
+        throw error;
+      });
+    });
+  })().catch(failed);
+  return sub;
 }
 
 async function write(res: ServerResponse, result: RestResult): Promise<void> {

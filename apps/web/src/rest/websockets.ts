@@ -6,16 +6,19 @@
 //
 // An upgrade is authorised as the REST call would be (the same authenticate:
 // token, session cookie or unix socket; the same policy check), and an
-// operation's channel also by its secret. A refusal is LXD's error envelope
-// with its HTTP status, answered before any websocket exists.
+// operation's channel also by its secret and its owner (operation-sockets.ts).
+// A refusal is LXD's error envelope with its HTTP status, answered before any
+// websocket exists. An open websocket is tracked with its principal and
+// closed when that principal is revoked (server/live-connections.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { httpStatusOf, type EventFilter, type EventBus } from '@berth/engine';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RequestTransport } from '../server/request-auth.ts';
 import { crossSiteWebsocket, type Authenticate, type RestUser } from './auth.ts';
-import { allowAction, requireUser, type RestServices } from './context.ts';
+import { requireUser, type RestServices } from './context.ts';
 import { errorResult, RestError } from './envelope.ts';
+import { revocablePrincipal } from './principal.ts';
 import { parseCommonQuery, type CommonQuery } from './query.ts';
 import { Router } from './router.ts';
 import { eventFilterFor } from './routes/server.ts';
@@ -30,6 +33,9 @@ interface UpgradeContext {
 
 /** What a route answers once the caller is allowed: it takes the websocket. */
 type Accept = (ws: WebSocket) => void;
+
+/** A revoked websocket that does not answer the close handshake is cut after this. */
+const REVOKED_CLOSE_GRACE_MS = 2_000;
 
 /** LXD pings event listeners every 10 s and drops one that misses 3 pongs. */
 const EVENTS_PING_MS = 10_000;
@@ -52,14 +58,30 @@ export function createUpgradeHandler(
     .add('GET', '/1.0/events', eventsSocket)
     .add('GET', '/1.0/operations/:id/websocket', operationSocket);
 
-  async function accept(req: IncomingMessage, transport: RequestTransport): Promise<Accept> {
+  async function accept(
+    req: IncomingMessage,
+    transport: RequestTransport,
+  ): Promise<{ take: Accept; user: RestUser }> {
     const url = new URL(req.url ?? '/', 'http://berth.invalid');
     const { route, params } = router.match(req.method ?? 'GET', url.pathname);
     const user = requireUser(await authenticate(req.headers, transport));
     if (crossSiteWebsocket(req.headers, user.via))
       throw new RestError(403, 'Cross-site websockets with a session cookie are refused');
     const query = parseCommonQuery(url.searchParams);
-    return (await route.handle({ url, query, user, services }, params)) as Accept;
+    const take = (await route.handle({ url, query, user, services }, params)) as Accept;
+    return { take, user };
+  }
+
+  /** Until it closes, the websocket is closed by a revocation of whoever opened it. */
+  function trackRevocation(ws: WebSocket, user: RestUser): void {
+    const principal = revocablePrincipal(user);
+    if (!principal) return;
+    const untrack = services.connections.track(principal, (reason) => {
+      // 1008: policy violation. A close reason is at most 123 bytes.
+      ws.close(1008, Buffer.from(reason).subarray(0, 123).toString());
+      setTimeout(() => ws.terminate(), REVOKED_CLOSE_GRACE_MS).unref();
+    });
+    ws.once('close', untrack);
   }
 
   return {
@@ -67,11 +89,12 @@ export function createUpgradeHandler(
       // Errors of a socket nobody reads yet must not crash the server.
       socket.on('error', () => {});
       accept(req, transport).then(
-        (take) => {
+        ({ take, user }) => {
           if (socket.destroyed) return;
           wss.handleUpgrade(req, socket, head, (ws) => {
             live.add(ws);
             ws.once('close', () => live.delete(ws));
+            trackRevocation(ws, user);
             take(ws);
           });
         },
@@ -138,8 +161,6 @@ async function operationSocket(
 ): Promise<Accept> {
   const secret = ctx.url.searchParams.get('secret');
   if (!secret) throw RestError.badRequest('Missing secret');
-  const operation = ctx.services.sockets.get(params.id!);
-  allowAction(ctx.user, operation.action, operation.project);
-  const channel = operation.claim(secret);
+  const { operation, channel } = ctx.services.sockets.claim(params.id!, ctx.user, secret);
   return (ws) => operation.attach(channel, ws);
 }

@@ -2,6 +2,9 @@
 // shape (`lxc monitor --format=json`). The web layer fans them out to
 // browsers and `/1.0/events` subscribers.
 import type { Event, LifecycleMetadata } from '../schemas/index.ts';
+import { nameChangeOf, type NameChange } from './name-changes.ts';
+
+export type { NameChange } from './name-changes.ts';
 
 export type EventType = Event['type'];
 export type EventListener = (event: Event) => void;
@@ -28,6 +31,14 @@ export class EventBus {
     const entry = { filter, listener };
     this.#listeners.add(entry);
     return { close: () => this.#listeners.delete(entry) };
+  }
+
+  /** Instances and projects deleted or renamed (name-changes.ts), for files kept by their names. */
+  onNameChange(listener: (change: NameChange) => void): Subscription {
+    return this.subscribe({ types: ['lifecycle'] }, (event) => {
+      const change = nameChangeOf(event);
+      if (change) listener(change);
+    });
   }
 
   emit(type: EventType, project: string, metadata: unknown): Event {

@@ -1,6 +1,8 @@
 // Operations: every long action runs as one. It is stored in the database,
 // announced on the event bus at every state change, can be waited on, and can
-// be cancelled where the work can stop (its `signal` aborts).
+// be cancelled where the work can stop (its `signal` aborts). Its metadata
+// never holds secrets (operation-secrets.ts): they are neither stored nor
+// announced.
 import { randomUUID } from 'node:crypto';
 import type { Database, OperationRecord } from '@berth/db';
 import { EngineError } from '../errors.ts';
@@ -11,6 +13,7 @@ import {
   type Operation,
   type OperationStatus,
 } from '../schemas/index.ts';
+import { holdsSecrets, withoutSecrets } from './operation-secrets.ts';
 
 export interface OperationContext {
   readonly id: string;
@@ -28,9 +31,12 @@ export interface StartOperation {
   class?: Operation['class'];
   resources?: Record<string, string[]>;
   mayCancel?: boolean;
-  /** Metadata from the start (LXD's websocket operations carry their secrets there). */
+  /**
+   * Metadata from the start. Secret keys (`fds`, `environment`) are dropped:
+   * the caller keeps those and shows them to whom it may.
+   */
   metadata?: Record<string, unknown>;
-  /** The work. What it returns becomes the operation's metadata. */
+  /** The work. What it returns becomes the operation's metadata (secret keys dropped). */
   run: (ctx: OperationContext) => Promise<Record<string, unknown> | void>;
 }
 
@@ -85,7 +91,7 @@ export class OperationService {
       mayCancel: spec.mayCancel ?? false,
       err: '',
       resources: spec.resources ?? {},
-      metadata: spec.metadata ?? null,
+      metadata: withoutSecrets(spec.metadata) ?? null,
       location: this.location,
     });
     this.#announce(spec.project, record);
@@ -193,6 +199,7 @@ export class OperationService {
    * interrupted by its end; mark them failed. Old finished ones are dropped.
    */
   async reconcile(now = new Date()): Promise<number> {
+    await this.#scrubStoredSecrets();
     const stale = await this.db.operations.list({ statuses: ['Pending', 'Running', 'Cancelling'] });
     for (const record of stale) {
       if (this.#live.has(record.id)) continue;
@@ -206,6 +213,17 @@ export class OperationService {
     return stale.length;
   }
 
+  /** Operations stored by an older Berth may still hold exec secrets: remove them. */
+  async #scrubStoredSecrets(): Promise<void> {
+    for (const record of await this.db.operations.list()) {
+      if (holdsSecrets(record.metadata)) {
+        await this.db.operations.update(record.id, {
+          metadata: withoutSecrets(record.metadata),
+        });
+      }
+    }
+  }
+
   /** Resolves when every running operation has finished (for shutdown). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#live.values()].map((l) => l.done));
@@ -216,7 +234,10 @@ export class OperationService {
     id: string,
     change: Parameters<Database['operations']['update']>[1],
   ): Promise<Operation> {
-    const record = await this.db.operations.update(id, change);
+    const record = await this.db.operations.update(id, {
+      ...change,
+      metadata: withoutSecrets(change.metadata),
+    });
     return this.#announce(project, record);
   }
 

@@ -9,6 +9,8 @@ import { fileBodyLimit } from '../body.ts';
 import { ExecOutputStore } from '../exec-output.ts';
 import { ConsoleSession } from '../console-session.ts';
 import { ExecSession } from '../exec-session.ts';
+import { withSecrets } from '../operation-sockets.ts';
+import { principalOf } from '../principal.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
 
@@ -31,8 +33,10 @@ const execResources = (project: string, name: string) => ({
 
 /**
  * LXD's exec with `wait-for-websocket`: a websocket operation whose
- * metadata holds the channels' secrets; the command starts once the client
- * has connected them (exec-session.ts), and the operation ends with it.
+ * channels' secrets (and environment) only its creator sees, in this
+ * answer (where `lxc exec` reads them) and in GET /1.0/operations/<id>;
+ * the command starts once the client has connected them (exec-session.ts),
+ * and the operation ends with it.
  */
 async function execOverWebsockets(
   ctx: RestContext,
@@ -40,6 +44,7 @@ async function execOverWebsockets(
   body: z.output<typeof RestExecPost>,
 ): Promise<Operation> {
   const project = ctx.project;
+  const owner = principalOf(ctx.requireUser());
   const session = new ExecSession(project, {
     command: body.command,
     environment: body.environment,
@@ -56,7 +61,7 @@ async function execOverWebsockets(
     ...(body.user !== undefined ? { user: body.user } : {}),
     ...(body.group !== undefined ? { group: body.group } : {}),
   };
-  return ctx.engine.operations.start({
+  const started = await ctx.engine.operations.start({
     project,
     description: 'Executing command',
     class: 'websocket',
@@ -64,7 +69,7 @@ async function execOverWebsockets(
     metadata: session.metadata(),
     run: async (op) => {
       // Registered before the operation is answered, so the client can connect at once.
-      const unregister = ctx.services.sockets.register(op.id, session);
+      const unregister = ctx.services.sockets.register(op.id, session, owner);
       try {
         return await session.run(() =>
           ctx.engine.instances.execProcess(
@@ -79,6 +84,7 @@ async function execOverWebsockets(
       }
     },
   });
+  return withSecrets(started, session.secretMetadata());
 }
 
 /** LXD's InstanceConsolePost. */
@@ -271,24 +277,25 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
         body.width > 0 && body.height > 0
           ? { cols: body.width, rows: body.height }
           : { cols: 80, rows: 24 };
+      const owner = principalOf(ctx.requireUser());
       const session = new ConsoleSession(project);
       const op = await ctx.engine.operations.start({
         project,
         description: 'Showing console',
         class: 'websocket',
         resources: execResources(project, name),
-        metadata: session.metadata(),
+        metadata: {},
         run: async (opCtx) => {
-          const unregister = ctx.services.sockets.register(opCtx.id, session);
+          const unregister = ctx.services.sockets.register(opCtx.id, session, owner);
           try {
             await session.run(() => ctx.engine.instances.console(project, name, size));
           } finally {
             unregister();
           }
-          return session.metadata();
         },
       });
-      return asyncOp(op);
+      // Only the creator is told the secrets (operation-sockets.ts).
+      return asyncOp(withSecrets(op, session.secretMetadata()));
     })
     .add('GET', '/1.0/instances/:name/console', async (ctx, p: P) => {
       ctx.allow('console');

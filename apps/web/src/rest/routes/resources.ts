@@ -1,5 +1,5 @@
-// Profiles, projects, images (+ aliases), operations, networks, storage pools.
-import { apiUrl, type Operation } from '@berth/engine';
+// Profiles, projects, images (+ aliases), networks, storage pools.
+import { apiUrl } from '@berth/engine';
 import {
   ConfigMap,
   DeviceMap,
@@ -20,8 +20,6 @@ import {
 } from '../../server/policy.ts';
 import type { RestContext } from '../context.ts';
 import { asyncOp, created, emptySync, RestError, sync } from '../envelope.ts';
-import { groupOperations } from '../lxd-shapes.ts';
-import { parseTimeout } from '../query.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
 
@@ -62,14 +60,6 @@ function refuseReservedKeys(
 /** A network's or pool's `used_by`, without other projects' objects (policy.ts). */
 function withVisibleUsedBy<T extends { used_by: string[] }>(user: PolicyUser, item: T): T {
   return { ...item, used_by: visibleUsedBy(user, item.used_by) };
-}
-
-async function operationProject(ctx: RestContext, id: string): Promise<string> {
-  const record = await ctx.engine.db.operations.get(id);
-  const project = record?.project ?? 'default';
-  const user = ctx.requireUser();
-  if (!record || !can(user, 'read', project)) throw RestError.notFound('Operation not found');
-  return project;
 }
 
 export function registerResources(router: Router<RestContext>): void {
@@ -263,35 +253,6 @@ export function registerResources(router: Router<RestContext>): void {
           },
         ),
       );
-    });
-
-  // -------------------------------------------------------------- operations
-  router
-    .add('GET', '/1.0/operations', async (ctx) => {
-      const user = ctx.requireUser();
-      let ops: Operation[];
-      if (ctx.query.allProjects) {
-        const visible = (await ctx.engine.projects.names()).filter((n) => can(user, 'read', n));
-        ops = (await Promise.all(visible.map((n) => ctx.engine.operations.list(n)))).flat();
-      } else {
-        ctx.allow('read');
-        ops = await ctx.engine.operations.list(ctx.project);
-      }
-      return sync(groupOperations(ops, ctx.query.recursion));
-    })
-    .add('GET', '/1.0/operations/:id', async (ctx, p: P) => {
-      await operationProject(ctx, p.id!);
-      return sync(await ctx.engine.operations.get(p.id!));
-    })
-    .add('DELETE', '/1.0/operations/:id', async (ctx, p: P) => {
-      ctx.allow('lifecycle', await operationProject(ctx, p.id!));
-      await ctx.engine.operations.cancel(p.id!);
-      return emptySync();
-    })
-    .add('GET', '/1.0/operations/:id/wait', async (ctx, p: P) => {
-      await operationProject(ctx, p.id!);
-      const timeout = parseTimeout(ctx.url.searchParams);
-      return sync(await ctx.engine.operations.wait(p.id!, timeout));
     });
 
   // ------------------------------------------------- networks, storage pools

@@ -7,6 +7,7 @@ import type { RestUser } from '../auth.ts';
 import { allowAction, type RestContext } from '../context.ts';
 import { RestError, sync } from '../envelope.ts';
 import { parseEventTypes } from '../lxd-shapes.ts';
+import { revocablePrincipal } from '../principal.ts';
 import type { CommonQuery } from '../query.ts';
 import type { Router } from '../router.ts';
 
@@ -148,10 +149,12 @@ export async function eventFilterFor(
 /**
  * GET /1.0/events over plain HTTP (a websocket upgrade of the same path is
  * served by websockets.ts): the same JSON objects, one per line, over a
- * chunked response that stays open until the client goes away.
+ * chunked response that stays open until the client goes away, or until
+ * the credential it was opened with is revoked.
  */
 async function events(ctx: RestContext) {
-  const filter = await eventFilterFor(ctx.engine, ctx.requireUser(), ctx.url, ctx.query);
+  const user = ctx.requireUser();
+  const filter = await eventFilterFor(ctx.engine, user, ctx.url, ctx.query);
   const { req, res } = ctx;
   res.writeHead(200, {
     'Content-Type': 'application/x-ndjson',
@@ -168,11 +171,20 @@ async function events(ctx: RestContext) {
   const ping = setInterval(() => {
     if (!res.writableEnded) res.write('\n');
   }, 30_000);
+  let untrack = () => {};
+  let expiry: NodeJS.Timeout | undefined;
   const close = () => {
     clearInterval(ping);
+    clearTimeout(expiry);
     sub.close();
+    untrack();
     if (!res.writableEnded) res.end();
   };
+  // Revoking the credential (token deleted, user disabled, ...) ends the stream, as expiry does.
+  const principal = revocablePrincipal(user);
+  if (principal) untrack = ctx.services.connections.track(principal, close);
+  if (user.expiresAt != null)
+    expiry = setTimeout(close, Math.min(Math.max(0, user.expiresAt - Date.now()), 2 ** 31 - 1));
   req.on('close', close);
   res.on('close', close);
   return { kind: 'handled' as const };
