@@ -1,4 +1,9 @@
 // /1.0/instances, /1.0/instances/<name> and /<name>/state.
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { apiUrl } from '@berth/engine';
 import {
   InstancePatch,
@@ -76,11 +81,47 @@ async function listInstances(ctx: RestContext) {
   return sync(names.map((n) => apiUrl.instance(project, n)));
 }
 
+/**
+ * `lxc import`: POST /1.0/instances with a backup tarball as the body
+ * (X-LXD-name, X-LXD-pool), restored by the engine as an operation. The
+ * upload is on disk before the operation starts, as LXD does it.
+ */
+async function importBackup(ctx: RestContext) {
+  const project = ctx.project;
+  await ctx.engine.projects.get(project);
+  const dir = path.join(ctx.services.dataDir, 'uploads');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, `backup-${randomUUID()}`);
+  try {
+    await pipeline(ctx.req, createWriteStream(file, { flags: 'wx', mode: 0o600 })).catch(
+      (error: unknown) => {
+        throw RestError.badRequest(`Backup upload failed: ${(error as Error).message}`);
+      },
+    );
+    const name = ctx.header('x-lxd-name');
+    const pool = ctx.header('x-lxd-pool');
+    const op = await ctx.engine.backups.import(project, file, {
+      ...(name ? { name } : {}),
+      ...(pool ? { pool } : {}),
+    });
+    void ctx.engine.operations
+      .wait(op.id)
+      .catch(() => undefined)
+      .finally(() => rm(file, { force: true }));
+    return asyncOp(op);
+  } catch (error) {
+    await rm(file, { force: true });
+    throw error;
+  }
+}
+
 export function registerInstances(router: Router<RestContext>): void {
   router
     .add('GET', '/1.0/instances', (ctx) => listInstances(ctx))
     .add('POST', '/1.0/instances', async (ctx) => {
       ctx.allow('config');
+      const type = (ctx.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type === 'application/octet-stream') return importBackup(ctx);
       const body = validate(InstancesPost, withoutGoZeroValues(await ctx.json()));
       // A copy from another project reads that project: the caller must be allowed to.
       if (body.source?.type === 'copy' && body.source.project)
