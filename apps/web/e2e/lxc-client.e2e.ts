@@ -295,12 +295,11 @@ describe('the real lxc client on Berth’s unix socket', () => {
       // The command runs: now the input ends.
       if (out.includes('ready')) child.stdin!.end();
     });
-    const started = Date.now();
     const status = await new Promise<number | null>((resolve) => child.once('close', resolve));
     children.delete(child);
+    // Hung up: neither "carried on" nor sleep's own end (status 0).
     expect(JSON.stringify(out)).toBe(JSON.stringify('ready\r\n'));
     expect(status).toBe(129);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('pushes a file and pulls it back unchanged', async () => {

@@ -26,7 +26,6 @@ describe('runCommand', () => {
     const result = await runCommand('true', [], T);
     expect(result).toMatchObject({ stdout: '', stderr: '', exitCode: 0, signal: null });
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
-    expect(result.durationMs).toBeLessThan(2_000);
   });
 
   it('passes arguments verbatim, never through a shell', async () => {
@@ -83,24 +82,20 @@ describe('runCommand', () => {
   });
 
   it('kills the command, and its children, on timeout', async () => {
-    const started = performance.now();
     // sh waits for sleep: killing only sh would leave sleep holding our pipes.
     const error = await rejection(
       runCommand('sh', ['-c', 'echo before; sleep 5; echo after'], { timeoutMs: 300 }),
     );
-    const elapsed = performance.now() - started;
     expect(error.code).toBe('INTERNAL');
     expect(error.failure).toBe('timeout');
     expect(error.message).toContain('timed out after 300 ms');
     expect(error.result).toMatchObject({ stdout: 'before\n', signal: 'SIGKILL', exitCode: 137 });
-    expect(elapsed).toBeLessThan(2_000);
   });
 
   it('kills a plain sleep on timeout', async () => {
-    const started = performance.now();
     const error = await rejection(runCommand('sleep', ['5'], { timeoutMs: 200 }));
     expect(error.failure).toBe('timeout');
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(error.result).toMatchObject({ signal: 'SIGKILL' });
   });
 
   it('feeds input on stdin, and gives /dev/null without it', async () => {
@@ -151,10 +146,11 @@ describe('runCommand', () => {
   });
 
   it('does not wait for a background child that keeps the pipes open', async () => {
-    const started = performance.now();
-    const result = await runCommand('sh', ['-c', 'sleep 3 & echo started'], T);
-    expect(result.stdout).toBe('started\n');
-    expect(performance.now() - started).toBeLessThan(1_500);
+    const result = await runCommand('sh', ['-c', 'sleep 30 & echo $!'], T);
+    const background = Number(result.stdout.trim());
+    // The command has ended while its background child still holds the pipes.
+    expect(() => process.kill(background, 0)).not.toThrow();
+    process.kill(background, 'SIGKILL');
   });
 
   it('keeps multi-byte characters intact across chunks', async () => {
