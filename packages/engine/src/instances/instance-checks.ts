@@ -1,0 +1,134 @@
+// What an instance would be after a create, copy or update, and the checks
+// it must pass before it is written: project limits, managed networks,
+// generated MACs, and the whole expanded validation for configs that come
+// back later (a snapshot restored, a backup's snapshot imported).
+import type { ProfileRecord, Stores } from '@berth/db';
+import { EngineError, isEngineError } from '../errors.ts';
+import type { InstanceType } from '../schemas/index.ts';
+import { nextInterfaceHwaddr } from '../validation/index.ts';
+import { checkProjectLimits, type InstanceUsage } from '../projects/project-limits.ts';
+import { expandInstance } from './expanded-instances.ts';
+import { validateExpanded, type InstanceShape } from './validate-instance.ts';
+import {
+  expandedListOf,
+  projectOf,
+  resolveProfiles,
+  type InstanceContext,
+} from './instance-context.ts';
+
+/** An instance as it would be with this config, devices and profiles (not yet written). */
+export function shapeOf(
+  name: string,
+  type: InstanceType,
+  config: Record<string, string>,
+  devices: Record<string, Record<string, string>>,
+  profiles: ProfileRecord[],
+): InstanceShape {
+  const expanded = expandInstance(
+    {
+      id: 0,
+      project: '',
+      name,
+      type,
+      architecture: '',
+      ephemeral: false,
+      stateful: false,
+      description: '',
+      createdAt: new Date(),
+      lastUsedAt: null,
+      expiresAt: null,
+      node: 'none',
+      config,
+      devices,
+      profiles: profiles.map((p) => p.name),
+    },
+    profiles,
+  );
+  return {
+    name,
+    type,
+    localConfig: { ...config },
+    localDevices: devices,
+    expandedConfig: expanded.expandedConfig,
+    expandedDevices: expanded.expandedDevices,
+  };
+}
+
+/**
+ * A config `name` would take on in `project` (a snapshot to restore, a
+ * backup's snapshot to import): expanded with those profiles of the
+ * project, validated whole, and allowed by the project's restrictions.
+ * Throws the first problem, naming `what`.
+ */
+export async function checkWouldBe(
+  ctx: InstanceContext,
+  project: string,
+  would: {
+    name: string;
+    type: InstanceType;
+    config: Record<string, string>;
+    devices: Record<string, Record<string, string>>;
+    profiles: string[];
+  },
+  what: string,
+): Promise<void> {
+  const projectRecord = await projectOf(ctx.db, project);
+  const profiles = await resolveProfiles(ctx.db, project, would.profiles);
+  await validateExpanded(
+    shapeOf(would.name, would.type, would.config, would.devices, profiles),
+    projectRecord.config,
+    what,
+  );
+}
+
+/**
+ * The project's limits with `instance` as it would be. Expanding every
+ * instance of the project costs a query per instance's profiles, so it is
+ * only done when the project has a limit at all.
+ */
+export async function checkLimits(
+  tx: Stores,
+  projectConfig: Record<string, string>,
+  project: string,
+  instance: InstanceUsage,
+): Promise<void> {
+  if (!Object.keys(projectConfig).some((key) => key.startsWith('limits.'))) return;
+  const others = (await expandedListOf(tx, project)).filter((i) => i.name !== instance.name);
+  checkProjectLimits(projectConfig, [...others, instance]);
+}
+
+/** A nic on a managed network needs that network to exist (LXD refuses it too). */
+export async function checkNetworks(ctx: InstanceContext, shape: InstanceShape): Promise<void> {
+  for (const [dev, device] of Object.entries(shape.expandedDevices)) {
+    if (device.type !== 'nic' || device.network === undefined) continue;
+    await ctx.networks.get(device.network).catch((error: unknown) => {
+      if (!isEngineError(error, 'NOT_FOUND')) throw error;
+      throw new EngineError(
+        'NOT_FOUND',
+        `devices["${dev}"]["network"]: network "${device.network}" not found`,
+        { field: `devices["${dev}"]["network"]` },
+      );
+    });
+  }
+}
+
+/**
+ * Every nic gets a stable MAC in `volatile.<dev>.hwaddr` (unless the device
+ * sets one), unique among all instances on this database.
+ */
+export async function assignHwaddrs(tx: Stores, shape: InstanceShape): Promise<void> {
+  const nics = Object.entries(shape.expandedDevices).filter(
+    ([, d]) => d.type === 'nic' && !d.hwaddr,
+  );
+  const missing = nics.filter(([dev]) => !shape.localConfig[`volatile.${dev}.hwaddr`]);
+  if (missing.length === 0) return;
+  const taken = new Set(
+    await tx.instances.configValues({ startsWith: 'volatile.', endsWith: '.hwaddr' }),
+  );
+  for (const [dev] of missing) {
+    const hwaddr = nextInterfaceHwaddr(taken);
+    taken.add(hwaddr);
+    shape.localConfig[`volatile.${dev}.hwaddr`] = hwaddr;
+    shape.expandedConfig[`volatile.${dev}.hwaddr`] = hwaddr;
+  }
+}

@@ -1,0 +1,128 @@
+// Inside the instance: commands (recorded, interactive, or piped by the
+// caller), the console and its log, and files.
+import type { z } from 'zod';
+import { EngineError } from '../errors.ts';
+import { ExecPost, type ExecResult } from '../schemas/index.ts';
+import { parseInput } from '../parse-input.ts';
+import type { ConsoleStream, ExecProcess, FileWrite } from '../drivers/driver.ts';
+import { expandedOf, viewOf, type InstanceContext } from './instance-context.ts';
+
+/** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
+export async function execRecorded(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  input: ExecPost,
+): Promise<ExecResult> {
+  const req = parseInput(ExecPost, input);
+  const process = await execCommand(ctx, project, name, req);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+  process.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+  let timer: NodeJS.Timeout | undefined;
+  if (req.timeout > 0) timer = setTimeout(() => process.signal('SIGKILL'), req.timeout * 1000);
+  try {
+    const exitCode = await process.wait();
+    return {
+      exitCode,
+      stdout: Buffer.concat(stdout).toString('utf8'),
+      stderr: Buffer.concat(stderr).toString('utf8'),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A command whose streams the caller handles: separate stdout and stderr
+ * pipes, or one pty when `interactive` is given.
+ */
+export async function execProcess(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  input: ExecPost,
+  interactive?: { cols: number; rows: number },
+): Promise<ExecProcess> {
+  return execCommand(ctx, project, name, parseInput(ExecPost, input), interactive);
+}
+
+async function execCommand(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  req: z.output<typeof ExecPost>,
+  interactive?: { cols: number; rows: number },
+): Promise<ExecProcess> {
+  const { driver, view } = await running(ctx, project, name);
+  return driver.exec(view, {
+    command: req.command,
+    environment: req.environment,
+    ...(req.cwd !== undefined ? { cwd: req.cwd } : {}),
+    ...(req.user !== undefined ? { user: req.user } : {}),
+    ...(req.group !== undefined ? { group: req.group } : {}),
+    ...(interactive ? { interactive } : {}),
+  });
+}
+
+export async function openConsole(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  size: { cols: number; rows: number },
+): Promise<ConsoleStream> {
+  const { driver, view } = await running(ctx, project, name);
+  return driver.console(view, size);
+}
+
+export async function consoleLog(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+): Promise<string> {
+  const { driver, view } = await located(ctx, project, name);
+  return driver.consoleLog(view);
+}
+
+export async function filePull(ctx: InstanceContext, project: string, name: string, path: string) {
+  const { driver, view } = await located(ctx, project, name);
+  return driver.filePull(view, path);
+}
+
+export async function filePush(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  path: string,
+  file: FileWrite,
+): Promise<void> {
+  const { driver, view } = await located(ctx, project, name);
+  await driver.filePush(view, path, file);
+}
+
+export async function fileRemove(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  path: string,
+): Promise<void> {
+  const { driver, view } = await located(ctx, project, name);
+  await driver.fileRemove(view, path);
+}
+
+/** The instance's driver (throws DRIVER_UNAVAILABLE when there is none) and view. */
+async function located(ctx: InstanceContext, project: string, name: string) {
+  const instance = await expandedOf(ctx.db, project, name);
+  const driver = ctx.drivers.get(instance.type);
+  return { driver, view: await viewOf(ctx, instance) };
+}
+
+/** As `located`, for a running instance only (CONFLICT otherwise). */
+async function running(ctx: InstanceContext, project: string, name: string) {
+  const { driver, view } = await located(ctx, project, name);
+  const status = await driver.status(view);
+  if (status !== 'Running')
+    throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
+  return { driver, view };
+}

@@ -1,0 +1,87 @@
+// What the host tells the engine about instances: changes made outside an
+// engine call, and at start what really runs (instances outlive the engine).
+import { apiUrl } from '../api-url.ts';
+import type { InstanceHostEvent } from '../drivers/driver.ts';
+import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
+import { profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
+import { changeStateAndWait, deleteUnlocked } from './instance-lifecycle.ts';
+
+/**
+ * Something happened to an instance outside an engine call: a `poweroff`
+ * inside the container, or a reboot. Engine-made changes were announced by
+ * the action itself and are skipped here.
+ */
+export async function handleHostEvent(
+  ctx: InstanceContext,
+  event: InstanceHostEvent,
+): Promise<void> {
+  const key = `${event.project}/${event.name}`;
+  const expected = ctx.expected.get(key);
+  if (expected && expected.type === event.type && expected.until > Date.now()) {
+    ctx.expected.delete(key);
+    return;
+  }
+  if (event.type === 'stopping') return;
+  const record = await ctx.db.instances.get(event.project, event.name);
+  if (!record) return;
+  const url = apiUrl.instance(event.project, event.name);
+  if (event.type === 'started') {
+    await ctx.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': 'RUNNING' });
+    ctx.events.lifecycle(event.project, 'instance-started', url);
+    return;
+  }
+  if (event.target === 'reboot') {
+    ctx.events.lifecycle(event.project, 'instance-restarted', url);
+    return;
+  }
+  await ctx.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': 'STOPPED' });
+  ctx.events.lifecycle(event.project, 'instance-stopped', url);
+  if (record.ephemeral && !ctx.locks.held(event.project, event.name)) {
+    await ctx.locks
+      .with(event.project, event.name, 'delete', () =>
+        deleteUnlocked(ctx, event.project, event.name),
+      )
+      .catch(() => {});
+  }
+}
+
+/**
+ * At engine start: the database learns what really runs (instances outlive
+ * the engine), and instances that should run come up, as LXD does for
+ * `boot.autostart` (or, when unset, for those running at the last stop).
+ */
+export async function reconcile(ctx: InstanceContext): Promise<void> {
+  const records = await ctx.db.instances.list();
+  const profiles = await profilesFor(ctx.db, records);
+  const toStart: ExpandedInstance[] = [];
+  for (const record of records) {
+    const instance = expandInstance(record, profiles(record.project));
+    if (!ctx.drivers.has(instance.type)) continue;
+    const status = await ctx.drivers.get(instance.type).status(await viewOf(ctx, instance));
+    const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';
+    const autostart = instance.expandedConfig['boot.autostart'];
+    const wanted =
+      autostart === 'true' ||
+      (autostart === undefined && record.config['volatile.last_state.power'] === 'RUNNING');
+    if (status === 'Stopped' && wanted) toStart.push(instance);
+    else if (record.config['volatile.last_state.power'] !== power) {
+      await ctx.db.instances.setConfigKeys(record.id, { 'volatile.last_state.power': power });
+    }
+  }
+  toStart.sort(
+    (a, b) =>
+      Number(b.expandedConfig['boot.autostart.priority'] ?? 0) -
+      Number(a.expandedConfig['boot.autostart.priority'] ?? 0),
+  );
+  for (const instance of toStart) {
+    await changeStateAndWait(ctx, instance.record.project, instance.name, {
+      action: 'start',
+    }).catch((error: unknown) => {
+      ctx.events.logging(
+        instance.record.project,
+        'error',
+        `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
+}

@@ -1,0 +1,169 @@
+// Reading instances: names, lists (with LXD's filter), one instance, its
+// live state, and the full view with snapshots and backups.
+import {
+  StatusCode,
+  type Instance,
+  type InstanceFull,
+  type InstanceState,
+} from '../schemas/index.ts';
+import { filterObjects } from '../filter/index.ts';
+import { rootDiskOf } from '../config/devices.ts';
+import type { ExpandedInstance } from './expanded-instances.ts';
+import {
+  expandedListOf,
+  expandedOf,
+  poolOf,
+  projectOf,
+  statusOf,
+  viewOf,
+  type InstanceContext,
+} from './instance-context.ts';
+
+/** Names of a project's instances (LXD's recursion=0 gives their URLs). */
+export async function instanceNames(ctx: InstanceContext, project: string): Promise<string[]> {
+  await projectOf(ctx.db, project);
+  return ctx.db.instances.names(project);
+}
+
+async function listExpanded(
+  ctx: InstanceContext,
+  project: string | undefined,
+): Promise<ExpandedInstance[]> {
+  if (project !== undefined) await projectOf(ctx.db, project);
+  return expandedListOf(ctx.db, project);
+}
+
+export async function listInstances(
+  ctx: InstanceContext,
+  project: string | undefined,
+  filter: string | undefined,
+): Promise<Instance[]> {
+  const expanded = await listExpanded(ctx, project);
+  const out = await Promise.all(expanded.map((e) => toApi(ctx, e)));
+  return filter ? filterObjects(out, filter) : out;
+}
+
+export async function listFullInstances(
+  ctx: InstanceContext,
+  project: string | undefined,
+  filter: string | undefined,
+): Promise<InstanceFull[]> {
+  // One query for all instances and their profiles, one for which have
+  // snapshots, one listing of backups; each then costs only its driver state.
+  return fullList(ctx, await listExpanded(ctx, project), filter);
+}
+
+export async function getInstance(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+): Promise<Instance> {
+  return toApi(ctx, await expandedOf(ctx.db, project, name));
+}
+
+export async function getFullInstance(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+): Promise<InstanceFull> {
+  const [full] = await fullList(ctx, [await expandedOf(ctx.db, project, name)]);
+  return full!;
+}
+
+export async function instanceState(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  options: { disk?: boolean },
+): Promise<InstanceState> {
+  return stateOf(ctx, await expandedOf(ctx.db, project, name), options);
+}
+
+async function stateOf(
+  ctx: InstanceContext,
+  instance: ExpandedInstance,
+  options: { disk?: boolean },
+): Promise<InstanceState> {
+  const state = ctx.drivers.has(instance.type)
+    ? await ctx.drivers.get(instance.type).renderState(await viewOf(ctx, instance))
+    : stoppedState();
+  const [rootName] = rootDiskOf(instance.expandedDevices) ?? [];
+  if (rootName && options.disk !== false)
+    state.disk[rootName] = { usage: await diskUsage(ctx, instance) };
+  return state;
+}
+
+/**
+ * Root volume usage; walking a tree costs milliseconds, so a figure is
+ * reused for a few seconds (lists of many instances ask for all at once).
+ */
+async function diskUsage(ctx: InstanceContext, instance: ExpandedInstance): Promise<number> {
+  const key = `${instance.record.project}/${instance.name}`;
+  const cached = ctx.usage.get(key);
+  if (cached && cached.at > Date.now() - 15_000) return cached.bytes;
+  const bytes = await ctx.storage
+    .volumeUsage(poolOf(instance), instance.record.project, instance.name, instance.type)
+    .catch(() => 0);
+  ctx.usage.set(key, { bytes, at: Date.now() });
+  return bytes;
+}
+
+async function toApi(ctx: InstanceContext, instance: ExpandedInstance): Promise<Instance> {
+  const r = instance.record;
+  const status = await statusOf(ctx, instance);
+  return {
+    name: r.name,
+    description: r.description,
+    type: instance.type,
+    architecture: r.architecture,
+    status,
+    status_code: StatusCode[status],
+    config: r.config,
+    devices: r.devices,
+    profiles: r.profiles,
+    ephemeral: r.ephemeral,
+    stateful: r.stateful,
+    created_at: r.createdAt.toISOString(),
+    last_used_at: (r.lastUsedAt ?? new Date(0))
+      .toISOString()
+      .replace('1970-01-01T00:00:00.000Z', '1970-01-01T00:00:00Z'),
+    location: r.node,
+    project: r.project,
+    expanded_config: instance.expandedConfig,
+    expanded_devices: instance.expandedDevices,
+  };
+}
+
+async function fullList(
+  ctx: InstanceContext,
+  expanded: ExpandedInstance[],
+  filter?: string,
+): Promise<InstanceFull[]> {
+  const companions = ctx.companions?.of(
+    expanded.map((e) => ({ id: e.record.id, project: e.record.project, name: e.name })),
+  );
+  const full = await Promise.all(
+    expanded.map(async (e): Promise<InstanceFull> => {
+      const [instance, state] = await Promise.all([
+        toApi(ctx, e),
+        stateOf(ctx, e, { disk: false }),
+      ]);
+      return { ...instance, state, snapshots: [], backups: [] };
+    }),
+  );
+  (await companions)?.forEach((c, i) => Object.assign(full[i]!, c));
+  return filter ? filterObjects(full, filter) : full;
+}
+
+function stoppedState(): InstanceState {
+  return {
+    status: 'Stopped',
+    status_code: StatusCode.Stopped,
+    disk: {},
+    memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
+    network: null,
+    pid: 0,
+    processes: 0,
+    cpu: { usage: 0 },
+  };
+}
