@@ -8,8 +8,12 @@ import { EngineError } from '../errors.ts';
 import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from '../images/yaml-subset.ts';
 import type { InstanceType } from '../schemas/index.ts';
 
-export const INDEX_PATH = 'backup/index.yaml';
-export const BACKUP_YAML_PATH = 'backup/container/backup.yaml';
+import {
+  BACKUP_INDEX_PATH as INDEX_PATH,
+  BACKUP_YAML_PATH,
+} from '../archive/backup-entry-check.ts';
+
+export { INDEX_PATH, BACKUP_YAML_PATH };
 
 /** The instance as a backup describes it (the part of LXD's api.Instance an import uses). */
 export interface BackupInstance {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nextBackupName, validBackupName } from './backups.ts';
+import { nextBackupName, validBackupName } from './backup-names.ts';
 
 describe('backup names', () => {
   it('numbers backups as LXD does', () => {

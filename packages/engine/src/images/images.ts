@@ -13,16 +13,12 @@ import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { runCommand } from '../host/run-command.ts';
-import type { OperationContext, StartOperation } from '../operations/operations.ts';
+import type { StartOperation } from '../operations/operations.ts';
 import { Reverter } from '../reverter.ts';
 import { ImageAliasName, type Image, type ImageAliasesEntry } from '../schemas/image.ts';
 import { zeroTime, type InstanceType, type Operation } from '../schemas/index.ts';
-import {
-  ArchiveScanner,
-  detectCompression,
-  type ArchiveScan,
-  type Compression,
-} from './archive-scan.ts';
+import { ArchiveScanner, type ArchiveScan } from '../archive/image-scan.ts';
+import { detectCompression, type Compression } from '../archive/compression.ts';
 import {
   DEFAULT_BUSYBOX,
   busyboxTemplates,
@@ -34,6 +30,7 @@ import type { RootfsPreparation } from '../drivers/driver.ts';
 import { copyTree, scanTree, treeHasXattrs } from '../storage/tree-ops.ts';
 import { parseImageMetadata, writeImageMetadata, type ImageMetadata } from './image-metadata.ts';
 import { KeyedLock } from '../keyed-lock.ts';
+import { scaled, throttled, type Progress } from './progress.ts';
 import {
   debianReleases,
   debootstrapArgs,
@@ -172,8 +169,6 @@ export interface ImportResult extends Record<string, unknown> {
   size: number;
 }
 
-type Progress = (percent: number, stage: string) => Promise<void>;
-
 // ------------------------------------------------------------------ helpers
 
 const FINGERPRINT = /^[0-9a-f]{64}$/;
@@ -237,24 +232,6 @@ function normalizeAliases(aliases: AliasInput[] = []): { name: string; descripti
     seen.add(alias.name);
     return alias;
   });
-}
-
-/** Scales a 0–100 progress into [from, to] of an outer one. */
-function scaled(progress: Progress, from: number, to: number): Progress {
-  return (percent, stage) => progress(from + ((to - from) * percent) / 100, stage);
-}
-
-/** Reports at most every 250 ms (each report is a database write and an event). */
-function throttled(ctx: OperationContext | null): Progress {
-  let last = 0;
-  let lastStage = '';
-  return async (percent, stage) => {
-    const now = performance.now();
-    if (!ctx || (now - last < 250 && stage === lastStage && percent < 100)) return;
-    last = now;
-    lastStage = stage;
-    await ctx.progress(percent, stage);
-  };
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ArchiveEntry } from '../images/archive-entry-check.ts';
+import type { ArchiveEntry } from './image-entry-check.ts';
 import { BackupEntryChecker } from './backup-entry-check.ts';
 
 const file = (path: string): ArchiveEntry => ({ path, type: 'File' });

@@ -4,7 +4,7 @@ import {
   normalizeEntryPath,
   resolveRelativeLink,
   type ArchiveEntry,
-} from './archive-entry-check.ts';
+} from './image-entry-check.ts';
 
 function checkAll(entries: ArchiveEntry[]): ArchiveEntryChecker {
   const c = new ArchiveEntryChecker();

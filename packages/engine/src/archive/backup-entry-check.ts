@@ -1,5 +1,5 @@
 // Path safety for backup tarballs, entry by entry, before anything is
-// written: the image archive rules (images/archive-entry-check.ts) applied
+// written: the image archive rules (image-entry-check.ts) applied
 // to each root filesystem a backup carries. A backup holds
 //   backup/index.yaml
 //   backup/container/{backup.yaml,metadata.yaml,rootfs/…,templates/…}
@@ -15,7 +15,7 @@ import {
   normalizeEntryPath,
   type ArchiveEntry,
   type EntryKind,
-} from '../images/archive-entry-check.ts';
+} from './image-entry-check.ts';
 
 export interface CheckedBackupEntry {
   /** Normalised archive path. */
@@ -26,6 +26,11 @@ export interface CheckedBackupEntry {
   /** The path inside its tree (`rootfs/etc`, `backup.yaml`), or the archive path. */
   inner: string;
 }
+
+/** The backup's own description, read by the import. */
+export const BACKUP_INDEX_PATH = 'backup/index.yaml';
+/** The older per-instance description (LXD before index.yaml carried the config). */
+export const BACKUP_YAML_PATH = 'backup/container/backup.yaml';
 
 const TREE_FILES = new Set(['backup.yaml', 'metadata.yaml']);
 
@@ -132,7 +137,7 @@ export class BackupEntryChecker {
       path === 'backup/container' ||
       path === 'backup/snapshots' ||
       /^backup\/snapshots\/[^/]+$/.test(path);
-    if (path === 'backup/index.yaml') {
+    if (path === BACKUP_INDEX_PATH) {
       if (kind !== 'file') throw refuseEntry(entry.path, 'must be a regular file');
     } else if (isDirSlot) {
       if (kind !== 'directory') throw refuseEntry(entry.path, 'must be a directory');
