@@ -25,7 +25,11 @@ import type {
 } from '../../src/drivers/driver.ts';
 import { LxcDriver } from '../../src/drivers/lxc/lxc-driver.ts';
 import { probeLxc } from '../../src/drivers/lxc/lxc-factory.ts';
-import { buildBusyboxRootfs } from './busybox-rootfs.ts';
+import {
+  DEFAULT_BUSYBOX,
+  probeBusybox,
+  writeBusyboxRootfs,
+} from '../../src/images/busybox-rootfs.ts';
 
 const run = randomBytes(3).toString('hex');
 const project = `lxct${run}`;
@@ -39,16 +43,21 @@ const created: DriverInstance[] = [];
 let bridgeMade = false;
 const timings: Record<string, number> = {};
 
-function instance(
+/** The engine's own busybox image rootfs (as host root: the driver shifts it). */
+const busybox = await probeBusybox(DEFAULT_BUSYBOX);
+
+async function instance(
   name: string,
   config: Record<string, string> = {},
   devices: DriverInstance['expandedDevices'] = {},
-): DriverInstance {
+): Promise<DriverInstance> {
   const dir = path.join(dataDir, 'storage', name);
   const rootfs = path.join(dir, 'rootfs');
   if (!existsSync(rootfs)) {
     mkdirSync(dir, { recursive: true, mode: 0o711 });
-    buildBusyboxRootfs(rootfs, name);
+    mkdirSync(rootfs, { mode: 0o755 });
+    chmodSync(rootfs, 0o755); // the umask must not decide
+    await writeBusyboxRootfs(rootfs, DEFAULT_BUSYBOX, busybox);
   }
   const inst: DriverInstance = {
     id: created.length + 1,
@@ -137,7 +146,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
   });
 
   it('creates an unprivileged container: the rootfs is shifted once', async () => {
-    c1 = instance('c1', {
+    c1 = await instance('c1', {
       'environment.BERTH_TEST': 'hello world',
       'limits.memory': '256MiB',
       'limits.processes': '500',
@@ -286,7 +295,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
     const shared = path.join(dataDir, 'shared');
     mkdirSync(shared, { recursive: true });
     writeFileSync(path.join(shared, 'from-host.txt'), 'bound\n');
-    const c4 = instance(
+    const c4 = await instance(
       'c4',
       {
         'limits.cpu': '1',
@@ -321,7 +330,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
   it('honours raw.idmap: a container id mapped to a chosen host id', async () => {
     // 1500000 is delegated to root by the set-up's /etc/subuid range but lies
     // outside the container's default map (1000000-1065535).
-    const c5 = instance('c5', { 'raw.idmap': 'both 1500000 1000' });
+    const c5 = await instance('c5', { 'raw.idmap': 'both 1500000 1000' });
     await driver.create(c5, {});
     await driver.start(c5);
     const made = await execOut(c5, {
@@ -521,7 +530,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
   });
 
   it('runs a privileged container without a map, with a NIC on a bridge', async () => {
-    const p1 = instance(
+    const p1 = await instance(
       'p1',
       {
         'security.privileged': 'true',
@@ -553,7 +562,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
   });
 
   it('shifts back when the map changes (privileged → unprivileged)', async () => {
-    const p2 = instance('p2', { 'security.privileged': 'true' });
+    const p2 = await instance('p2', { 'security.privileged': 'true' });
     await driver.create(p2, {});
     expect(statSync(path.join(p2.paths.rootfs, 'bin/busybox')).uid).toBe(0);
     p2.expandedConfig = { 'raw.idmap': 'both 2000000 2000' };
@@ -569,7 +578,7 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
   });
 
   it('renames a stopped container, and refuses a running one', async () => {
-    const r1 = instance('r1');
+    const r1 = await instance('r1');
     await driver.create(r1, {});
     await driver.start(r1);
     await expect(driver.rename(r1, 'r2')).rejects.toMatchObject({ code: 'CONFLICT' });
