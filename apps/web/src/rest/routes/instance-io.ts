@@ -7,6 +7,7 @@ import type { RestContext } from '../context.ts';
 import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
 import { fileBodyLimit } from '../body.ts';
 import { ExecOutputStore } from '../exec-output.ts';
+import { inProject } from '../lxd-shapes.ts';
 import { ConsoleSession } from '../console-session.ts';
 import { ExecSession } from '../exec-session.ts';
 import { withSecrets } from '../operation-sockets.ts';
@@ -123,10 +124,8 @@ function pathParam(ctx: RestContext): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
-function logsUrl(project: string, instance: string, file: string, prefix = 'logs'): string {
-  const base = `/1.0/instances/${encodeURIComponent(instance)}/${prefix}/${file}`;
-  return project === 'default' ? base : `${base}?project=${encodeURIComponent(project)}`;
-}
+const logsUrl = (project: string, instance: string, file: string, prefix = 'logs') =>
+  inProject(`/1.0/instances/${encodeURIComponent(instance)}/${prefix}/${file}`, project);
 
 export function registerInstanceIo(router: Router<RestContext>, store: ExecOutputStore): void {
   router.add('POST', '/1.0/instances/:name/exec', async (ctx, p: P) => {

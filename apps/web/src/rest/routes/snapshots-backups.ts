@@ -6,6 +6,7 @@ import { attachment } from '../../server/content-disposition.ts';
 import type { RestContext } from '../context.ts';
 import { validate, withoutGoZeroValues } from '../body.ts';
 import { asyncOp, RestError, sync } from '../envelope.ts';
+import { inProject } from '../lxd-shapes.ts';
 import type { Router } from '../router.ts';
 import { startOperation } from './ops.ts';
 
@@ -23,10 +24,11 @@ const BackupsPost = z.object({
   compression_algorithm: z.string().optional(),
 });
 
-function backupUrl(project: string, instance: string, name: string): string {
-  const base = `/1.0/instances/${encodeURIComponent(instance)}/backups/${encodeURIComponent(name)}`;
-  return project === 'default' ? base : `${base}?project=${encodeURIComponent(project)}`;
-}
+const backupUrl = (project: string, instance: string, name: string) =>
+  inProject(
+    `/1.0/instances/${encodeURIComponent(instance)}/backups/${encodeURIComponent(name)}`,
+    project,
+  );
 
 export function registerSnapshotsAndBackups(router: Router<RestContext>): void {
   router
