@@ -1,12 +1,11 @@
 // What every /1.0 route gets: the parsed request, the engine, the user, and
-// the ONE policy check (server/policy.ts) with LXD's answers.
+// the one access path (server/policy.ts's authorize) as `allow`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Engine } from '@berth/engine';
 import type { z } from 'zod';
 import type { LiveConnections } from '../server/live-connections.ts';
-import { can, type Action } from '../server/policy.ts';
+import { authorize, visibleProjects, type Action } from '../server/policy.ts';
 import type { RestUser } from './auth.ts';
-import { RestError } from './envelope.ts';
 import { jsonBodyLimit, parseJson, readBody, validate } from './body.ts';
 import type { OperationSockets } from './operation-sockets.ts';
 import type { CommonQuery } from './query.ts';
@@ -31,28 +30,14 @@ export interface RestServices {
   connections: LiveConnections;
 }
 
-/** The user, or 401 (403 while the password must be changed first). */
+/** The user, or authorize's refusal: 401, or 403 while the password must be changed first. */
 export function requireUser(user: RestUser | null): RestUser {
-  if (!user) throw new RestError(401, 'Not authorized');
-  if (user.mustChangePassword)
-    throw new RestError(403, 'Change your password first (in the web console)');
-  return user;
+  return authorize(user, 'user');
 }
 
-/**
- * The ONE policy check of the REST API (REST calls and websockets alike): a
- * project the user may not see is "Project not found" (its name does not
- * leak); a role too low is 403.
- */
+/** policy.ts's authorize(), for REST callers that hold the user rather than a RestContext. */
 export function allowAction(user: RestUser, action: Action, project: string): RestUser {
-  if (action === 'server') {
-    if (!can(user, 'server')) throw new RestError(403, 'Only server administrators may do this');
-    return user;
-  }
-  if (!can(user, 'read', project)) throw new RestError(404, 'Project not found');
-  if (!can(user, action, project))
-    throw new RestError(403, `Your role in project "${project}" does not allow ${action}`);
-  return user;
+  return authorize(user, action, project);
 }
 
 export class RestContext {
@@ -81,12 +66,17 @@ export class RestContext {
   }
 
   /**
-   * May the user do `action` in the request's project (or `project`)? A
-   * project the user may not see is "Project not found" (its name does not
-   * leak); a role too low is 403.
+   * May the user do `action` in the request's project (or `project`)?
+   * authorize() answers: a project the user may not see is "Project not
+   * found" (its name does not leak); a role too low is 403.
    */
   allow(action: Action, project: string = this.project): RestUser {
-    return allowAction(this.requireUser(), action, project);
+    return authorize(this.user, action, project);
+  }
+
+  /** The names of the projects the user may see (all of them for server admins). */
+  async visibleProjects(): Promise<string[]> {
+    return visibleProjects(this.requireUser(), await this.engine.projects.names());
   }
 
   rawBody(limit = jsonBodyLimit): Promise<Buffer> {

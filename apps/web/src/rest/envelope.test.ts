@@ -1,21 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Operation } from '@berth/engine';
-import {
-  asyncOp,
-  created,
-  emptySync,
-  errorResult,
-  RestError,
-  sync,
-  type StatusTable,
-} from './envelope.ts';
+import type { EngineErrorCode } from '@berth/engine';
+import { errorCodes } from '../server/error-codes.ts';
+import { AccessError } from '../server/policy.ts';
+import { asyncOp, created, emptySync, errorResult, RestError, sync } from './envelope.ts';
 
-import { lxdSamples } from './lxd-samples.test-data.ts';
+import { lxdSamples } from '../../test/fixtures/lxd-samples.ts';
 
 const reference = (name: string) => lxdSamples[name];
 
-// The engine's table (errors.ts httpStatusOf), repeated so this test stays pure.
-const table: StatusTable = {
+// The statuses LXD answers with, as the one table (server/error-codes.ts) must give them.
+const table: Record<EngineErrorCode, number> = {
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   INVALID_ARGUMENT: 400,
@@ -30,7 +25,7 @@ const table: StatusTable = {
 class FakeEngineError extends Error {
   override readonly name = 'EngineError';
   constructor(
-    readonly code: keyof StatusTable,
+    readonly code: EngineErrorCode,
     message: string,
   ) {
     super(message);
@@ -85,7 +80,7 @@ describe('the envelope', () => {
 
 describe('the one error mapper', () => {
   it('maps a not-found engine error to LXD 404 envelope exactly', () => {
-    const result = errorResult(new FakeEngineError('NOT_FOUND', 'Instance not found'), table);
+    const result = errorResult(new FakeEngineError('NOT_FOUND', 'Instance not found'));
     if (result.kind !== 'json') throw new Error('json expected');
     expect(result.status).toBe(404);
     expect(result.body).toEqual(reference('GET_instance_404.json'));
@@ -94,15 +89,28 @@ describe('the one error mapper', () => {
   it('maps a bad name to 400 with the engine text', () => {
     const message =
       'Invalid instance name: Name can only contain alphanumeric and hyphen characters';
-    const result = errorResult(new FakeEngineError('INVALID_ARGUMENT', message), table);
+    const result = errorResult(new FakeEngineError('INVALID_ARGUMENT', message));
     if (result.kind !== 'json') throw new Error('json expected');
     expect(result.status).toBe(400);
     expect(result.body).toEqual(reference('POST_instances_bad_name.json'));
   });
 
+  it('is the one table’s HTTP column', () => {
+    for (const [code, status] of Object.entries(table))
+      expect(errorCodes[code as EngineErrorCode].http).toBe(status);
+  });
+
+  it('answers a refusal of authorize() with its status and LXD’s words', () => {
+    const r = errorResult(
+      new AccessError('NOT_FOUND', 'Project "p" not found', 'Project not found'),
+    );
+    if (r.kind !== 'json') throw new Error('json expected');
+    expect([r.status, r.body.error]).toEqual([404, 'Project not found']);
+  });
+
   it('uses every code of the table', () => {
     for (const [code, status] of Object.entries(table)) {
-      const r = errorResult(new FakeEngineError(code as keyof StatusTable, 'x'), table);
+      const r = errorResult(new FakeEngineError(code as EngineErrorCode, 'x'));
       if (r.kind !== 'json') throw new Error('json expected');
       expect(r.status).toBe(status);
       expect(r.body.error_code).toBe(status);
@@ -111,15 +119,15 @@ describe('the one error mapper', () => {
 
   it('finds an engine error given as a cause', () => {
     const wrapped = new Error('outer', { cause: new FakeEngineError('CONFLICT', 'busy') });
-    const r = errorResult(wrapped, table);
+    const r = errorResult(wrapped);
     if (r.kind !== 'json') throw new Error('json expected');
     expect(r.status).toBe(409);
     expect(r.body.error).toBe('busy');
   });
 
   it('REST errors keep their status; anything else is 500', () => {
-    const a = errorResult(new RestError(401, 'Not authorized'), table);
-    const b = errorResult(new Error('boom'), table);
+    const a = errorResult(new RestError(401, 'Not authorized'));
+    const b = errorResult(new Error('boom'));
     if (a.kind !== 'json' || b.kind !== 'json') throw new Error('json expected');
     expect([a.status, a.body.error]).toEqual([401, 'Not authorized']);
     expect([b.status, b.body.error, b.body.metadata]).toEqual([500, 'boom', null]);

@@ -1,7 +1,8 @@
 // LXD's response envelope (shared/api/response.go) and the ONE error mapper of
 // the REST API. Every answer under /1.0 is built here: sync, async (HTTP 202
 // with a Location header and the operation as metadata) and error.
-import type { EngineErrorCode, Operation } from '@berth/engine';
+import type { Operation } from '@berth/engine';
+import { codedErrorOf, errorCodes } from '../server/error-codes.ts';
 
 export interface SyncEnvelope {
   type: 'sync';
@@ -113,44 +114,19 @@ export class RestError extends Error {
 }
 
 /**
- * HTTP status per engine error code — the engine's own table (httpStatusOf)
- * is the source; it is passed in once by the handler so this module stays
- * free of the engine's runtime (and pure for unit tests).
- */
-export type StatusTable = Record<EngineErrorCode, number>;
-
-interface EngineErrorShape {
-  name: string;
-  code: EngineErrorCode;
-  message: string;
-}
-
-function engineErrorOf(error: unknown, table: StatusTable): EngineErrorShape | undefined {
-  for (let e: unknown = error, depth = 0; e && depth < 3; depth++) {
-    if (
-      e instanceof Error &&
-      e.name === 'EngineError' &&
-      typeof (e as { code?: unknown }).code === 'string' &&
-      (e as unknown as { code: string }).code in table
-    )
-      return e as unknown as EngineErrorShape;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/**
  * THE error mapper: any thrown value → LXD's error envelope and HTTP status.
- * EngineError → httpStatusOf[code] with its message; RestError → its status;
- * anything else → 500 with its message (as LXD's SmartError does).
+ * An EngineError or a refusal of authorize() → the status of the one table
+ * (server/error-codes.ts) with its message (an AccessError's LXD wording);
+ * RestError → its status; anything else → 500 with its message (as LXD's
+ * SmartError does).
  */
-export function errorResult(error: unknown, table: StatusTable): RestResult {
+export function errorResult(error: unknown): RestResult {
   let status = 500;
   let message = error instanceof Error ? error.message : String(error);
-  const engineError = engineErrorOf(error, table);
-  if (engineError) {
-    status = table[engineError.code];
-    message = engineError.message;
+  const coded = codedErrorOf(error);
+  if (coded) {
+    status = errorCodes[coded.code].http;
+    message = coded.lxdMessage ?? coded.message;
   } else if (error instanceof RestError) {
     status = error.status;
   } else if (

@@ -1,12 +1,13 @@
 // The REST API's entry: server.ts hands every request under /1.0 here.
 // Authenticate, route, run, and write LXD's envelope — errors through the
-// ONE mapper (envelope.ts errorResult with the engine's httpStatusOf).
+// ONE mapper (envelope.ts errorResult over server/error-codes.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import { Readable, type Duplex } from 'node:stream';
-import { httpStatusOf, isEngineError, type Engine } from '@berth/engine';
+import { isEngineError, type Engine } from '@berth/engine';
 import { getBerth } from '../server/berth.ts';
 import type { LiveConnections } from '../server/live-connections.ts';
+import { authorize } from '../server/policy.ts';
 import {
   authenticateRequest,
   localSocketUser,
@@ -20,12 +21,16 @@ import { OperationSockets } from './operation-sockets.ts';
 import { parseCommonQuery } from './query.ts';
 import { Router } from './router.ts';
 import { registerImageTransfer } from './routes/image-transfer.ts';
+import { registerImages } from './routes/images.ts';
 import { registerInstanceIo } from './routes/instance-io.ts';
 import { registerInstances } from './routes/instances.ts';
+import { registerNetworks } from './routes/networks.ts';
 import { registerOperations } from './routes/operations.ts';
-import { registerResources } from './routes/resources.ts';
+import { registerProfiles } from './routes/profiles.ts';
+import { registerProjects } from './routes/projects.ts';
 import { registerServer } from './routes/server.ts';
 import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
+import { registerStorage } from './routes/storage.ts';
 import { createUpgradeHandler } from './websockets.ts';
 
 export interface RestHandlerOptions {
@@ -57,9 +62,13 @@ export function buildRouter(
   registerInstances(router);
   registerInstanceIo(router, execOutput);
   registerSnapshotsAndBackups(router);
-  // Before resources: the first route matching a path answers it.
+  // The first route matching a path answers it (image aliases before fingerprints).
   registerOperations(router);
-  registerResources(router);
+  registerProfiles(router);
+  registerProjects(router);
+  registerImages(router);
+  registerNetworks(router);
+  registerStorage(router);
   registerImageTransfer(router);
   return router;
 }
@@ -105,7 +114,8 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       const user: RestUser | null = await authenticate(req.headers, transport);
       // Only the server's own description is answered without credentials (as LXD does).
       const isPublic = route.method === 'GET' && route.pattern === '/1.0';
-      if (!isPublic && !user) throw new RestError(401, 'Not authorized');
+      // Signed in, or 401; whether a password change is due is asked below, with the rest.
+      if (!isPublic) authorize(user, 'account');
       if (user && crossSiteWrite(route.method, req.headers, user.via))
         throw new RestError(403, 'Cross-site requests with a session cookie are refused');
       const query = parseCommonQuery(url.searchParams);
@@ -115,7 +125,7 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       if (!isPublic) ctx.requireUser();
       result = (await route.handle(ctx, params)) as RestResult;
     } catch (error) {
-      result = errorResult(error, httpStatusOf);
+      result = errorResult(error);
       if (result.kind === 'json' && result.status >= 500 && result.status !== 501)
         console.error('berth: REST request failed', req.method, req.url, error);
     }

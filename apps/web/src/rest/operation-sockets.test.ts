@@ -3,7 +3,7 @@ import type { Operation } from '@berth/engine';
 import { describe, expect, it } from 'vitest';
 import type { ProjectRole } from '../server/policy.ts';
 import type { RestUser } from './auth.ts';
-import { RestError } from './envelope.ts';
+import { errorResult, RestError } from './envelope.ts';
 import { OperationSockets, type SocketOperation } from './operation-sockets.ts';
 import { principalOf } from './principal.ts';
 import { channelOfSecret } from './ws-protocol.ts';
@@ -51,8 +51,10 @@ function refusal(fn: () => unknown): { status: number; message: string } | null 
     fn();
     return null;
   } catch (error) {
-    if (!(error instanceof RestError)) throw error;
-    return { status: error.status, message: error.message };
+    // A RestError or a refusal of authorize(), as the REST API would answer it.
+    const result = errorResult(error);
+    if (result.kind !== 'json' || result.status >= 500) throw error;
+    return { status: result.status, message: result.body.error };
   }
 }
 

@@ -48,6 +48,17 @@ describe('the router', () => {
     expect(statusOf(() => router.match('POST', '/1.0/images/abc'))).toBe(405);
     expect(statusOf(() => router.match('GET', '/1.0/images/%E0%A4%A'))).toBe(404);
   });
+
+  it('lists its routes in matching order', () => {
+    expect(router.routes().map((r) => `${r.method} ${r.pattern}`)).toEqual([
+      'GET /1.0',
+      'GET /1.0/images/aliases',
+      'GET /1.0/images/aliases/:alias',
+      'GET /1.0/images/:fp',
+      'GET /1.0/instances/:name/snapshots/:snap',
+      'DELETE /1.0/instances/:name',
+    ]);
+  });
 });
 
 describe('common query parameters', () => {

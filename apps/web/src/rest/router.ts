@@ -32,6 +32,11 @@ export class Router<C> {
     return this;
   }
 
+  /** Every registered route, in matching order (the access-path test walks them). */
+  routes(): readonly Route<C>[] {
+    return this.#routes.map(({ method, pattern, handle }) => ({ method, pattern, handle }));
+  }
+
   /**
    * The route for a request. A path that no pattern has → 404 "not found";
    * a path known for other methods → 405 "method not allowed" (LXD's texts).

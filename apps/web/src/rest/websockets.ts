@@ -12,7 +12,7 @@
 // closed when that principal is revoked (server/live-connections.ts).
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { httpStatusOf, type EventFilter, type EventBus } from '@berth/engine';
+import type { EventFilter, EventBus } from '@berth/engine';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RequestTransport } from '../server/request-auth.ts';
 import { crossSiteWebsocket, type Authenticate, type RestUser } from './auth.ts';
@@ -24,7 +24,7 @@ import { Router } from './router.ts';
 import { eventFilterFor } from './routes/server.ts';
 import { upgradeRefusal } from './ws-protocol.ts';
 
-interface UpgradeContext {
+export interface UpgradeContext {
   url: URL;
   query: CommonQuery;
   user: RestUser;
@@ -41,6 +41,11 @@ const REVOKED_CLOSE_GRACE_MS = 2_000;
 const EVENTS_PING_MS = 10_000;
 const EVENTS_MAX_MISSED_PONGS = 3;
 
+/** The /1.0 paths that upgrade to a websocket, routed as REST's own. */
+export const upgradeRouter = new Router<UpgradeContext>()
+  .add('GET', '/1.0/events', eventsSocket)
+  .add('GET', '/1.0/operations/:id/websocket', operationSocket);
+
 export interface UpgradeHandler {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, transport: RequestTransport): void;
   /** The server is stopping: end every websocket and websocket operation. */
@@ -54,16 +59,13 @@ export function createUpgradeHandler(
   // No compression: exec output is latency-bound, and LXD's client does not ask for it.
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   const live = new Set<WebSocket>();
-  const router = new Router<UpgradeContext>()
-    .add('GET', '/1.0/events', eventsSocket)
-    .add('GET', '/1.0/operations/:id/websocket', operationSocket);
 
   async function accept(
     req: IncomingMessage,
     transport: RequestTransport,
   ): Promise<{ take: Accept; user: RestUser }> {
     const url = new URL(req.url ?? '/', 'http://berth.invalid');
-    const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+    const { route, params } = upgradeRouter.match(req.method ?? 'GET', url.pathname);
     const user = requireUser(await authenticate(req.headers, transport));
     if (crossSiteWebsocket(req.headers, user.via))
       throw new RestError(403, 'Cross-site websockets with a session cookie are refused');
@@ -99,7 +101,7 @@ export function createUpgradeHandler(
           });
         },
         (error: unknown) => {
-          const result = errorResult(error, httpStatusOf);
+          const result = errorResult(error);
           const status = result.kind === 'json' ? result.status : 500;
           const message = result.kind === 'json' ? result.body.error || 'error' : 'error';
           if (status >= 500) console.error('berth: websocket upgrade failed', req.url, error);

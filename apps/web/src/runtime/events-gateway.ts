@@ -10,7 +10,8 @@ import type { Server } from 'socket.io';
 import type { Event } from '@berth/engine/schemas';
 import type { BerthServices } from '../server/berth.ts';
 import { connectionPrincipal } from '../server/live-connections.ts';
-import { can, type PolicyUser } from '../server/policy.ts';
+import { authorize, can, type PolicyUser } from '../server/policy.ts';
+import { handshakeRefusal } from './handshake-refusal.ts';
 import { sessionFromCookie, type CookieSession } from './session-cookie.ts';
 
 /** How long a socket trusts the roles it loaded before asking again. */
@@ -22,13 +23,12 @@ export function attachEventsGateway(io: Server, berth: BerthServices): void {
   nsp.use((socket, next) => {
     sessionFromCookie(berth, socket.handshake.headers.cookie)
       .then((session) => {
-        if (!session) return next(new Error('UNAUTHORIZED'));
-        if (session.user.mustChangePassword)
-          return next(new Error('FORBIDDEN: change your password first'));
+        // Who it is, and no password change due; its roles are loaded once connected.
+        authorize(session ? { ...session.user, roles: new Map() } : null, 'user');
         socket.data.session = session;
         next();
       })
-      .catch(() => next(new Error('UNAUTHORIZED')));
+      .catch((error: unknown) => next(new Error(handshakeRefusal(error))));
   });
 
   nsp.on('connection', (socket) => {

@@ -27,12 +27,14 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import { z } from 'zod';
 import type { AuditInput } from '@berth/db';
-import { EngineError, isEngineError, type EngineErrorCode } from '@berth/engine';
+import { EngineError } from '@berth/engine';
 import { ProjectName } from '@berth/engine/schemas';
 import type { BerthServices } from '../server/berth.ts';
 import { connectionPrincipal } from '../server/live-connections.ts';
-import { can } from '../server/policy.ts';
+import { codedErrorOf, errorCodes, type ErrorCode } from '../server/error-codes.ts';
+import { authorize } from '../server/policy.ts';
 import { authenticateRequest, type RequestUser } from '../server/request-auth.ts';
+import { handshakeRefusal } from './handshake-refusal.ts';
 
 export const terminalNamespace = '/terminals';
 
@@ -70,22 +72,8 @@ const SignalRequest = z.object({
   ]),
 });
 
-/** The error a client sees: one text per engine code, then the engine's own message. */
-const errorTitle: Record<EngineErrorCode | 'UNAUTHORIZED', string> = {
-  UNAUTHORIZED: 'Sign in first',
-  NOT_FOUND: 'Not found',
-  ALREADY_EXISTS: 'Already exists',
-  INVALID_ARGUMENT: 'Invalid request',
-  FORBIDDEN: 'Not allowed',
-  CONFLICT: 'Conflict',
-  BUSY: 'Busy',
-  NOT_IMPLEMENTED: 'Not supported',
-  DRIVER_UNAVAILABLE: 'Driver unavailable',
-  INTERNAL: 'Internal error',
-};
-
 export interface TerminalError {
-  code: EngineErrorCode | 'UNAUTHORIZED';
+  code: ErrorCode;
   message: string;
 }
 
@@ -97,7 +85,8 @@ class Unauthorized extends Error {
 /** The error's code and its own words (naming the field of an invalid request). */
 function reasonOf(error: unknown): { code: TerminalError['code']; reason: string } {
   if (error instanceof Unauthorized) return { code: 'UNAUTHORIZED', reason: error.message };
-  if (isEngineError(error)) return { code: error.code, reason: error.message };
+  const coded = codedErrorOf(error);
+  if (coded) return { code: coded.code, reason: coded.message };
   if (error instanceof z.ZodError) {
     const issue = error.issues[0];
     const where = issue?.path.join('.') || 'request';
@@ -106,9 +95,10 @@ function reasonOf(error: unknown): { code: TerminalError['code']; reason: string
   return { code: 'INTERNAL', reason: error instanceof Error ? error.message : String(error) };
 }
 
+/** The error a client sees: the table's title for its code, then the error's own words. */
 export function terminalError(error: unknown): TerminalError {
   const { code, reason } = reasonOf(error);
-  return { code, message: `${errorTitle[code]}: ${reason}` };
+  return { code, message: `${errorCodes[code].title}: ${reason}` };
 }
 
 /** Who opened a terminal, as the audit log names them. */
@@ -159,10 +149,8 @@ interface TerminalPrincipal {
   expiresAt: number | null;
 }
 
-async function principalOf(
-  berth: BerthServices,
-  socket: Socket,
-): Promise<TerminalPrincipal | { refused: string }> {
+/** The user the socket's credentials name as the database has them now; null when none is valid. */
+function socketUser(berth: BerthServices, socket: Socket): Promise<RequestUser | null> {
   // socket.io clients pass a token as `auth: { token }`; others send a Bearer header.
   const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   const headers =
@@ -172,10 +160,7 @@ async function principalOf(
           ...socket.handshake.headers,
           authorization: `Bearer ${typeof token === 'string' ? token : ''}`,
         };
-  const user = await authenticateRequest(headers, berth);
-  if (!user) return { refused: 'UNAUTHORIZED' };
-  if (user.mustChangePassword) return { refused: 'FORBIDDEN: change your password first' };
-  return { user, expiresAt: user.expiresAt };
+  return authenticateRequest(headers, berth);
 }
 
 /** The pty behind one socket, whichever kind it is. */
@@ -207,17 +192,6 @@ async function defaultShell(berth: BerthServices, project: string, instance: str
     timeout: 10,
   });
   return probe.exitCode === 0 ? ['/bin/bash', '-l'] : ['/bin/sh', '-l'];
-}
-
-/** May `user` open this terminal? Throws the refusal the client is sent. */
-function authorise(user: RequestUser, req: TerminalRequest): void {
-  // A project the user may not see is "not found", so its name does not leak.
-  if (!can(user, 'read', req.project)) throw EngineError.notFound(`Project "${req.project}"`);
-  if (!can(user, req.kind, req.project))
-    throw new EngineError(
-      'FORBIDDEN',
-      `Your role in project "${req.project}" does not allow ${req.kind}`,
-    );
 }
 
 async function openConsole(berth: BerthServices, req: TerminalRequest): Promise<Pty> {
@@ -276,14 +250,9 @@ function toBuffer(data: unknown): Buffer | null {
 
 /** The handshake's credentials judged again now; throws the refusal the client is sent. */
 async function currentUser(berth: BerthServices, socket: Socket): Promise<RequestUser> {
-  const principal = await principalOf(berth, socket);
-  if ('refused' in principal) {
-    const [code, reason] = principal.refused.split(': ');
-    throw code === 'FORBIDDEN'
-      ? new EngineError('FORBIDDEN', reason ?? 'not allowed')
-      : new Unauthorized('the credentials of this connection are no longer valid');
-  }
-  return principal.user;
+  const user = await socketUser(berth, socket);
+  if (!user) throw new Unauthorized('the credentials of this connection are no longer valid');
+  return user;
 }
 
 function serve(berth: BerthServices, socket: Socket): void {
@@ -327,7 +296,7 @@ function serve(berth: BerthServices, socket: Socket): void {
     try {
       const req = TerminalOpen.parse(raw);
       // The roles and credentials as they are now, not as they were at the handshake.
-      authorise(await currentUser(berth, socket), req);
+      authorize(await currentUser(berth, socket), req.kind, req.project);
       if (req.kind === 'exec') {
         command = req.command ?? (await defaultShell(berth, req.project, req.instance));
         opened = await openExec(berth, req, command);
@@ -386,13 +355,13 @@ function serve(berth: BerthServices, socket: Socket): void {
 export function attachTerminalGateway(io: Server, berth: BerthServices): Namespace {
   const nsp = io.of(terminalNamespace);
   nsp.use((socket, next) => {
-    principalOf(berth, socket)
-      .then((principal) => {
-        if ('refused' in principal) return next(new Error(principal.refused));
-        socket.data.principal = principal;
+    socketUser(berth, socket)
+      .then((found) => {
+        const user = authorize(found, 'user');
+        socket.data.principal = { user, expiresAt: user.expiresAt } satisfies TerminalPrincipal;
         next();
       })
-      .catch(() => next(new Error('UNAUTHORIZED')));
+      .catch((error: unknown) => next(new Error(handshakeRefusal(error))));
   });
   nsp.on('connection', (socket) => serve(berth, socket));
   return nsp;

@@ -1,5 +1,6 @@
-// The one policy module. Every tRPC procedure, page and socket.io connection
-// asks `can()`; nothing is authorised in the browser alone.
+// The one policy module. `can()` is the decision; `authorize()` is the one
+// guard every tRPC procedure, REST route, route handler and socket.io
+// connection goes through. Nothing is authorised in the browser alone.
 //
 // Roles are per project and cumulative: an operator may do what a viewer
 // may, an admin what an operator may. Server admins may do everything,
@@ -79,6 +80,81 @@ export function can(
   const role = user.roles.get(project);
   if (!role) return false;
   return rank(role) >= rank(actionRole[action]);
+}
+
+/**
+ * What a caller asks for: a policy action, or only to be signed in — `user`
+ * (with the required password change done) or `account` (even before it:
+ * changing the password, seeing who one is).
+ */
+export type Access = Action | 'user' | 'account';
+
+/** Whoever authorize() judges: the policy's view of a user, and whether a new password is due. */
+export interface Principal extends PolicyUser {
+  mustChangePassword: boolean;
+}
+
+/** How authorize() refuses; error-codes.ts maps the code for every transport. */
+export type AccessCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND';
+
+/** A refusal of authorize(). */
+export class AccessError extends Error {
+  override readonly name = 'AccessError';
+  constructor(
+    readonly code: AccessCode,
+    message: string,
+    /** The words LXD clients get (REST), where LXD's differ from the console's. */
+    readonly lxdMessage: string = message,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * THE access path of every transport (tRPC, REST over the network and the
+ * unix socket, socket.io, the /api route handlers): `principal` may do
+ * `access`, in `project` for a project action, or the refusal is thrown.
+ * No principal is UNAUTHORIZED; a password change still due is FORBIDDEN
+ * for all but `account`; a project the principal may not read is
+ * NOT_FOUND (its name does not leak); a role too low is FORBIDDEN.
+ */
+export function authorize<P extends Principal>(
+  principal: P | null | undefined,
+  access: ServerAction | 'user' | 'account',
+): P;
+export function authorize<P extends Principal>(
+  principal: P | null | undefined,
+  access: Access,
+  project: string,
+): P;
+export function authorize<P extends Principal>(
+  principal: P | null | undefined,
+  access: Access,
+  project?: string,
+): P {
+  if (!principal) throw new AccessError('UNAUTHORIZED', 'Sign in first', 'Not authorized');
+  if (access === 'account') return principal;
+  if (principal.mustChangePassword)
+    throw new AccessError(
+      'FORBIDDEN',
+      'Change your password first',
+      'Change your password first (in the web console)',
+    );
+  if (access === 'user') return principal;
+  if (isServerAction(access)) {
+    if (!can(principal, access))
+      throw new AccessError('FORBIDDEN', 'Only server administrators may do this');
+    return principal;
+  }
+  if (project === undefined) throw new Error(`authorize: "${access}" needs a project`);
+  if (!can(principal, 'read', project))
+    throw new AccessError('NOT_FOUND', `Project "${project}" not found`, 'Project not found');
+  if (!can(principal, access, project))
+    throw new AccessError(
+      'FORBIDDEN',
+      `Your role in project "${project}" does not allow ${access}`,
+    );
+  return principal;
 }
 
 /** The projects `user` may see: all of `all` for server admins, else those with a role. */

@@ -1,15 +1,15 @@
 // Route handlers (downloads and uploads tRPC cannot carry) authorise through
-// the same context and the one policy module as tRPC procedures, answer
-// EngineErrors with the status tRPC would use for them, and write what they
-// change to the audit log as tRPC's middleware does for mutations.
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+// the same context and policy.ts's authorize() as tRPC procedures, answer
+// errors with the status of the one table (error-codes.ts), and write what
+// they change to the audit log as tRPC's middleware does for mutations.
 import { TRPCError } from '@trpc/server';
 import { ProjectName } from '@berth/engine/schemas';
 import { createContext } from './trpc/context.ts';
 import type { Context } from './trpc/init.ts';
 import { auditEntry } from './trpc/audit-entry.ts';
 import { toTRPCError } from './trpc/error-format.ts';
-import { can, type ProjectAction } from './policy.ts';
+import { codedErrorOf, errorCodes } from './error-codes.ts';
+import { authorize, type ProjectAction } from './policy.ts';
 
 export type RouteContext = Context & { user: NonNullable<Context['user']> };
 
@@ -18,9 +18,8 @@ function problem(status: number, message: string): Response {
 }
 
 /**
- * The signed-in user may do `action` in `project`, or the Response to send.
- * A project the user may not read is answered as not found (its name does
- * not leak), as in `projectProcedure`.
+ * The signed-in user may do `action` in `project` (authorize()), or the
+ * Response to send: authorize's refusal with the table's status.
  */
 export async function authorizeRoute(
   req: Request,
@@ -30,19 +29,17 @@ export async function authorizeRoute(
   if (!ProjectName.safeParse(project).success) return problem(400, 'Invalid project name');
   // The request's own credentials: a session cookie or an API token.
   const ctx = await createContext({ req });
-  if (!ctx.user) return problem(401, 'Sign in first');
-  if (ctx.user.mustChangePassword) return problem(403, 'Change your password first');
-  if (!can(ctx.user, 'read', project)) return problem(404, `Project "${project}" not found`);
-  if (!can(ctx.user, action, project))
-    return problem(403, `Your role in project "${project}" does not allow ${action}`);
-  return { ...ctx, user: ctx.user };
+  try {
+    return { ...ctx, user: authorize(ctx.user, action, project) };
+  } catch (error) {
+    return errorResponse(error);
+  }
 }
 
-/** An error thrown while serving a route, as JSON with the matching status. */
+/** An error thrown while serving a route, as JSON with the table's status (error-codes.ts). */
 export function errorResponse(error: unknown): Response {
-  const mapped = toTRPCError(error);
-  if (mapped instanceof TRPCError)
-    return problem(getHTTPStatusCodeFromError(mapped), mapped.message);
+  const coded = codedErrorOf(error);
+  if (coded) return problem(errorCodes[coded.code].http, coded.message);
   console.error('berth: route failed', error);
   return problem(500, 'Internal error');
 }

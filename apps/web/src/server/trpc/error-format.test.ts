@@ -4,11 +4,17 @@ import { EngineError, EngineErrorCode } from '@berth/engine';
 import { z } from 'zod';
 import { appRouter } from './root.ts';
 import { initTRPC } from '@trpc/server';
-import { asEngineError, errorData, toTRPCError, trpcCodeOf } from './error-format.ts';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { codedErrorOf, errorCodes } from '../error-codes.ts';
+import { errorData, toTRPCError } from './error-format.ts';
 
-describe('trpcCodeOf', () => {
+describe('the tRPC column of the one table', () => {
   it('maps every engine code', () => {
-    expect(Object.keys(trpcCodeOf).sort()).toEqual(Object.values(EngineErrorCode).sort());
+    const trpcCodeOf = Object.fromEntries(
+      Object.values(EngineErrorCode).map((code) => [code, errorCodes[code].trpc]),
+    );
+    // NOT_IMPLEMENTED and DRIVER_UNAVAILABLE were METHOD_NOT_SUPPORTED (405) and
+    // PRECONDITION_FAILED (412); they are now what REST answers (501, 503).
     expect(trpcCodeOf).toMatchObject({
       NOT_FOUND: 'NOT_FOUND',
       INVALID_ARGUMENT: 'BAD_REQUEST',
@@ -16,10 +22,18 @@ describe('trpcCodeOf', () => {
       ALREADY_EXISTS: 'CONFLICT',
       CONFLICT: 'CONFLICT',
       BUSY: 'CONFLICT',
-      NOT_IMPLEMENTED: 'METHOD_NOT_SUPPORTED',
-      DRIVER_UNAVAILABLE: 'PRECONDITION_FAILED',
+      NOT_IMPLEMENTED: 'NOT_IMPLEMENTED',
+      DRIVER_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
       INTERNAL: 'INTERNAL_SERVER_ERROR',
     });
+  });
+
+  it('gives every code the HTTP status of its row', () => {
+    for (const [code, row] of Object.entries(errorCodes))
+      expect([code, getHTTPStatusCodeFromError(new TRPCError({ code: row.trpc }))]).toEqual([
+        code,
+        row.http,
+      ]);
   });
 });
 
@@ -43,7 +57,7 @@ describe('toTRPCError', () => {
     expect(toTRPCError(other)).toBe(other);
     const plain = new Error('boom');
     expect(toTRPCError(plain)).toBe(plain);
-    expect(asEngineError({ name: 'EngineError', code: 'NOT_FOUND' })).toBeUndefined();
+    expect(codedErrorOf({ name: 'EngineError', code: 'NOT_FOUND' })).toBeUndefined();
   });
 });
 

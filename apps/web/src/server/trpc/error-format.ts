@@ -1,44 +1,14 @@
-// EngineError → tRPC, in one place. Next.js bundles this module, so it does
-// not import the engine's runtime (that would be a second copy of the engine's
-// classes); it recognises an EngineError by shape and maps every code through
-// one exhaustive table.
+// EngineErrors and authorize's refusals → tRPC, through the one table
+// (error-codes.ts); what the browser gets besides tRPC's own error shape.
 import { TRPCError } from '@trpc/server';
-import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { EngineErrorCode } from '@berth/engine';
+import { codedErrorOf, errorCodes } from '../error-codes.ts';
 
-export const trpcCodeOf: Record<EngineErrorCode, TRPC_ERROR_CODE_KEY> = {
-  NOT_FOUND: 'NOT_FOUND',
-  ALREADY_EXISTS: 'CONFLICT',
-  INVALID_ARGUMENT: 'BAD_REQUEST',
-  FORBIDDEN: 'FORBIDDEN',
-  CONFLICT: 'CONFLICT',
-  BUSY: 'CONFLICT',
-  NOT_IMPLEMENTED: 'METHOD_NOT_SUPPORTED',
-  DRIVER_UNAVAILABLE: 'PRECONDITION_FAILED',
-  INTERNAL: 'INTERNAL_SERVER_ERROR',
-};
-
-export interface EngineErrorLike extends Error {
-  code: EngineErrorCode;
-  field: string | undefined;
-}
-
-export function asEngineError(error: unknown): EngineErrorLike | undefined {
-  if (!(error instanceof Error) || error.name !== 'EngineError') return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && code in trpcCodeOf ? (error as EngineErrorLike) : undefined;
-}
-
-/** An EngineError (found as the error or its cause) as the TRPCError to answer with; others unchanged. */
+/** A coded error (found as the error or its cause) as the TRPCError to answer with; others unchanged. */
 export function toTRPCError(error: unknown): unknown {
-  const engineError =
-    asEngineError(error) ?? asEngineError((error as { cause?: unknown } | undefined)?.cause);
-  if (!engineError) return error;
-  return new TRPCError({
-    code: trpcCodeOf[engineError.code],
-    message: engineError.message,
-    cause: engineError,
-  });
+  const coded = codedErrorOf(error);
+  if (!coded) return error;
+  return new TRPCError({ code: errorCodes[coded.code].trpc, message: coded.message, cause: coded });
 }
 
 /** What the browser gets besides tRPC's shape: the engine's code and the field it is about. */
@@ -50,7 +20,9 @@ export interface ErrorData {
 }
 
 export function errorData(error: TRPCError): ErrorData {
-  const engineError = asEngineError(error.cause);
+  // The engine's errors only: a refusal of authorize() is tRPC's code alone.
+  const coded = codedErrorOf(error.cause);
+  const engineError = coded?.name === 'EngineError' ? coded : undefined;
   let fieldErrors: Record<string, string> | null = null;
   // Input parsing failed: zod's issues (tRPC hands them over as a Standard
   // Schema error), keyed by field path.
@@ -66,7 +38,7 @@ export function errorData(error: TRPCError): ErrorData {
     }
   }
   return {
-    engineCode: engineError?.code ?? null,
+    engineCode: (engineError?.code as EngineErrorCode | undefined) ?? null,
     field: engineError?.field ?? (fieldErrors ? (Object.keys(fieldErrors)[0] ?? null) : null),
     fieldErrors,
   };

@@ -1,14 +1,15 @@
 // tRPC's one set-up: the context (session, policy user, engine), the error
 // formatter, and the procedures routers build on. Routers stay thin: parse
 // with the engine's schemas, authorise here, call the engine, return.
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC, type TRPCError } from '@trpc/server';
 import type { Engine } from '@berth/engine';
 import { z } from 'zod';
 import { ProjectName } from '@berth/engine/schemas';
 import type { SessionUser } from '../berth.ts';
 import {
-  can,
+  authorize,
   visibleProjects,
+  type Access,
   type PolicyUser,
   type ProjectAction,
   type ServerAction,
@@ -27,15 +28,27 @@ export interface Context {
   resHeaders?: Headers;
 }
 
-const t = initTRPC.context<Context>().create({
-  errorFormatter({ shape, error }) {
-    return { ...shape, data: { ...shape.data, ...errorData(error) } };
-  },
-});
+/**
+ * What a procedure declares: the access it needs (policy.ts's Access). The
+ * procedures below set it with the authorize() middleware that checks it;
+ * access-path.test.ts holds every procedure of the app router to it.
+ */
+export interface ProcedureMeta {
+  access: Access;
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<ProcedureMeta>()
+  .create({
+    errorFormatter({ shape, error }) {
+      return { ...shape, data: { ...shape.data, ...errorData(error) } };
+    },
+  });
 
 export const router = t.router;
 
-/** Every procedure: EngineErrors become the matching tRPC error (error-format.ts). */
+/** Every procedure: EngineErrors and authorize's refusals become the tRPC error of error-codes.ts. */
 const mapErrors = t.procedure.use(async ({ next }) => {
   const result = await next();
   if (!result.ok) throw toTRPCError(result.error);
@@ -59,60 +72,46 @@ const base = mapErrors.use(async ({ ctx, type, path, getRawInput, next }) => {
   return result;
 });
 
-/** A signed-in user who needs no password change first. */
-export const authedProcedure = base.use(({ ctx, next }) => {
-  if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in first' });
-  return next({ ctx: { ...ctx, user: ctx.user } });
-});
+/** A signed-in user, even one who must still change their password (the account router). */
+export const accountProcedure = base
+  .meta({ access: 'account' })
+  .use(({ ctx, next }) => next({ ctx: { ...ctx, user: authorize(ctx.user, 'account') } }));
 
-/** Signed in, but allowed while the password must still be changed. */
-export const accountProcedure = authedProcedure;
-
-export const userProcedure = authedProcedure.use(({ ctx, next }) => {
-  if (ctx.user.mustChangePassword)
-    throw new TRPCError({ code: 'FORBIDDEN', message: 'Change your password first' });
-  return next();
-});
-
-/** Server-wide actions (creating projects, ...): server admins only. */
-export const serverAdminProcedure = userProcedure.use(({ ctx, next }) => {
-  if (!can(ctx.user, 'server'))
-    throw new TRPCError({ code: 'FORBIDDEN', message: 'Only server administrators may do this' });
-  return next();
-});
+/** Signed in, the password change (if one was due) done. */
+export const userProcedure = base
+  .meta({ access: 'user' })
+  .use(({ ctx, next }) => next({ ctx: { ...ctx, user: authorize(ctx.user, 'user') } }));
 
 /**
  * An action outside any project (networks and storage pools: the host's);
  * who may do it is policy.ts's `serverActionAllows`.
  */
 export function serverProcedure(action: ServerAction) {
-  return userProcedure.use(({ ctx, next }) => {
-    if (!can(ctx.user, action))
-      throw new TRPCError({ code: 'FORBIDDEN', message: 'Only server administrators may do this' });
+  return userProcedure.meta({ access: action }).use(({ ctx, next }) => {
+    authorize(ctx.user, action);
     return next();
   });
 }
+
+/** Server-wide actions (creating projects, users, ...): server admins only. */
+export const serverAdminProcedure = serverProcedure('server');
 
 export const ProjectInput = z.object({ project: ProjectName.default('default') });
 
 /**
  * A procedure on one project's objects: input carries `project`; the user
- * must hold a role allowing `action` there. A project the user may not read
- * is answered as not found, so its name does not leak.
+ * must hold a role allowing `action` there (a project the user may not read
+ * is answered as not found, so its name does not leak).
  */
 export function projectProcedure(action: ProjectAction) {
-  return userProcedure.input(ProjectInput).use(({ ctx, input, next }) => {
-    ctx.auditScope.project = input.project;
-    if (!can(ctx.user, 'read', input.project))
-      throw new TRPCError({ code: 'NOT_FOUND', message: `Project "${input.project}" not found` });
-    if (!can(ctx.user, action, input.project)) {
-      throw new TRPCError({
-        code: 'FORBIDDEN',
-        message: `Your role in project "${input.project}" does not allow ${action}`,
-      });
-    }
-    return next();
-  });
+  return userProcedure
+    .meta({ access: action })
+    .input(ProjectInput)
+    .use(({ ctx, input, next }) => {
+      ctx.auditScope.project = input.project;
+      authorize(ctx.user, action, input.project);
+      return next();
+    });
 }
 
 export { visibleProjects };

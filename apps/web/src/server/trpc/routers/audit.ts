@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { TRPCError } from '@trpc/server';
 import type { AuditEntry } from '@berth/db';
 import { ProjectName } from '@berth/engine/schemas';
-import { can } from '../../policy.ts';
+import { authorize, can } from '../../policy.ts';
 import { router, userProcedure } from '../init.ts';
 
 function toEntry(entry: AuditEntry) {
@@ -27,16 +27,7 @@ export const auditRouter = router({
       const page = { limit: input.limit, ...(input.beforeId ? { beforeId: input.beforeId } : {}) };
       let entries: AuditEntry[];
       if (input.project !== undefined) {
-        if (!can(ctx.user, 'read', input.project))
-          throw new TRPCError({
-            code: 'NOT_FOUND',
-            message: `Project "${input.project}" not found`,
-          });
-        if (!can(ctx.user, 'audit', input.project))
-          throw new TRPCError({
-            code: 'FORBIDDEN',
-            message: `Your role in project "${input.project}" does not allow audit`,
-          });
+        authorize(ctx.user, 'audit', input.project);
         entries = await db.audit.list({ ...page, project: input.project });
       } else if (can(ctx.user, 'server')) {
         entries = await db.audit.list(page);

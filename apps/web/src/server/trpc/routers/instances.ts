@@ -1,8 +1,7 @@
-import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { InstancePatch, InstancePut, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
 import { toInstanceRow } from '../../../lib/instance-row.ts';
-import { can, type PolicyUser } from '../../policy.ts';
+import { authorize, type Principal } from '../../policy.ts';
 import { projectProcedure, router, userProcedure } from '../init.ts';
 
 const InstanceName = z.object({ name: z.string().min(1) });
@@ -12,9 +11,8 @@ const InstanceName = z.object({ name: z.string().min(1) });
  * target project's `config` is the procedure's own check). Not found, as
  * for any project the user may not see.
  */
-function assertMayReadSource(user: PolicyUser, sourceProject: string | undefined): void {
-  if (sourceProject !== undefined && sourceProject !== '' && !can(user, 'read', sourceProject))
-    throw new TRPCError({ code: 'NOT_FOUND', message: `Project "${sourceProject}" not found` });
+function assertMayReadSource(user: Principal, sourceProject: string | undefined): void {
+  if (sourceProject !== undefined && sourceProject !== '') authorize(user, 'read', sourceProject);
 }
 
 export const instancesRouter = router({
