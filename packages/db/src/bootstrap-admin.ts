@@ -1,7 +1,7 @@
 // The first server administrator. Created once, on first start: with the
 // password from configuration, or with a generated one that is printed once
 // and must be changed at first login. Never overwrites an existing account.
-import type { Database } from './index.ts';
+import type { Database } from './database.ts';
 import { generatePassword, hashPassword } from './passwords.ts';
 
 export interface BootstrapAdminResult {

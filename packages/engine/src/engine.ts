@@ -19,13 +19,11 @@ import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
 import { everyMinute } from './every-minute.ts';
 import { retainCommandSidecar } from './host/command-sidecar.ts';
-import {
-  DriverRegistry,
-  defaultDriverFactories,
-  type DriverFactories,
-  type DriverInfo,
-  type InstanceHostEvent,
-} from './drivers/registry.ts';
+import type { DriverFactories } from './drivers/driver.ts';
+import { HostEvents } from './drivers/host-events.ts';
+import { loadDrivers } from './drivers/load.ts';
+import type { DriverInfo } from './drivers/registry.ts';
+import { expandedListOf } from './instances/instance-context.ts';
 
 export interface EngineConfig {
   /** Where Berth keeps its database, images, storage, logs and runtime sockets. */
@@ -74,9 +72,6 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   const db = config.db ?? (await openDatabase({ url: defaultDatabaseUrl(dataDir) }));
 
   const events = new EventBus(config.location ?? 'none');
-  // Drivers report host events from the moment they load; the instance
-  // service that handles them is built after the registry.
-  let onInstanceEvent: (event: InstanceHostEvent) => void = () => {};
   const operations = new OperationService(db, events, config.location ?? 'none');
   const projects = new ProjectService(db, events);
   const defaultNetwork =
@@ -84,14 +79,25 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   await projects.ensureDefault(defaultNetwork ? { network: defaultNetwork } : {});
   const storage = new StoragePoolService({ dataDir, db, events });
   await storage.ensureDefault();
-  const networks = new NetworkService({ dataDir, db, events });
+  const networks = new NetworkService({
+    dataDir,
+    db,
+    events,
+    usedBy: (network) => instancesOnNetwork(db, network),
+  });
   if (defaultNetwork) await networks.ensureDefault(defaultNetwork);
 
-  const registry = await DriverRegistry.load(config.drivers ?? defaultDriverFactories, {
-    dataDir,
-    ensureNetwork: (name) => networks.ensureUp(name),
-    onInstanceEvent: (event) => onInstanceEvent(event),
-  });
+  // Drivers report host events from the moment they load; the instance
+  // service that handles them is built after the registry.
+  const hostEvents = new HostEvents();
+  const registry = await loadDrivers(
+    {
+      dataDir,
+      ensureNetwork: (name) => networks.ensureUp(name),
+      onInstanceEvent: (event) => hostEvents.emit(event),
+    },
+    config.drivers,
+  );
   // Instance volume folders of older installs were open to every local user.
   await storage.secureVolumes((type, dir) => (type === 'container' ? volumeRootUid(dir) : 0));
   const profiles = new ProfileService(db, events);
@@ -132,15 +138,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     renamed: (project, from, to) => backups.renameInstance(project, from, to),
     deleted: (project, name) => backups.deleteAll(project, name),
   });
-  networks.setUsageProvider(async (network) => {
-    const all = await instances.list(undefined);
-    return all
-      .filter((i) =>
-        Object.values(i.expanded_devices).some((d) => d.type === 'nic' && d.network === network),
-      )
-      .map((i) => apiUrl.instance(i.project, i.name));
-  });
-  onInstanceEvent = (event) => {
+  hostEvents.subscribe((event) => {
     instances.handleHostEvent(event).catch((error: unknown) => {
       events.logging(
         event.project,
@@ -148,7 +146,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
         `Handling ${event.type} of "${event.name}": ${String(error)}`,
       );
     });
-  };
+  });
   profiles.onChange((users) => instances.applyProfileChange(users));
 
   await operations.reconcile();
@@ -190,4 +188,17 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       if (ownsDb) await db.close();
     },
   };
+}
+
+/**
+ * Who uses a network (LXD's UsedBy): instances with a NIC on it, profiles
+ * applied, as API URLs. Read from the database, so the network service needs
+ * no instance service (which is built after it).
+ */
+async function instancesOnNetwork(db: Database, network: string): Promise<string[]> {
+  return (await expandedListOf(db, undefined))
+    .filter((i) =>
+      Object.values(i.expandedDevices).some((d) => d.type === 'nic' && d.network === network),
+    )
+    .map((i) => apiUrl.instance(i.record.project, i.name));
 }

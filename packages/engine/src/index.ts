@@ -13,7 +13,8 @@ export type {
   ExecRequest,
   ConsoleStream,
 } from './drivers/driver.ts';
-export type { DriverFactory, DriverFactories, DriverInfo } from './drivers/registry.ts';
+export type { DriverFactory, DriverFactories } from './drivers/driver.ts';
+export type { DriverInfo } from './drivers/registry.ts';
 export { expand, expandConfig, expandDevices } from './instances/expand-config.ts';
 export { apiUrl } from './api-url.ts';
 export * from './schemas/index.ts';

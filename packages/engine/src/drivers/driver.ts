@@ -1,8 +1,11 @@
 // The driver interface: what differs between a container (LXC) and a virtual
-// machine (QEMU). The common logic (validation, expansion, snapshots' records,
-// locks, operations) lives in the instance service above it, like LXD's
-// driver_common.go. Every method is required: a driver that cannot do a
-// thing throws EngineError NOT_IMPLEMENTED.
+// machine (QEMU), and what a driver is given and reports back. The common
+// logic (validation, expansion, snapshots' records, locks, operations) lives
+// in the instance service above it; what both drivers share sits in
+// driver-common.ts, like LXD's driver_common.go. Every method is required: a
+// driver that cannot do a thing throws EngineError NOT_IMPLEMENTED. Methods
+// join the interface when a caller needs them (snapshots are copies made by
+// the storage pool, so no driver snapshots storage itself).
 import type {
   ConfigMap,
   DeviceMap,
@@ -141,12 +144,34 @@ export interface InstanceDriver {
   filePush(instance: DriverInstance, path: string, file: FileWrite): Promise<void>;
   fileRemove(instance: DriverInstance, path: string): Promise<void>;
 
-  snapshotStorage(instance: DriverInstance, snapshot: string): Promise<void>;
-  restoreStorage(instance: DriverInstance, snapshot: string): Promise<void>;
-  deleteSnapshotStorage(instance: DriverInstance, snapshot: string): Promise<void>;
-
-  migrate(instance: DriverInstance, target: string): Promise<void>;
-
   /** The engine is closing: stop watching the host (instances keep running). */
   close(): void;
 }
+
+/** What happened to an instance outside an engine call (LXC hooks, a QEMU exit). */
+export interface InstanceHostEvent {
+  type: 'started' | 'stopping' | 'stopped';
+  project: string;
+  name: string;
+  /** For `stopped`: `reboot` when the instance restarts itself, else `stop`. */
+  target?: 'stop' | 'reboot';
+}
+
+/** What the engine gives every driver. */
+export interface DriverEnvironment {
+  dataDir: string;
+  /** Makes sure a managed network exists and is up; returns its bridge interface. */
+  ensureNetwork(name: string): Promise<{ bridge: string; mtu?: number }>;
+  /** Drivers report instance events they notice (hooks, exits) here. */
+  onInstanceEvent(event: InstanceHostEvent): void;
+}
+
+/** How a driver is probed (once, at engine start) and made. */
+export interface DriverFactory {
+  readonly name: InstanceDriver['name'];
+  probe(env: DriverEnvironment): Promise<DriverSupport>;
+  create(env: DriverEnvironment): InstanceDriver;
+}
+
+/** One factory per instance type: a new type does not compile until it has one. */
+export type DriverFactories = Record<InstanceType, DriverFactory>;

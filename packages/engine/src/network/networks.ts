@@ -14,6 +14,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { NetworkRecord, Stores } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { runCommand } from '../host/run-command.ts';
@@ -52,9 +53,6 @@ import {
 import { parseLeases } from './leases.ts';
 import { NAT_TABLE, natAddScript, natChainOf, natRemoveScript } from './nat-rules.ts';
 import { isTrue, validateNetworkConfig } from './network-config.ts';
-import type { NetworkDb, NetworkRow } from './network-repository.ts';
-
-export type { NetworkDb, NetworkRepository } from './network-repository.ts';
 
 export const DEFAULT_NETWORK = 'berthbr0';
 /** Bridges are host-global, so they all live in the default project (LXD with `features.networks=false`). */
@@ -65,13 +63,15 @@ const NFT_TIMEOUT_MS = 10_000;
 export interface NetworkServiceOptions {
   /** dnsmasq's files go to `<dataDir>/networks/<name>/`. */
   dataDir: string;
-  db: NetworkDb;
+  db: Pick<Stores, 'networks'>;
   events?: EventBus;
   /** For subnet picking; [0, 1). */
   random?: () => number;
+  /** Which instances use a network (for `used_by`, and to refuse a delete); default: none. */
+  usedBy?: NetworkUsage;
 }
 
-/** Which instances (API URLs) use a network; the instance service provides it. */
+/** Which instances (API URLs) use a network. */
 export type NetworkUsage = (network: string) => Promise<string[]>;
 
 const statusOf: Record<string, string> = {
@@ -86,22 +86,18 @@ function networkUrl(name: string): string {
 
 export class NetworkService {
   readonly #dataDir: string;
-  readonly #db: NetworkDb;
+  readonly #db: Pick<Stores, 'networks'>;
   readonly #events: EventBus | undefined;
   readonly #random: () => number;
   readonly #lock = new KeyedLock();
-  #usedBy: NetworkUsage = async () => [];
+  readonly #usedBy: NetworkUsage;
 
   constructor(options: NetworkServiceOptions) {
     this.#dataDir = path.resolve(options.dataDir);
     this.#db = options.db;
     this.#events = options.events;
     this.#random = options.random ?? Math.random;
-  }
-
-  /** The instance service registers how to find a network's users (for `used_by` and delete). */
-  setUsageProvider(usage: NetworkUsage): void {
-    this.#usedBy = usage;
+    this.#usedBy = options.usedBy ?? (async () => []);
   }
 
   /** The default bridge record (`berthbr0`), created with a free 10.x.y.1/24 on first start. Does not bring it up. */
@@ -170,7 +166,7 @@ export class NetworkService {
       const current = await this.#record(name);
       const config = await this.#withDefaults(name, req.config, false);
       await this.#db.networks.update(current.id, { description: req.description, config });
-      const next: NetworkRow = { ...current, description: req.description, config };
+      const next: NetworkRecord = { ...current, description: req.description, config };
       this.#up.delete(name);
       if (await linkInfo(name)) {
         try {
@@ -281,7 +277,7 @@ export class NetworkService {
     return path.join(this.#dataDir, 'networks', name);
   }
 
-  async #record(name: string): Promise<NetworkRow> {
+  async #record(name: string): Promise<NetworkRecord> {
     const row = await this.#db.networks.get(HOME_PROJECT, name);
     if (!row) throw EngineError.notFound(`Network "${name}"`);
     return row;
@@ -338,7 +334,7 @@ export class NetworkService {
     return picked;
   }
 
-  async #setUp(row: NetworkRow): Promise<{ bridge: string; mtu: number }> {
+  async #setUp(row: NetworkRecord): Promise<{ bridge: string; mtu: number }> {
     const name = row.name;
     const mtu = Number(row.config['bridge.mtu'] ?? DEFAULT_MTU);
     const address = row.config['ipv4.address'];
@@ -439,7 +435,7 @@ export class NetworkService {
     }
   }
 
-  async #toApi(row: NetworkRow): Promise<Network> {
+  async #toApi(row: NetworkRecord): Promise<Network> {
     return {
       name: row.name,
       description: row.description,

@@ -10,8 +10,9 @@
 // the disk and the database as they were, and a crash leaves only hidden
 // temporaries, which `ensureDefault()` sweeps at start-up.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import type { Stores, StoragePoolRecord, StorageVolumeRecord } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { Reverter } from '../reverter.ts';
@@ -26,14 +27,19 @@ import { KeyedLock } from '../keyed-lock.ts';
 import {
   checkSegment,
   instancePathsIn,
-  poolSubdirs,
   snapshotPathsIn,
   snapshotsDirIn,
   tempSiblingOf,
   type InstancePaths,
 } from './pool-paths.ts';
-import type { PoolRow, StorageDb, VolumeRow } from './storage-repository.ts';
 import { VOLUME_DIR_MODE, ensureMode, secureVolumeDir } from './data-dir-modes.ts';
+import {
+  makePoolLayout,
+  removeIfEmpty,
+  removePoolLayout,
+  sweepTemporaries,
+} from './pool-layout.ts';
+import { poolToApi, poolUrl, volumeToApi } from './storage-api.ts';
 import {
   copyPlainTree,
   copyTree,
@@ -44,7 +50,6 @@ import {
 } from './tree-ops.ts';
 
 export type { InstancePaths } from './pool-paths.ts';
-export type { StorageDb, StorageRepository } from './storage-repository.ts';
 
 export const DEFAULT_POOL = 'default';
 
@@ -59,7 +64,7 @@ const dirPoolKeys = new Set([
 export interface StorageServiceOptions {
   /** Pools without an explicit `source` live in `<dataDir>/storage/<pool>/`. */
   dataDir: string;
-  db: StorageDb;
+  db: Pick<Stores, 'storage'>;
   events?: EventBus;
 }
 
@@ -80,12 +85,6 @@ export interface CreateVolumeOptions {
   fromVolume?: string;
   signal?: AbortSignal;
 }
-
-const statusOf: Record<string, string> = {
-  CREATED: 'Created',
-  PENDING: 'Pending',
-  ERRORED: 'Errored',
-};
 
 function randomSuffix(): string {
   return randomBytes(4).toString('hex');
@@ -109,26 +108,9 @@ async function isDirectory(p: string): Promise<boolean> {
   }
 }
 
-/** rmdir that only succeeds on an empty folder; anything else is left alone. */
-async function removeIfEmpty(dir: string): Promise<void> {
-  try {
-    await rmdir(dir);
-  } catch {
-    // not empty, or already gone
-  }
-}
-
-function poolUrl(name: string): string {
-  return `/1.0/storage-pools/${encodeURIComponent(name)}`;
-}
-
-function withProject(url: string, project: string): string {
-  return project === 'default' ? url : `${url}?project=${encodeURIComponent(project)}`;
-}
-
 export class StoragePoolService {
   readonly #dataDir: string;
-  readonly #db: StorageDb;
+  readonly #db: Pick<Stores, 'storage'>;
   readonly #events: EventBus | undefined;
   readonly #lock = new KeyedLock();
 
@@ -153,12 +135,12 @@ export class StoragePoolService {
   async ensureDefault(): Promise<StoragePool> {
     const existing = await this.#db.storage.getPool(DEFAULT_POOL);
     const pool = existing
-      ? await this.#toApi(existing)
+      ? await poolToApi(existing, await this.#volumesOf(existing))
       : await this.create({ name: DEFAULT_POOL, driver: 'dir' });
     for (const row of await this.#db.storage.listPools()) {
       const source = row.config.source ?? this.defaultSource(row.name);
-      await this.#makeLayout(source);
-      await this.#sweepTemporaries(source);
+      await makePoolLayout(source);
+      await sweepTemporaries(source);
     }
     return pool;
   }
@@ -191,11 +173,12 @@ export class StoragePoolService {
 
   async list(): Promise<StoragePool[]> {
     const rows = await this.#db.storage.listPools();
-    return Promise.all(rows.map((r) => this.#toApi(r)));
+    return Promise.all(rows.map(async (r) => poolToApi(r, await this.#volumesOf(r))));
   }
 
   async get(name: string): Promise<StoragePool> {
-    return this.#toApi(await this.#pool(name));
+    const row = await this.#pool(name);
+    return poolToApi(row, await this.#volumesOf(row));
   }
 
   async create(input: StoragePoolsPost): Promise<StoragePool> {
@@ -228,8 +211,8 @@ export class StoragePoolService {
         await mkdir(source, { recursive: true, mode: 0o711 });
         revert.add(() => removeTree(source));
       }
-      await this.#makeLayout(source);
-      revert.add(() => this.#removeLayout(source));
+      await makePoolLayout(source);
+      revert.add(() => removePoolLayout(source));
       return this.#db.storage.createPool({
         name: req.name,
         driver: req.driver,
@@ -238,7 +221,7 @@ export class StoragePoolService {
       });
     });
     this.#events?.lifecycle('default', 'storage-pool-created', poolUrl(row.name));
-    return this.#toApi(row);
+    return poolToApi(row, await this.#volumesOf(row));
   }
 
   /** Refused while the pool holds volumes. Removes the folder when Berth chose it, else only its layout. */
@@ -250,8 +233,8 @@ export class StoragePoolService {
     const source = row.config.source ?? this.defaultSource(name);
     this.#sources.delete(name);
     await this.#db.storage.deletePool(row.id);
-    await this.#sweepTemporaries(source);
-    await this.#removeLayout(source);
+    await sweepTemporaries(source);
+    await removePoolLayout(source);
     if (source === this.defaultSource(name)) await removeIfEmpty(source);
     this.#events?.lifecycle('default', 'storage-pool-deleted', poolUrl(name));
   }
@@ -264,7 +247,7 @@ export class StoragePoolService {
   async listVolumes(pool: string, project?: string): Promise<StorageVolume[]> {
     await this.#pool(pool);
     const rows = await this.#db.storage.listVolumes(pool, project);
-    return rows.map((r) => this.#volumeToApi(r));
+    return rows.map((r) => volumeToApi(r));
   }
 
   // ------------------------------------------------------- instance volumes
@@ -588,7 +571,7 @@ export class StoragePoolService {
 
   // -------------------------------------------------------------- internals
 
-  async #pool(name: string): Promise<PoolRow> {
+  async #pool(name: string): Promise<StoragePoolRecord> {
     const row = await this.#db.storage.getPool(name);
     if (!row) throw EngineError.notFound(`Storage pool "${name}"`, { field: 'pool' });
     return row;
@@ -609,96 +592,7 @@ export class StoragePoolService {
 
   readonly #sources = new Map<string, string>();
 
-  async #makeLayout(source: string): Promise<void> {
-    await mkdir(source, { recursive: true, mode: 0o711 });
-    await ensureMode(source, 0o711);
-    for (const sub of poolSubdirs) {
-      // 0711: unprivileged containers' mapped root must traverse to its rootfs;
-      // nobody may list the volumes. Snapshots are never run from: root only.
-      const mode = sub.endsWith('-snapshots') ? 0o700 : 0o711;
-      await mkdir(path.join(source, sub), { recursive: true, mode });
-      await ensureMode(path.join(source, sub), mode);
-    }
-    // Volumes are unrelated trees: spread them over block groups (see tree-ops.ts).
-    await Promise.all(
-      ['containers', 'containers-snapshots'].map((sub) =>
-        markTopOfHierarchies(path.join(source, sub)),
-      ),
-    );
-  }
-
-  async #removeLayout(source: string): Promise<void> {
-    for (const sub of poolSubdirs) await removeIfEmpty(path.join(source, sub));
-  }
-
-  /** Hidden `.create-…`/`.delete-…` temporaries a crash left (two levels: type dirs and snapshot folders, plus rootfs swaps). */
-  async #sweepTemporaries(source: string): Promise<void> {
-    const hidden = (entry: string) => /^\.(create|delete|snapshot|restore|replaced)-/.test(entry);
-    const listing = async (dir: string) => {
-      try {
-        return await readdir(dir);
-      } catch {
-        return [];
-      }
-    };
-    for (const sub of poolSubdirs) {
-      const top = path.join(source, sub);
-      for (const entry of await listing(top)) {
-        const full = path.join(top, entry);
-        if (hidden(entry)) {
-          await removeTree(full);
-          continue;
-        }
-        for (const inner of await listing(full)) {
-          if (hidden(inner)) await removeTree(path.join(full, inner));
-        }
-      }
-    }
-  }
-
-  async #toApi(row: PoolRow): Promise<StoragePool> {
-    const volumes = await this.#db.storage.listVolumes(row.name);
-    const usedBy = volumes
-      .filter((v) => !v.name.includes('/'))
-      .map((v) => this.#usedByUrl(v))
-      .sort();
-    return {
-      name: row.name,
-      description: row.description,
-      driver: row.driver,
-      status: statusOf[row.state] ?? 'Unknown',
-      config: row.config,
-      used_by: usedBy,
-      locations: ['none'],
-    };
-  }
-
-  #usedByUrl(v: VolumeRow): string {
-    if (v.type === 'container' || v.type === 'virtual-machine') {
-      return withProject(`/1.0/instances/${encodeURIComponent(v.name)}`, v.project);
-    }
-    if (v.type === 'image') return withProject(`/1.0/images/${v.name}`, v.project);
-    return withProject(
-      `${poolUrl(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`,
-      v.project,
-    );
-  }
-
-  #volumeToApi(v: VolumeRow): StorageVolume {
-    const parent = v.name.split('/')[0] ?? v.name;
-    return {
-      name: v.name,
-      description: v.description,
-      type: v.type,
-      config: v.config,
-      content_type: v.contentType,
-      used_by:
-        v.type === 'container' || v.type === 'virtual-machine'
-          ? [withProject(`/1.0/instances/${encodeURIComponent(parent)}`, v.project)]
-          : [],
-      location: v.node,
-      created_at: v.createdAt.toISOString(),
-      project: v.project,
-    };
+  #volumesOf(row: StoragePoolRecord): Promise<StorageVolumeRecord[]> {
+    return this.#db.storage.listVolumes(row.name);
   }
 }

@@ -8,10 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../db/src/migrate/index.ts';
-import { createPrismaClient } from '../../../db/src/client.ts';
-import { ProjectStore } from '../../../db/src/stores/projects.ts';
-import { NetworkStore } from '../../../db/src/stores/networks.ts';
+import { openDatabase, type Database } from '@berth/db';
 import { NetworkService } from '../../src/network/networks.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import type { Event } from '../../src/schemas/index.ts';
@@ -24,8 +21,10 @@ const vethHost = `bv${suffix}h`;
 const vethGuest = `bv${suffix}g`;
 
 let dataDir: string;
-let client: ReturnType<typeof createPrismaClient>;
+let db: Database;
 let networks: NetworkService;
+/** Instances the test says use the bridge (what the instance service would report). */
+let users: string[] = [];
 const events: Event[] = [];
 const pidsSeen = new Set<number>();
 
@@ -59,15 +58,15 @@ function alive(pid: number): boolean {
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-network-test-'));
   const url = `file:${dataDir}/berth.db`;
-  await applyMigrations({ url });
-  client = createPrismaClient(url);
-  await new ProjectStore(client).create({ name: 'default' });
+  db = await openDatabase({ url });
+  await db.projects.create({ name: 'default' });
   const bus = new EventBus();
   bus.subscribe({}, (e) => events.push(e));
   networks = new NetworkService({
     dataDir,
-    db: { networks: new NetworkStore(client) },
+    db,
     events: bus,
+    usedBy: async (name) => (name === bridge ? users : []),
   });
 });
 
@@ -85,7 +84,7 @@ afterAll(async () => {
   for (const link of [vethHost, bridge]) {
     if (linkJson(link)) sh('ip', ['link', 'del', 'dev', link]);
   }
-  await client?.$disconnect();
+  await db?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -247,10 +246,10 @@ describe('managed bridge network', () => {
   });
 
   it('refuses to delete a network in use', async () => {
-    networks.setUsageProvider(async (name) => (name === bridge ? ['/1.0/instances/c1'] : []));
+    users = ['/1.0/instances/c1'];
     expect((await networks.get(bridge)).used_by).toEqual(['/1.0/instances/c1']);
     expect((await errorOf(networks.delete(bridge))).code).toBe('CONFLICT');
-    networks.setUsageProvider(async () => []);
+    users = [];
   });
 
   it('stops: dnsmasq and bridge gone; a pid file naming another process kills nothing', async () => {

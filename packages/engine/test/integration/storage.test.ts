@@ -16,17 +16,14 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../db/src/migrate/index.ts';
-import { createPrismaClient } from '../../../db/src/client.ts';
-import { ProjectStore } from '../../../db/src/stores/projects.ts';
-import { StorageStore } from '../../../db/src/stores/storage.ts';
+import { openDatabase, type Database } from '@berth/db';
 import { StoragePoolService } from '../../src/storage/storage-pools.ts';
 import { EventBus } from '../../src/events/event-bus.ts';
 import { errorOf } from './helpers.ts';
 
 let dataDir: string;
-let client: ReturnType<typeof createPrismaClient>;
-let store: StorageStore;
+let db: Database;
+let store: Database['storage'];
 let storage: StoragePoolService;
 let tree: string;
 
@@ -44,11 +41,10 @@ async function walk(dir: string, prefix = ''): Promise<string[]> {
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'berth-storage-test-'));
   const url = `file:${dataDir}/berth.db`;
-  await applyMigrations({ url });
-  client = createPrismaClient(url);
-  await new ProjectStore(client).create({ name: 'default' });
-  store = new StorageStore(client);
-  storage = new StoragePoolService({ dataDir, db: { storage: store }, events: new EventBus() });
+  db = await openDatabase({ url });
+  await db.projects.create({ name: 'default' });
+  store = db.storage;
+  storage = new StoragePoolService({ dataDir, db, events: new EventBus() });
 
   // A small tree with what a rootfs has: symlinks (absolute, dangling),
   // a setuid binary, files owned by a mapped id, a hard link.
@@ -68,7 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.$disconnect();
+  await db?.close();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,14 @@
 // What a running container uses, read from the host without entering it
 // (notes §7): cgroup v1 files for memory, CPU, processes and the freezer;
 // `ip -j -s addr` in the container's network namespace for interfaces.
-import { readFileSync, readdirSync, realpathSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../../errors.ts';
 import { runCommand } from '../../host/run-command.ts';
@@ -256,4 +263,29 @@ export function ownCgroupBases(): string[] {
   } catch {
     return ['/'];
   }
+}
+
+/** The cgroup directories of `leaves` still there, in any hierarchy under any of `bases`. */
+export function leftoverCgroups(leaves: readonly string[], bases: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const hierarchy of [
+    'pids',
+    'memory',
+    'cpu',
+    'cpuacct',
+    'cpuset',
+    'freezer',
+    'devices',
+    'blkio',
+    'systemd',
+    'unified',
+  ]) {
+    for (const base of bases) {
+      for (const leaf of leaves) {
+        const dir = path.join(CGROUP_ROOT, hierarchy, base, leaf);
+        if (existsSync(dir)) found.push(dir);
+      }
+    }
+  }
+  return found;
 }

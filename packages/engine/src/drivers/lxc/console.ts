@@ -1,9 +1,9 @@
-// The container's console (/dev/console, tty 0) as a pty stream, and its
-// log (notes §8). lxc-console needs a tty on stdin, so it runs under
-// node-pty. Its escape prefix is Ctrl+a: every 0x01 the user types is
-// doubled (typed once), so a user can never detach us by accident; we detach
-// with SIGTERM. Only one client can hold tty 0: a second attach is BUSY.
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+// The container's console (/dev/console, tty 0) as a pty stream (notes §8).
+// lxc-console needs a tty on stdin, so it runs under node-pty. Its escape
+// prefix is Ctrl+a: every 0x01 the user types is doubled (typed once), so a
+// user can never detach us by accident; we detach with SIGTERM. Only one
+// client can hold tty 0: a second attach is BUSY. The log is read as every
+// driver's is (../console-log.ts).
 import { PassThrough, Writable } from 'node:stream';
 import { EngineError } from '../../errors.ts';
 import type { ConsoleStream } from '../driver.ts';
@@ -119,36 +119,4 @@ export async function attachConsole(
       if (!closed) term.kill('SIGTERM');
     },
   };
-}
-
-/** Default cap of the console log; past it only the newest half is kept. */
-export const CONSOLE_LOG_CAP = 1024 * 1024;
-
-/**
- * Reads the console log (the newest `cap` bytes) and, when the file grew past
- * `cap`, cuts it down to its newest half. The monitor writes it with
- * O_APPEND, so truncating under it is safe.
- */
-export function readConsoleLog(file: string, cap = CONSOLE_LOG_CAP): string {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r+');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw error;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, cap);
-    const buffer = Buffer.alloc(length);
-    readSync(fd, buffer, 0, length, size - length);
-    if (size > cap) {
-      const keep = buffer.subarray(length - Math.floor(cap / 2));
-      ftruncateSync(fd, 0);
-      writeSync(fd, keep, 0, keep.length, 0);
-    }
-    return buffer.toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
 }

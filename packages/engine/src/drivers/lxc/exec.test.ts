@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CWD_WRAPPER, OnlcrUndo, attachArgs, execEnvironment } from './exec.ts';
-import { escapeConsoleInput, readConsoleLog, stripBanner } from './console.ts';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { escapeConsoleInput, stripBanner } from './console.ts';
 
 describe('attachArgs', () => {
   it('clears the environment, sets LXD-like defaults and the request variables', () => {
@@ -87,20 +84,6 @@ describe('console helpers', () => {
       '\r\nConnected to tty 0\r\nType <Ctrl+a q> to exit the console, <Ctrl+a Ctrl+a> to enter Ctrl+a itself\r\n';
     expect(stripBanner(`${banner}login: `)).toEqual({ rest: 'login: ', done: true });
     expect(stripBanner('\r\nConnected to')).toEqual({ rest: '\r\nConnected to', done: false });
-  });
-
-  it('reads the log tail and caps the file, keeping its newest half', () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-console-'));
-    try {
-      const file = path.join(dir, 'console.log');
-      expect(readConsoleLog(file)).toBe('');
-      writeFileSync(file, 'a'.repeat(60) + 'b'.repeat(40));
-      expect(readConsoleLog(file, 200)).toBe('a'.repeat(60) + 'b'.repeat(40));
-      expect(readConsoleLog(file, 50)).toBe('a'.repeat(10) + 'b'.repeat(40));
-      expect(readFileSync(file, 'utf8')).toBe('b'.repeat(25));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });
 

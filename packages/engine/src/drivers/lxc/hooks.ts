@@ -18,7 +18,7 @@ import {
   type FSWatcher,
 } from 'node:fs';
 import path from 'node:path';
-import type { InstanceHostEvent } from '../registry.ts';
+import type { InstanceHostEvent } from '../driver.ts';
 import { parseContainerName } from './lxc-paths.ts';
 
 /** Single-quoted for sh. */

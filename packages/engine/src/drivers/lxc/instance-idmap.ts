@@ -1,5 +1,6 @@
 // The id map an instance runs with: none when privileged, else root's
 // subordinate range (/etc/subuid, /etc/subgid) with raw.idmap punched in.
+import { readFileSync } from 'node:fs';
 import { EngineError } from '../../errors.ts';
 import type { ConfigMap } from '../../schemas/index.ts';
 import { isTrue } from '../../config/index.ts';
@@ -18,6 +19,18 @@ export interface SubidFiles {
 }
 
 /** The map to run `config` with; `null` for a privileged container. */
+/** The host's /etc/subuid and /etc/subgid (empty when missing). */
+export function readSubidFiles(): SubidFiles {
+  const read = (file: string) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return { subuid: read('/etc/subuid'), subgid: read('/etc/subgid') };
+}
+
 export function instanceIdmap(config: ConfigMap, files: SubidFiles): IdmapSet | null {
   if (isTrue(config['security.privileged'])) return null;
   const subuid = parseSubidFile(files.subuid, 'root', '/etc/subuid');

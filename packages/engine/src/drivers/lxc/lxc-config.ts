@@ -2,9 +2,10 @@
 // from the expanded config and devices (LXD's driver_lxc.go initLXC). Pure:
 // everything the host decides (bridges, CPUs, RAM, whether a bind source is a
 // directory) comes in as input. Recipe: docs/notes/lxc-host.md §2.
-import { EngineError } from '../../errors.ts';
 import { isTrue, parseCpuLimit, parseMemory, parseRawLxc } from '../../config/index.ts';
+import { EngineError } from '../../errors.ts';
 import type { ConfigMap, DeviceMap } from '../../schemas/index.ts';
+import type { HostFacts } from '../host-facts.ts';
 import type { IdmapSet } from '../../validation/index.ts';
 import type { DriverInstance } from '../driver.ts';
 import type { ContainerPaths } from './lxc-paths.ts';
@@ -21,12 +22,6 @@ export interface ResolvedNic {
   hostName: string;
   hwaddr?: string;
   mtu?: number;
-}
-
-export interface HostFacts {
-  /** Online CPU count. */
-  cpus: number;
-  memoryBytes: number;
 }
 
 export interface LxcConfigInput {

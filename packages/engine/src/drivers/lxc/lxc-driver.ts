@@ -14,15 +14,15 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { EngineError } from '../../errors.ts';
-import { runCommand, type CommandError } from '../../host/run-command.ts';
-import { parseCpuset } from '../../config/index.ts';
-import { StatusCode, type InstanceState, type InstanceStatus } from '../../schemas/index.ts';
+import { hostFacts, type HostFacts } from '../host-facts.ts';
+import type { CommandError } from '../../host/run-command.ts';
+import type { InstanceState, InstanceStatus } from '../../schemas/index.ts';
 import type { IdmapSet } from '../../validation/index.ts';
 import type {
   ConsoleStream,
+  DriverEnvironment,
   DriverInstance,
   ExecProcess,
   ExecRequest,
@@ -31,21 +31,25 @@ import type {
   InstanceDriver,
   RootfsPreparation,
 } from '../driver.ts';
-import type { DriverEnvironment } from '../registry.ts';
+import { readConsoleLog } from '../console-log.ts';
+import { DriverCommon, sleep } from '../driver-common.ts';
 import {
-  CGROUP_ROOT,
   ProcessCgroups,
+  leftoverCgroups,
   ownCgroupBases,
   readCgroupUsage,
   readNetwork,
   removeContainerCgroups,
 } from './cgroup-state.ts';
-import { attachConsole, readConsoleLog } from './console.ts';
-import { HOST_ENV, execPiped, execPty } from './exec.ts';
+import { attachConsole } from './console.ts';
+import { InitPids, statusOf, type LxcInfo } from './init-pid.ts';
+import { runLxc } from './lxc-command.ts';
+import { execPiped, execPty } from './exec.ts';
 import { RootfsFiles } from './files.ts';
 import { HookSpool, hookEvent, hookScript } from './hooks.ts';
 import {
   instanceIdmap,
+  readSubidFiles,
   parseSerializedIdmap,
   sameIdmap,
   serializeIdmap,
@@ -56,7 +60,6 @@ import {
   memoryLimitBytes,
   planNics,
   renderLxcConfig,
-  type HostFacts,
   type ResolvedNic,
 } from './lxc-config.ts';
 import {
@@ -94,7 +97,6 @@ export function volumeRootUid(dir: string): number {
   }
 }
 
-const LXC_TIMEOUT_MS = 60_000;
 const LXC_LOCK_DIR = '/run/lxc/lock';
 const FREEZE_TIMEOUT_MS = 10_000;
 const CGROUP_CLEANUP_MS = 2_000;
@@ -105,63 +107,22 @@ export interface LxcDriverOptions {
   host?: HostFacts;
 }
 
-function readSubidFiles(): SubidFiles {
-  const read = (file: string) => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch {
-      return '';
-    }
-  };
-  return { subuid: read('/etc/subuid'), subgid: read('/etc/subgid') };
-}
-
-export function hostFacts(): HostFacts {
-  let cpus = os.cpus().length;
-  try {
-    cpus = parseCpuset(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim()).length;
-  } catch {
-    // keep os.cpus()
-  }
-  return { cpus, memoryBytes: os.totalmem() };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export interface LxcInfo {
-  state: string;
-  pid: number;
-}
-
-/**
- * `lxc-info -s -p -H` output: `RUNNING\n1234` for a running container, but
- * `State:          STOPPED` (labelled despite -H) for a stopped one.
- */
-export function parseLxcInfo(text: string): LxcInfo {
-  const info: LxcInfo = { state: 'STOPPED', pid: 0 };
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/^(State|PID):\s*/, '').trim();
-    if (/^[0-9]+$/.test(line)) info.pid = Number(line);
-    else if (/^[A-Z]+$/.test(line)) info.state = line;
-  }
-  return info;
-}
-
-export class LxcDriver implements InstanceDriver {
+export class LxcDriver extends DriverCommon implements InstanceDriver {
   readonly type = 'container' as const;
   readonly name = 'lxc' as const;
   readonly layout: LxcLayout;
-  readonly #env: DriverEnvironment;
   readonly #subidFiles: () => SubidFiles;
   readonly #host: HostFacts;
   readonly #spool: HookSpool;
   readonly #cgroupBases = ownCgroupBases();
+  readonly #inits: InitPids;
   readonly #proxies = new ProxyForwarders();
   #startsInFlight = 0;
 
   constructor(env: DriverEnvironment, options: LxcDriverOptions = {}) {
-    this.#env = env;
+    super(env);
     this.layout = lxcLayout(env.dataDir);
+    this.#inits = new InitPids(this.layout, this.#cgroupBases);
     this.#subidFiles = options.subidFiles ?? readSubidFiles;
     this.#host = options.host ?? hostFacts();
     mkdirSync(this.layout.lxcPath, { recursive: true, mode: 0o711 });
@@ -176,34 +137,16 @@ export class LxcDriver implements InstanceDriver {
         // LXC's own teardown finishes after post-stop: tidy a moment later.
         setTimeout(() => this.#removeCgroups(paths), 500).unref();
       }
-      this.#proxiesFollowHook(
+      this.#proxies.followHook(
         paths,
         event.type,
         event.type === 'started' ? line.pid : undefined,
         event.type === 'stopped' ? event.target : undefined,
       );
-      this.#env.onInstanceEvent(event);
+      this.env.onInstanceEvent(event);
     });
     this.#spool.start();
     void this.#recoverProxies();
-  }
-
-  /**
-   * Forwarders follow the container when it stops or reboots by itself: a
-   * stop ends them, a reboot ends them and its start (a new init, a new
-   * network namespace) brings them back from their records.
-   */
-  #proxiesFollowHook(
-    paths: ContainerPaths,
-    type: 'started' | 'stopping' | 'stopped',
-    pid: number | undefined,
-    target: 'stop' | 'reboot' | undefined,
-  ): void {
-    if (!this.#proxies.hasRecords(paths)) return;
-    const done = (work: Promise<void>) => void work.catch(() => {});
-    if (type === 'stopped')
-      done(this.#proxies.stopAll(paths, { keepRecords: target === 'reboot' }));
-    else if (type === 'started' && pid !== undefined) done(this.#proxies.restore(paths, pid));
   }
 
   /**
@@ -223,11 +166,7 @@ export class LxcDriver implements InstanceDriver {
       if (id === undefined) continue;
       const paths = containerPaths(this.layout, id.project, id.name);
       if (!this.#proxies.hasRecords(paths)) continue;
-      const recorded = this.#recordedPid(paths);
-      const init =
-        recorded !== undefined && recorded > 0 && this.#isOurInit(paths, recorded)
-          ? recorded
-          : this.#findInit(paths);
+      const init = this.#inits.running(paths);
       const work =
         init !== undefined ? this.#proxies.restore(paths, init) : this.#proxies.stopAll(paths);
       await work.catch(() => {});
@@ -294,7 +233,7 @@ export class LxcDriver implements InstanceDriver {
       let bridge = plan.parent ?? '';
       let mtu = plan.mtu;
       if (plan.network !== undefined) {
-        const network = await this.#env.ensureNetwork(plan.network);
+        const network = await this.env.ensureNetwork(plan.network);
         bridge = network.bridge;
         mtu ??= network.mtu;
       }
@@ -344,23 +283,6 @@ export class LxcDriver implements InstanceDriver {
     return paths;
   }
 
-  #lxcArgs(paths: ContainerPaths, ...rest: string[]): string[] {
-    return ['-n', paths.name, '-P', this.layout.lxcPath, ...rest];
-  }
-
-  async #lxc(
-    command: string,
-    args: string[],
-    options: { timeoutMs?: number; allowFailure?: boolean } = {},
-  ) {
-    return runCommand(command, args, {
-      timeoutMs: options.timeoutMs ?? LXC_TIMEOUT_MS,
-      inheritEnv: false,
-      env: HOST_ENV,
-      allowFailure: options.allowFailure ?? false,
-    });
-  }
-
   /** The last lines of lxc.log, for error messages (lxc-start's own stderr says "see the log"). */
   #logTail(paths: ContainerPaths): string {
     try {
@@ -371,144 +293,12 @@ export class LxcDriver implements InstanceDriver {
     }
   }
 
-  /**
-   * The container's state without spawning anything when we can: the init
-   * pid recorded at start (`init.pid`, "0" when known stopped) is checked
-   * against /proc and the container's own cgroup, so a reused pid cannot
-   * pass. Anything else (no record, a dead pid, a reboot inside that
-   * changed the pid) asks lxc-info and records its answer. This keeps
-   * status and listing at file-read cost rather than ~5 ms per container.
-   */
-  async #info(paths: ContainerPaths): Promise<LxcInfo> {
-    const recorded = this.#recordedPid(paths);
-    if (recorded === 0) return { state: 'STOPPED', pid: 0 };
-    if (recorded !== undefined && this.#isOurInit(paths, recorded))
-      return { state: 'RUNNING', pid: recorded };
-    const info = await this.#lxcInfo(paths);
-    this.#recordPid(
-      paths,
-      info.state === 'STOPPED' ? 0 : info.state === 'RUNNING' ? info.pid : undefined,
-    );
-    return info;
-  }
-
-  #pidFile(paths: ContainerPaths): string {
-    return path.join(paths.dir, 'init.pid');
-  }
-
-  #recordedPid(paths: ContainerPaths): number | undefined {
-    try {
-      const pid = Number(readFileSync(this.#pidFile(paths), 'utf8').trim());
-      return Number.isInteger(pid) && pid >= 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Records the init pid (0: stopped; undefined: unknown, forget it). */
-  #recordPid(paths: ContainerPaths, pid: number | undefined): void {
-    try {
-      if (pid === undefined) rmSync(this.#pidFile(paths), { force: true });
-      else if (existsSync(paths.dir)) writeFileSync(this.#pidFile(paths), `${pid}\n`);
-    } catch {
-      // Only a cache: the next status asks lxc-info.
-    }
-  }
-
-  #isOurInit(paths: ContainerPaths, pid: number): boolean {
-    try {
-      const needle = `/${paths.cgroupPayload}`;
-      // Whole path segments: default_c1 must not match default_c10.
-      return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .some((line) => line.endsWith(needle) || line.includes(`${needle}/`));
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * The init pid of a container that just started, from its own freezer
-   * cgroup (the process whose innermost pid is 1) rather than from
-   * lxc-info: spawning a command from the engine costs ≈ 15 ms of its main
-   * thread. `undefined` when it cannot tell (then ask lxc-info).
-   */
-  #findInit(paths: ContainerPaths): number | undefined {
-    for (const base of this.#cgroupBases) {
-      let procs: string;
-      try {
-        procs = readFileSync(
-          path.join(CGROUP_ROOT, 'freezer', base, paths.cgroupPayload, 'cgroup.procs'),
-          'utf8',
-        );
-      } catch {
-        continue;
-      }
-      for (const line of procs.split('\n')) {
-        const pid = Number(line);
-        if (!Number.isInteger(pid) || pid <= 0) continue;
-        try {
-          const nspid = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-          const ids = nspid?.trim().split(/\s+/) ?? [];
-          if (ids.length > 1 && ids.at(-1) === '1' && this.#isOurInit(paths, pid)) return pid;
-        } catch {
-          // gone meanwhile
-        }
-      }
-    }
-    return undefined;
-  }
-
-  async #lxcInfo(paths: ContainerPaths): Promise<LxcInfo> {
-    const result = await this.#lxc('lxc-info', this.#lxcArgs(paths, '-s', '-p', '-H'), {
-      timeoutMs: 10_000,
-      allowFailure: true,
-    });
-    if (result.exitCode !== 0) return { state: 'STOPPED', pid: 0 };
-    return parseLxcInfo(result.stdout);
-  }
-
-  #statusOf(info: LxcInfo): InstanceStatus {
-    switch (info.state) {
-      case 'RUNNING': {
-        // Frozen by writing freezer.state: lxc-info keeps saying RUNNING (notes §6).
-        const freezer = info.pid > 0 ? this.#freezerState(info.pid) : undefined;
-        if (freezer === 'FROZEN') return 'Frozen';
-        if (freezer === 'FREEZING') return 'Freezing';
-        return 'Running';
-      }
-      case 'STARTING':
-        return 'Starting';
-      case 'STOPPING':
-      case 'ABORTING':
-        return 'Stopping';
-      case 'FROZEN':
-        return 'Frozen';
-      case 'FREEZING':
-        return 'Freezing';
-      case 'THAWED':
-        return 'Running';
-      default:
-        return 'Stopped';
-    }
-  }
-
-  #freezerState(pid: number): string | undefined {
-    try {
-      return ProcessCgroups.ofPid(pid).readText('freezer', 'freezer.state');
-    } catch {
-      return undefined;
-    }
-  }
-
   async #requireRunning(
     instance: DriverInstance,
   ): Promise<{ paths: ContainerPaths; info: LxcInfo }> {
     const paths = this.paths(instance);
-    const info = await this.#info(paths);
-    if (info.state !== 'RUNNING' || info.pid <= 0) {
-      throw new EngineError('CONFLICT', `The instance ${instance.name} is not running`);
-    }
+    const info = await this.#inits.info(paths);
+    if (info.state !== 'RUNNING' || info.pid <= 0) throw this.notRunning(instance);
     return { paths, info };
   }
 
@@ -521,31 +311,11 @@ export class LxcDriver implements InstanceDriver {
 
   /** Whether a cgroup of the container is still there (any hierarchy, any base). */
   leftoverCgroups(paths: ContainerPaths): string[] {
-    const found: string[] = [];
-    for (const hierarchy of [
-      'pids',
-      'memory',
-      'cpu',
-      'cpuacct',
-      'cpuset',
-      'freezer',
-      'devices',
-      'blkio',
-      'systemd',
-      'unified',
-    ]) {
-      for (const base of this.#cgroupBases) {
-        for (const leaf of [paths.cgroupPayload, paths.cgroupMonitor]) {
-          const dir = path.join('/sys/fs/cgroup', hierarchy, base, leaf);
-          if (existsSync(dir)) found.push(dir);
-        }
-      }
-    }
-    return found;
+    return leftoverCgroups([paths.cgroupPayload, paths.cgroupMonitor], this.#cgroupBases);
   }
 
   async #tidyAfterStop(paths: ContainerPaths): Promise<void> {
-    this.#recordPid(paths, 0);
+    this.#inits.record(paths, 0);
     const deadline = Date.now() + CGROUP_CLEANUP_MS;
     for (;;) {
       this.#removeCgroups(paths);
@@ -592,12 +362,12 @@ export class LxcDriver implements InstanceDriver {
     await this.#secureVolume(instance, idmap);
     const paths = await this.#writeConfig(instance, idmap, { withNics: false });
     // Known stopped: status answers from this record instead of asking lxc-info.
-    this.#recordPid(paths, 0);
+    this.#inits.record(paths, 0);
   }
 
   async delete(instance: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
-    const info = await this.#info(paths);
+    const info = await this.#inits.info(paths);
     if (info.state !== 'STOPPED') await this.stop(instance);
     await this.#proxies.stopAll(paths);
     // Never lxc-destroy: it deletes lxc.rootfs.path wherever it is (notes §3); storage owns the rootfs.
@@ -610,13 +380,8 @@ export class LxcDriver implements InstanceDriver {
   async rename(instance: DriverInstance, newName: string): Promise<void> {
     const from = this.paths(instance);
     const to = this.paths({ project: instance.project, name: newName });
-    const info = await this.#info(from);
-    if (info.state !== 'STOPPED') {
-      throw new EngineError(
-        'CONFLICT',
-        `The instance ${instance.name} must be stopped to be renamed`,
-      );
-    }
+    const info = await this.#inits.info(from);
+    if (info.state !== 'STOPPED') throw this.mustBeStopped(instance, 'renamed');
     if (existsSync(to.dir) || existsSync(to.logDir)) {
       throw new EngineError('ALREADY_EXISTS', `LXC files for ${newName} already exist (${to.dir})`);
     }
@@ -638,7 +403,7 @@ export class LxcDriver implements InstanceDriver {
 
   async update(instance: DriverInstance, previous: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
-    const info = await this.#info(paths);
+    const info = await this.#inits.info(paths);
     if (info.state !== 'RUNNING' || info.pid <= 0) return;
     const next = instance.expandedConfig;
     const before = previous.expandedConfig;
@@ -665,10 +430,8 @@ export class LxcDriver implements InstanceDriver {
 
   async start(instance: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
-    const info = await this.#info(paths);
-    if (info.state !== 'STOPPED') {
-      throw new EngineError('CONFLICT', `The instance ${instance.name} is already running`);
-    }
+    const info = await this.#inits.info(paths);
+    if (info.state !== 'STOPPED') throw this.alreadyRunning(instance);
     const idmap = this.#idmap(instance);
     await this.#shiftTo(instance, idmap);
     await this.#secureVolume(instance, idmap);
@@ -686,15 +449,15 @@ export class LxcDriver implements InstanceDriver {
     let init: number | undefined;
     try {
       // Returns once the container is RUNNING (notes §6).
-      this.#recordPid(paths, undefined);
-      await this.#lxc('lxc-start', this.#lxcArgs(paths, '-d'));
-      init = this.#findInit(paths);
-      if (init !== undefined) this.#recordPid(paths, init);
+      this.#inits.record(paths, undefined);
+      await runLxc(this.layout, 'lxc-start', paths, ['-d']);
+      init = this.#inits.find(paths);
+      if (init !== undefined) this.#inits.record(paths, init);
       else {
-        const started = await this.#lxcInfo(paths);
+        const started = await this.#inits.ask(paths);
         if (started.state === 'RUNNING') {
           init = started.pid;
-          this.#recordPid(paths, started.pid);
+          this.#inits.record(paths, started.pid);
         }
       }
     } catch (error) {
@@ -715,29 +478,28 @@ export class LxcDriver implements InstanceDriver {
   }
 
   async stop(instance: DriverInstance): Promise<void> {
-    const paths = this.paths(instance);
-    const result = await this.#lxc('lxc-stop', this.#lxcArgs(paths, '-k'), { allowFailure: true });
-    // 2: not running, which is what we want.
-    if (result.exitCode !== 0 && result.exitCode !== 2) {
-      throw new EngineError('INTERNAL', `Failed to stop ${instance.name}: ${result.stderr.trim()}`);
-    }
-    await this.#proxies.stopAll(paths);
-    await this.#tidyAfterStop(paths);
+    await this.#lxcStop(instance, ['-k'], 'stop');
   }
 
   async shutdown(instance: DriverInstance, timeoutMs: number): Promise<void> {
     if (!(timeoutMs > 0)) return this.stop(instance);
-    const paths = this.paths(instance);
     const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
     // Sends lxc.signal.halt (SIGPWR), waits, kills at the timeout.
-    const result = await this.#lxc('lxc-stop', this.#lxcArgs(paths, '-t', String(seconds)), {
-      timeoutMs: seconds * 1000 + 30_000,
+    await this.#lxcStop(instance, ['-t', String(seconds)], 'shut down', seconds * 1000 + 30_000);
+  }
+
+  /** `timeoutMs`: of lxc-stop itself (default: every lxc-* tool's). */
+  async #lxcStop(instance: DriverInstance, args: string[], verb: string, timeoutMs?: number) {
+    const paths = this.paths(instance);
+    const result = await runLxc(this.layout, 'lxc-stop', paths, args, {
+      timeoutMs,
       allowFailure: true,
     });
+    // 2: not running, which is what we want.
     if (result.exitCode !== 0 && result.exitCode !== 2) {
       throw new EngineError(
         'INTERNAL',
-        `Failed to shut down ${instance.name}: ${result.stderr.trim()}`,
+        `Failed to ${verb} ${instance.name}: ${result.stderr.trim()}`,
       );
     }
     await this.#proxies.stopAll(paths);
@@ -771,23 +533,14 @@ export class LxcDriver implements InstanceDriver {
   }
 
   async status(instance: DriverInstance): Promise<InstanceStatus> {
-    return this.#statusOf(await this.#info(this.paths(instance)));
+    return statusOf(await this.#inits.info(this.paths(instance)));
   }
 
   async renderState(instance: DriverInstance): Promise<InstanceState> {
     const paths = this.paths(instance);
-    const info = await this.#info(paths);
-    const status = this.#statusOf(info);
-    const stopped: InstanceState = {
-      status,
-      status_code: StatusCode[status],
-      disk: {},
-      memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
-      network: null,
-      pid: 0,
-      processes: 0,
-      cpu: { usage: 0 },
-    };
+    const info = await this.#inits.info(paths);
+    const status = statusOf(info);
+    const stopped = this.idleState(status);
     if (info.pid <= 0 || status === 'Stopped') return stopped;
     const usage = readCgroupUsage(ProcessCgroups.ofPid(info.pid));
     const hostNames = new Map(
@@ -840,10 +593,6 @@ export class LxcDriver implements InstanceDriver {
     return attachConsole(paths.name, this.layout.lxcPath, size);
   }
 
-  async consoleLog(instance: DriverInstance): Promise<string> {
-    return readConsoleLog(this.paths(instance).consoleLog);
-  }
-
   #files(instance: DriverInstance): RootfsFiles {
     // The ids on disk are what the rootfs is shifted to, whatever the config says now.
     return new RootfsFiles(instance.paths.rootfs, this.currentShift(instance));
@@ -862,28 +611,5 @@ export class LxcDriver implements InstanceDriver {
 
   async fileRemove(instance: DriverInstance, filePath: string): Promise<void> {
     this.#files(instance).remove(filePath);
-  }
-
-  #storageIsNotMine(what: string): never {
-    throw new EngineError(
-      'NOT_IMPLEMENTED',
-      `The lxc driver does not ${what}: snapshots are copies of the rootfs made by the storage pool`,
-    );
-  }
-
-  async snapshotStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
-    this.#storageIsNotMine('snapshot storage');
-  }
-
-  async restoreStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
-    this.#storageIsNotMine('restore storage');
-  }
-
-  async deleteSnapshotStorage(_instance: DriverInstance, _snapshot: string): Promise<void> {
-    this.#storageIsNotMine('delete snapshot storage');
-  }
-
-  async migrate(_instance: DriverInstance, _target: string): Promise<void> {
-    throw new EngineError('NOT_IMPLEMENTED', 'Live migration of containers is not implemented');
   }
 }

@@ -3,8 +3,7 @@
 import { existsSync } from 'node:fs';
 import { isEngineError } from '../../errors.ts';
 import { runCommand } from '../../host/run-command.ts';
-import type { DriverSupport } from '../driver.ts';
-import type { DriverEnvironment, DriverFactory } from '../registry.ts';
+import type { DriverEnvironment, DriverFactory, DriverSupport } from '../driver.ts';
 import { HOST_ENV } from './exec.ts';
 import { LxcDriver } from './lxc-driver.ts';
 

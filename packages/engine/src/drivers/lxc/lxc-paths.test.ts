@@ -6,7 +6,7 @@ import {
   parseContainerName,
   vethName,
 } from './lxc-paths.ts';
-import { parseLxcInfo } from './lxc-driver.ts';
+import { parseLxcInfo } from './init-pid.ts';
 import { instanceIdmap } from './instance-idmap.ts';
 
 describe('names and paths', () => {

@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { EngineError } from '../../errors.ts';
+import { sleep } from '../driver-common.ts';
 import { HOST_ENV } from './exec.ts';
 import type { ContainerPaths } from './lxc-paths.ts';
 import { planProxy, proxyDevices, type ForwarderSpec, type ProxyPlan } from './proxy-plan.ts';
@@ -35,8 +36,6 @@ interface DeviceRecord {
   initPid: number;
   processes: RunningForwarder[];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function sameConfig(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
@@ -288,6 +287,23 @@ export class ProxyForwarders {
       for (const { plan, config } of wanted.values())
         await this.#startDevice(paths, plan, config, initPid);
     });
+  }
+
+  /**
+   * Forwarders follow the container when it stops or reboots by itself: a
+   * stop ends them, a reboot ends them and its start (a new init, a new
+   * network namespace) brings them back from their records.
+   */
+  followHook(
+    paths: ContainerPaths,
+    type: 'started' | 'stopping' | 'stopped',
+    pid: number | undefined,
+    target: 'stop' | 'reboot' | undefined,
+  ): void {
+    if (!this.hasRecords(paths)) return;
+    const done = (work: Promise<void>) => void work.catch(() => {});
+    if (type === 'stopped') done(this.stopAll(paths, { keepRecords: target === 'reboot' }));
+    else if (type === 'started' && pid !== undefined) done(this.restore(paths, pid));
   }
 
   /**

@@ -12,17 +12,18 @@ import os from 'node:os';
 import { PassThrough, Writable } from 'node:stream';
 import { EngineError } from '../../errors.ts';
 import { runCommand } from '../../host/run-command.ts';
-import { StatusCode, type InstanceState, type InstanceStatus } from '../../schemas/index.ts';
-import { readConsoleLog } from '../lxc/console.ts';
+import type { InstanceState, InstanceStatus } from '../../schemas/index.ts';
+import { readConsoleLog } from '../console-log.ts';
+import { DriverCommon, sleep } from '../driver-common.ts';
 import type {
   ConsoleStream,
+  DriverEnvironment,
   DriverInstance,
   ExecProcess,
   FileEntry,
   InstanceDriver,
   RootfsPreparation,
 } from '../driver.ts';
-import type { DriverEnvironment } from '../registry.ts';
 import {
   DEFAULT_CMDLINE,
   buildQemuArgs,
@@ -36,7 +37,6 @@ import { QmpClient } from './qmp-client.ts';
 export const QEMU_BINARY = 'qemu-system-x86_64';
 const START_TIMEOUT_MS = 30_000;
 const EXIT_WAIT_MS = 10_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** utime + stime of a process in ns (from /proc/<pid>/stat; fields after the `(comm)`). */
 export function cpuNsFromStat(stat: string, ticksPerSecond = 100): number {
@@ -60,11 +60,10 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export class QemuDriver implements InstanceDriver {
+export class QemuDriver extends DriverCommon implements InstanceDriver {
   readonly type = 'virtual-machine' as const;
   readonly name = 'qemu' as const;
   readonly accel: Accelerator;
-  readonly #env: DriverEnvironment;
   readonly #monitors = new Map<string, Promise<QmpClient>>();
   /** VMs being stopped by us: their exit is not news. */
   readonly #stopping = new Set<string>();
@@ -72,28 +71,28 @@ export class QemuDriver implements InstanceDriver {
   #closed = false;
 
   constructor(env: DriverEnvironment, accel: Accelerator) {
-    this.#env = env;
+    super(env);
     this.accel = accel;
     mkdirSync(qemuRoot(env.dataDir), { recursive: true, mode: 0o700 });
     this.#reattach();
   }
 
   paths(instance: Pick<DriverInstance, 'project' | 'name'>): VmPaths {
-    return vmPaths(this.#env.dataDir, instance.project, instance.name);
+    return vmPaths(this.env.dataDir, instance.project, instance.name);
   }
 
   /** After an engine restart: reconnect to every VM still running, so its exit is noticed. */
   #reattach(): void {
     let names: string[];
     try {
-      names = readdirSync(qemuRoot(this.#env.dataDir));
+      names = readdirSync(qemuRoot(this.env.dataDir));
     } catch {
       return;
     }
     for (const name of names) {
       const at = name.lastIndexOf('_');
       if (at <= 0) continue;
-      const paths = vmPaths(this.#env.dataDir, name.slice(0, at), name.slice(at + 1));
+      const paths = vmPaths(this.env.dataDir, name.slice(0, at), name.slice(at + 1));
       if (this.#pid(paths) > 0)
         void this.#monitor(paths, name.slice(0, at), name.slice(at + 1)).catch(() => {});
     }
@@ -130,7 +129,7 @@ export class QemuDriver implements InstanceDriver {
           while (this.#pid(paths) > 0 && Date.now() < deadline) await sleep(100);
           if (this.#pid(paths) === 0) {
             rmSync(paths.pidFile, { force: true });
-            this.#env.onInstanceEvent({ type: 'stopped', project, name, target: 'stop' });
+            this.env.onInstanceEvent({ type: 'stopped', project, name, target: 'stop' });
           }
         })();
       });
@@ -155,9 +154,7 @@ export class QemuDriver implements InstanceDriver {
   #requirePid(instance: DriverInstance): { paths: VmPaths; pid: number } {
     const paths = this.paths(instance);
     const pid = this.#pid(paths);
-    if (pid === 0) {
-      throw new EngineError('CONFLICT', `The instance ${instance.name} is not running`);
-    }
+    if (pid === 0) throw this.notRunning(instance);
     return { paths, pid };
   }
 
@@ -178,12 +175,7 @@ export class QemuDriver implements InstanceDriver {
 
   async rename(instance: DriverInstance, _newName: string): Promise<void> {
     const from = this.paths(instance);
-    if (this.#pid(from) > 0) {
-      throw new EngineError(
-        'CONFLICT',
-        `The instance ${instance.name} must be stopped to be renamed`,
-      );
-    }
+    if (this.#pid(from) > 0) throw this.mustBeStopped(instance, 'renamed');
     // Nothing running: the runtime dir is remade at start; old logs go.
     rmSync(from.runDir, { recursive: true, force: true });
     rmSync(from.logDir, { recursive: true, force: true });
@@ -203,9 +195,7 @@ export class QemuDriver implements InstanceDriver {
 
   async start(instance: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
-    if (this.#pid(paths) > 0) {
-      throw new EngineError('CONFLICT', `The instance ${instance.name} is already running`);
-    }
+    if (this.#pid(paths) > 0) throw this.alreadyRunning(instance);
     const boot = bootFiles(instance.paths.rootfs);
     for (const file of [boot.kernel, boot.initrd]) {
       if (!existsSync(file)) {
@@ -345,16 +335,7 @@ export class QemuDriver implements InstanceDriver {
     const paths = this.paths(instance);
     const pid = this.#pid(paths);
     const status = pid === 0 ? 'Stopped' : await this.#statusOfQmp(instance);
-    const state: InstanceState = {
-      status,
-      status_code: StatusCode[status],
-      disk: {},
-      memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
-      network: null,
-      pid: 0,
-      processes: 0,
-      cpu: { usage: 0 },
-    };
+    const state = this.idleState(status);
     if (pid === 0) return state;
     let cpuNs = 0;
     try {
@@ -426,10 +407,6 @@ export class QemuDriver implements InstanceDriver {
     };
   }
 
-  async consoleLog(instance: DriverInstance): Promise<string> {
-    return readConsoleLog(this.paths(instance).consoleLog);
-  }
-
   async filePull(_instance: DriverInstance, _path: string): Promise<{ entry: FileEntry }> {
     this.#noAgent('Reading files');
   }
@@ -440,32 +417,6 @@ export class QemuDriver implements InstanceDriver {
 
   async fileRemove(_instance: DriverInstance, _path: string): Promise<void> {
     this.#noAgent('Removing files');
-  }
-
-  #storageIsNotMine(what: string): never {
-    throw new EngineError(
-      'NOT_IMPLEMENTED',
-      `The qemu driver does not ${what}: snapshots are copies of the volume made by the storage pool`,
-    );
-  }
-
-  async snapshotStorage(): Promise<void> {
-    this.#storageIsNotMine('snapshot storage');
-  }
-
-  async restoreStorage(): Promise<void> {
-    this.#storageIsNotMine('restore storage');
-  }
-
-  async deleteSnapshotStorage(): Promise<void> {
-    this.#storageIsNotMine('delete snapshot storage');
-  }
-
-  async migrate(): Promise<void> {
-    throw new EngineError(
-      'NOT_IMPLEMENTED',
-      'Live migration of virtual machines is not implemented',
-    );
   }
 
   /** The engine is closing: drop QMP connections (the VMs keep running). */

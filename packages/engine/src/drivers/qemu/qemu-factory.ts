@@ -7,8 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isEngineError } from '../../errors.ts';
 import { runCommand } from '../../host/run-command.ts';
-import type { DriverSupport } from '../driver.ts';
-import type { DriverEnvironment, DriverFactory } from '../registry.ts';
+import type { DriverEnvironment, DriverFactory, DriverSupport } from '../driver.ts';
 import type { Accelerator } from './qemu-args.ts';
 import { QEMU_BINARY, QemuDriver } from './qemu-driver.ts';
 

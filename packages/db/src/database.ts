@@ -1,0 +1,93 @@
+// The database as the engine holds it: every store over one client, and
+// transactions that hand out the same stores over the transaction's client.
+import { applyMigrations } from './migrate/index.ts';
+import { createPrismaClient, type Root, type Tx } from './client.ts';
+import { secureSqliteFiles, sqliteFileOf } from './sqlite.ts';
+import { ProjectStore } from './stores/projects.ts';
+import { ProfileStore } from './stores/profiles.ts';
+import { InstanceStore } from './stores/instances.ts';
+import { SnapshotStore } from './stores/snapshots.ts';
+import { OperationStore } from './stores/operations.ts';
+import { UserStore } from './stores/users.ts';
+import { ImageStore } from './stores/images.ts';
+import { StorageStore } from './stores/storage.ts';
+import { NetworkStore } from './stores/networks.ts';
+import { MemberStore } from './stores/members.ts';
+import { ApiTokenStore } from './stores/tokens.ts';
+import { SessionStore } from './stores/sessions.ts';
+import { AuditStore } from './stores/audit.ts';
+
+/** The stores over one client: the root one or a transaction's. */
+export class Stores {
+  readonly projects: ProjectStore;
+  readonly profiles: ProfileStore;
+  readonly instances: InstanceStore;
+  readonly snapshots: SnapshotStore;
+  readonly operations: OperationStore;
+  readonly users: UserStore;
+  readonly images: ImageStore;
+  readonly storage: StorageStore;
+  readonly networks: NetworkStore;
+  readonly members: MemberStore;
+  readonly tokens: ApiTokenStore;
+  readonly sessions: SessionStore;
+  readonly audit: AuditStore;
+
+  constructor(client: Tx) {
+    this.projects = new ProjectStore(client);
+    this.profiles = new ProfileStore(client);
+    this.instances = new InstanceStore(client);
+    this.snapshots = new SnapshotStore(client);
+    this.operations = new OperationStore(client);
+    this.users = new UserStore(client);
+    this.images = new ImageStore(client);
+    this.storage = new StorageStore(client);
+    this.networks = new NetworkStore(client);
+    this.members = new MemberStore(client);
+    this.tokens = new ApiTokenStore(client);
+    this.sessions = new SessionStore(client);
+    this.audit = new AuditStore(client);
+  }
+}
+
+export class Database extends Stores {
+  readonly url: string;
+  readonly #client: Root;
+
+  constructor(client: Root, url: string) {
+    super(client);
+    this.#client = client;
+    this.url = url;
+  }
+
+  /** Runs `fn` in one transaction: everything it writes lands, or nothing does. */
+  transaction<T>(fn: (stores: Stores) => Promise<T>): Promise<T> {
+    return this.#client.$transaction((tx) => fn(new Stores(tx)), {
+      timeout: 30_000,
+      maxWait: 30_000,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#client.$disconnect();
+  }
+}
+
+export interface OpenDatabaseOptions {
+  /** `file:/var/lib/berth/berth.db` (SQLite). */
+  url: string;
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+}
+
+/** Opens the database, creating and migrating it when needed. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.migrate !== false) await applyMigrations({ url: options.url });
+  else await secureSqliteFiles(sqliteFileOf(options.url));
+  return new Database(createPrismaClient(options.url), options.url);
+}
+
+/** Database URL for a data directory: the embedded SQLite file. */
+export function defaultDatabaseUrl(dataDir: string): string {
+  return `file:${dataDir.replace(/\/+$/, '')}/berth.db`;
+}
