@@ -8,6 +8,7 @@ export default defineConfig({
   migrations: { path: 'prisma/migrations' },
   datasource: {
     url:
-      process.env.BERTH_DATABASE_URL ?? `file:${process.env.BERTH_DATA_DIR ?? './data'}/berth.db`,
+      process.env.BERTH_DATABASE_URL ??
+      `file:${process.env.BERTH_DATA_DIR ?? './data'}/database/berth.db`,
   },
 });

@@ -230,7 +230,8 @@ describe('CSRF on the console’s own routes', () => {
 
 describe('the running server’s data directory', () => {
   it('keeps the database and the secrets from other local users', () => {
-    for (const file of ['berth.db', 'berth.db-wal', 'session-secret']) {
+    expect(statSync(path.join(server.dataDir, 'database')).mode & 0o777).toBe(0o700);
+    for (const file of ['database/berth.db', 'database/berth.db-wal', 'session-secret']) {
       const at = path.join(server.dataDir, file);
       expect(statSync(at).mode & 0o777, file).toBe(0o600);
       const read = spawnSync('runuser', ['-u', 'nobody', '--', 'cat', at], { encoding: 'utf8' });

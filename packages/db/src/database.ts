@@ -2,7 +2,8 @@
 // transactions that hand out the same stores over the transaction's client.
 import { applyMigrations } from './migrate/index.ts';
 import { createPrismaClient, type Root, type Tx } from './client.ts';
-import { secureSqliteFiles, sqliteFileOf } from './sqlite.ts';
+import path from 'node:path';
+import { adoptSqliteFile, secureSqliteFiles, sqliteFileOf } from './sqlite.ts';
 import { ProjectStore } from './stores/projects.ts';
 import { ProfileStore } from './stores/profiles.ts';
 import { InstanceStore } from './stores/instances.ts';
@@ -74,7 +75,7 @@ export class Database extends Stores {
 }
 
 export interface OpenDatabaseOptions {
-  /** `file:/var/lib/berth/berth.db` (SQLite). */
+  /** `file:/var/lib/berth/database/berth.db` (SQLite). */
   url: string;
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
@@ -87,7 +88,23 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return new Database(createPrismaClient(options.url), options.url);
 }
 
-/** Database URL for a data directory: the embedded SQLite file. */
+/**
+ * Database URL for a data directory: the embedded SQLite file, in a
+ * root-only `database/` folder as LXD keeps its own (`/var/lib/lxd/database`).
+ */
 export function defaultDatabaseUrl(dataDir: string): string {
-  return `file:${dataDir.replace(/\/+$/, '')}/berth.db`;
+  return `file:${dataDir.replace(/\/+$/, '')}/database/berth.db`;
+}
+
+/**
+ * Opens the data directory's own database (defaultDatabaseUrl), first moving
+ * one an older Berth kept at `<data dir>/berth.db` into `database/`.
+ */
+export async function openDataDirDatabase(
+  dataDir: string,
+  options: Omit<OpenDatabaseOptions, 'url'> = {},
+): Promise<Database> {
+  const url = defaultDatabaseUrl(dataDir);
+  await adoptSqliteFile(path.join(dataDir, 'berth.db'), sqliteFileOf(url));
+  return openDatabase({ ...options, url });
 }

@@ -39,5 +39,6 @@ export {
   Stores,
   defaultDatabaseUrl,
   openDatabase,
+  openDataDirDatabase,
   type OpenDatabaseOptions,
 } from './database.ts';

@@ -1,6 +1,6 @@
 // SQLite specifics live here and nowhere else: the file behind a `file:` URL,
 // WAL mode and the busy timeout. PostgreSQL needs none of this.
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { access, chmod, mkdir, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -47,5 +47,36 @@ export async function prepareSqliteFile(file: string): Promise<void> {
     db.pragma('journal_mode = WAL');
   } finally {
     db.close();
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Moves a database an older install kept at `from` to `to`, in a root-only
+ * folder, when `to` does not exist yet. Its WAL is checkpointed into the
+ * file first (closing the last connection does that and removes the WAL), so
+ * one rename of one file moves everything; a crash before it leaves the old
+ * location whole, and the next start moves it then.
+ */
+export async function adoptSqliteFile(from: string, to: string): Promise<void> {
+  if (from === to || (await exists(to)) || !(await exists(from))) return;
+  await mkdir(path.dirname(to), { recursive: true, mode: 0o700 });
+  const old = new Database(from, { timeout: busyTimeoutMs });
+  try {
+    old.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    old.close();
+  }
+  const sources = sqliteFilesOf(from);
+  const targets = sqliteFilesOf(to);
+  // The companions first (normally gone after the close), the file itself last.
+  for (let i = sources.length - 1; i >= 0; i--) {
+    if (await exists(sources[i]!)) await rename(sources[i]!, targets[i]!);
   }
 }

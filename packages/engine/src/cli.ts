@@ -3,7 +3,7 @@
 //   init   migrate the database, create the default project and the first admin
 //   serve  init, then keep the engine running until SIGINT/SIGTERM
 //   info   print the drivers this host supports
-import { ensureAdmin, openDatabase, defaultDatabaseUrl } from '@berth/db';
+import { ensureAdmin, openDataDirDatabase } from '@berth/db';
 import { writeFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createEngine } from './engine.ts';
@@ -11,7 +11,7 @@ import { parseCliEnv } from './cli-env.ts';
 
 async function init() {
   const env = parseCliEnv();
-  const db = await openDatabase({ url: defaultDatabaseUrl(env.dataDir) });
+  const db = await openDataDirDatabase(env.dataDir);
   const engine = await createEngine({ dataDir: env.dataDir, db, location: env.BERTH_LOCATION });
   const admin = await ensureAdmin(db, {
     username: env.BERTH_ADMIN_USER,

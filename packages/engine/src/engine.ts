@@ -3,7 +3,7 @@
 // out. It never reads process.env; callers pass a parsed config.
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { defaultDatabaseUrl, openDatabase, type Database } from '@berth/db';
+import { openDataDirDatabase, type Database } from '@berth/db';
 import { EventBus } from './events/event-bus.ts';
 import { OperationService } from './operations/operations.ts';
 import { ProjectService } from './projects/projects.ts';
@@ -69,7 +69,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   // Secrets in it are root's only; older installs are put right here.
   await secureDataDir(dataDir);
   const ownsDb = config.db === undefined;
-  const db = config.db ?? (await openDatabase({ url: defaultDatabaseUrl(dataDir) }));
+  const db = config.db ?? (await openDataDirDatabase(dataDir));
 
   const events = new EventBus(config.location ?? 'none');
   const operations = new OperationService(db, events, config.location ?? 'none');

@@ -21,7 +21,9 @@ export const dataDirModes: readonly (readonly [entry: string, mode: number])[] =
   // Traversed by unprivileged containers on the way to their rootfs and devices.
   ['storage', 0o711],
   ['lxc', 0o711],
-  // Root-only: nothing in them is for a container or a local user.
+  // Root-only: nothing in them is for a container or a local user. The
+  // database (password and token hashes, sessions) has its own folder, as LXD's.
+  ['database', 0o700],
   ['images', 0o700],
   ['backups', 0o700],
   ['logs', 0o700],

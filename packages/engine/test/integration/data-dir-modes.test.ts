@@ -3,7 +3,15 @@
 // containers still start and run; a start-up repairs what older installs left open.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +87,8 @@ describe('data directory modes', () => {
 
   it('keeps the database root-only in a directory nobody can list', () => {
     expect(modeOf(t.dataDir)).toBe(0o711);
-    const db = path.join(t.dataDir, 'berth.db');
+    expect(modeOf(path.join(t.dataDir, 'database'))).toBe(0o700);
+    const db = path.join(t.dataDir, 'database', 'berth.db');
     for (const file of [db, `${db}-wal`, `${db}-shm`]) {
       expect(existsSync(file), file).toBe(true);
       expect(modeOf(file), file).toBe(0o600);
@@ -121,9 +130,13 @@ describe('data directory modes', () => {
     const dataDir = t.dataDir;
     await t.engine.close();
     // What an older install left: everything world-readable.
-    const db = path.join(dataDir, 'berth.db');
+    const db = path.join(dataDir, 'database', 'berth.db');
+    const legacy = path.join(dataDir, 'berth.db');
     chmodSync(dataDir, 0o755);
-    chmodSync(db, 0o644);
+    // An older Berth kept the database at the top of the data dir.
+    renameSync(db, legacy);
+    rmSync(path.dirname(db), { recursive: true });
+    chmodSync(legacy, 0o644);
     writeFileSync(path.join(dataDir, 'session-secret'), 'x'.repeat(48), { mode: 0o644 });
     chmodSync(path.join(dataDir, 'session-secret'), 0o644);
     for (const name of [unprivileged, privileged]) {
@@ -131,7 +144,7 @@ describe('data directory modes', () => {
       chownSync(volumeDir(name), 0, 0);
       chmodSync(path.join(dataDir, 'lxc', `default_${name}`, 'config'), 0o644);
     }
-    expect(asNobody('cat', db).status).toBe(0);
+    expect(asNobody('cat', legacy).status).toBe(0);
     expect(
       asNobody('cat', path.join(volumeDir(unprivileged), 'rootfs', 'etc', 'passwd')).status,
     ).toBe(0);
@@ -139,7 +152,13 @@ describe('data directory modes', () => {
     t = await startTestEngine(dataDir);
 
     expect(modeOf(dataDir)).toBe(0o711);
+    // Moved into its root-only folder, with everything it held.
+    expect(existsSync(legacy)).toBe(false);
+    expect(modeOf(path.dirname(db))).toBe(0o700);
     expect(modeOf(db)).toBe(0o600);
+    expect((await t.engine.instances.names('default')).sort()).toEqual(
+      [unprivileged, privileged].sort(),
+    );
     expect(modeOf(path.join(dataDir, 'session-secret'))).toBe(0o600);
     expect(asNobody('cat', db).stderr).toContain('Permission denied');
     expect(asNobody('cat', path.join(dataDir, 'session-secret')).stderr).toContain(
