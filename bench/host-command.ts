@@ -21,6 +21,8 @@ export interface HostCommandOptions {
    * delay to the very floor we measure.
    */
   needStdout?: boolean;
+  /** The child's whole environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export class HostCommandError extends Error {
@@ -39,10 +41,14 @@ export function runHost(
   args: readonly string[],
   options: HostCommandOptions = {},
 ): Promise<HostCommandResult> {
-  const { timeoutMs = 60_000, allowFailure = false, needStdout = false } = options;
+  const { timeoutMs = 60_000, allowFailure = false, needStdout = false, env } = options;
   const argv = [command, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      ...(env ? { env } : {}),
+    });
     let stdout = '';
     let stderr = '';
     let exitCode: number | null = null;

@@ -1,11 +1,13 @@
-// A minimal client for LXD's REST API over its unix socket. The bench talks
-// to LXD directly rather than through the `lxc` CLI so that the Go client's
-// start-up (≈ 20–30 ms per command) is not counted against LXD.
+// A minimal client for LXD's REST API over a unix socket: the one HTTP
+// client the bench drives both LXD and Berth's server with, so the two get
+// the same requests byte for byte over the same kind of connection. (The
+// `lxc` CLI rows add the Go client's start-up, ≈ 20–30 ms per command, to
+// both alike.)
 import http from 'node:http';
 
-export const DEFAULT_LXD_SOCKET = process.env.LXD_DIR
-  ? `${process.env.LXD_DIR}/unix.socket`
-  : '/var/lib/lxd/unix.socket';
+/** LXD's own directory (LXD_DIR), where its unix.socket is. */
+export const DEFAULT_LXD_DIR = process.env.LXD_DIR || '/var/lib/lxd';
+export const DEFAULT_LXD_SOCKET = `${DEFAULT_LXD_DIR}/unix.socket`;
 
 /** LXD's response envelope (sync, async or error). */
 export interface LxdResponse<T = unknown> {

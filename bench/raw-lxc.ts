@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { haveCommand, runHost } from './host-command.ts';
-import { NotAvailable, type Subject } from './subject.ts';
+import { NotAvailable, type Subject, type SubjectPath } from './subject.ts';
 
 const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 
@@ -35,17 +35,17 @@ async function rootIdRange(file: string): Promise<{ start: number; count: number
 export class RawLxcSubject implements Subject {
   readonly id = 'raw' as const;
   readonly label = 'raw LXC';
-  readonly notApplicable = { 'exec-cli': 'lxc-attach already is the command-line tool' };
-  readonly method =
-    'unprivileged, veth on a scratch bridge; each step one lxc-* command spawned from Node (≈ 2–3 ms of each number). ' +
-    'launch = `cp -a` of a prepared, id-shifted rootfs + config + `lxc-start -d`; start `lxc-start -d`; stop `lxc-stop -k`; ' +
-    'exec `lxc-attach --clear-env -- true`; snapshot `cp -a` of the rootfs; list `lxc-ls -f` / `lxc-ls -f -F <all columns>`';
+  readonly paths: { api: SubjectPath };
 
   #work: string | null = null;
   #bridge: string | null = null;
   #idmap: { uid: { start: number; count: number }; gid: { start: number; count: number } } | null =
     null;
   readonly #created = new Set<string>();
+
+  constructor() {
+    this.paths = { api: this.#toolsPath() };
+  }
 
   get #lxcpath(): string {
     if (!this.#work) throw new Error('raw LXC: not prepared');
@@ -145,44 +145,62 @@ export class RawLxcSubject implements Subject {
     }
   }
 
-  async launch(name: string): Promise<void> {
-    const rootfs = path.join(this.#lxcpath, name, 'rootfs');
-    await this.#define(name, rootfs);
-    await runHost('cp', ['-a', this.#template, rootfs]);
-    // `lxc-start -d` returns only once the container is RUNNING.
-    await this.#lxc('lxc-start', name, '-d');
+  #toolsPath(): SubjectPath {
+    return {
+      method:
+        'unprivileged, veth on a scratch bridge; each step one command spawned from Node (≈ 2–3 ms of each number). ' +
+        'launch = `cp -a` of a prepared, id-shifted rootfs + config + `lxc-start -d`; start `lxc-start -d`; stop `lxc-stop -k`; ' +
+        'exec `lxc-attach --clear-env -- true`; snapshot `cp -a` of the rootfs; delete `rm -rf` of the container; ' +
+        'list `lxc-ls -1` / `lxc-ls -f` / `lxc-ls -f -F <all columns>`',
+      launch: async (name) => {
+        const rootfs = path.join(this.#lxcpath, name, 'rootfs');
+        await this.#define(name, rootfs);
+        await runHost('cp', ['-a', this.#template, rootfs]);
+        // `lxc-start -d` returns only once the container is RUNNING.
+        await this.#lxc('lxc-start', name, '-d');
+      },
+      start: (name) => this.#lxc('lxc-start', name, '-d'),
+      stopForce: (name) => this.#lxc('lxc-stop', name, '-k'),
+      // --clear-env: LXC otherwise passes the caller's whole environment in.
+      exec: (name) => this.#lxc('lxc-attach', name, '--clear-env', '--', 'true'),
+      snapshot: async (name, snapshot) => {
+        // A snapshot on a dir backend is a copy of the tree, so the floor is
+        // `cp -a`. (lxc-snapshot would do the same copy, but refuses a running
+        // dir-backed container, and LXD and Berth snapshot running ones.)
+        const snaps = path.join(this.#lxcpath, name, 'snaps');
+        await mkdir(snaps, { recursive: true });
+        await runHost('cp', [
+          '-a',
+          path.join(this.#lxcpath, name, 'rootfs'),
+          path.join(snaps, snapshot),
+        ]);
+      },
+      delete: async (name) => {
+        // Config, rootfs and snapshots are all under the container's directory.
+        await runHost('rm', ['-rf', path.join(this.#lxcpath, name)]);
+        this.#created.delete(name);
+      },
+      lists: {
+        'list-0': () => this.#list(['-1']),
+        'list-1': () => this.#list(['-f']),
+        'list-2': () => this.#list(['-f', '-F', FULL_COLUMNS]),
+      },
+    };
+  }
+
+  async #list(args: string[]): Promise<number> {
+    const { stdout } = await runHost('lxc-ls', ['-P', this.#lxcpath, ...args], {
+      needStdout: true,
+    });
+    const lines = stdout.split('\n').filter((line) => line.trim() !== '');
+    // -f prints a header line first; -1 prints names only.
+    return args.includes('-f') ? Math.max(0, lines.length - 1) : lines.length;
   }
 
   async status(name: string): Promise<string> {
     return (
       await runHost('lxc-info', ['-n', name, '-P', this.#lxcpath, '-sH'], { needStdout: true })
     ).stdout.trim();
-  }
-
-  async start(name: string): Promise<void> {
-    await this.#lxc('lxc-start', name, '-d');
-  }
-
-  async stopForce(name: string): Promise<void> {
-    await this.#lxc('lxc-stop', name, '-k');
-  }
-
-  async exec(name: string): Promise<void> {
-    // --clear-env: LXC otherwise passes the caller's whole environment in.
-    await this.#lxc('lxc-attach', name, '--clear-env', '--', 'true');
-  }
-
-  async snapshot(name: string, snapshot: string): Promise<void> {
-    // A snapshot on a dir backend is a copy of the tree, so the floor is
-    // `cp -a`. (lxc-snapshot would do the same copy, but refuses a running
-    // dir-backed container, and LXD and Berth snapshot running ones.)
-    const snaps = path.join(this.#lxcpath, name, 'snaps');
-    await mkdir(snaps, { recursive: true });
-    await runHost('cp', [
-      '-a',
-      path.join(this.#lxcpath, name, 'rootfs'),
-      path.join(snaps, snapshot),
-    ]);
   }
 
   async createStopped(name: string): Promise<void> {
@@ -199,20 +217,12 @@ export class RawLxcSubject implements Subject {
     this.#created.delete(name);
   }
 
-  async list(recursion: 1 | 2): Promise<number> {
-    const args = ['-P', this.#lxcpath, '-f'];
-    if (recursion === 2) args.push('-F', FULL_COLUMNS);
-    const { stdout } = await runHost('lxc-ls', args, { needStdout: true });
-    // One header line, then one line per container.
-    return Math.max(0, stdout.trim().split('\n').length - 1);
-  }
-
   async cleanup(): Promise<string[]> {
     const warnings: string[] = [];
     if (this.#work) {
       for (const name of [...this.#created]) {
         await this.remove(name).catch((error: unknown) =>
-          warnings.push(`raw LXC: ${name}: ${String(error)}`),
+          warnings.push(`${name}: ${String(error)}`),
         );
       }
       // LXC keeps per-lxcpath lock files under /run/lxc/lock/<lxcpath>; ours
@@ -221,14 +231,13 @@ export class RawLxcSubject implements Subject {
         () => undefined,
       );
       await rm(this.#work, { recursive: true, force: true }).catch((error: unknown) =>
-        warnings.push(`raw LXC: ${String(error)}`),
+        warnings.push(String(error)),
       );
       this.#work = null;
     }
     if (this.#bridge) {
       const result = await runHost('ip', ['link', 'del', this.#bridge], { allowFailure: true });
-      if (result.exitCode !== 0)
-        warnings.push(`raw LXC: bridge ${this.#bridge}: ${result.stderr.trim()}`);
+      if (result.exitCode !== 0) warnings.push(`bridge ${this.#bridge}: ${result.stderr.trim()}`);
       this.#bridge = null;
     }
     return warnings;

@@ -1,21 +1,29 @@
-// The one sequence every subject goes through. Each lifecycle operation acts
-// on its own fresh instance where it can (launch N, stop those N, start those
-// N), so a sample is never an operation on an instance that a previous
-// sample left in an unusual state. Exec and snapshot repeat on one running
-// instance, which is how they are used.
+// The one sequence every subject goes through, once per path (API, then
+// CLI). Each lifecycle operation acts on its own fresh instance where it can
+// (launch N, stop those N, start those N, delete those N), so a sample is
+// never an operation on an instance that a previous sample left in an
+// unusual state. Exec and snapshot repeat on one running instance, which is
+// how they are used. The listings run last, over one set of stopped
+// instances that every path lists.
 import { runPool } from './pool.ts';
 import { timed } from './stats.ts';
-import { NotAvailable, type OperationId, type Subject } from './subject.ts';
+import {
+  NotAvailable,
+  type ListingId,
+  type PathId,
+  type RowId,
+  type Subject,
+  type SubjectPath,
+} from './subject.ts';
 
 export type Outcome =
   | { kind: 'measured'; samples: number[] }
   | { kind: 'not-available'; reason: string }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'not-applicable'; reason: string };
+  | { kind: 'failed'; reason: string };
 
 export interface SubjectReport {
   subject: Subject;
-  outcomes: Partial<Record<OperationId, Outcome>>;
+  outcomes: Partial<Record<RowId, Outcome>>;
   /** Wall-clock time of the whole subject, set-up and clean-up included. */
   durationMs: number;
   warnings: string[];
@@ -54,6 +62,17 @@ function dependentOutcome(on: string, prior: Outcome): Outcome {
     : { kind: 'failed', reason };
 }
 
+/** Every row a subject has: each of its paths' lifecycle operations and listings. */
+export function rowsOf(subject: Subject): RowId[] {
+  const rows: RowId[] = [];
+  for (const [pathId, path] of Object.entries(subject.paths) as [PathId, SubjectPath][]) {
+    for (const op of ['launch', 'start', 'stop', 'exec', 'snapshot', 'delete'] as const)
+      rows.push(`${pathId}:${op}`);
+    for (const listing of Object.keys(path.lists) as ListingId[]) rows.push(`${pathId}:${listing}`);
+  }
+  return rows;
+}
+
 export async function runScenario(
   subject: Subject,
   options: ScenarioOptions,
@@ -61,34 +80,21 @@ export async function runScenario(
   const { iterations, listCount, namePrefix, log } = options;
   const began = performance.now();
   const outcomes: SubjectReport['outcomes'] = {};
-  let warnings: string[] = [];
+  const warnings: string[] = [];
   const report = (): SubjectReport => ({
     subject,
     outcomes,
     durationMs: performance.now() - began,
     warnings,
   });
-
-  for (const [op, reason] of Object.entries(subject.notApplicable ?? {})) {
-    outcomes[op as OperationId] = { kind: 'not-applicable', reason };
-  }
-  const allOps: OperationId[] = [
-    'launch',
-    'start',
-    'stop',
-    'exec',
-    'exec-cli',
-    'snapshot',
-    'list-1',
-    'list-2',
-  ];
   const markAll = (outcome: Outcome) => {
-    for (const op of allOps) outcomes[op] ??= outcome;
+    for (const row of rowsOf(subject)) outcomes[row] ??= outcome;
   };
+  const repeats = Array.from({ length: iterations }, (_, i) => i);
 
-  /** Times `fn` once per item; any error ends the operation with no numbers. */
+  /** Times `fn` once per item; any error ends the row with no numbers. Returns the items done. */
   const measure = async <T>(
-    op: OperationId,
+    row: RowId,
     items: readonly T[],
     fn: (item: T, index: number) => Promise<void>,
   ): Promise<T[]> => {
@@ -100,13 +106,74 @@ export async function runScenario(
         samples.push(await timed(() => fn(item, index)));
         done.push(item);
       }
-      outcomes[op] = { kind: 'measured', samples };
+      outcomes[row] = { kind: 'measured', samples };
     } catch (error) {
       if (options.signal?.aborted) throw error;
-      outcomes[op] = outcomeOf(error);
-      log(`  ${op}: ${outcomes[op].kind}: ${reasonOf(error)}`);
+      outcomes[row] = outcomeOf(error);
+      log(`  ${row}: ${outcomes[row].kind}: ${reasonOf(error)}`);
     }
     return done;
+  };
+
+  /** Removes instances (untimed), a few at a time; returns warnings instead of throwing. */
+  const removeAll = async (names: readonly string[]): Promise<void> => {
+    await runPool(names, options.createConcurrency, (name) =>
+      subject
+        .remove(name)
+        .catch((error: unknown) => void warnings.push(`${name}: ${reasonOf(error)}`)),
+    );
+  };
+
+  /** launch, exec, snapshot, stop, start and delete through one path. */
+  const lifecycle = async (pathId: PathId, path: SubjectPath): Promise<void> => {
+    const row = (op: string) => `${pathId}:${op}` as RowId;
+    const names = repeats.map((i) => `${namePrefix}-${pathId[0]}${i}`);
+    const tag = `${subject.label} ${pathId}`;
+    const left = new Set(names);
+    try {
+      log(`${tag}: launch ×${iterations}`);
+      const launched = await measure(row('launch'), names, (name) => path.launch(name));
+      const launch = outcomes[row('launch')]!;
+      if (launched.length > 0 && launch.kind === 'measured') {
+        const status = await subject.status(launched[0]!);
+        if (status.toLowerCase() !== 'running')
+          outcomes[row('launch')] = {
+            kind: 'failed',
+            reason: `after launch the status is ${status}, not Running`,
+          };
+      }
+      const target = launched[0];
+      if (target === undefined || outcomes[row('launch')]?.kind !== 'measured') {
+        for (const op of ['exec', 'snapshot', 'stop', 'start', 'delete'])
+          outcomes[row(op)] ??= dependentOutcome('launch', outcomes[row('launch')]!);
+        return;
+      }
+      log(`${tag}: exec ×${iterations}`);
+      // One untimed warm-up: the first attach to a fresh container faults in
+      // pages and fills caches that every later exec finds warm.
+      await path.exec(target).catch(() => undefined);
+      await measure(row('exec'), repeats, () => path.exec(target));
+      log(`${tag}: snapshot ×${iterations}`);
+      await measure(row('snapshot'), repeats, (i) => path.snapshot(target, `snap${i}`));
+      log(`${tag}: stop --force ×${launched.length}`);
+      const stopped = await measure(row('stop'), launched, (name) => path.stopForce(name));
+      if (outcomes[row('stop')]?.kind !== 'measured') {
+        for (const op of ['start', 'delete'])
+          outcomes[row(op)] = dependentOutcome('stop', outcomes[row('stop')]!);
+        return;
+      }
+      log(`${tag}: start ×${stopped.length}`);
+      const started = await measure(row('start'), stopped, (name) => path.start(name));
+      // Delete times the deletion of a stopped instance (what `lxc delete -f`
+      // does after its own stop), so the stop that comes first is untimed.
+      for (const name of started) await path.stopForce(name);
+      log(`${tag}: delete ×${stopped.length}`);
+      const deleted = await measure(row('delete'), stopped, (name) => path.delete(name));
+      for (const name of deleted) left.delete(name);
+    } finally {
+      options.signal?.throwIfAborted();
+      await removeAll([...left]);
+    }
   };
 
   log(`${subject.label}: preparing`);
@@ -117,57 +184,16 @@ export async function runScenario(
     log(
       `  ${subject.label}: ${error instanceof NotAvailable ? 'not available' : 'set-up failed'}: ${reasonOf(error)}`,
     );
-    warnings = await subject.cleanup();
+    warnings.push(...(await subject.cleanup()));
     return report();
   }
 
   try {
-    const names = Array.from({ length: iterations }, (_, i) => `${namePrefix}-${i}`);
+    const paths = Object.entries(subject.paths) as [PathId, SubjectPath][];
+    for (const [pathId, path] of paths) await lifecycle(pathId, path);
 
-    log(`${subject.label}: launch ×${iterations}`);
-    const launched = await measure('launch', names, (name) => subject.launch(name));
-    if (launched.length > 0 && outcomes.launch?.kind === 'measured') {
-      const status = await subject.status(launched[0]!);
-      if (status.toLowerCase() !== 'running')
-        outcomes.launch = {
-          kind: 'failed',
-          reason: `after launch the status is ${status}, not Running`,
-        };
-    }
-
-    const target = launched[0];
-    if (target === undefined || outcomes.launch?.kind !== 'measured') {
-      for (const op of ['exec', 'exec-cli', 'snapshot', 'stop', 'start'] as const)
-        outcomes[op] ??= dependentOutcome('launch', outcomes.launch!);
-    } else {
-      const repeats = Array.from({ length: iterations }, (_, i) => i);
-      log(`${subject.label}: exec ×${iterations}`);
-      // One untimed warm-up: the first attach to a fresh container faults in
-      // pages and fills caches that every later exec finds warm.
-      await subject.exec(target).catch(() => undefined);
-      await measure('exec', repeats, () => subject.exec(target));
-      const execCli = subject.execCli?.bind(subject);
-      if (execCli && !outcomes['exec-cli']) {
-        await execCli(target).catch(() => undefined);
-        await measure('exec-cli', repeats, () => execCli(target));
-      }
-      log(`${subject.label}: snapshot ×${iterations}`);
-      await measure('snapshot', repeats, (i) => subject.snapshot(target, `snap${i}`));
-      log(`${subject.label}: stop --force ×${launched.length}`);
-      const stopped = await measure('stop', launched, (name) => subject.stopForce(name));
-      if (outcomes.stop?.kind !== 'measured')
-        outcomes.start = dependentOutcome('stop', outcomes.stop!);
-      else {
-        log(`${subject.label}: start ×${stopped.length}`);
-        await measure('start', stopped, (name) => subject.start(name));
-      }
-    }
-    // Listing counts every instance, so the lifecycle ones go first.
-    log(`${subject.label}: removing ${launched.length} lifecycle instances`);
-    options.signal?.throwIfAborted();
-    for (const name of launched) await subject.remove(name);
-
-    log(`${subject.label}: creating ${listCount} stopped instances for the listing`);
+    // Listing counts every instance, so the lifecycle ones are gone by now.
+    log(`${subject.label}: creating ${listCount} stopped instances for the listings`);
     const listNames = Array.from({ length: listCount }, (_, i) => `${namePrefix}-l${i}`);
     let created: Outcome | undefined;
     try {
@@ -179,23 +205,27 @@ export async function runScenario(
       if (options.signal?.aborted) throw error;
       created = outcomeOf(error);
     }
-    for (const recursion of [1, 2] as const) {
-      const op = `list-${recursion}` as const;
-      if (created) {
-        outcomes[op] = dependentOutcome(`${listCount} stopped instances`, created);
-        continue;
-      }
-      log(`${subject.label}: list recursion=${recursion} ×${iterations}`);
-      await measure(
-        op,
-        Array.from({ length: iterations }, (_, i) => i),
-        async () => {
-          const count = await subject.list(recursion);
+    for (const [pathId, path] of paths) {
+      for (const [listing, list] of Object.entries(path.lists) as [
+        ListingId,
+        () => Promise<number>,
+      ][]) {
+        const row: RowId = `${pathId}:${listing}`;
+        if (created) {
+          outcomes[row] = dependentOutcome(`${listCount} stopped instances`, created);
+          continue;
+        }
+        log(`${subject.label} ${pathId}: ${listing} ×${iterations}`);
+        await measure(row, repeats, async () => {
+          const count = await list();
           if (count !== listCount)
             throw new Error(`listed ${count} instances, expected ${listCount}`);
-        },
-      );
+        });
+      }
     }
+    log(`${subject.label}: removing the ${listCount} listed instances`);
+    options.signal?.throwIfAborted();
+    await removeAll(listNames);
   } catch (error) {
     // A set-up step between measurements broke (e.g. remove): keep what was
     // measured, mark the rest.
@@ -203,7 +233,7 @@ export async function runScenario(
     log(`  ${subject.label}: aborted: ${reasonOf(error)}`);
   } finally {
     log(`${subject.label}: cleaning up`);
-    warnings = await subject.cleanup();
+    warnings.push(...(await subject.cleanup()));
   }
   return report();
 }

@@ -77,23 +77,13 @@ if [ -n "$POOLS$NETWORKS$PROFILE_DEVICES" ]; then
 fi
 
 # 4. The busybox image, built from the host's static busybox by the same
-#    recipe the raw-LXC subject uses.
+#    recipe the raw-LXC subject uses. (The bench imports its own copy into a
+#    throwaway project on each run; this one is for trying things by hand.)
 if ! lxc image info "$ALIAS" >/dev/null 2>&1; then
   log "building and importing image '$ALIAS'"
   WORK=$(mktemp -d /tmp/bench-lxd-image.XXXXXX)
   trap 'rm -rf "$WORK"' EXIT
-  "$HERE/busybox-rootfs.sh" "$WORK/rootfs" busybox
-  cat > "$WORK/metadata.yaml" <<META
-architecture: $(uname -m)
-creation_date: $(date +%s)
-properties:
-  architecture: $(uname -m)
-  description: busybox $(busybox | head -1 | awk '{print $2}') (bench)
-  os: busybox
-  release: "$(busybox | head -1 | awk '{print $2}')"
-templates: {}
-META
-  tar --numeric-owner -C "$WORK" -czf "$WORK/busybox.tar.gz" metadata.yaml rootfs
+  "$HERE/busybox-image.sh" "$WORK/busybox.tar.gz"
   lxc image import "$WORK/busybox.tar.gz" --alias "$ALIAS" >/dev/null
 fi
 
