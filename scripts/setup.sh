@@ -31,10 +31,11 @@ fi
 # busybox-static makes the default image, debootstrap the Debian one, dnsmasq
 # and nftables serve the managed bridge, uidmap provides newuidmap/newgidmap
 # for unprivileged ones, socat forwards containers' proxy devices,
-# qemu-system-x86 runs virtual machines (their kernel is fetched from the
+# qemu-system-x86 runs virtual machines and qemu-utils's qemu-img makes their
+# disks (their kernel and guest agent are fetched from the
 # archive when a VM image is built); Chromium runs the console's end-to-end
 # tests, and lxd-client's `lxc` (LXD's own client) the REST API's.
-host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 chromium lxd-client)
+host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils chromium lxd-client)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

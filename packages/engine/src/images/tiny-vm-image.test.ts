@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pickKernelPackage, writeCpioNewc } from './tiny-vm-image.ts';
+import { parseLdd, pickKernelPackage, writeCpioNewc } from './tiny-vm-image.ts';
 
 describe('pickKernelPackage', () => {
   it('takes the newest plain amd64 kernel, not cloud or rt', () => {
@@ -52,6 +52,22 @@ describe('writeCpioNewc', () => {
       { name: 'init', mode: 0o100755, data: '#!/bin/sh\n', rmajor: 0 },
       { name: 'bin/sh', mode: 0o120777, data: 'busybox', rmajor: 0 },
       { name: 'dev/console', mode: 0o020600, data: '', rmajor: 5 },
+    ]);
+  });
+});
+
+describe('parseLdd', () => {
+  it('lists the library files, the loader included, vdso left out', () => {
+    const out = [
+      '\tlinux-vdso.so.1 (0x00007ffc1d5f6000)',
+      '\tlibglib-2.0.so.0 => /lib/x86_64-linux-gnu/libglib-2.0.so.0 (0x00007f2112453000)',
+      '\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f2112189000)',
+      '\t/lib64/ld-linux-x86-64.so.2 (0x00007f21126d8000)',
+    ].join('\n');
+    expect(parseLdd(out)).toEqual([
+      '/lib/x86_64-linux-gnu/libglib-2.0.so.0',
+      '/lib/x86_64-linux-gnu/libc.so.6',
+      '/lib64/ld-linux-x86-64.so.2',
     ]);
   });
 });

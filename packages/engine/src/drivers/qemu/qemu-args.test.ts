@@ -29,9 +29,9 @@ describe('buildQemuArgs', () => {
     accel: 'tcg',
     cpus: 2,
     memoryBytes: 512 * 1024 * 1024,
-    kernel: boot.kernel,
-    initrd: boot.initrd,
-    cmdline: 'console=ttyS0',
+    kernel: { kernel: boot.kernel, initrd: boot.initrd, cmdline: 'console=ttyS0' },
+    rootDisk: '/pool/virtual-machines/default_v1/root.qcow2',
+    nics: [{ device: 'eth0', tap: 'vt0123456789ab', hwaddr: '00:16:3E:12:34:56' }],
   });
   const after = (flag: string) => args[args.indexOf(flag) + 1];
 
@@ -54,6 +54,45 @@ describe('buildQemuArgs', () => {
     expect(after('-pidfile')).toBe('/var/lib/berth/qemu/default_v1/qemu.pid');
     expect(args).toContain('-daemonize');
   });
+  it('attaches the root disk as virtio-blk (the directly booted kernel comes first)', () => {
+    expect(args).toContain(
+      'file=/pool/virtual-machines/default_v1/root.qcow2,format=qcow2,if=none,id=drive-root,cache=writeback,discard=unmap',
+    );
+    expect(args).toContain('virtio-blk-pci,drive=drive-root,id=root');
+  });
+  it('puts each NIC on its tap with the MAC from volatile.<dev>.hwaddr', () => {
+    expect(args).toContain('tap,id=net-eth0,ifname=vt0123456789ab,script=no,downscript=no');
+    expect(args).toContain('virtio-net-pci,netdev=net-eth0,mac=00:16:3e:12:34:56,id=dev-net-eth0');
+    expect(() =>
+      buildQemuArgs({
+        paths,
+        accel: 'tcg',
+        cpus: 1,
+        memoryBytes: GIB,
+        nics: [{ device: 'eth0', tap: 'a,b', hwaddr: '00:16:3e:12:34:56' }],
+      }),
+    ).toThrow(/host_name/);
+  });
+  it('gives the guest agent a virtio-serial port on a unix socket', () => {
+    expect(args.join(' ')).toContain(
+      'socket,id=qga,path=/var/lib/berth/qemu/default_v1/qga.sock,server=on,wait=off',
+    );
+    expect(args).toContain(
+      'virtserialport,bus=virtio-serial0.0,chardev=qga,name=org.qemu.guest_agent.0',
+    );
+  });
+  it('boots from the disk when there is no kernel', () => {
+    const a = buildQemuArgs({
+      paths,
+      accel: 'tcg',
+      cpus: 1,
+      memoryBytes: GIB,
+      rootDisk: '/d.qcow2',
+    });
+    expect(a).not.toContain('-kernel');
+    expect(a).not.toContain('-append');
+    expect(a).toContain('virtio-blk-pci,drive=drive-root,id=root,bootindex=0');
+  });
   it('doubles commas in option values', () => {
     const odd = vmPaths('/data,x', 'default', 'v1');
     const a = buildQemuArgs({
@@ -61,9 +100,7 @@ describe('buildQemuArgs', () => {
       accel: 'kvm',
       cpus: 1,
       memoryBytes: GIB,
-      kernel: 'k',
-      initrd: 'i',
-      cmdline: 'c',
+      kernel: { kernel: 'k', initrd: 'i', cmdline: 'c' },
     });
     expect(a.join(' ')).toContain('path=/data,,x/qemu/default_v1/qmp.sock');
     expect(a[a.indexOf('-cpu') + 1]).toBe('host');

@@ -1,6 +1,7 @@
 // The qemu-system-x86_64 command line of one VM. Pure: paths, limits and the
 // accelerator come in; the argument array goes out (never a shell string).
 import { parseCpuLimit, parseMemory } from '../../config/index.ts';
+import { EngineError } from '../../errors.ts';
 import type { ConfigMap } from '../../schemas/index.ts';
 import type { VmPaths } from './qemu-paths.ts';
 
@@ -31,15 +32,25 @@ export function vmMemoryBytes(config: ConfigMap, hostMemoryBytes: number): numbe
   return Math.max(MIB, Math.ceil(bytes / MIB) * MIB);
 }
 
+/** The virtio-serial port qemu-guest-agent opens in the guest. */
+export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+
+export interface QemuNicArgs {
+  device: string;
+  tap: string;
+  hwaddr: string;
+}
+
 export interface QemuArgsInput {
   paths: VmPaths;
   accel: Accelerator;
   cpus: number;
   memoryBytes: number;
-  kernel: string;
-  initrd: string;
-  /** Kernel command line; `console=ttyS0` is always first. */
-  cmdline: string;
+  /** Direct kernel boot; without it the VM boots from its root disk (the firmware's boot order). */
+  kernel?: { kernel: string; initrd?: string; cmdline: string };
+  /** The root disk (a qcow2 overlay, root-disk.ts). */
+  rootDisk?: string;
+  nics?: readonly QemuNicArgs[];
   uuid?: string;
 }
 
@@ -74,18 +85,48 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     `socket,id=qmp,path=${optionValue(paths.qmpSocket)},server=on,wait=off`,
     '-mon',
     'chardev=qmp,mode=control',
-    '-kernel',
-    input.kernel,
-    '-initrd',
-    input.initrd,
-    '-append',
-    input.cmdline,
-    '-pidfile',
-    paths.pidFile,
-    '-D',
-    paths.qemuLog,
-    '-daemonize',
+    // The guest agent's channel: a virtio-serial port the engine's QGA client reaches through a socket.
+    '-device',
+    'virtio-serial-pci,id=virtio-serial0',
+    '-chardev',
+    `socket,id=qga,path=${optionValue(paths.qgaSocket)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=virtio-serial0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
   ];
+  if (input.rootDisk) {
+    args.push(
+      '-drive',
+      `file=${optionValue(input.rootDisk)},format=qcow2,if=none,id=drive-root,cache=writeback,discard=unmap`,
+      '-device',
+      // First in the firmware's boot order, unless a kernel is booted directly (its option ROM takes bootindex 0).
+      `virtio-blk-pci,drive=drive-root,id=root${input.kernel ? '' : ',bootindex=0'}`,
+    );
+  }
+  for (const nic of input.nics ?? []) {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(nic.tap))
+      throw EngineError.invalid(
+        `devices["${nic.device}"]["host_name"]`,
+        `"${nic.tap}" is not an interface name`,
+      );
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(nic.hwaddr))
+      throw EngineError.invalid(
+        `devices["${nic.device}"]["hwaddr"]`,
+        `"${nic.hwaddr}" is not a MAC address`,
+      );
+    const id = `net-${nic.device.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    args.push(
+      '-netdev',
+      `tap,id=${id},ifname=${nic.tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=${id},mac=${nic.hwaddr.toLowerCase()},id=dev-${id}`,
+    );
+  }
+  if (input.kernel) {
+    args.push('-kernel', input.kernel.kernel);
+    if (input.kernel.initrd) args.push('-initrd', input.kernel.initrd);
+    args.push('-append', input.kernel.cmdline);
+  }
+  args.push('-pidfile', paths.pidFile, '-D', paths.qemuLog, '-daemonize');
   if (input.uuid) args.push('-uuid', input.uuid);
   return args;
 }

@@ -12,7 +12,11 @@ export interface VmPaths {
   runDir: string;
   qmpSocket: string;
   consoleSocket: string;
+  /** The guest agent's virtio-serial chardev. */
+  qgaSocket: string;
   pidFile: string;
+  /** The tap devices the VM's last start made (vm-nics.ts). */
+  tapsFile: string;
   /** `<dataDir>/logs/<project>_<name>`: console.log and qemu.log. */
   logDir: string;
   consoleLog: string;
@@ -32,12 +36,14 @@ export function vmPaths(dataDir: string, project: string, instance: string): VmP
     runDir,
     qmpSocket: path.join(runDir, 'qmp.sock'),
     consoleSocket: path.join(runDir, 'console.sock'),
+    qgaSocket: path.join(runDir, 'qga.sock'),
     pidFile: path.join(runDir, 'qemu.pid'),
+    tapsFile: path.join(runDir, 'taps'),
     logDir,
     consoleLog: path.join(logDir, 'console.log'),
     qemuLog: path.join(logDir, 'qemu.log'),
   };
-  for (const socket of [paths.qmpSocket, paths.consoleSocket]) {
+  for (const socket of [paths.qmpSocket, paths.consoleSocket, paths.qgaSocket]) {
     if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
       throw EngineError.invalid(
         'name',
@@ -48,7 +54,10 @@ export function vmPaths(dataDir: string, project: string, instance: string): VmP
   return paths;
 }
 
-/** Where a VM's boot files live in its volume (a direct-kernel-boot image unpacked there). */
+/**
+ * Where a VM's boot files live in its volume (a direct-kernel-boot image
+ * unpacked there); without `vmlinuz` the VM boots from its root disk.
+ */
 export function bootFiles(rootfs: string): { kernel: string; initrd: string; cmdline: string } {
   const boot = path.join(rootfs, 'boot');
   return {

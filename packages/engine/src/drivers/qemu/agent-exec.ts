@@ -1,0 +1,272 @@
+// Commands in a VM through the guest agent (guest-exec + guest-exec-status).
+// QGA takes a command's stdin only whole, up front (input-data), and hands
+// its output back only once it exited; callers stream stdin as they go
+// (`lxc exec` forwards it until EOF) and some never end it. So stdin goes
+// through a FIFO in the guest: the command is started as
+//   sh -c '<cd>; mkfifo F; exec <F; rm -f F; exec "$@"' sh F DIR cmd...
+// (the shell opens the FIFO as its stdin, unlinks it and becomes the
+// command, keeping the pid guest-exec reported, so signals reach it), and the
+// engine opens F through guest-file-open ("r+": a FIFO opened read-write
+// never blocks the single-threaded agent) and writes stdin with
+// guest-file-write as it arrives, closing it at the caller's EOF or when the
+// command exits. Output arrives at the end (QGA keeps up to 16 MiB of each).
+// No pty: interactive exec needs another channel (issue 11, not this slice).
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Writable } from 'node:stream';
+import { EngineError } from '../../errors.ts';
+import { sleep } from '../driver-common.ts';
+import type { ExecProcess, ExecRequest } from '../driver.ts';
+import { execEnvironment } from '../lxc/exec.ts';
+import { QgaError, type QgaClient } from './qga-client.ts';
+
+/** How the driver hands out its (shared, re-synced) agent connection. */
+export type AgentAccess = () => Promise<QgaClient>;
+
+export const EXEC_WRAPPER =
+  'f=$1; d=$2; shift 2; if [ -n "$d" ]; then cd "$d" || exit 126; fi; ' +
+  'mkfifo -m 600 "$f" || exit 126; exec <"$f"; rm -f "$f"; exec "$@"';
+
+/** Raw writes per guest-file-write (base64 makes 64 KiB of it). */
+const WRITE_CHUNK = 48 * 1024;
+const POLL_MIN_MS = 50;
+const POLL_MAX_MS = 500;
+/** How long the wrapper may take to make its FIFO before stdin is given up. */
+const FIFO_WAIT_MS = 30_000;
+
+export interface GuestExecStatus {
+  exited: boolean;
+  exitcode?: number;
+  signal?: number;
+  'out-data'?: string;
+  'err-data'?: string;
+  'out-truncated'?: boolean;
+  'err-truncated'?: boolean;
+}
+
+/** guest-exec's arguments for a request (stdin through `fifo`). */
+export function guestExecArgs(request: ExecRequest, fifo: string): Record<string, unknown> {
+  if (request.command.length === 0) throw EngineError.invalid('command', 'must not be empty');
+  for (const id of ['user', 'group'] as const) {
+    const value = request[id];
+    if (value !== undefined && value !== 0) {
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        `${id}: commands in a VM run as root through qemu-guest-agent (no ${id} switch yet)`,
+        { field: id },
+      );
+    }
+  }
+  const env = Object.entries(execEnvironment(request)).map(([key, value]) => {
+    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) {
+      throw EngineError.invalid(`environment["${key}"]`, 'not a valid environment variable');
+    }
+    return `${key}=${value}`;
+  });
+  return {
+    path: '/bin/sh',
+    arg: ['-c', EXEC_WRAPPER, 'sh', fifo, request.cwd ?? '', ...request.command],
+    env,
+    'capture-output': true,
+  };
+}
+
+/** Signal numbers as the guest's `kill` takes them (Linux x86). */
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGWINCH: 28,
+};
+
+/** An exit status as a shell reports it: the code, or 128 + the signal that ended it. */
+export function exitCodeOf(status: GuestExecStatus): number {
+  if (status.signal !== undefined && status.signal > 0) return 128 + status.signal;
+  return status.exitcode ?? -1;
+}
+
+export async function execThroughAgent(
+  agent: AgentAccess,
+  request: ExecRequest,
+): Promise<ExecProcess> {
+  if (request.interactive) {
+    throw new EngineError(
+      'NOT_IMPLEMENTED',
+      'Interactive exec (a pty) in a VM is not implemented yet: qemu-guest-agent has no pty; use the console, or exec without a terminal',
+    );
+  }
+  const fifo = `/tmp/.berth-stdin-${randomBytes(8).toString('hex')}`;
+  const args = guestExecArgs(request, fifo);
+  const client = await agent();
+  const { pid } = await client.execute<{ pid: number }>('guest-exec', args);
+
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const pending: Buffer[] = [];
+  let stdinEnded = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const stdin = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+      poke();
+      callback();
+    },
+    final(callback) {
+      stdinEnded = true;
+      poke();
+      callback();
+    },
+  });
+  let exited = false;
+
+  /** stdin's bytes into the FIFO until EOF or exit. */
+  const feedStdin = async () => {
+    let handle: number | undefined;
+    const deadline = Date.now() + FIFO_WAIT_MS;
+    while (handle === undefined && !exited && Date.now() < deadline) {
+      try {
+        handle = await (
+          await agent()
+        ).execute<number>('guest-file-open', {
+          path: fifo,
+          mode: 'r+',
+        });
+      } catch (error) {
+        if (!(error instanceof QgaError)) throw error;
+        await sleep(POLL_MIN_MS); // the wrapper has not made it yet
+      }
+    }
+    if (handle === undefined) return;
+    try {
+      for (;;) {
+        const chunk = pending.shift();
+        if (chunk) {
+          await writeAll(agent, handle, chunk, () => exited);
+          continue;
+        }
+        if (stdinEnded || exited) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          // Also look at `exited` now and then.
+          setTimeout(resolve, POLL_MAX_MS);
+        });
+      }
+    } finally {
+      await (await agent()).execute('guest-file-close', { handle }).catch(() => {});
+    }
+  };
+
+  const waitExit = (async (): Promise<number> => {
+    const feeding = feedStdin().catch(() => {});
+    let delay = POLL_MIN_MS;
+    try {
+      for (;;) {
+        const status = await (await agent()).execute<GuestExecStatus>('guest-exec-status', { pid });
+        if (status.exited) {
+          exited = true;
+          poke();
+          stdout.end(Buffer.from(status['out-data'] ?? '', 'base64'));
+          stderr.end(Buffer.from(status['err-data'] ?? '', 'base64'));
+          await feeding;
+          return exitCodeOf(status);
+        }
+        await sleep(delay);
+        delay = Math.min(POLL_MAX_MS, delay * 2);
+      }
+    } catch (error) {
+      exited = true;
+      poke();
+      stdout.end();
+      stderr.end();
+      throw error;
+    }
+  })();
+  // Nobody may be waiting yet: an agent that goes away must not crash the engine.
+  waitExit.catch(() => {});
+
+  return {
+    pid,
+    stdout,
+    stderr,
+    stdin,
+    wait: () => waitExit,
+    signal(signal) {
+      const number = typeof signal === 'number' ? signal : SIGNALS[signal];
+      if (number === undefined || exited) return;
+      void agent()
+        .then((c) =>
+          c.execute('guest-exec', { path: '/bin/kill', arg: [`-${number}`, String(pid)] }),
+        )
+        .catch(() => {});
+    },
+    resize() {},
+  };
+}
+
+/** Writes and flushes all of `chunk`; a full FIFO (the agent writes non-blocking) is retried. */
+async function writeAll(
+  agent: AgentAccess,
+  handle: number,
+  chunk: Buffer,
+  stop: () => boolean,
+): Promise<void> {
+  let at = 0;
+  let delay = POLL_MIN_MS;
+  while (at < chunk.length && !stop()) {
+    const part = chunk.subarray(at, at + WRITE_CHUNK);
+    const client = await agent();
+    let count = 0;
+    try {
+      ({ count } = await client.execute<{ count: number }>('guest-file-write', {
+        handle,
+        'buf-b64': part.toString('base64'),
+      }));
+      await client.execute('guest-file-flush', { handle });
+    } catch (error) {
+      if (!(error instanceof QgaError)) throw error;
+    }
+    if (count > 0) {
+      at += count;
+      delay = POLL_MIN_MS;
+    } else {
+      await sleep(delay);
+      delay = Math.min(POLL_MAX_MS, delay * 2);
+    }
+  }
+}
+
+/** Runs a short helper command to completion (no stdin): exit code and output. */
+export async function runInGuest(
+  agent: AgentAccess,
+  argv: [string, ...string[]],
+): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+  const client = await agent();
+  const { pid } = await client.execute<{ pid: number }>('guest-exec', {
+    path: argv[0],
+    arg: argv.slice(1),
+    'capture-output': true,
+  });
+  let delay = 20;
+  for (;;) {
+    const status = await (await agent()).execute<GuestExecStatus>('guest-exec-status', { pid });
+    if (status.exited) {
+      return {
+        exitCode: exitCodeOf(status),
+        stdout: Buffer.from(status['out-data'] ?? '', 'base64'),
+        stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
+      };
+    }
+    await sleep(delay);
+    delay = Math.min(POLL_MAX_MS, delay * 2);
+  }
+}
