@@ -15,6 +15,6 @@ export type {
 } from './drivers/driver.ts';
 export type { DriverFactory, DriverFactories } from './drivers/driver.ts';
 export type { DriverInfo } from './drivers/registry.ts';
-export { expand, expandConfig, expandDevices } from './instances/expand-config.ts';
+export { expand, expandConfig, expandDevices } from './config/expand-config.ts';
 export { apiUrl } from './api-url.ts';
 export * from './schemas/index.ts';

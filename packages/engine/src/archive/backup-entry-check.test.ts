@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchiveEntry } from './image-entry-check.ts';
 import { BackupEntryChecker } from './backup-entry-check.ts';
-
-const file = (path: string): ArchiveEntry => ({ path, type: 'File' });
-const dir = (path: string): ArchiveEntry => ({ path, type: 'Directory' });
-const sym = (path: string, linkpath: string): ArchiveEntry => ({
-  path,
-  type: 'SymbolicLink',
-  linkpath,
-});
-const hard = (path: string, linkpath: string): ArchiveEntry => ({ path, type: 'Link', linkpath });
+import { dir, file, hard, sym } from './archive-entries.test-helpers.ts';
 
 function checkAll(entries: ArchiveEntry[]): BackupEntryChecker {
   const c = new BackupEntryChecker();

@@ -5,21 +5,13 @@ import {
   resolveRelativeLink,
   type ArchiveEntry,
 } from './image-entry-check.ts';
+import { dir, file, hard, sym } from './archive-entries.test-helpers.ts';
 
 function checkAll(entries: ArchiveEntry[]): ArchiveEntryChecker {
   const c = new ArchiveEntryChecker();
   for (const e of entries) c.check(e);
   return c;
 }
-
-const file = (path: string): ArchiveEntry => ({ path, type: 'File' });
-const dir = (path: string): ArchiveEntry => ({ path, type: 'Directory' });
-const sym = (path: string, linkpath: string): ArchiveEntry => ({
-  path,
-  type: 'SymbolicLink',
-  linkpath,
-});
-const hard = (path: string, linkpath: string): ArchiveEntry => ({ path, type: 'Link', linkpath });
 
 describe('normalizeEntryPath', () => {
   it('strips ./, doubled and trailing slashes', () => {

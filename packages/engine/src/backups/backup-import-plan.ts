@@ -3,7 +3,7 @@
 // this project has, the root disk's pool, and the instance and each
 // snapshot as they would be expanded here.
 import { EngineError, isEngineError } from '../errors.ts';
-import { expand } from '../instances/expand-config.ts';
+import { expand } from '../config/expand-config.ts';
 import { validateLocal } from '../instances/validate-instance.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import { rootDiskOf } from '../config/devices.ts';

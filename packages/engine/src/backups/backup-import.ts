@@ -3,13 +3,11 @@
 // validated (backup-import-plan.ts), then the instance is created through
 // the instance service (same checks and limits as any create) and its
 // volume filled; any failure undoes every step (reverter).
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { EngineError } from '../errors.ts';
 import { extractTarball } from '../images/image-files.ts';
-import { throttled, type Progress } from '../images/progress.ts';
+import { throttled, type Progress } from '../operations/progress.ts';
 import type { OperationContext } from '../operations/operations.ts';
 import { Reverter } from '../reverter.ts';
 import type { Instance, Operation } from '../schemas/index.ts';
@@ -20,13 +18,18 @@ import type { BackupContext } from './backup-context.ts';
 import { randomHex } from './backup-files.ts';
 import { parseBackupIndex } from './backup-index.ts';
 import { planImport, type ImportOptions } from './backup-import-plan.ts';
+import {
+  abandonArchiveSource,
+  openArchiveSource,
+  type ArchiveSource,
+} from '../archive/archive-source.ts';
 import { BackupScanner, backupCompressionOf, type BackupScan } from '../archive/backup-scan.ts';
 import { IDMAP_MARKER, shiftImported, volumeShift } from './container-ownership.ts';
 
 export type { ImportOptions } from './backup-import-plan.ts';
 
 /** A tarball to import: a file path or a byte stream (an HTTP upload). */
-export type BackupSource = string | Readable | AsyncIterable<Uint8Array>;
+export type BackupSource = ArchiveSource;
 
 async function isRealDirectory(p: string): Promise<boolean> {
   try {
@@ -223,24 +226,13 @@ async function readSource(
   progress: Progress,
   signal: AbortSignal,
 ): Promise<BackupScan> {
-  const total =
-    typeof source === 'string'
-      ? (
-          await stat(source).catch(() => {
-            throw EngineError.invalid('source', `cannot read ${source}`);
-          })
-        ).size
-      : 0;
-  const input: AsyncIterable<Uint8Array> =
-    typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : source;
+  const { chunks, total } = await openArchiveSource(source, 'source', signal);
   const out = await open(copyPath, 'wx', 0o600);
   let scanner: BackupScanner | null = null;
   let head = Buffer.alloc(0);
   let size = 0;
   try {
-    for await (const raw of input) {
-      signal.throwIfAborted();
-      const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    for await (const chunk of chunks) {
       await out.write(chunk);
       size += chunk.length;
       if (scanner === null) {
@@ -253,8 +245,7 @@ async function readSource(
       if (total) await progress((size / total) * 35, 'Reading backup');
     }
   } catch (error) {
-    if (typeof source !== 'string' && 'destroy' in source && typeof source.destroy === 'function')
-      source.destroy();
+    abandonArchiveSource(source);
     throw error;
   } finally {
     await out.close();

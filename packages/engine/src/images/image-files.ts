@@ -89,6 +89,13 @@ export class ImageFiles {
   }
 }
 
+/** GNU tar packs a container's tree with its owners as numbers and its file capabilities. */
+export const TAR_PACK_OWNERSHIP = [
+  '--numeric-owner',
+  '--xattrs',
+  '--xattrs-include=security.capability',
+];
+
 /** GNU tar, as root: ownership, modes, setuid bits, symlinks and file capabilities kept. */
 export async function extractTarball(
   tarball: string,
@@ -136,9 +143,7 @@ export async function packTarball(
       '-z',
       '-f',
       out,
-      '--numeric-owner',
-      '--xattrs',
-      '--xattrs-include=security.capability',
+      ...TAR_PACK_OWNERSHIP,
       '--sort=name',
       '-C',
       stageDir,

@@ -2,7 +2,7 @@
 // (shared/api.ImageMetadata): architecture, creation_date (unix seconds),
 // expiry_date, properties, and templates keyed by the path they render to.
 import { EngineError } from '../errors.ts';
-import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from './yaml-subset.ts';
+import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from './safe-yaml.ts';
 
 export interface ImageTemplate {
   /** `create`, `copy`, `start`, `rename`. */
@@ -24,6 +24,8 @@ export interface ImageMetadata {
 }
 
 const field = (name: string) => `metadata.yaml: ${name}`;
+/** LXD's and distrobuilder's files are a few KiB; anything near this is not an image's metadata. */
+export const MAX_METADATA_BYTES = 256 * 1024;
 
 function asMap(value: YamlValue | undefined, name: string): Record<string, YamlValue> {
   if (value === undefined || value === null) return {};
@@ -51,7 +53,10 @@ function asSeconds(value: YamlValue | undefined, name: string): number {
 
 /** Parses and checks `metadata.yaml`; throws INVALID_ARGUMENT naming the field. */
 export function parseImageMetadata(text: string): ImageMetadata {
-  const doc = asMap(parseYaml(text), '(document)');
+  const doc = asMap(
+    parseYaml(text, { file: 'metadata.yaml', maxBytes: MAX_METADATA_BYTES }),
+    '(document)',
+  );
   const architecture = doc['architecture'];
   if (typeof architecture !== 'string' || architecture === '') {
     throw EngineError.invalid(field('architecture'), 'is required');

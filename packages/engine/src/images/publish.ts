@@ -17,7 +17,7 @@ import { randomHex } from '../backups/backup-files.ts';
 import { unshiftCopy, volumeShift } from '../backups/container-ownership.ts';
 import type { ImageTemplate } from './image-metadata.ts';
 import type { ImageService } from './images.ts';
-import { throttled } from './progress.ts';
+import { throttled } from '../operations/progress.ts';
 
 export interface PublishOptions {
   /** Publish this snapshot rather than the (stopped) instance. */

@@ -7,7 +7,7 @@ import { EngineError, isEngineError } from '../errors.ts';
 import type { InstanceType } from '../schemas/index.ts';
 import { nextInterfaceHwaddr } from '../validation/index.ts';
 import { checkProjectLimits, type InstanceUsage } from '../projects/project-limits.ts';
-import { expandInstance } from './expanded-instances.ts';
+import { expandInstance } from '../config/expanded-instances.ts';
 import { validateExpanded, type InstanceShape } from './validate-instance.ts';
 import {
   expandedListOf,
@@ -54,6 +54,15 @@ export function shapeOf(
   };
 }
 
+/** An instance as it would be: its local config and devices, and its profiles. */
+export interface WouldBe {
+  name: string;
+  type: InstanceType;
+  config: Record<string, string>;
+  devices: Record<string, Record<string, string>>;
+  profiles: string[];
+}
+
 /**
  * A config `name` would take on in `project` (a snapshot to restore, a
  * backup's snapshot to import): expanded with those profiles of the
@@ -63,13 +72,7 @@ export function shapeOf(
 export async function checkWouldBe(
   ctx: InstanceContext,
   project: string,
-  would: {
-    name: string;
-    type: InstanceType;
-    config: Record<string, string>;
-    devices: Record<string, Record<string, string>>;
-    profiles: string[];
-  },
+  would: WouldBe,
   what: string,
 ): Promise<void> {
   const projectRecord = await projectOf(ctx.db, project);

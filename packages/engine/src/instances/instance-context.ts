@@ -13,7 +13,7 @@ import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
 import { rootDiskOf } from '../config/devices.ts';
-import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
+import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
 import type { InstanceLocks } from './instance-lock.ts';
 
 export interface InstanceCompanions {

@@ -2,7 +2,7 @@
 // engine call, and at start what really runs (instances outlive the engine).
 import { apiUrl } from '../api-url.ts';
 import type { InstanceHostEvent } from '../drivers/driver.ts';
-import { expandInstance, type ExpandedInstance } from './expanded-instances.ts';
+import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
 import { profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
 import { changeStateAndWait, deleteUnlocked } from './instance-lifecycle.ts';
 

@@ -2,13 +2,14 @@
 // live state, and the full view with snapshots and backups.
 import {
   StatusCode,
+  idleInstanceState,
   type Instance,
   type InstanceFull,
   type InstanceState,
 } from '../schemas/index.ts';
 import { filterObjects } from '../filter/index.ts';
 import { rootDiskOf } from '../config/devices.ts';
-import type { ExpandedInstance } from './expanded-instances.ts';
+import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import {
   expandedListOf,
   expandedOf,
@@ -86,7 +87,7 @@ async function stateOf(
 ): Promise<InstanceState> {
   const state = ctx.drivers.has(instance.type)
     ? await ctx.drivers.get(instance.type).renderState(await viewOf(ctx, instance))
-    : stoppedState();
+    : idleInstanceState('Stopped');
   const [rootName] = rootDiskOf(instance.expandedDevices) ?? [];
   if (rootName && options.disk !== false)
     state.disk[rootName] = { usage: await diskUsage(ctx, instance) };
@@ -153,17 +154,4 @@ async function fullList(
   );
   (await companions)?.forEach((c, i) => Object.assign(full[i]!, c));
   return filter ? filterObjects(full, filter) : full;
-}
-
-function stoppedState(): InstanceState {
-  return {
-    status: 'Stopped',
-    status_code: StatusCode.Stopped,
-    disk: {},
-    memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
-    network: null,
-    pid: 0,
-    processes: 0,
-    cpu: { usage: 0 },
-  };
 }

@@ -18,7 +18,7 @@ import { validDevices } from '../config/devices.ts';
 import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import { checkProjectLimits } from '../projects/project-limits.ts';
 import { profileProjectOf } from '../projects/projects.ts';
-import { expandInstance } from '../instances/expanded-instances.ts';
+import { expandInstance } from '../config/expanded-instances.ts';
 import { validateExpanded } from '../instances/validate-instance.ts';
 
 /** LXD's profile name rules (lxd/profiles.go). */

@@ -15,7 +15,7 @@ import {
 } from '../schemas/index.ts';
 import { defaultNewProjectFeatures, projectSetting, validProjectConfig } from './project-config.ts';
 import { checkProjectLimits, projectUsage } from './project-limits.ts';
-import { expandedInstancesOf } from '../instances/expanded-instances.ts';
+import { expandedInstancesOf } from '../config/expanded-instances.ts';
 import { parseInput } from '../parse-input.ts';
 
 export const defaultProjectName = 'default';

@@ -1,6 +1,7 @@
 // Instance API objects in LXD's wire shape (shared/api/instance*.go).
 import { z } from 'zod';
 import { ConfigMap, DeviceMap, InstanceType, Timestamp } from './common.ts';
+import { StatusCode, type InstanceStatus } from './status.ts';
 
 export const Instance = z.object({
   name: z.string(),
@@ -65,6 +66,20 @@ export const InstanceState = z.object({
   cpu: z.object({ usage: z.number() }),
 });
 export type InstanceState = z.infer<typeof InstanceState>;
+
+/** What an instance that runs nothing reports: `status` and zero use. */
+export function idleInstanceState(status: InstanceStatus): InstanceState {
+  return {
+    status,
+    status_code: StatusCode[status],
+    disk: {},
+    memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
+    network: null,
+    pid: 0,
+    processes: 0,
+    cpu: { usage: 0 },
+  };
+}
 
 export const InstanceSnapshot = z.object({
   name: z.string(),

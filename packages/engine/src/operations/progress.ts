@@ -1,6 +1,6 @@
 // Progress of long image and backup work, reported through its operation
 // without flooding it.
-import type { OperationContext } from '../operations/operations.ts';
+import type { OperationContext } from './operations.ts';
 
 export type Progress = (percent: number, stage: string) => Promise<void>;
 

@@ -1,0 +1,167 @@
+// The built-in image builders: busybox from the host's static binary
+// (seconds) and Debian debootstrapped from the host's archive (minutes).
+// Each builds a rootfs in a work directory and imports it as a directory
+// image; both are cancellable operations.
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { EngineError } from '../errors.ts';
+import { runCommand } from '../host/run-command.ts';
+import { scaled, throttled, type Progress } from '../operations/progress.ts';
+import type { Operation } from '../schemas/index.ts';
+import { busyboxTemplates, probeBusybox, writeBusyboxRootfs } from './busybox-rootfs.ts';
+import {
+  debianReleases,
+  debootstrapArgs,
+  hostDebianMirror,
+  prepareDebianRootfs,
+} from './debian-builder.ts';
+import { hostArchitecture } from './image-api.ts';
+import { normalizeAliases } from './image-aliases.ts';
+import { checkAliasesFree, requireProject, type ImageContext } from './image-context.ts';
+import { importDirectory, type CheckedImport, type ImportResult } from './image-import.ts';
+import type { ImageMetadata } from './image-metadata.ts';
+
+interface BuiltImage {
+  /** Besides `architecture` (this host's). */
+  properties: Record<string, string>;
+  templates?: { metadata: ImageMetadata['templates']; files: Record<string, string> };
+}
+
+/** `build` writes a rootfs into a work directory, which is imported for this host's architecture. */
+async function buildAndImport(
+  ctx: ImageContext,
+  project: string,
+  build: (rootfsDir: string) => Promise<void>,
+  image: BuiltImage,
+  options: CheckedImport,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<ImportResult> {
+  const work = await ctx.tempDir();
+  try {
+    const rootfsDir = path.join(work, 'rootfs');
+    await build(rootfsDir);
+    const architecture = hostArchitecture();
+    return await importDirectory(
+      ctx,
+      project,
+      {
+        rootfsDir,
+        metadata: {
+          architecture,
+          properties: { architecture, ...image.properties },
+          ...(image.templates ? { templates: image.templates.metadata } : {}),
+        },
+        ...(image.templates ? { templates: image.templates.files } : {}),
+      },
+      options,
+      progress,
+      signal,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export function buildBusybox(
+  ctx: ImageContext,
+  project: string,
+  options: { alias?: string; public?: boolean },
+): Promise<Operation> {
+  const aliases = normalizeAliases(options.alias ? [options.alias] : []);
+  return ctx.operations.start({
+    project,
+    description: 'Building busybox image',
+    mayCancel: true,
+    run: async (op) => {
+      const progress = throttled(op);
+      await requireProject(ctx, project);
+      await checkAliasesFree(ctx, project, aliases);
+      await progress(0, 'Building rootfs');
+      const info = await probeBusybox(ctx.busybox, op.signal);
+      return buildAndImport(
+        ctx,
+        project,
+        async (rootfsDir) => {
+          await mkdir(rootfsDir, { mode: 0o755 });
+          await writeBusyboxRootfs(rootfsDir, ctx.busybox, info);
+        },
+        {
+          properties: {
+            description: `BusyBox v${info.version}`,
+            os: 'busybox',
+            release: info.version.split('.').slice(0, 2).join('.'),
+          },
+          templates: busyboxTemplates,
+        },
+        { aliases, filename: 'busybox.tar.gz', public: options.public ?? false },
+        scaled(progress, 10, 100),
+        op.signal,
+      );
+    },
+  });
+}
+
+export function buildDebian(
+  ctx: ImageContext,
+  project: string,
+  options: { release?: string; alias?: string; public?: boolean; mirror?: string },
+): Promise<Operation> {
+  const release = debianReleases[options.release ?? '12'];
+  if (!release) {
+    return Promise.reject(
+      EngineError.invalid(
+        'release',
+        `unknown Debian release "${options.release}" (known: ${Object.keys(debianReleases).join(', ')})`,
+      ),
+    );
+  }
+  const aliases = normalizeAliases(options.alias ? [options.alias] : []);
+  return ctx.operations.start({
+    project,
+    description: `Building debian/${release.version} image`,
+    mayCancel: true,
+    run: async (op) => {
+      const progress = throttled(op);
+      await requireProject(ctx, project);
+      await checkAliasesFree(ctx, project, aliases);
+      const mirror = options.mirror ?? (await hostDebianMirror());
+      return buildAndImport(
+        ctx,
+        project,
+        async (rootfsDir) => {
+          await progress(0, `Running debootstrap ${release.codename} from ${mirror}`);
+          await runCommand('debootstrap', debootstrapArgs(release.codename, rootfsDir, mirror), {
+            timeoutMs: 30 * 60_000,
+            signal: op.signal,
+          });
+          await progress(70, 'Preparing rootfs');
+          await prepareDebianRootfs(rootfsDir, mirror, release.codename);
+          // Package caches make the image bigger and are stale at once.
+          await rm(path.join(rootfsDir, 'var/cache/apt/archives'), {
+            recursive: true,
+            force: true,
+          });
+          await mkdir(path.join(rootfsDir, 'var/cache/apt/archives/partial'), {
+            recursive: true,
+          });
+        },
+        {
+          properties: {
+            description: `Debian ${release.version} (${release.codename})`,
+            os: 'debian',
+            release: release.codename,
+            variant: 'default',
+          },
+        },
+        {
+          aliases,
+          filename: `debian-${release.version}.tar.gz`,
+          public: options.public ?? false,
+        },
+        scaled(progress, 75, 100),
+        op.signal,
+      );
+    },
+  });
+}
