@@ -35,11 +35,6 @@ export function requireUser(user: RestUser | null): RestUser {
   return authorize(user, 'user');
 }
 
-/** policy.ts's authorize(), for REST callers that hold the user rather than a RestContext. */
-export function allowAction(user: RestUser, action: Action, project: string): RestUser {
-  return authorize(user, action, project);
-}
-
 export class RestContext {
   #raw: Promise<Buffer> | undefined;
 

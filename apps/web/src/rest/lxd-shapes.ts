@@ -15,15 +15,6 @@ export function groupOperations(
   return out;
 }
 
-/**
- * A URL of an object in `project`, as the engine's apiUrl writes them (the
- * project is a query parameter unless it is `default`), for the objects
- * apiUrl has no builder for yet: backups, image aliases, exec logs.
- */
-export function inProject(path: string, project: string): string {
-  return project === 'default' ? path : `${path}?project=${encodeURIComponent(project)}`;
-}
-
 const eventTypes = ['lifecycle', 'operation', 'logging'] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -12,9 +12,8 @@
 // the secrets nor lock the owner out by taking a channel first.
 import type { Operation } from '@berth/engine';
 import type { WebSocket } from 'ws';
-import { can, type Action } from '../server/policy.ts';
+import { authorize, can, type Action } from '../server/policy.ts';
 import type { RestUser } from './auth.ts';
-import { allowAction } from './context.ts';
 import { RestError } from './envelope.ts';
 import { principalOf, samePrincipal, type RestPrincipal } from './principal.ts';
 
@@ -80,7 +79,7 @@ export class OperationSockets {
   ): { operation: SocketOperation; channel: string } {
     const entry = this.#byId.get(id);
     if (!entry || !can(user, 'read', entry.operation.project)) throw operationNotFound();
-    allowAction(user, entry.operation.action, entry.operation.project);
+    authorize(user, entry.operation.action, entry.operation.project);
     if (!samePrincipal(entry.owner, principalOf(user))) throw invalidSecret();
     return { operation: entry.operation, channel: entry.operation.claim(secret) };
   }

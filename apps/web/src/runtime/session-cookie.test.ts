@@ -7,7 +7,7 @@ import { hashToken, type Database, type SessionRecord, type UserRecord } from '@
 import type { BerthServices } from '../server/berth.ts';
 import { LiveConnections } from '../server/live-connections.ts';
 import { createAccounts } from './accounts.ts';
-import { renewedSessionCookie, sessionFromCookie } from './session-cookie.ts';
+import { renewedSessionCookie, sessionClaims, sessionFromCookie } from './session-cookie.ts';
 
 const cookieName = 'authjs.session-token';
 const secret = 'a-test-session-secret-of-enough-length';
@@ -140,6 +140,23 @@ describe('sessionFromCookie', () => {
     expect(await sessionFromCookie(berth, second.cookie)).toBeNull();
     const sessionless = await encode({ token: { username: 'vera' }, secret, salt: cookieName });
     expect(await sessionFromCookie(berth, `${cookieName}=${sessionless}`)).toBeNull();
+  });
+});
+
+describe('sessionClaims', () => {
+  it('answers a cookie decrypted before with the same claims, each caller its own copy', async () => {
+    const { berth, signIn } = await services();
+    const { sid, cookie } = await signIn();
+    const first = await sessionClaims(berth, cookie);
+    expect(first).toMatchObject({ username: 'vera', sid });
+    first!.username = 'changed by a caller';
+    expect(await sessionClaims(berth, cookie)).toMatchObject({ username: 'vera', sid });
+    // Remembered under its secret: the same cookie is nothing to a server with another one.
+    const other = {
+      ...berth,
+      sessionSecret: 'another-secret-of-enough-length-xx',
+    } as BerthServices;
+    expect(await sessionClaims(other, cookie)).toBeNull();
   });
 });
 

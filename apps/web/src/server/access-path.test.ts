@@ -288,7 +288,7 @@ const hiddenAlike: Record<string, { overrides: Record<string, unknown>; answer: 
       (route) => [
         route,
         {
-          overrides: { 'db.operations.get': async () => ({ id: 'x', project: 'secret' }) },
+          overrides: { 'operations.projectOf': async () => 'secret' },
           answer: { status: 404, error: 'Operation not found' },
         },
       ],

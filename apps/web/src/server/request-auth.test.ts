@@ -22,7 +22,11 @@ function services(options: { disabled?: string[] } = {}) {
     vera: { id: 2, username: 'vera', isAdmin: false, mustChangePassword: false },
     admin: { id: 1, username: 'admin', isAdmin: true, mustChangePassword: false },
   };
-  const byId = (id: number) => Object.values(users).find((u) => u.id === id) ?? null;
+  // As the users table has them: a disabled account is still there, marked.
+  const byId = (id: number) => {
+    const user = Object.values(users).find((u) => u.id === id);
+    return user ? { ...user, disabled: options.disabled?.includes(user.username) ?? false } : null;
+  };
   return {
     sessionSecret: secret,
     sessionCookieName: cookieName,

@@ -78,11 +78,15 @@ async function userOfToken(services: BerthServices, secret: string): Promise<Req
   const db = services.engine.db;
   const token = await db.tokens.authenticate(secret);
   if (!token) return null;
+  // The account as it is now (one read): a disabled user's tokens stop working too.
   const record = await db.users.getById(token.userId);
-  if (!record) return null;
-  // The account as it is now: a disabled user's tokens stop working too.
-  const user = await services.accounts.get(record.username);
-  if (!user) return null;
+  if (!record || record.disabled) return null;
+  const user: SessionUser = {
+    id: record.id,
+    username: record.username,
+    isAdmin: record.isAdmin,
+    mustChangePassword: record.mustChangePassword,
+  };
   return {
     ...user,
     roles: await services.members.rolesOf(user.id),

@@ -8,26 +8,18 @@ import path from 'node:path';
 import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import { runCommand } from '../host/run-command.ts';
-import { throttled, type Progress } from '../images/progress.ts';
+import { TAR_PACK_OWNERSHIP } from '../images/image-files.ts';
+import { throttled, type Progress } from '../operations/progress.ts';
 import type { OperationContext } from '../operations/operations.ts';
-import type { Operation } from '../schemas/index.ts';
+import { parseInput } from '../parse-input.ts';
+import { BackupsPost, type Operation } from '../schemas/index.ts';
 import { tempSiblingOf } from '../storage/pool-paths.ts';
 import { copyTree, removeTree, treeUsage } from '../storage/tree-ops.ts';
 import type { BackupContext } from './backup-context.ts';
 import { randomHex } from './backup-files.ts';
 import { renderBackupIndex, renderBackupYaml, type BackupIndex } from './backup-index.ts';
-import { backupUrl, nextBackupName, validBackupName } from './backup-names.ts';
+import { nextBackupName, validBackupName } from './backup-names.ts';
 import { unshiftCopy, volumeShift } from './container-ownership.ts';
-
-export interface ExportOptions {
-  /** Default: the next free `backup<N>`. */
-  name?: string;
-  /** Without the instance's snapshots. */
-  instanceOnly?: boolean;
-  compression?: 'gzip' | 'none';
-  /** RFC 3339; absent or null: never expires. */
-  expiresAt?: string | Date | null;
-}
 
 const TAR_TIMEOUT_MS = 6 * 60 * 60_000;
 
@@ -35,11 +27,12 @@ function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function parseExpiry(value: ExportOptions['expiresAt']): string {
-  if (value === undefined || value === null || value === '') return '';
-  const date = value instanceof Date ? value : new Date(value);
+/** RFC 3339, or '' for never: absent, null, empty and Go's zero date (`0001-01-01…`) alike. */
+function parseExpiry(value: string | null | undefined): string {
+  if (value === undefined || value === null || value === '' || value.startsWith('0001-')) return '';
+  const date = new Date(value);
   if (Number.isNaN(date.getTime()))
-    throw EngineError.invalid('expires_at', `"${String(value)}" is not an RFC 3339 date`);
+    throw EngineError.invalid('expires_at', `"${value}" is not an RFC 3339 date`);
   return rfc3339(date);
 }
 
@@ -48,12 +41,11 @@ export async function exportBackup(
   b: BackupContext,
   project: string,
   instance: string,
-  options: ExportOptions,
+  post: BackupsPost,
 ): Promise<Operation> {
-  const compression = options.compression ?? 'gzip';
-  if (compression !== 'gzip' && compression !== 'none')
-    throw EngineError.invalid('compression', `must be "gzip" or "none", not "${compression}"`);
-  const expiresAt = parseExpiry(options.expiresAt);
+  const req = parseInput(BackupsPost, post);
+  const compression = req.compression_algorithm ?? 'gzip';
+  const expiresAt = parseExpiry(req.expires_at);
   const { instance: inst } = await b.instances.resolve(project, instance);
   if (inst.type !== 'container')
     throw new EngineError('NOT_IMPLEMENTED', `Backups of ${inst.type}s are not supported yet`);
@@ -61,7 +53,8 @@ export async function exportBackup(
   const existing = (await b.files.records(project, instance)).map((r) => r.name);
   const taken = (n: string) =>
     existing.includes(n) || b.reserved.has(`${project}/${instance}/${n}`);
-  let name = options.name;
+  // An empty name is none, as LXD's clients send it.
+  let name = req.name || undefined;
   if (name === undefined) {
     name = nextBackupName(existing);
     while (taken(name)) name = nextBackupName([...existing, name]);
@@ -79,7 +72,7 @@ export async function exportBackup(
       mayCancel: true,
       resources: {
         instances: [apiUrl.instance(project, instance)],
-        backups: [backupUrl(project, instance, backupName)],
+        backups: [apiUrl.backup(project, instance, backupName)],
       },
       run: (ctx) =>
         runExport(
@@ -88,7 +81,7 @@ export async function exportBackup(
           instance,
           {
             name: backupName,
-            instanceOnly: options.instanceOnly ?? false,
+            instanceOnly: req.instance_only || req.container_only,
             compression,
             expiresAt,
           },
@@ -232,7 +225,7 @@ async function runExport(
     b.events.lifecycle(
       project,
       'instance-backup-created',
-      backupUrl(project, instanceName, options.name),
+      apiUrl.backup(project, instanceName, options.name),
     );
     await progress(100, 'Done');
     return { name: options.name, size };
@@ -266,9 +259,7 @@ async function pack(
         ...(compression === 'gzip' ? ['-z'] : []),
         '-f',
         out,
-        '--numeric-owner',
-        '--xattrs',
-        '--xattrs-include=security.capability',
+        ...TAR_PACK_OWNERSHIP,
         '--sort=name',
         '-C',
         work,

@@ -5,7 +5,7 @@
 // `backup/container/backup.yaml` only; `parseBackupIndex` reads either.
 // Pure: no I/O, so the format is unit-tested on its own.
 import { EngineError } from '../errors.ts';
-import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from '../images/yaml-subset.ts';
+import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from '../images/safe-yaml.ts';
 import type { InstanceType } from '../schemas/index.ts';
 
 import {
@@ -268,16 +268,7 @@ function parseSnapshots(value: YamlValue | undefined, where: Field): BackupSnaps
 }
 
 function parseDocument(text: string, file: string): YamlValue {
-  try {
-    return parseYaml(text);
-  } catch (error) {
-    if (error instanceof EngineError) {
-      // The YAML reader names metadata.yaml (its first user); say which file it was.
-      const reason = error.message.replace(/^metadata\.yaml: /, '');
-      throw EngineError.invalid(file, reason);
-    }
-    throw error;
-  }
+  return parseYaml(text, { file });
 }
 
 /**

@@ -27,8 +27,3 @@ export function nextBackupName(existing: readonly string[]): string {
   }
   return `backup${highest + 1}`;
 }
-
-export function backupUrl(project: string, instance: string, name: string): string {
-  const p = `/1.0/instances/${encodeURIComponent(instance)}/backups/${encodeURIComponent(name)}`;
-  return project === 'default' ? p : `${p}?project=${encodeURIComponent(project)}`;
-}

@@ -5,6 +5,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { Database } from '@berth/db';
+import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { ImageService } from '../images/images.ts';
@@ -12,10 +13,10 @@ import { InstancePublisher, type PublishOptions } from '../images/publish.ts';
 import type { InstanceService } from '../instances/instances.ts';
 import type { OperationService } from '../operations/operations.ts';
 import type { InstanceBackup } from '../schemas/instance.ts';
-import type { Instance, Operation } from '../schemas/index.ts';
+import type { BackupsPost, Instance, Operation } from '../schemas/index.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { BackupContext } from './backup-context.ts';
-import { exportBackup, type ExportOptions } from './backup-export.ts';
+import { exportBackup } from './backup-export.ts';
 import { BackupFiles, toInstanceBackup, type BackupRecord } from './backup-files.ts';
 import {
   importBackup,
@@ -23,9 +24,8 @@ import {
   type BackupSource,
   type ImportOptions,
 } from './backup-import.ts';
-import { backupUrl, validBackupName } from './backup-names.ts';
+import { validBackupName } from './backup-names.ts';
 
-export type { ExportOptions } from './backup-export.ts';
 export type { BackupSource, ImportOptions } from './backup-import.ts';
 export type { PublishOptions } from '../images/publish.ts';
 
@@ -109,7 +109,7 @@ export class BackupService {
     this.#events.lifecycle(
       project,
       'instance-backup-retrieved',
-      backupUrl(project, instance, record.name),
+      apiUrl.backup(project, instance, record.name),
     );
     return stream;
   }
@@ -123,7 +123,11 @@ export class BackupService {
   async delete(project: string, instance: string, name: string): Promise<void> {
     await this.#record(project, instance, name);
     await this.files.remove(project, instance, name);
-    this.#events.lifecycle(project, 'instance-backup-deleted', backupUrl(project, instance, name));
+    this.#events.lifecycle(
+      project,
+      'instance-backup-deleted',
+      apiUrl.backup(project, instance, name),
+    );
   }
 
   async rename(
@@ -154,12 +158,44 @@ export class BackupService {
     this.#events.lifecycle(
       project,
       'instance-backup-renamed',
-      backupUrl(project, instance, newName),
+      apiUrl.backup(project, instance, newName),
       {
         old_name: name,
       },
     );
     return this.get(project, instance, newName);
+  }
+
+  /** `rename` as an operation (LXD answers with one); an unknown backup is refused at once. */
+  async startRename(
+    project: string,
+    instance: string,
+    name: string,
+    newName: string,
+  ): Promise<Operation> {
+    return this.#asOperation(project, instance, name, 'Renaming instance backup', () =>
+      this.rename(project, instance, name, newName),
+    );
+  }
+
+  /** `delete` as an operation; an unknown backup is refused at once. */
+  async startDelete(project: string, instance: string, name: string): Promise<Operation> {
+    return this.#asOperation(project, instance, name, 'Deleting instance backup', () =>
+      this.delete(project, instance, name),
+    );
+  }
+
+  /** Starts `work` on an existing backup as an operation (an unknown one is refused at once). */
+  async #asOperation(
+    project: string,
+    instance: string,
+    name: string,
+    description: string,
+    work: () => Promise<unknown>,
+  ): Promise<Operation> {
+    await this.#record(project, instance, name);
+    const resources = { instances: [apiUrl.instance(project, instance)] };
+    return this.#ctx.operations.startTask({ project, description, resources }, work);
   }
 
   /** The instance is being deleted: its backups go too (as LXD does). */
@@ -197,9 +233,9 @@ export class BackupService {
 
   // ------------------------------------------------------------- delegated
 
-  /** Backs the instance up as an operation; it ends with `{ name, size }`. */
-  async export(project: string, instance: string, options: ExportOptions = {}): Promise<Operation> {
-    return exportBackup(this.#ctx, project, instance, options);
+  /** Backs the instance up as an operation (LXD's InstanceBackupsPost); it ends with `{ name, size }`. */
+  async export(project: string, instance: string, post: BackupsPost = {}): Promise<Operation> {
+    return exportBackup(this.#ctx, project, instance, post);
   }
 
   /** Restores a backup tarball as a new instance, as an operation ending with `{ name }`. */

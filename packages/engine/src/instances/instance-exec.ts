@@ -118,6 +118,15 @@ async function located(ctx: InstanceContext, project: string, name: string) {
   return { driver, view: await viewOf(ctx, instance) };
 }
 
+/** Throws CONFLICT unless the instance runs (a frozen one does not): before exec or console. */
+export async function requireRunning(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+): Promise<void> {
+  await running(ctx, project, name);
+}
+
 /** As `located`, for a running instance only (CONFLICT otherwise). */
 async function running(ctx: InstanceContext, project: string, name: string) {
   const { driver, view } = await located(ctx, project, name);

@@ -7,7 +7,7 @@ import { InstanceStatePut, type Operation } from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
 import type { DriverInstance } from '../drivers/driver.ts';
 import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
-import type { ExpandedInstance } from './expanded-instances.ts';
+import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import {
   expandedOf,
   expectHostEvent,

@@ -31,7 +31,7 @@ import type {
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
-import type { ExpandedInstance } from './expanded-instances.ts';
+import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import { InstanceLocks } from './instance-lock.ts';
 import {
   expandedOf,
@@ -54,9 +54,13 @@ import {
   deleteInstance,
   patchInstance,
   renameInstance,
+  setConfigKeys,
+  startDelete,
+  startRename,
+  startUpdate,
   updateInstance,
 } from './instance-updates.ts';
-import { checkWouldBe } from './instance-checks.ts';
+import { checkWouldBe, type WouldBe } from './instance-checks.ts';
 import { changeState, changeStateAndWait } from './instance-lifecycle.ts';
 import { handleHostEvent, reconcile } from './instance-host-events.ts';
 import {
@@ -67,6 +71,7 @@ import {
   filePush,
   fileRemove,
   openConsole,
+  requireRunning,
 } from './instance-exec.ts';
 
 export type { InstanceCompanions } from './instance-context.ts';
@@ -170,6 +175,15 @@ export class InstanceService {
     return patchInstance(this.#ctx, project, name, input);
   }
 
+  /** Sets local config keys ("" removes one), the rest as it is, in one step under the lock. */
+  async setConfigKeys(
+    project: string,
+    name: string,
+    keys: Readonly<Record<string, string | undefined>>,
+  ): Promise<Instance> {
+    return setConfigKeys(this.#ctx, project, name, keys);
+  }
+
   async rename(project: string, name: string, newName: string): Promise<Instance> {
     return renameInstance(this.#ctx, project, name, newName);
   }
@@ -177,6 +191,28 @@ export class InstanceService {
   /** Deletes a stopped instance; a running one only with `force` (stopped first). */
   async delete(project: string, name: string, options: { force?: boolean } = {}): Promise<void> {
     return deleteInstance(this.#ctx, project, name, options);
+  }
+
+  // LXD answers these writes with an operation; the methods above do the
+  // same work and return when it is done.
+
+  /** `update` as an operation. */
+  async startUpdate(project: string, name: string, input: InstancePut): Promise<Operation> {
+    return startUpdate(this.#ctx, project, name, input);
+  }
+
+  /** `rename` as an operation; a running instance is refused at once (CONFLICT). */
+  async startRename(project: string, name: string, newName: string): Promise<Operation> {
+    return startRename(this.#ctx, project, name, newName);
+  }
+
+  /** `delete` as an operation; a running instance without `force` is refused at once (CONFLICT). */
+  async startDelete(
+    project: string,
+    name: string,
+    options: { force?: boolean } = {},
+  ): Promise<Operation> {
+    return startDelete(this.#ctx, project, name, options);
   }
 
   /** Running instances pick up a profile change (called by the profile service). */
@@ -217,17 +253,7 @@ export class InstanceService {
    * backup's snapshot to import), validated whole and allowed by the
    * project's restrictions. Throws the first problem, naming `what`.
    */
-  async checkWouldBe(
-    project: string,
-    would: {
-      name: string;
-      type: InstanceType;
-      config: Record<string, string>;
-      devices: Record<string, Record<string, string>>;
-      profiles: string[];
-    },
-    what: string,
-  ): Promise<void> {
+  async checkWouldBe(project: string, would: WouldBe, what: string): Promise<void> {
     return checkWouldBe(this.#ctx, project, would, what);
   }
 
@@ -281,6 +307,11 @@ export class InstanceService {
     interactive?: { cols: number; rows: number },
   ): Promise<ExecProcess> {
     return execProcess(this.#ctx, project, name, input, interactive);
+  }
+
+  /** Throws CONFLICT unless the instance runs (frozen is not running): before exec or a console. */
+  async requireRunning(project: string, name: string): Promise<void> {
+    return requireRunning(this.#ctx, project, name);
   }
 
   async console(

@@ -7,17 +7,23 @@ import type { EventBus } from '../events/event-bus.ts';
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import { apiUrl } from '../api-url.ts';
-import { SnapshotsPost, type InstanceSnapshot, type Operation } from '../schemas/index.ts';
+import {
+  SnapshotSchedulePut,
+  SnapshotsPost,
+  type Instance,
+  type InstanceSnapshot,
+  type Operation,
+} from '../schemas/index.ts';
 import { zeroTime } from '../schemas/common.ts';
 import { parseInput } from '../parse-input.ts';
 import { validSnapshotName } from '../validation/index.ts';
 import { expiryDate } from '../config/snapshot-expiry.ts';
 import { parseSchedule, tryParseSchedule } from '../config/snapshot-schedule.ts';
 import { scheduleFires } from './snapshot-schedule-match.ts';
-import { expand } from './expand-config.ts';
+import { expand } from '../config/expand-config.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { InstanceService } from './instances.ts';
-import type { ExpandedInstance } from './expanded-instances.ts';
+import type { ExpandedInstance } from '../config/expanded-instances.ts';
 
 /** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
 export function nextSnapshotName(
@@ -244,6 +250,54 @@ export class SnapshotService {
       'instance-snapshot-deleted',
       apiUrl.snapshot(project, instance, name),
     );
+  }
+
+  /** `rename` as an operation (LXD answers with one); an unknown snapshot is refused at once. */
+  async startRename(
+    project: string,
+    instance: string,
+    name: string,
+    newName: string,
+  ): Promise<Operation> {
+    return this.#asOperation(project, instance, name, 'Renaming snapshot', () =>
+      this.rename(project, instance, name, newName),
+    );
+  }
+
+  /** `delete` as an operation; an unknown snapshot is refused at once. */
+  async startDelete(project: string, instance: string, name: string): Promise<Operation> {
+    return this.#asOperation(project, instance, name, 'Deleting snapshot', () =>
+      this.delete(project, instance, name),
+    );
+  }
+
+  /** Starts `work` on an existing snapshot as an operation (an unknown one is refused at once). */
+  async #asOperation(
+    project: string,
+    instance: string,
+    name: string,
+    description: string,
+    work: () => Promise<unknown>,
+  ): Promise<Operation> {
+    await this.#record((await this.instances.resolve(project, instance)).instance.record.id, name);
+    const resources = {
+      instances: [apiUrl.instance(project, instance)],
+      instances_snapshots: [apiUrl.snapshot(project, instance, name)],
+    };
+    return this.operations.startTask({ project, description, resources }, work);
+  }
+
+  /**
+   * Sets (or, with "", removes) the instance's schedule keys
+   * (snapshotScheduleKeys); its other config is left as it is.
+   */
+  async setSchedule(
+    project: string,
+    instance: string,
+    config: SnapshotSchedulePut,
+  ): Promise<Instance> {
+    const keys = parseInput(SnapshotSchedulePut, config, 'config');
+    return this.instances.setConfigKeys(project, instance, keys);
   }
 
   /**

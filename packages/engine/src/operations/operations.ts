@@ -136,6 +136,23 @@ export class OperationService {
     return running;
   }
 
+  /**
+   * Work the engine does at once, started as an operation for callers that
+   * answer with one (LXD's API does for deletes and renames); its result
+   * is not kept.
+   */
+  async startTask(
+    spec: Omit<StartOperation, 'run' | 'class'>,
+    work: () => Promise<unknown>,
+  ): Promise<Operation> {
+    return this.start({
+      ...spec,
+      run: async () => {
+        await work();
+      },
+    });
+  }
+
   /** Starts an operation and waits for it; throws its error when it fails. */
   async run(spec: StartOperation): Promise<Operation> {
     const op = await this.start(spec);
@@ -149,16 +166,31 @@ export class OperationService {
     return finished;
   }
 
-  async get(id: string): Promise<Operation> {
-    const record = await this.db.operations.get(id);
-    if (!record) throw EngineError.notFound('Operation');
-    return toOperation(record);
+  /**
+   * One operation; with `project`, an operation of another project is not
+   * found, as an unknown id is (a caller of one project learns nothing of
+   * another's).
+   */
+  async get(id: string, options: { project?: string } = {}): Promise<Operation> {
+    return toOperation(await this.#record(id, options.project));
   }
 
-  /** Operations of a project (or every project), newest first. */
-  async list(project?: string): Promise<Operation[]> {
+  /** The project of an operation, or null for an unknown id (for callers that judge access first). */
+  async projectOf(id: string): Promise<string | null> {
+    const record = await this.db.operations.get(id);
+    return record ? (record.project ?? 'default') : null;
+  }
+
+  /**
+   * Operations of a project (or every project), newest first; with
+   * `resource` (an API URL), only those about it or what lies beneath it
+   * (an instance's own, its snapshots' and backups').
+   */
+  async list(project?: string, options: { resource?: string } = {}): Promise<Operation[]> {
     const records = await this.db.operations.list(project === undefined ? {} : { project });
-    return records.map(toOperation);
+    const ops = records.map(toOperation);
+    const { resource } = options;
+    return resource === undefined ? ops : ops.filter((op) => concerns(op, resource));
   }
 
   /**
@@ -178,9 +210,9 @@ export class OperationService {
     return result ?? this.get(id);
   }
 
-  async cancel(id: string): Promise<Operation> {
-    const record = await this.db.operations.get(id);
-    if (!record) throw EngineError.notFound('Operation');
+  /** Cancels a running operation (of `project` only, when given: another's is not found). */
+  async cancel(id: string, options: { project?: string } = {}): Promise<Operation> {
+    const record = await this.#record(id, options.project);
     const live = this.#live.get(id);
     if (!live || terminalOperationStatuses.includes(record.status as OperationStatus)) {
       throw new EngineError('CONFLICT', 'Operation is not running');
@@ -224,6 +256,13 @@ export class OperationService {
     }
   }
 
+  async #record(id: string, project: string | undefined): Promise<OperationRecord> {
+    const record = await this.db.operations.get(id);
+    if (!record || (project !== undefined && (record.project ?? 'default') !== project))
+      throw EngineError.notFound(`Operation "${id}"`);
+    return record;
+  }
+
   /** Resolves when every running operation has finished (for shutdown). */
   async drain(): Promise<void> {
     await Promise.allSettled([...this.#live.values()].map((l) => l.done));
@@ -254,6 +293,21 @@ export class OperationService {
     this.events.emit('operation', project, op);
     return op;
   }
+}
+
+/** Is `op` about `resource` or something beneath it? URLs compare without their `?project=`. */
+function concerns(op: Operation, resource: string): boolean {
+  const own = pathOf(resource);
+  return Object.values(op.resources ?? {}).some((urls) =>
+    urls.some((url) => {
+      const path = pathOf(url);
+      return path === own || path.startsWith(`${own}/`);
+    }),
+  );
+}
+
+function pathOf(url: string): string {
+  return url.replace(/\?.*$/, '');
 }
 
 function errorMessage(error: unknown): string {

@@ -107,6 +107,32 @@ export const SnapshotsPost = z.object({
 });
 export type SnapshotsPost = z.input<typeof SnapshotsPost>;
 
+/** The instance keys of its snapshot schedule; the config key table validates their values. */
+export const snapshotScheduleKeys = [
+  'snapshots.schedule',
+  'snapshots.schedule.stopped',
+  'snapshots.expiry',
+  'snapshots.pattern',
+] as const;
+
+/** A change of the schedule keys: "" (or absent) removes a key. */
+export const SnapshotSchedulePut = z.partialRecord(z.enum(snapshotScheduleKeys), z.string());
+export type SnapshotSchedulePut = z.input<typeof SnapshotSchedulePut>;
+
+/** `POST /1.0/instances/<name>/backups` (LXD's InstanceBackupsPost). */
+export const BackupsPost = z.object({
+  /** Default: the next free `backup<N>`. */
+  name: z.string().optional(),
+  /** RFC 3339; absent, null or Go's zero date: never expires. */
+  expires_at: z.string().nullable().optional(),
+  /** Without the instance's snapshots (`container_only` is its older name). */
+  instance_only: z.boolean().default(false),
+  container_only: z.boolean().default(false),
+  optimized_storage: z.boolean().default(false),
+  compression_algorithm: z.enum(['gzip', 'none'], 'must be "gzip" or "none"').optional(),
+});
+export type BackupsPost = z.input<typeof BackupsPost>;
+
 /** `POST /1.0/instances/<name>/exec` (LXD's InstanceExecPost). */
 export const ExecPost = z.object({
   command: z.array(z.string()).min(1, 'must name a command'),

@@ -220,7 +220,9 @@ describe('export and import', () => {
 
   it('exports instance-only and imports it under another name beside the original', async () => {
     const done = await timed('export (running, instance-only)', async () =>
-      waitOk(await backups.export('default', c1, { instanceOnly: true, compression: 'none' })),
+      waitOk(
+        await backups.export('default', c1, { instance_only: true, compression_algorithm: 'none' }),
+      ),
     );
     const name = String((done.metadata as { name: string }).name);
     expect(await backups.get('default', c1, name)).toMatchObject({ instance_only: true });
@@ -483,7 +485,7 @@ describe('expiry', () => {
       await first.engine.instances.createAndWait('default', { name });
       for (const options of [
         { name: 'keep' },
-        { name: 'soon', expiresAt: new Date(Date.now() + 1500) },
+        { name: 'soon', expires_at: new Date(Date.now() + 1500).toISOString() },
       ]) {
         const op = await first.engine.backups.export('default', name, options);
         expect(await first.engine.operations.wait(op.id)).toMatchObject({

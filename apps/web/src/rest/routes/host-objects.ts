@@ -14,10 +14,10 @@ function asSeenBy<T extends HostObject>(user: PolicyUser, item: T): T {
   return { ...item, used_by: visibleUsedBy(user, item.used_by) };
 }
 
-/** GET /1.0/<collection>: URLs, or with recursion the objects as the caller may see them. */
+/** GET /1.0/<collection>: the objects' URLs (`urlOf`), or with recursion the objects as the caller may see them. */
 export async function listHostObjects<T extends HostObject>(
   ctx: RestContext,
-  collection: string,
+  urlOf: (name: string) => string,
   list: () => Promise<T[]>,
 ): Promise<RestResult> {
   const user = ctx.allow('read');
@@ -25,7 +25,7 @@ export async function listHostObjects<T extends HostObject>(
   return sync(
     ctx.query.recursion > 0
       ? items.map((item) => asSeenBy(user, item))
-      : items.map((item) => `/1.0/${collection}/${encodeURIComponent(item.name)}`),
+      : items.map((item) => urlOf(item.name)),
   );
 }
 

@@ -5,9 +5,7 @@ import { ImageAliasName, RenamePost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import type { RestContext } from '../context.ts';
 import { asyncOp, created, emptySync, sync } from '../envelope.ts';
-import { inProject } from '../lxd-shapes.ts';
 import type { Router } from '../router.ts';
-import { startOperation } from './ops.ts';
 
 type P = Record<string, string>;
 
@@ -24,22 +22,21 @@ const AliasesPost = z.object({
 });
 const AliasPut = z.object({ description: z.string().optional(), target: z.string().optional() });
 
-const aliasUrl = (project: string, name: string) =>
-  inProject(`/1.0/images/aliases/${encodeURIComponent(name)}`, project);
-
 export function registerImages(router: Router<RestContext>): void {
   // Aliases first: `/1.0/images/aliases` is not a fingerprint.
   router
     .add('GET', '/1.0/images/aliases', async (ctx) => {
       ctx.allow('read');
       const list = await ctx.engine.images.listAliases(ctx.project);
-      return sync(ctx.query.recursion > 0 ? list : list.map((a) => aliasUrl(ctx.project, a.name)));
+      return sync(
+        ctx.query.recursion > 0 ? list : list.map((a) => apiUrl.imageAlias(ctx.project, a.name)),
+      );
     })
     .add('POST', '/1.0/images/aliases', async (ctx) => {
       ctx.allow('config');
       const body = await ctx.body(AliasesPost);
       const alias = await ctx.engine.images.createAlias(ctx.project, body);
-      return created(aliasUrl(ctx.project, alias.name));
+      return created(apiUrl.imageAlias(ctx.project, alias.name));
     })
     .add('GET', '/1.0/images/aliases/:alias', async (ctx, p: P) => {
       ctx.allow('read');
@@ -67,7 +64,7 @@ export function registerImages(router: Router<RestContext>): void {
       ctx.allow('config');
       const { name } = await ctx.body(RenamePost);
       await ctx.engine.images.renameAlias(ctx.project, p.alias!, name);
-      return created(aliasUrl(ctx.project, name));
+      return created(apiUrl.imageAlias(ctx.project, name));
     })
     .add('DELETE', '/1.0/images/aliases/:alias', async (ctx, p: P) => {
       ctx.allow('config');
@@ -97,16 +94,16 @@ export function registerImages(router: Router<RestContext>): void {
     })
     .add('DELETE', '/1.0/images/:fp', async (ctx, p: P) => {
       ctx.allow('delete');
-      const image = await ctx.engine.images.get(ctx.project, p.fp!);
-      return asyncOp(
-        await startOperation(
-          ctx,
-          'Deleting image',
-          { images: [apiUrl.image(ctx.project, image.fingerprint)] },
-          async () => {
-            await ctx.engine.images.delete(ctx.project, image.fingerprint);
-          },
-        ),
+      const { fingerprint } = await ctx.engine.images.get(ctx.project, p.fp!);
+      // The engine deletes at once; LXD answers with an operation.
+      const started = ctx.engine.operations.startTask(
+        {
+          project: ctx.project,
+          description: 'Deleting image',
+          resources: { images: [apiUrl.image(ctx.project, fingerprint)] },
+        },
+        () => ctx.engine.images.delete(ctx.project, fingerprint),
       );
+      return asyncOp(await started);
     });
 }

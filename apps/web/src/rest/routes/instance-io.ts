@@ -7,13 +7,11 @@ import type { RestContext } from '../context.ts';
 import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
 import { fileBodyLimit } from '../body.ts';
 import { ExecOutputStore } from '../exec-output.ts';
-import { inProject } from '../lxd-shapes.ts';
 import { ConsoleSession } from '../console-session.ts';
 import { ExecSession } from '../exec-session.ts';
 import { withSecrets } from '../operation-sockets.ts';
 import { principalOf } from '../principal.ts';
 import type { Router } from '../router.ts';
-import { startOperation } from './ops.ts';
 
 type P = Record<string, string>;
 
@@ -124,18 +122,14 @@ function pathParam(ctx: RestContext): string {
   return path.startsWith('/') ? path : `/${path}`;
 }
 
-const logsUrl = (project: string, instance: string, file: string, prefix = 'logs') =>
-  inProject(`/1.0/instances/${encodeURIComponent(instance)}/${prefix}/${file}`, project);
-
 export function registerInstanceIo(router: Router<RestContext>, store: ExecOutputStore): void {
   router.add('POST', '/1.0/instances/:name/exec', async (ctx, p: P) => {
     ctx.allow('exec');
     const name = p.name!;
     const project = ctx.project;
     const body = await ctx.body(RestExecPost);
-    const instance = await ctx.engine.instances.get(project, name);
-    if (instance.status === 'Frozen') throw RestError.badRequest('Instance is frozen');
-    if (instance.status !== 'Running') throw RestError.badRequest('Instance is not running');
+    // Refused before an operation exists, as LXD refuses it.
+    await ctx.engine.instances.requireRunning(project, name);
     if (body['wait-for-websocket']) return asyncOp(await execOverWebsockets(ctx, name, body));
     const req = {
       command: body.command,
@@ -145,23 +139,23 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
       ...(body.user !== undefined ? { user: body.user } : {}),
       ...(body.group !== undefined ? { group: body.group } : {}),
     };
-    const op = await startOperation(
-      ctx,
-      'Executing command',
-      execResources(project, name),
-      async (opCtx) => {
+    const op = await ctx.engine.operations.start({
+      project,
+      description: 'Executing command',
+      resources: execResources(project, name),
+      run: async (opCtx) => {
         const result = await ctx.engine.instances.exec(project, name, req);
         if (!body['record-output']) return { return: result.exitCode };
         const files = await store.record(project, name, opCtx.id, result);
         return {
           return: result.exitCode,
           output: {
-            '1': logsUrl(project, name, files.stdout),
-            '2': logsUrl(project, name, files.stderr),
+            '1': apiUrl.instanceLog(project, name, files.stdout),
+            '2': apiUrl.instanceLog(project, name, files.stderr),
           },
         };
       },
-    );
+    });
     return asyncOp(op);
   });
 
@@ -172,7 +166,7 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
         ctx.allow('exec');
         await ctx.engine.instances.get(ctx.project, p.name!);
         const files = await store.list(ctx.project, p.name!);
-        return sync(files.map((f) => logsUrl(ctx.project, p.name!, f, prefix)));
+        return sync(files.map((f) => apiUrl.instanceLog(ctx.project, p.name!, f, prefix)));
       })
       .add('GET', `/1.0/instances/:name/${prefix}/:file`, async (ctx, p: P) => {
         ctx.allow('exec');
@@ -270,8 +264,7 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
       const body = await ctx.body(ConsolePost);
       if (body.type === 'vga')
         throw RestError.badRequest('VGA consoles are only available for virtual machines');
-      const instance = await ctx.engine.instances.get(project, name);
-      if (instance.status !== 'Running') throw RestError.badRequest('Instance is not running');
+      await ctx.engine.instances.requireRunning(project, name);
       const size =
         body.width > 0 && body.height > 0
           ? { cols: body.width, rows: body.height }

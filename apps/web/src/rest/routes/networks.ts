@@ -1,4 +1,5 @@
 // /1.0/networks: the host's managed bridges (host-objects.ts).
+import { apiUrl } from '@berth/engine';
 import type { RestContext } from '../context.ts';
 import { sync } from '../envelope.ts';
 import type { Router } from '../router.ts';
@@ -9,7 +10,7 @@ type P = Record<string, string>;
 export function registerNetworks(router: Router<RestContext>): void {
   router
     .add('GET', '/1.0/networks', (ctx) =>
-      listHostObjects(ctx, 'networks', () => ctx.engine.networks.list()),
+      listHostObjects(ctx, apiUrl.network, () => ctx.engine.networks.list()),
     )
     .add('GET', '/1.0/networks/:name', (ctx, p: P) =>
       getHostObject(ctx, () => ctx.engine.networks.get(p.name!)),

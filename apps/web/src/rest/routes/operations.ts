@@ -15,19 +15,18 @@ type P = Record<string, string>;
 /** The project of a visible operation; "Operation not found" for unknown and hidden ones alike. */
 async function operationProject(ctx: RestContext, id: string): Promise<string> {
   const user = ctx.requireUser();
-  const record = await ctx.engine.db.operations.get(id);
-  const project = record?.project ?? 'default';
-  if (!record || !can(user, 'read', project)) throw RestError.notFound('Operation not found');
+  const project = await ctx.engine.operations.projectOf(id);
+  if (project === null || !can(user, 'read', project))
+    throw RestError.notFound('Operation not found');
   return project;
 }
 
 export function registerOperations(router: Router<RestContext>): void {
   router
     .add('GET', '/1.0/operations', async (ctx) => {
-      const user = ctx.requireUser();
       let ops: Operation[];
       if (ctx.query.allProjects) {
-        const visible = (await ctx.engine.projects.names()).filter((n) => can(user, 'read', n));
+        const visible = await ctx.visibleProjects();
         ops = (await Promise.all(visible.map((n) => ctx.engine.operations.list(n)))).flat();
       } else {
         ctx.allow('read');
@@ -38,13 +37,14 @@ export function registerOperations(router: Router<RestContext>): void {
       return sync(groupOperations(ops, ctx.query.recursion));
     })
     .add('GET', '/1.0/operations/:id', async (ctx, p: P) => {
-      await operationProject(ctx, p.id!);
-      const op = await ctx.engine.operations.get(p.id!);
+      const project = await operationProject(ctx, p.id!);
+      const op = await ctx.engine.operations.get(p.id!, { project });
       return sync(ctx.services.sockets.shownTo(op, ctx.requireUser()));
     })
     .add('DELETE', '/1.0/operations/:id', async (ctx, p: P) => {
-      ctx.allow('lifecycle', await operationProject(ctx, p.id!));
-      await ctx.engine.operations.cancel(p.id!);
+      const project = await operationProject(ctx, p.id!);
+      ctx.allow('lifecycle', project);
+      await ctx.engine.operations.cancel(p.id!, { project });
       return emptySync();
     })
     .add('GET', '/1.0/operations/:id/wait', async (ctx, p: P) => {

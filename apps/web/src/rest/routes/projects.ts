@@ -4,7 +4,6 @@ import { apiUrl } from '@berth/engine';
 import { ConfigMap, ProjectPut, ProjectsPost, RenamePost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import {
-  can,
   reservedProjectKeyChange,
   reservedProjectKeyReason,
   type PolicyUser,
@@ -12,7 +11,6 @@ import {
 import type { RestContext } from '../context.ts';
 import { asyncOp, created, emptySync, RestError, sync } from '../envelope.ts';
 import type { Router } from '../router.ts';
-import { startOperation } from './ops.ts';
 
 type P = Record<string, string>;
 
@@ -31,8 +29,8 @@ function refuseReservedKeys(
 export function registerProjects(router: Router<RestContext>): void {
   router
     .add('GET', '/1.0/projects', async (ctx) => {
-      const user = ctx.requireUser();
-      const list = (await ctx.engine.projects.list()).filter((p) => can(user, 'read', p.name));
+      const visible = new Set(await ctx.visibleProjects());
+      const list = (await ctx.engine.projects.list()).filter((p) => visible.has(p.name));
       return sync(ctx.query.recursion > 0 ? list : list.map((p) => apiUrl.project(p.name)));
     })
     .add('POST', '/1.0/projects', async (ctx) => {
@@ -71,17 +69,16 @@ export function registerProjects(router: Router<RestContext>): void {
       const { name } = await ctx.body(RenamePost);
       const from = p.name!;
       await ctx.engine.projects.get(from);
-      return asyncOp(
-        await startOperation(
-          ctx,
-          'Renaming project',
-          { projects: [apiUrl.project(from)] },
-          async () => {
-            await ctx.engine.projects.rename(from, name);
-          },
-          from,
-        ),
+      // The engine renames at once; LXD answers with an operation.
+      const started = ctx.engine.operations.startTask(
+        {
+          project: from,
+          description: 'Renaming project',
+          resources: { projects: [apiUrl.project(from)] },
+        },
+        () => ctx.engine.projects.rename(from, name),
       );
+      return asyncOp(await started);
     })
     .add('DELETE', '/1.0/projects/:name', async (ctx, p: P) => {
       ctx.allow('server');

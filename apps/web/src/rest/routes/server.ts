@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Engine, Event, EventFilter } from '@berth/engine';
-import { can } from '../../server/policy.ts';
+import { authorize, can, visibleProjects } from '../../server/policy.ts';
 import type { RestUser } from '../auth.ts';
-import { allowAction, type RestContext } from '../context.ts';
+import type { RestContext } from '../context.ts';
 import { RestError, sync } from '../envelope.ts';
 import { parseEventTypes } from '../lxd-shapes.ts';
 import { revocablePrincipal } from '../principal.ts';
@@ -138,10 +138,9 @@ export async function eventFilterFor(
     if (url.searchParams.get('project'))
       throw RestError.badRequest('Cannot specify a project when requesting all projects');
     if (user.isAdmin) return { types };
-    const projects = (await engine.projects.names()).filter((n) => can(user, 'read', n));
-    return { types, projects };
+    return { types, projects: visibleProjects(user, await engine.projects.names()) };
   }
-  allowAction(user, 'read', query.project);
+  authorize(user, 'read', query.project);
   await engine.projects.get(query.project);
   return { types, projects: [query.project] };
 }

@@ -1,4 +1,5 @@
 // /1.0/storage-pools: the host's storage pools (host-objects.ts).
+import { apiUrl } from '@berth/engine';
 import type { RestContext } from '../context.ts';
 import { sync } from '../envelope.ts';
 import type { Router } from '../router.ts';
@@ -9,7 +10,7 @@ type P = Record<string, string>;
 export function registerStorage(router: Router<RestContext>): void {
   router
     .add('GET', '/1.0/storage-pools', (ctx) =>
-      listHostObjects(ctx, 'storage-pools', () => ctx.engine.storage.list()),
+      listHostObjects(ctx, apiUrl.storagePool, () => ctx.engine.storage.list()),
     )
     .add('GET', '/1.0/storage-pools/:name', (ctx, p: P) =>
       getHostObject(ctx, () => ctx.engine.storage.get(p.name!)),

@@ -23,9 +23,9 @@ export const backupsRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.engine.backups.export(input.project, input.instance, {
         ...(input.name ? { name: input.name } : {}),
-        instanceOnly: input.instanceOnly,
-        compression: input.compression,
-        ...(input.expiresAt ? { expiresAt: input.expiresAt } : {}),
+        instance_only: input.instanceOnly,
+        compression_algorithm: input.compression,
+        ...(input.expiresAt ? { expires_at: input.expiresAt } : {}),
       }),
     ),
   delete: projectProcedure('snapshots')

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { InstancePatch, InstancePut, InstancesPost, InstanceStatePut } from '@berth/engine/schemas';
+import {
+  apiUrl,
+  InstancePatch,
+  InstancePut,
+  InstancesPost,
+  InstanceStatePut,
+} from '@berth/engine/schemas';
 import { toInstanceRow } from '../../../lib/instance-row.ts';
 import { authorize, type Principal } from '../../policy.ts';
 import { projectProcedure, router, userProcedure } from '../init.ts';
@@ -104,20 +110,11 @@ export const instancesRouter = router({
   /** This instance's operations (and its snapshots' and backups'), newest first. */
   operations: projectProcedure('read')
     .input(InstanceName)
-    .query(async ({ ctx, input }) => {
-      const own = `/1.0/instances/${encodeURIComponent(input.name)}`;
-      const ops = await ctx.engine.operations.list(input.project);
-      return ops
-        .filter((op) =>
-          Object.values(op.resources ?? {}).some((urls) =>
-            urls.some((url) => {
-              const p = url.replace(/\?.*$/, '');
-              return p === own || p.startsWith(`${own}/`);
-            }),
-          ),
-        )
-        .sort((a, b) => b.created_at.localeCompare(a.created_at));
-    }),
+    .query(({ ctx, input }) =>
+      ctx.engine.operations.list(input.project, {
+        resource: apiUrl.instance(input.project, input.name),
+      }),
+    ),
   /** Which instance types this host can run, and why not. */
   drivers: userProcedure.query(({ ctx }) => ctx.engine.drivers()),
 });

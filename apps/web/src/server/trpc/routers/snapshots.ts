@@ -1,19 +1,11 @@
 // An instance's snapshots: operators take, restore, rename and delete them
 // and set the schedule (only the `snapshots.*` keys; other config is admin's).
 import { z } from 'zod';
-import { SnapshotsPost } from '@berth/engine/schemas';
+import { SnapshotSchedulePut, SnapshotsPost } from '@berth/engine/schemas';
 import { projectProcedure, router } from '../init.ts';
 
 const Instance = z.object({ instance: z.string().min(1) });
 const Snapshot = Instance.extend({ name: z.string().min(1) });
-
-/** The keys the Snapshots tab edits; the engine's key table validates their values. */
-export const snapshotScheduleKeys = [
-  'snapshots.schedule',
-  'snapshots.schedule.stopped',
-  'snapshots.expiry',
-  'snapshots.pattern',
-] as const;
 
 export const snapshotsRouter = router({
   list: projectProcedure('read')
@@ -42,26 +34,8 @@ export const snapshotsRouter = router({
     ),
   /** Sets (or, with "", removes) the schedule keys; the instance's other config is untouched. */
   setSchedule: projectProcedure('snapshots')
-    .input(
-      Instance.extend({
-        config: z.partialRecord(z.enum(snapshotScheduleKeys), z.string()),
-      }),
-    )
-    .mutation(async ({ ctx, input }) => {
-      const current = await ctx.engine.instances.get(input.project, input.instance);
-      const config = Object.fromEntries(
-        Object.entries(current.config).filter(([k]) => !k.startsWith('volatile.')),
-      );
-      for (const [key, value] of Object.entries(input.config)) {
-        if (value === undefined || value === '') delete config[key];
-        else config[key] = value;
-      }
-      return ctx.engine.instances.update(input.project, input.instance, {
-        description: current.description,
-        config,
-        devices: current.devices,
-        profiles: current.profiles,
-        ephemeral: current.ephemeral,
-      });
-    }),
+    .input(Instance.extend({ config: SnapshotSchedulePut }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.snapshots.setSchedule(input.project, input.instance, input.config),
+    ),
 });
