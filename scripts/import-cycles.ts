@@ -39,9 +39,9 @@ function importGraph(): Map<string, string[]> {
       const info = ts.preProcessFile(ts.sys.readFile(file) ?? '', true, true);
       const targets: string[] = [];
       for (const ref of info.importedFiles) {
-        const resolved = ts.resolveModuleName(ref.fileName, file, options, ts.sys)
-          .resolvedModule?.resolvedFileName;
-        if (!resolved || resolved.includes('/node_modules/') && !resolved.startsWith(root))
+        const resolved = ts.resolveModuleName(ref.fileName, file, options, ts.sys).resolvedModule
+          ?.resolvedFileName;
+        if (!resolved || (resolved.includes('/node_modules/') && !resolved.startsWith(root)))
           continue;
         const real = ts.sys.realpath?.(resolved) ?? resolved;
         if (real.startsWith(root) && !real.includes('/node_modules/') && !real.endsWith('.d.ts'))

@@ -16,6 +16,8 @@ fi
 ./scripts/setup.sh --no-serve
 
 npx --no-install turbo run typecheck lint test:unit --output-logs=errors-only
+# No module may import itself through others, in any workspace.
+npx --no-install tsx scripts/import-cycles.ts
 # bench/ is not a workspace: check it here so it cannot rot.
 npx --no-install tsc -p bench/tsconfig.json --noEmit
 npx --no-install eslint bench
