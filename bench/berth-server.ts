@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchImage } from './bench-image.ts';
 import { DaemonSubject, type Daemon } from './daemon-subject.ts';
 import { LxdClient } from './lxd-client.ts';
@@ -58,6 +58,15 @@ export class BerthServer implements Daemon {
   readonly description = `apps/web/server.ts under tsx, NODE_ENV=production, on a temp data dir (console build in apps/web/${NEXT_DIST_DIR})`;
 
   #dataDir: string | null = null;
+  /** The data directory (LXD_DIR: its unix.socket), once started. */
+  get dataDir(): string | null {
+    return this.#dataDir;
+  }
+
+  /** The loopback port of the network listener, once started. */
+  port = 0;
+  /** The first admin's password (given to the server, so it need not be changed at first login). */
+  readonly adminPassword = `bench-${randomBytes(12).toString('hex')}`;
   readonly #bridge = `bs${randomBytes(4).toString('hex')}`;
   #child: ChildProcess | null = null;
   #output = '';
@@ -66,18 +75,32 @@ export class BerthServer implements Daemon {
     if (this.#child?.pid && this.#child.exitCode === null) process.kill(this.#child.pid, 'SIGTERM');
   };
 
-  constructor(private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly log: (line: string) => void,
+    /**
+     * Node options for the server (bench/profile.ts: --cpu-prof). Given, the
+     * server runs as `node <options> --import tsx server.ts` (tsx's loader in
+     * the server's own process, whose options the command sidecar's fork
+     * inherits) rather than through tsx's launcher process.
+     */
+    private readonly nodeArgs: string[] = [],
+  ) {}
 
   async start(): Promise<string> {
     if (process.getuid?.() !== 0) throw new NotAvailable('needs root (Berth runs as root)');
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-berth-'));
     this.#dataDir = dataDir;
     const port = await freePort();
-    const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+    this.port = port;
+    const require = createRequire(import.meta.url);
+    const args =
+      this.nodeArgs.length > 0
+        ? [...this.nodeArgs, '--import', pathToFileURL(require.resolve('tsx')).href, 'server.ts']
+        : [require.resolve('tsx/cli'), 'server.ts'];
     const began = performance.now();
     if (!existsSync(path.join(WEB_DIR, NEXT_DIST_DIR, 'BUILD_ID')))
       this.log(`Berth: first start builds the console into apps/web/${NEXT_DIST_DIR} (1-2 min)`);
-    const child = spawn(process.execPath, [tsxCli, 'server.ts'], {
+    const child = spawn(process.execPath, args, {
       cwd: WEB_DIR,
       env: {
         ...process.env,
@@ -88,7 +111,7 @@ export class BerthServer implements Daemon {
         BERTH_LISTEN: `127.0.0.1:${port}`,
         BERTH_BRIDGE: this.#bridge,
         BERTH_ADMIN_USER: 'admin',
-        BERTH_ADMIN_PASSWORD: `bench-${randomBytes(12).toString('hex')}`,
+        BERTH_ADMIN_PASSWORD: this.adminPassword,
       },
       // Its own process group: a Ctrl-C in the terminal reaches the bench,
       // which cleans up through the server before stopping it.
@@ -195,11 +218,13 @@ export function berthServerSubject(options: {
   project: string;
   image: BenchImage;
   log: (line: string) => void;
+  /** The server to drive (bench/profile.ts makes its own, to reach its listener too). */
+  server?: BerthServer;
 }): DaemonSubject {
   return new DaemonSubject({
     id: 'berth',
     label: 'Berth (server)',
-    daemon: new BerthServer(options.log),
+    daemon: options.server ?? new BerthServer(options.log),
     project: options.project,
     image: options.image,
   });

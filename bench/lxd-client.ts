@@ -37,6 +37,14 @@ export class LxdError extends Error {
   }
 }
 
+/** Berth's network listener instead of a unix socket, with its credentials (bench/profile.ts). */
+export interface NetworkEndpoint {
+  host: string;
+  port: number;
+  /** Sent with every request: `authorization: Bearer …`, or a session `cookie` and its `origin`. */
+  headers: Record<string, string>;
+}
+
 export class LxdClient {
   // Keep-alive: one connection reused across requests, as a long-lived
   // client (and LXD's own Go client within a command) would.
@@ -46,6 +54,8 @@ export class LxdClient {
     readonly socketPath = DEFAULT_LXD_SOCKET,
     /** Added as `?project=` to every request when set. */
     public project?: string,
+    /** Given, requests go over TCP to it (plain HTTP: loopback) and socketPath is unused. */
+    readonly network?: NetworkEndpoint,
   ) {}
 
   request<T>(
@@ -61,13 +71,18 @@ export class LxdClient {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
-          socketPath: this.socketPath,
+          ...(this.network
+            ? { host: this.network.host, port: this.network.port }
+            : { socketPath: this.socketPath }),
           agent: this.#agent,
           method,
           path: path + search,
-          headers: payload
-            ? { 'content-type': 'application/json', 'content-length': payload.length }
-            : {},
+          headers: {
+            ...this.network?.headers,
+            ...(payload
+              ? { 'content-type': 'application/json', 'content-length': payload.length }
+              : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -11,14 +11,29 @@ export interface MemberRecord {
 export class MemberStore {
   constructor(private readonly db: Tx) {}
 
-  /** The projects `userId` belongs to, with the role in each. */
+  /**
+   * The projects `userId` belongs to, with the role in each, by project
+   * name. Every authenticated request asks this (the policy's roles): the
+   * projects' names are read only when there are memberships (a nested
+   * select would cost a second statement for users with none, such as most
+   * server admins).
+   */
   async listForUser(userId: number): Promise<{ project: string; role: string }[]> {
     const rows = await this.db.projectMember.findMany({
       where: { userId },
-      select: { role: true, project: { select: { name: true } } },
-      orderBy: { project: { name: 'asc' } },
+      select: { role: true, projectId: true },
     });
-    return rows.map((r) => ({ project: r.project.name, role: r.role }));
+    if (rows.length === 0) return [];
+    const projects = await this.db.project.findMany({
+      where: { id: { in: rows.map((r) => r.projectId) } },
+      select: { id: true, name: true },
+    });
+    const names = new Map(projects.map((p) => [p.id, p.name]));
+    // A project deleted between the two reads takes its membership with it.
+    return rows
+      .filter((r) => names.has(r.projectId))
+      .map((r) => ({ project: names.get(r.projectId)!, role: r.role }))
+      .sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0));
   }
 
   /** A project's members. */

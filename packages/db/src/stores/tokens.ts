@@ -22,6 +22,9 @@ const select = {
   expiresAt: true,
 } as const;
 
+/** How stale a token's recorded last use may be (its list shows it; nothing decides on it). */
+export const LAST_USED_PRECISION_MS = 60_000;
+
 /** Secrets look like `berth_<40 hex>`; only their SHA-256 is stored. */
 export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
@@ -55,7 +58,9 @@ export class ApiTokenStore {
 
   /**
    * The token a presented secret belongs to, when it exists and has not
-   * expired; records the use.
+   * expired; records the use. `lastUsedAt` is kept to the minute: a token
+   * used again within LAST_USED_PRECISION_MS of its recorded use is not
+   * written again (a write per API call was a database commit per request).
    */
   async authenticate(secret: string, now = new Date()): Promise<ApiTokenRecord | null> {
     const token = await this.db.apiToken.findUnique({
@@ -63,6 +68,9 @@ export class ApiTokenStore {
       select,
     });
     if (!token || (token.expiresAt && token.expiresAt <= now)) return null;
+    const recorded = token.lastUsedAt?.getTime();
+    if (recorded !== undefined && Math.abs(now.getTime() - recorded) < LAST_USED_PRECISION_MS)
+      return token;
     await this.db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: now } });
     return { ...token, lastUsedAt: now };
   }
