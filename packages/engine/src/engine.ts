@@ -14,7 +14,7 @@ import { SnapshotService } from './instances/snapshots.ts';
 import { BackupService } from './backups/backups.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
 import { secureDataDir } from './storage/data-dir-modes.ts';
-import { volumeRootUid } from './drivers/lxc/lxc-driver.ts';
+import { volumeRootUid } from './drivers/lxc/volume-shift.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
 import { apiUrl } from './api-url.ts';
 import { everyMinute } from './every-minute.ts';

@@ -9,7 +9,7 @@
 // whose map differs from its source's does the same with its snapshots.
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { IDMAP_MARKER } from '../drivers/lxc/lxc-driver.ts';
+import { IDMAP_MARKER } from '../drivers/lxc/volume-shift.ts';
 import { parseSerializedIdmap, sameIdmap, serializeIdmap } from '../drivers/lxc/instance-idmap.ts';
 import { shiftRootfs } from '../drivers/lxc/rootfs-shift.ts';
 import type { IdmapSet } from '../validation/index.ts';

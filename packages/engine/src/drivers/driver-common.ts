@@ -4,7 +4,8 @@
 // the instance is in the wrong state, worded alike for both types.
 import { EngineError } from '../errors.ts';
 import {
-  StatusCode,
+  idleInstanceState,
+  type DeviceMap,
   type InstanceState,
   type InstanceStatus,
   type InstanceType,
@@ -13,6 +14,13 @@ import { readConsoleLog } from './console-log.ts';
 import type { DriverEnvironment, DriverInstance, InstanceDriver } from './driver.ts';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sorted devices of one type, so what is generated from them is stable. */
+export function devicesOf(devices: DeviceMap, type: string): [string, Record<string, string>][] {
+  return Object.entries(devices)
+    .filter(([, device]) => device.type === type)
+    .sort(([a], [b]) => a.localeCompare(b));
+}
 
 type InstanceRef = Pick<DriverInstance, 'project' | 'name'>;
 
@@ -34,16 +42,7 @@ export abstract class DriverCommon {
 
   /** Zero use with `status`: what an instance reports while nothing of it runs. */
   protected idleState(status: InstanceStatus): InstanceState {
-    return {
-      status,
-      status_code: StatusCode[status],
-      disk: {},
-      memory: { usage: 0, usage_peak: 0, swap_usage: 0, swap_usage_peak: 0 },
-      network: null,
-      pid: 0,
-      processes: 0,
-      cpu: { usage: 0 },
-    };
+    return idleInstanceState(status);
   }
 
   protected notRunning(instance: InstanceRef): EngineError {

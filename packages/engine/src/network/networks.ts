@@ -15,6 +15,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { NetworkRecord, Stores } from '@berth/db';
+import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { runCommand } from '../host/run-command.ts';
@@ -79,10 +80,6 @@ const statusOf: Record<string, string> = {
   PENDING: 'Pending',
   ERRORED: 'Errored',
 };
-
-function networkUrl(name: string): string {
-  return `/1.0/networks/${encodeURIComponent(name)}`;
-}
 
 export class NetworkService {
   readonly #dataDir: string;
@@ -153,7 +150,7 @@ export class NetworkService {
         config,
       });
       if (!row) throw EngineError.notFound(`Project "${HOME_PROJECT}"`);
-      this.#events?.lifecycle(HOME_PROJECT, 'network-created', networkUrl(row.name));
+      this.#events?.lifecycle(HOME_PROJECT, 'network-created', apiUrl.network(row.name));
       return this.#toApi(row);
     });
   }
@@ -180,7 +177,7 @@ export class NetworkService {
           throw error;
         }
       }
-      this.#events?.lifecycle(HOME_PROJECT, 'network-updated', networkUrl(name));
+      this.#events?.lifecycle(HOME_PROJECT, 'network-updated', apiUrl.network(name));
       return this.#toApi(next);
     });
   }
@@ -199,7 +196,7 @@ export class NetworkService {
       await this.#tearDown(name);
       await this.#db.networks.delete(row.id);
       await rm(this.#networkDir(name), { recursive: true, force: true });
-      this.#events?.lifecycle(HOME_PROJECT, 'network-deleted', networkUrl(name));
+      this.#events?.lifecycle(HOME_PROJECT, 'network-deleted', apiUrl.network(name));
     });
   }
 

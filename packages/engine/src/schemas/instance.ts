@@ -50,6 +50,20 @@ export const InstanceStateNetwork = z.object({
   type: z.string(),
 });
 
+/**
+ * The guest's OS, as its agent reports it (LXD's InstanceStateOSInfo). LXD
+ * 5.0 has no `os_info` in its state; later LXD adds it under this name, and
+ * Berth reports it for a VM whose agent answers.
+ */
+export const InstanceStateOSInfo = z.object({
+  os: z.string(),
+  os_version: z.string(),
+  kernel_version: z.string(),
+  hostname: z.string(),
+  fqdn: z.string(),
+});
+export type InstanceStateOSInfo = z.infer<typeof InstanceStateOSInfo>;
+
 export const InstanceState = z.object({
   status: z.string(),
   status_code: z.number().int(),
@@ -64,6 +78,7 @@ export const InstanceState = z.object({
   pid: z.number().int(),
   processes: z.number().int(),
   cpu: z.object({ usage: z.number() }),
+  os_info: InstanceStateOSInfo.optional(),
 });
 export type InstanceState = z.infer<typeof InstanceState>;
 

@@ -1,6 +1,7 @@
 // Pools and volumes as the API shows them (LXD's StoragePool and
 // StorageVolume), with the URLs of what uses them.
 import type { StoragePoolRecord, StorageVolumeRecord } from '@berth/db';
+import { apiUrl } from '../api-url.ts';
 import type { StoragePool, StorageVolume } from '../schemas/storage.ts';
 
 const statusOf: Record<string, string> = {
@@ -9,12 +10,10 @@ const statusOf: Record<string, string> = {
   ERRORED: 'Errored',
 };
 
-export function poolUrl(name: string): string {
-  return `/1.0/storage-pools/${encodeURIComponent(name)}`;
-}
-
-function withProject(url: string, project: string): string {
-  return project === 'default' ? url : `${url}?project=${encodeURIComponent(project)}`;
+/** Volumes have no apiUrl entry yet: the pool's URL, then the project as apiUrl adds it. */
+function volumeUrl(v: StorageVolumeRecord): string {
+  const url = `${apiUrl.storagePool(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`;
+  return v.project === 'default' ? url : `${url}?project=${encodeURIComponent(v.project)}`;
 }
 
 export function poolToApi(
@@ -38,13 +37,10 @@ export function poolToApi(
 
 export function volumeUsedByUrl(v: StorageVolumeRecord): string {
   if (v.type === 'container' || v.type === 'virtual-machine') {
-    return withProject(`/1.0/instances/${encodeURIComponent(v.name)}`, v.project);
+    return apiUrl.instance(v.project, v.name);
   }
-  if (v.type === 'image') return withProject(`/1.0/images/${v.name}`, v.project);
-  return withProject(
-    `${poolUrl(v.pool)}/volumes/${v.type}/${encodeURIComponent(v.name)}`,
-    v.project,
-  );
+  if (v.type === 'image') return apiUrl.image(v.project, v.name);
+  return volumeUrl(v);
 }
 
 export function volumeToApi(v: StorageVolumeRecord): StorageVolume {
@@ -57,7 +53,7 @@ export function volumeToApi(v: StorageVolumeRecord): StorageVolume {
     content_type: v.contentType,
     used_by:
       v.type === 'container' || v.type === 'virtual-machine'
-        ? [withProject(`/1.0/instances/${encodeURIComponent(parent)}`, v.project)]
+        ? [apiUrl.instance(v.project, parent)]
         : [],
     location: v.node,
     created_at: v.createdAt.toISOString(),

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stores, StoragePoolRecord, StorageVolumeRecord } from '@berth/db';
+import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { Reverter } from '../reverter.ts';
@@ -39,7 +40,7 @@ import {
   removePoolLayout,
   sweepTemporaries,
 } from './pool-layout.ts';
-import { poolToApi, poolUrl, volumeToApi } from './storage-api.ts';
+import { poolToApi, volumeToApi } from './storage-api.ts';
 import {
   copyPlainTree,
   copyTree,
@@ -220,7 +221,7 @@ export class StoragePoolService {
         config: { ...req.config, source },
       });
     });
-    this.#events?.lifecycle('default', 'storage-pool-created', poolUrl(row.name));
+    this.#events?.lifecycle('default', 'storage-pool-created', apiUrl.storagePool(row.name));
     return poolToApi(row, await this.#volumesOf(row));
   }
 
@@ -236,7 +237,7 @@ export class StoragePoolService {
     await sweepTemporaries(source);
     await removePoolLayout(source);
     if (source === this.defaultSource(name)) await removeIfEmpty(source);
-    this.#events?.lifecycle('default', 'storage-pool-deleted', poolUrl(name));
+    this.#events?.lifecycle('default', 'storage-pool-deleted', apiUrl.storagePool(name));
   }
 
   /** `GET /1.0/storage-pools/<pool>/resources`: statfs of the pool's filesystem. */

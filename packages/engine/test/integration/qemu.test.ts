@@ -22,12 +22,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleStream } from '../../src/drivers/driver.ts';
-import type { VmState } from '../../src/drivers/qemu/agent-state.ts';
-import { isAlive as alive } from '../../src/drivers/qemu/qemu-driver.ts';
 import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
 import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
 import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
 import { tapName } from '../../src/drivers/qemu/vm-nics.ts';
+import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
+import type { InstanceState as VmState } from '../../src/schemas/index.ts';
 import {
   TINY_VM_BANNER,
   TINY_VM_DISK_MARKER,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CWD_WRAPPER, OnlcrUndo, attachArgs, execEnvironment } from './exec.ts';
+import { CWD_WRAPPER, OnlcrUndo, attachArgs } from './exec.ts';
 import { escapeConsoleInput, stripBanner } from './console.ts';
 
 describe('attachArgs', () => {
@@ -53,13 +53,6 @@ describe('attachArgs', () => {
       '-l',
     ]);
     expect(args).not.toContain('HOME=/root');
-  });
-
-  it('sets TERM for interactive commands', () => {
-    expect(execEnvironment({ command: ['sh'], interactive: { cols: 80, rows: 24 } }).TERM).toBe(
-      'xterm-256color',
-    );
-    expect(execEnvironment({ command: ['sh'] }).TERM).toBeUndefined();
   });
 
   it('refuses an empty command and bad variable names', () => {

@@ -17,26 +17,12 @@ import { PassThrough, Writable } from 'node:stream';
 import { EngineError } from '../../errors.ts';
 import { spawnStreamed } from '../../host/command-sidecar.ts';
 import type { ExecProcess, ExecRequest } from '../driver.ts';
+import { execEnvironmentList } from '../exec-environment.ts';
 
 /** The host environment lxc-* commands run with: a PATH, nothing of the engine's. */
 export const HOST_ENV: Record<string, string | undefined> = {
   PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
 };
-
-/** What LXD's exec sets unless the request does (lxd/instance_exec.go). */
-export function execEnvironment(request: ExecRequest): Record<string, string> {
-  const uid = request.user ?? 0;
-  const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    LANG: 'C.UTF-8',
-  };
-  if (uid === 0) {
-    env.HOME = '/root';
-    env.USER = 'root';
-  }
-  if (request.interactive) env.TERM = 'xterm-256color';
-  return { ...env, ...(request.environment ?? {}) };
-}
 
 const READY_TIMEOUT_MS = 2_000;
 
@@ -46,12 +32,7 @@ export const CWD_WRAPPER = 'cd "$1" && shift && exec "$@"';
 export function attachArgs(container: string, lxcPath: string, request: ExecRequest): string[] {
   if (request.command.length === 0) throw EngineError.invalid('command', 'must not be empty');
   const args = ['-n', container, '-P', lxcPath, '--clear-env'];
-  for (const [key, value] of Object.entries(execEnvironment(request))) {
-    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) {
-      throw EngineError.invalid(`environment["${key}"]`, 'not a valid environment variable');
-    }
-    args.push('--set-var', `${key}=${value}`);
-  }
+  for (const variable of execEnvironmentList(request)) args.push('--set-var', variable);
   if (request.user !== undefined) args.push('--uid', String(request.user));
   if (request.group !== undefined) args.push('--gid', String(request.group));
   args.push('--');

@@ -6,7 +6,6 @@ import {
   cpusetFor,
   escapeMountField,
   memoryLimitBytes,
-  planNics,
   renderLxcConfig,
   type LxcConfigInput,
   type ResolvedNic,
@@ -263,43 +262,6 @@ describe('renderLxcConfig: NICs', () => {
     expect(values(text, 'lxc.net.1.link')).toEqual(['br1']);
     expect(values(text, 'lxc.net.1.mtu')).toEqual(['1400']);
     expect(values(text, 'lxc.net.1.hwaddr')).toEqual([]);
-  });
-
-  it('plans NICs from devices: parent or network, MAC from the device or volatile', () => {
-    const plans = planNics(
-      { 'volatile.eth0.hwaddr': '02:16:3e:aa:bb:cc', 'volatile.lan.hwaddr': '02:16:3e:00:00:09' },
-      {
-        root: { type: 'disk', path: '/' },
-        lan: {
-          type: 'nic',
-          nictype: 'bridged',
-          parent: 'br0',
-          name: 'eth1',
-          hwaddr: '02:16:3e:11:11:11',
-          mtu: '1450',
-          host_name: 'myveth',
-        },
-        eth0: { type: 'nic', network: 'berthbr0' },
-      },
-    );
-    expect(plans).toEqual([
-      { device: 'eth0', name: 'eth0', network: 'berthbr0', hwaddr: '02:16:3e:aa:bb:cc' },
-      {
-        device: 'lan',
-        name: 'eth1',
-        parent: 'br0',
-        hwaddr: '02:16:3e:11:11:11',
-        mtu: 1450,
-        hostName: 'myveth',
-      },
-    ]);
-  });
-
-  it('refuses NICs it cannot make', () => {
-    expect(() => planNics({}, { n: { type: 'nic', nictype: 'macvlan', parent: 'eth0' } })).toThrow(
-      /bridged only/,
-    );
-    expect(() => planNics({}, { n: { type: 'nic', nictype: 'bridged' } })).toThrow(/parent/);
   });
 });
 

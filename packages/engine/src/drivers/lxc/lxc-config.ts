@@ -4,7 +4,8 @@
 // directory) comes in as input. Recipe: docs/notes/lxc-host.md §2.
 import { isTrue, parseCpuLimit, parseMemory, parseRawLxc } from '../../config/index.ts';
 import { EngineError } from '../../errors.ts';
-import type { ConfigMap, DeviceMap } from '../../schemas/index.ts';
+import type { DeviceMap } from '../../schemas/index.ts';
+import { devicesOf } from '../driver-common.ts';
 import type { HostFacts } from '../host-facts.ts';
 import type { IdmapSet } from '../../validation/index.ts';
 import type { DriverInstance } from '../driver.ts';
@@ -104,46 +105,6 @@ function processesLimit(value: string): number {
     );
   }
   return Number(value);
-}
-
-/** Sorted device names of one type, so the generated config is stable. */
-function devicesOf(devices: DeviceMap, type: string): [string, Record<string, string>][] {
-  return Object.entries(devices)
-    .filter(([, device]) => device.type === type)
-    .sort(([a], [b]) => a.localeCompare(b));
-}
-
-/** What a NIC needs before its bridge is known: parent bridge or managed network. */
-export interface NicPlan {
-  device: string;
-  name: string;
-  parent?: string;
-  network?: string;
-  hwaddr?: string;
-  mtu?: number;
-  hostName?: string;
-}
-
-export function planNics(config: ConfigMap, devices: DeviceMap): NicPlan[] {
-  return devicesOf(devices, 'nic').map(([device, nic]) => {
-    const field = `devices["${device}"]`;
-    if (!nic.network && (nic.nictype ?? 'bridged') !== 'bridged') {
-      throw new EngineError(
-        'NOT_IMPLEMENTED',
-        `${field}: nictype "${nic.nictype}" is not supported (bridged only)`,
-      );
-    }
-    if (!nic.network && !nic.parent)
-      throw EngineError.invalid(`${field}.parent`, 'a bridged NIC needs a parent bridge');
-    const plan: NicPlan = { device, name: nic.name || config[`volatile.${device}.name`] || device };
-    if (nic.network) plan.network = nic.network;
-    else plan.parent = nic.parent;
-    const hwaddr = nic.hwaddr || config[`volatile.${device}.hwaddr`];
-    if (hwaddr) plan.hwaddr = hwaddr;
-    if (nic.mtu) plan.mtu = Number(nic.mtu);
-    if (nic.host_name) plan.hostName = nic.host_name;
-    return plan;
-  });
 }
 
 /**

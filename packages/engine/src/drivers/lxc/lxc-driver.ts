@@ -33,6 +33,7 @@ import type {
 } from '../driver.ts';
 import { readConsoleLog } from '../console-log.ts';
 import { DriverCommon, sleep } from '../driver-common.ts';
+import { planNics, resolveBridge } from '../nic-plan.ts';
 import {
   ProcessCgroups,
   leftoverCgroups,
@@ -51,17 +52,10 @@ import {
   instanceIdmap,
   readSubidFiles,
   parseSerializedIdmap,
-  sameIdmap,
   serializeIdmap,
   type SubidFiles,
 } from './instance-idmap.ts';
-import {
-  cpusetFor,
-  memoryLimitBytes,
-  planNics,
-  renderLxcConfig,
-  type ResolvedNic,
-} from './lxc-config.ts';
+import { cpusetFor, memoryLimitBytes, renderLxcConfig, type ResolvedNic } from './lxc-config.ts';
 import {
   containerPaths,
   lxcLayout,
@@ -72,30 +66,14 @@ import {
 } from './lxc-paths.ts';
 import { ProxyForwarders } from './proxy.ts';
 import { shiftRootfs } from './rootfs-shift.ts';
-import { secureVolumeDir } from '../../storage/data-dir-modes.ts';
 import { makeDeviceNodes, planUnixDevices, type ResolvedUnixDevice } from './unix-devices.ts';
-
-/** Where create() records what the rootfs is shifted to (in the instance's storage dir). */
-export const IDMAP_MARKER = '.berth-idmap';
-
-/** The host uid of a container's root under `idmap` (`null`: privileged, host root). */
-function rootUidOf(idmap: IdmapSet | null): number {
-  return idmap?.toHost('uid', 0) ?? 0;
-}
-
-/**
- * The host uid of the root of the container whose volume folder is `dir`,
- * from what its rootfs is shifted to: who must own the folder (see
- * secureVolumeDir). An unreadable record reads as host root, which a start
- * corrects.
- */
-export function volumeRootUid(dir: string): number {
-  try {
-    return rootUidOf(parseSerializedIdmap(readFileSync(path.join(dir, IDMAP_MARKER), 'utf8')));
-  } catch {
-    return 0;
-  }
-}
+import {
+  currentShift,
+  recordShift,
+  rootfsMissing,
+  secureVolume,
+  shiftVolumeTo,
+} from './volume-shift.ts';
 
 const LXC_LOCK_DIR = '/run/lxc/lock';
 const FREEZE_TIMEOUT_MS = 10_000;
@@ -191,52 +169,10 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
     return instanceIdmap(instance.expandedConfig, this.#subidFiles());
   }
 
-  #marker(instance: DriverInstance): string {
-    return path.join(instance.paths.dir, IDMAP_MARKER);
-  }
-
-  /** What the rootfs is shifted to now (`null`: host ids as they are). */
-  currentShift(instance: DriverInstance): IdmapSet | null {
-    try {
-      return parseSerializedIdmap(readFileSync(this.#marker(instance), 'utf8'));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-  }
-
-  async #shiftTo(instance: DriverInstance, target: IdmapSet | null): Promise<void> {
-    const current = this.currentShift(instance);
-    if (sameIdmap(current, target)) return;
-    if (!existsSync(instance.paths.rootfs)) {
-      throw new EngineError(
-        'NOT_FOUND',
-        `The root filesystem of ${instance.name} is missing (${instance.paths.rootfs})`,
-      );
-    }
-    await shiftRootfs(instance.paths.rootfs, current, target);
-    writeFileSync(this.#marker(instance), serializeIdmap(target));
-  }
-
-  /**
-   * As LXD at every start: the volume folder belongs to the container's root
-   * as the host sees it, mode 0100, so that root (and host root) can reach
-   * the rootfs and no other local user can.
-   */
-  async #secureVolume(instance: DriverInstance, idmap: IdmapSet | null): Promise<void> {
-    await secureVolumeDir(instance.paths.dir, rootUidOf(idmap));
-  }
-
   async #resolveNics(instance: DriverInstance, paths: ContainerPaths): Promise<ResolvedNic[]> {
     const nics: ResolvedNic[] = [];
     for (const plan of planNics(instance.expandedConfig, instance.expandedDevices)) {
-      let bridge = plan.parent ?? '';
-      let mtu = plan.mtu;
-      if (plan.network !== undefined) {
-        const network = await this.env.ensureNetwork(plan.network);
-        bridge = network.bridge;
-        mtu ??= network.mtu;
-      }
+      const { bridge, mtu } = await resolveBridge(plan, this.env);
       const nic: ResolvedNic = {
         device: plan.device,
         name: plan.name,
@@ -346,20 +282,13 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
   }
 
   async create(instance: DriverInstance, source: { prepared?: string }): Promise<void> {
-    if (!existsSync(instance.paths.rootfs)) {
-      throw new EngineError(
-        'NOT_FOUND',
-        `The root filesystem of ${instance.name} is missing (${instance.paths.rootfs})`,
-      );
-    }
+    if (!existsSync(instance.paths.rootfs)) throw rootfsMissing(instance);
     // Copied from a shifted image tree: record its map, so the shift below
     // only does work if the map changed since (it never does within one create).
-    if (source.prepared !== undefined) {
-      writeFileSync(this.#marker(instance), serializeIdmap(parseSerializedIdmap(source.prepared)));
-    }
+    if (source.prepared !== undefined) recordShift(instance, parseSerializedIdmap(source.prepared));
     const idmap = this.#idmap(instance);
-    await this.#shiftTo(instance, idmap);
-    await this.#secureVolume(instance, idmap);
+    await shiftVolumeTo(instance, idmap);
+    await secureVolume(instance, idmap);
     const paths = await this.#writeConfig(instance, idmap, { withNics: false });
     // Known stopped: status answers from this record instead of asking lxc-info.
     this.#inits.record(paths, 0);
@@ -433,8 +362,8 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
     const info = await this.#inits.info(paths);
     if (info.state !== 'STOPPED') throw this.alreadyRunning(instance);
     const idmap = this.#idmap(instance);
-    await this.#shiftTo(instance, idmap);
-    await this.#secureVolume(instance, idmap);
+    await shiftVolumeTo(instance, idmap);
+    await secureVolume(instance, idmap);
     mkdirSync(paths.dir, { recursive: true, mode: 0o711 });
     const unixDevices = await makeDeviceNodes(
       planUnixDevices(instance.expandedDevices),
@@ -595,7 +524,7 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
 
   #files(instance: DriverInstance): RootfsFiles {
     // The ids on disk are what the rootfs is shifted to, whatever the config says now.
-    return new RootfsFiles(instance.paths.rootfs, this.currentShift(instance));
+    return new RootfsFiles(instance.paths.rootfs, currentShift(instance));
   }
 
   async filePull(

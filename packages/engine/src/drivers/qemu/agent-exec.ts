@@ -16,7 +16,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { EngineError } from '../../errors.ts';
 import { sleep } from '../driver-common.ts';
 import type { ExecProcess, ExecRequest } from '../driver.ts';
-import { execEnvironment } from '../lxc/exec.ts';
+import { execEnvironmentList } from '../exec-environment.ts';
 import { QgaError, type QgaClient } from './qga-client.ts';
 
 /** How the driver hands out its (shared, re-synced) agent connection. */
@@ -56,12 +56,7 @@ export function guestExecArgs(request: ExecRequest, fifo: string): Record<string
       );
     }
   }
-  const env = Object.entries(execEnvironment(request)).map(([key, value]) => {
-    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) {
-      throw EngineError.invalid(`environment["${key}"]`, 'not a valid environment variable');
-    }
-    return `${key}=${value}`;
-  });
+  const env = execEnvironmentList(request);
   return {
     path: '/bin/sh',
     arg: ['-c', EXEC_WRAPPER, 'sh', fifo, request.cwd ?? '', ...request.command],

@@ -3,23 +3,11 @@
 // and its OS (guest-get-osinfo, guest-get-host-name) as LXD's `os_info`.
 // Without an agent the addresses come from the network's DHCP leases by MAC.
 // Pure: the answers come in, the state parts go out.
-import type { InstanceState } from '../../schemas/index.ts';
+import type { InstanceState, InstanceStateOSInfo } from '../../schemas/index.ts';
 import type { Lease } from '../../network/leases.ts';
 
 type StateNetwork = NonNullable<InstanceState['network']>[string];
 type Counters = StateNetwork['counters'];
-
-/** LXD's InstanceStateOSInfo (GET /1.0/instances/<name>/state `os_info`). */
-export interface VmOsInfo {
-  os: string;
-  os_version: string;
-  kernel_version: string;
-  hostname: string;
-  fqdn: string;
-}
-
-/** An instance state with the VM's OS, as LXD adds it. */
-export type VmState = InstanceState & { os_info?: VmOsInfo };
 
 export interface GuestInterface {
   name: string;
@@ -147,7 +135,7 @@ export function networkFromLeases(
   return network;
 }
 
-export function osInfoFromAgent(info: GuestOsInfo, hostname: string): VmOsInfo {
+export function osInfoFromAgent(info: GuestOsInfo, hostname: string): InstanceStateOSInfo {
   return {
     os: info.name ?? info.id ?? '',
     os_version: info['version-id'] ?? info.version ?? '',

@@ -11,7 +11,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { EngineError } from '../../errors.ts';
 import { runCommand } from '../../host/run-command.ts';
 import type { ConfigMap, DeviceMap } from '../../schemas/index.ts';
-import { planNics, type NicPlan } from '../lxc/lxc-config.ts';
+import type { DriverEnvironment, DriverInstance } from '../driver.ts';
+import { planNics, resolveBridge, type NicPlan } from '../nic-plan.ts';
+import type { HostNic } from './agent-state.ts';
 
 const IP_TIMEOUT_MS = 10_000;
 
@@ -48,6 +50,45 @@ export function planVmNics(
     }
     return { ...plan, hwaddr: plan.hwaddr };
   });
+}
+
+type VmDevices = Pick<DriverInstance, 'expandedConfig' | 'expandedDevices'>;
+
+/** The VM's NICs with bridges resolved (managed networks brought up) and taps named. */
+export async function resolveVmNics(
+  instance: VmDevices,
+  vm: string,
+  env: Pick<DriverEnvironment, 'dataDir' | 'ensureNetwork'>,
+): Promise<VmNic[]> {
+  const nics: VmNic[] = [];
+  for (const plan of planVmNics(instance.expandedConfig, instance.expandedDevices)) {
+    const { bridge, mtu } = await resolveBridge(plan, env);
+    nics.push({
+      device: plan.device,
+      name: plan.name,
+      bridge,
+      tap: plan.hostName ?? tapName(env.dataDir, vm, plan.device),
+      hwaddr: plan.hwaddr,
+      ...(mtu ? { mtu } : {}),
+      ...(plan.network !== undefined ? { network: plan.network } : {}),
+    });
+  }
+  return nics;
+}
+
+/** NICs as the host sees them, without bringing networks up (state must not create bridges). */
+export function hostNics(instance: VmDevices, vm: string, dataDir: string): HostNic[] {
+  try {
+    return planVmNics(instance.expandedConfig, instance.expandedDevices).map((plan) => ({
+      name: plan.name,
+      hwaddr: plan.hwaddr,
+      tap: plan.hostName ?? tapName(dataDir, vm, plan.device),
+      ...(plan.mtu ? { mtu: plan.mtu } : {}),
+      ...(plan.network !== undefined ? { network: plan.network } : {}),
+    }));
+  } catch {
+    return [];
+  }
 }
 
 async function ip(args: string[], allowFailure = false) {

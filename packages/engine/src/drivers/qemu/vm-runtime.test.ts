@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { cpuNsFromStat, isAlive } from './qemu-driver.ts';
-import { probeBootSector } from './qemu-factory.ts';
+import { cpuNsFromStat, isAlive } from './vm-runtime.ts';
 
 describe('cpuNsFromStat', () => {
   it('adds utime and stime (ticks) after a comm with spaces and parentheses', () => {
     const stat = '1234 (qemu (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 99';
     expect(cpuNsFromStat(stat)).toBe(3_000_000_000);
-  });
-});
-
-describe('probeBootSector', () => {
-  it('is one bootable sector that writes to the debug exit port', () => {
-    const sector = probeBootSector();
-    expect(sector.length).toBe(512);
-    expect([sector[510], sector[511]]).toEqual([0x55, 0xaa]);
-    expect([...sector.subarray(0, 4)]).toEqual([0xb0, 0x31, 0xe6, 0xf4]);
   });
 });
 
