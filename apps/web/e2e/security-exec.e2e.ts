@@ -76,6 +76,11 @@ beforeAll(async () => {
   tokens.admin = (await db.tokens.create(admin!.id, 'security e2e admin')).secret;
   const made = await rest.call(tokens.admin, 'POST', '/1.0/projects', { name: P });
   expect(made.status, made.text).toBe(201);
+  // A new project's default profile is empty, as LXD's: give it a root disk.
+  const rooted = await rest.call(tokens.admin, 'PATCH', `/1.0/profiles/default?project=${P}`, {
+    devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+  });
+  expect(rooted.status, rooted.text).toBe(200);
   const owner = await userWithToken('operator');
   ownerId = owner.id;
   tokens.owner = owner.token;

@@ -103,6 +103,14 @@ beforeAll(async () => {
   // The project, its image, and (before any restriction) an instance with
   // a snapshot that is privileged, nested, with raw.lxc; then made clean.
   expect((await asAdmin('POST', '/1.0/projects', { body: { name: project } })).status).toBe(201);
+  // A new project's default profile is empty, as LXD's: give it a root disk.
+  expect(
+    (
+      await asAdmin('PATCH', `/1.0/profiles/default?project=${project}`, {
+        body: { devices: { root: { type: 'disk', path: '/', pool: 'default' } } },
+      })
+    ).status,
+  ).toBe(200);
   await buildBusybox(project);
   await buildBusybox('default');
   const forbidden = {

@@ -101,7 +101,13 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   // Instance volume folders of older installs were open to every local user.
   await storage.secureVolumes((type, dir) => (type === 'container' ? volumeRootUid(dir) : 0));
   const profiles = new ProfileService(db, events);
-  const images = new ImageService({ dataDir, store: db.images, events, operations });
+  const images = new ImageService({
+    dataDir,
+    store: db.images,
+    events,
+    operations,
+    projects: db.projects,
+  });
   const instances = new InstanceService(
     db,
     events,

@@ -143,7 +143,7 @@ describe('renderBackupIndex / parseBackupIndex', () => {
       /^backup\/index.yaml: line/,
     );
     expect(() => parseBackupIndex('name: c1\n', 'container: [\n')).toThrow(
-      /^backup\/container\/backup.yaml: line 1: unterminated flow sequence/,
+      /^backup\/container\/backup.yaml: line 2: Flow sequence in block collection/,
     );
     expect(() => parseBackupIndex('name: c1\n', 'container:\n  config: 3\n')).toThrow(
       /backup\/container\/backup.yaml: container.config: must be a mapping/,

@@ -45,7 +45,12 @@ describe('image metadata', () => {
     const json = JSON.stringify({
       architecture: 'x86_64',
       creation_date: 1700000000,
-      properties: { name: 'busybox-x86_64', os: 'Busybox', release: '1.10', description: 'Busybox' },
+      properties: {
+        name: 'busybox-x86_64',
+        os: 'Busybox',
+        release: '1.10',
+        description: 'Busybox',
+      },
       templates: {
         '/template': { when: ['create', 'copy'], template: 'template.tpl', properties: {} },
       },
@@ -54,8 +59,15 @@ describe('image metadata', () => {
       architecture: 'x86_64',
       creationDate: 1700000000,
       expiryDate: 0,
-      properties: { name: 'busybox-x86_64', os: 'Busybox', release: '1.10', description: 'Busybox' },
-      templates: { '/template': { when: ['create', 'copy'], template: 'template.tpl', properties: {} } },
+      properties: {
+        name: 'busybox-x86_64',
+        os: 'Busybox',
+        release: '1.10',
+        description: 'Busybox',
+      },
+      templates: {
+        '/template': { when: ['create', 'copy'], template: 'template.tpl', properties: {} },
+      },
     });
   });
 

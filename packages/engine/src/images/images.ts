@@ -9,7 +9,7 @@
 // each given the shared context.
 import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { ImageStore } from '@berth/db';
+import type { ImageStore, ProjectRecord } from '@berth/db';
 import { apiUrl } from '../api-url.ts';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -41,6 +41,7 @@ import {
   type ImportResult,
 } from './image-import.ts';
 import { parseImageMetadata, type ImageMetadata } from './image-metadata.ts';
+import { defaultProjectName, imageProjectOf } from '../projects/projects.ts';
 import { preparedRootfs, rootfsPath, type PreparedRootfs } from './rootfs-cache.ts';
 import type { TarballSource } from './tarball-read.ts';
 
@@ -56,6 +57,12 @@ export interface ImageServiceOptions {
   operations: OperationsLike;
   /** The static busybox the built-in builder copies (default /bin/busybox). */
   busybox?: string;
+  /**
+   * Project configs, for `features.images`: a project without it uses the
+   * `default` project's images, as in LXD. Without this every project
+   * keeps its own (tests of the store alone).
+   */
+  projects?: { get(name: string): Promise<Pick<ProjectRecord, 'config'> | null> };
 }
 
 export interface ExportedImage {
@@ -69,11 +76,13 @@ export interface ExportedImage {
 export class ImageService {
   readonly files: ImageFiles;
   readonly #ctx: ImageContext;
+  readonly #projects: ImageServiceOptions['projects'];
 
   constructor(options: ImageServiceOptions) {
     const files = new ImageFiles(options.dataDir);
     let swept: Promise<void> | null = null;
     this.files = files;
+    this.#projects = options.projects;
     this.#ctx = {
       files,
       store: options.store,
@@ -89,13 +98,26 @@ export class ImageService {
     };
   }
 
+  /**
+   * The project whose images `project` sees and adds to: itself, or
+   * `default` when its `features.images` is off (LXD's ImageProject). A
+   * project that does not exist is left to the lookup to report.
+   */
+  async imageProject(project: string): Promise<string> {
+    if (!this.#projects || project === defaultProjectName) return project;
+    const record = await this.#projects.get(project);
+    return record ? imageProjectOf(project, record.config) : project;
+  }
+
   async list(project: string): Promise<Image[]> {
-    return (await this.#ctx.store.list(project)).map(toImage);
+    return (await this.#ctx.store.list(await this.imageProject(project))).map(toImage);
   }
 
   /** By full fingerprint or a unique prefix of one, like LXD. */
   async get(project: string, fingerprintOrPrefix: string): Promise<Image> {
-    return toImage(await imageRecord(this.#ctx, project, fingerprintOrPrefix));
+    return toImage(
+      await imageRecord(this.#ctx, await this.imageProject(project), fingerprintOrPrefix),
+    );
   }
 
   // ------------------------------------------------------------- import
@@ -109,8 +131,12 @@ export class ImageService {
     source: TarballSource,
     options: ImportOptions = {},
   ): Promise<Operation> {
-    return this.#startImport(project, 'Importing image', options, (checked, progress, signal) =>
-      importTarball(this.#ctx, project, source, checked, progress, signal),
+    return this.#startImport(
+      project,
+      'Importing image',
+      options,
+      (home, checked, progress, signal) =>
+        importTarball(this.#ctx, home, source, checked, progress, signal),
     );
   }
 
@@ -120,44 +146,55 @@ export class ImageService {
     image: DirectoryImage,
     options: ImportOptions = {},
   ): Promise<Operation> {
-    return this.#startImport(project, 'Creating image', options, (checked, progress, signal) =>
-      importDirectory(this.#ctx, project, image, checked, progress, signal),
+    return this.#startImport(
+      project,
+      'Creating image',
+      options,
+      (home, checked, progress, signal) =>
+        importDirectory(this.#ctx, home, image, checked, progress, signal),
     );
   }
 
   /** The aliases are checked before the operation starts: a bad one fails the call itself. */
-  #startImport(
-    project: string,
+  async #startImport(
+    requested: string,
     description: string,
     options: ImportOptions,
-    run: (options: CheckedImport, progress: Progress, signal: AbortSignal) => Promise<ImportResult>,
+    run: (
+      project: string,
+      options: CheckedImport,
+      progress: Progress,
+      signal: AbortSignal,
+    ) => Promise<ImportResult>,
   ): Promise<Operation> {
     const aliases = normalizeAliases(options.aliases);
+    // The operation stays in the project asked for, where the client waits on it.
+    const home = await this.imageProject(requested);
     return this.#ctx.operations.start({
-      project,
+      project: requested,
       description,
       mayCancel: true,
-      run: async (op) => run({ ...options, aliases }, throttled(op), op.signal),
+      run: async (op) => run(home, { ...options, aliases }, throttled(op), op.signal),
     });
   }
 
   /** The built-in busybox image from the host's static busybox: seconds. */
-  buildBusybox(
+  async buildBusybox(
     project: string,
     options: { alias?: string; public?: boolean } = {},
   ): Promise<Operation> {
-    return buildBusybox(this.#ctx, project, options);
+    return buildBusybox(this.#ctx, await this.imageProject(project), options);
   }
 
   /**
    * A Debian image (`debian/12`) debootstrapped from the host's configured
    * archive: minutes. The operation can be cancelled.
    */
-  buildDebian(
+  async buildDebian(
     project: string,
     options: { release?: string; alias?: string; public?: boolean; mirror?: string } = {},
   ): Promise<Operation> {
-    return buildDebian(this.#ctx, project, options);
+    return buildDebian(this.#ctx, await this.imageProject(project), options);
   }
 
   // ---------------------------------------------------------- the files
@@ -182,7 +219,8 @@ export class ImageService {
     return parseImageMetadata(await readFile(this.files.metadata(fingerprint), 'utf8'));
   }
 
-  async exportTarball(project: string, fingerprint: string): Promise<ExportedImage> {
+  async exportTarball(requested: string, fingerprint: string): Promise<ExportedImage> {
+    const project = await this.imageProject(requested);
     const record = await imageRecord(this.#ctx, project, fingerprint);
     const file = this.files.tarball(record.fingerprint);
     if (!(await exists(file)))
@@ -205,7 +243,8 @@ export class ImageService {
   }
 
   /** Deletes the project's image and its aliases; the files go with the last project using them. */
-  async delete(project: string, fingerprint: string): Promise<void> {
+  async delete(requested: string, fingerprint: string): Promise<void> {
+    const project = await this.imageProject(requested);
     const record = await imageRecord(this.#ctx, project, fingerprint);
     await this.#ctx.locks.run(record.fingerprint, async () => {
       await this.#ctx.store.delete(record.id);
@@ -217,7 +256,7 @@ export class ImageService {
 
   /** `PUT /1.0/images/<fp>`-style changes. */
   async update(
-    project: string,
+    requested: string,
     fingerprint: string,
     change: {
       public?: boolean;
@@ -226,6 +265,7 @@ export class ImageService {
       expires_at?: string | null;
     },
   ): Promise<Image> {
+    const project = await this.imageProject(requested);
     const record = await imageRecord(this.#ctx, project, fingerprint);
     let expiresAt: Date | null | undefined;
     if (change.expires_at !== undefined) {
@@ -250,12 +290,12 @@ export class ImageService {
 
   // ------------------------------------------------------------ aliases
 
-  listAliases(project: string): Promise<ImageAliasesEntry[]> {
-    return listAliases(this.#ctx, project);
+  async listAliases(project: string): Promise<ImageAliasesEntry[]> {
+    return listAliases(this.#ctx, await this.imageProject(project));
   }
 
-  getAlias(project: string, name: string): Promise<ImageAliasesEntry> {
-    return getAlias(this.#ctx, project, name);
+  async getAlias(project: string, name: string): Promise<ImageAliasesEntry> {
+    return getAlias(this.#ctx, await this.imageProject(project), name);
   }
 
   /** The fingerprint an alias points at. */
@@ -263,27 +303,27 @@ export class ImageService {
     return (await this.getAlias(project, name)).target;
   }
 
-  createAlias(
+  async createAlias(
     project: string,
     alias: { name: string; target: string; description?: string },
   ): Promise<ImageAliasesEntry> {
-    return createAlias(this.#ctx, project, alias);
+    return createAlias(this.#ctx, await this.imageProject(project), alias);
   }
 
   /** Points an alias at another image and/or changes its description. */
-  updateAlias(
+  async updateAlias(
     project: string,
     name: string,
     change: { target?: string; description?: string },
   ): Promise<ImageAliasesEntry> {
-    return updateAlias(this.#ctx, project, name, change);
+    return updateAlias(this.#ctx, await this.imageProject(project), name, change);
   }
 
-  renameAlias(project: string, name: string, newName: string): Promise<ImageAliasesEntry> {
-    return renameAlias(this.#ctx, project, name, newName);
+  async renameAlias(project: string, name: string, newName: string): Promise<ImageAliasesEntry> {
+    return renameAlias(this.#ctx, await this.imageProject(project), name, newName);
   }
 
-  deleteAlias(project: string, name: string): Promise<void> {
-    return deleteAlias(this.#ctx, project, name);
+  async deleteAlias(project: string, name: string): Promise<void> {
+    return deleteAlias(this.#ctx, await this.imageProject(project), name);
   }
 }

@@ -98,7 +98,9 @@ i: !!str null
     expect(() => read('x:\n  a: 1\n  b: 2\n  a: 3\n')).toThrow(/line 4: duplicate key "a"/);
     expect(() => read('a: !!binary aGk=\n')).toThrow(/tags such as "tag:yaml.org,2002:binary"/);
     expect(() => read('a: !!js/function "x"\n')).toThrow(/metadata.yaml: .*tag/i);
-    expect(() => read('a: !custom x\n')).toThrow(/^metadata.yaml: line 1: Unresolved tag: !custom$/);
+    expect(() => read('a: !custom x\n')).toThrow(
+      /^metadata.yaml: line 1: Unresolved tag: !custom$/,
+    );
     expect(() => read('? [a]\n: b\n')).toThrow(/keys must be plain strings/);
     expect(() => read('a: 1\n---\nb: 2\n')).toThrow(/multiple documents/);
     expect(() => read('a:\n\tb: 1\n')).toThrow(

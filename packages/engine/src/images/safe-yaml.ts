@@ -11,13 +11,7 @@ import { EngineError } from '../errors.ts';
 export type YamlValue = string | null | YamlValue[] | { [key: string]: YamlValue };
 
 export type YamlWritable =
-  | string
-  | number
-  | boolean
-  | null
-  | undefined
-  | YamlWritable[]
-  | { [key: string]: YamlWritable };
+  string | number | boolean | null | undefined | YamlWritable[] | { [key: string]: YamlWritable };
 
 /** What the archive readers capture of a file (tar-scanner.ts). */
 export const MAX_YAML_BYTES = 1024 * 1024;
@@ -35,7 +29,11 @@ export interface ParseYamlOptions {
 
 const PLAIN_NULL = /^(?:~|null|Null|NULL|)$/;
 /** The failsafe schema's own tags change nothing; any other tag is refused. */
-const PLAIN_TAGS = new Set(['tag:yaml.org,2002:str', 'tag:yaml.org,2002:map', 'tag:yaml.org,2002:seq']);
+const PLAIN_TAGS = new Set([
+  'tag:yaml.org,2002:str',
+  'tag:yaml.org,2002:map',
+  'tag:yaml.org,2002:seq',
+]);
 
 /** `line 2: Tabs are not allowed as indentation`, from the library's pretty message. */
 function reasonOf(error: YAMLError | Error): string {

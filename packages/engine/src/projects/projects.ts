@@ -19,7 +19,7 @@ import { expandedInstancesOf } from '../config/expanded-instances.ts';
 import { parseInput } from '../parse-input.ts';
 
 export const defaultProjectName = 'default';
-/** Every default profile starts with a root disk on the `default` pool, as after `lxd init`. */
+/** The default project's default profile starts with a root disk on the `default` pool, as after `lxd init`. */
 const defaultProfileDevices = { root: { type: 'disk', path: '/', pool: 'default' } };
 const featureKeys = [
   'features.images',
@@ -105,12 +105,12 @@ export class ProjectService {
       }
       const project = await tx.projects.create({ name, description: req.description, config });
       if (projectSetting(config, 'features.profiles') === 'true') {
-        // LXD leaves a new project's default profile empty, so nothing can be
-        // created in it until someone adds a root disk; Berth gives it one.
+        // As LXD 5.0 does: empty, so an instance needs a root disk from
+        // another profile or its own devices (`lxc profile device add
+        // default root disk path=/ pool=default --project p`).
         await tx.profiles.create(project.id, {
           name: 'default',
           description: `Default Berth profile for project ${name}`,
-          devices: defaultProfileDevices,
         });
       }
       return project;
@@ -240,4 +240,9 @@ export class ProjectService {
 /** The project whose profiles `project` uses: itself, or `default` when features.profiles is off. */
 export function profileProjectOf(project: string, config: ConfigMap): string {
   return projectSetting(config, 'features.profiles') === 'true' ? project : defaultProjectName;
+}
+
+/** The project whose images `project` sees and adds to: itself, or `default` when features.images is off. */
+export function imageProjectOf(project: string, config: ConfigMap): string {
+  return projectSetting(config, 'features.images') === 'true' ? project : defaultProjectName;
 }

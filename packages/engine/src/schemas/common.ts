@@ -1,11 +1,23 @@
 import { z } from 'zod';
 
-/** String→string maps: config, device entries. */
-export const ConfigMap = z.record(z.string(), z.string());
+/**
+ * A map that may come as `null`: LXD's Go client sends a nil map as null
+ * (`lxc profile create p1` sends `"config": null, "devices": null`) and
+ * LXD reads it as empty. Parsed, it is always a map.
+ */
+function nullableMap<V extends z.ZodType>(value: V) {
+  return z
+    .record(z.string(), value)
+    .nullable()
+    .transform((map): Record<string, z.output<V>> => map ?? {});
+}
+
+/** String→string maps: config, device entries. `null` is an empty map. */
+export const ConfigMap = nullableMap(z.string());
 export type ConfigMap = z.infer<typeof ConfigMap>;
 
-/** Devices: name → { type, ...keys }. */
-export const DeviceMap = z.record(z.string(), z.record(z.string(), z.string()));
+/** Devices: name → { type, ...keys }. `null` is no devices. */
+export const DeviceMap = nullableMap(z.record(z.string(), z.string()));
 export type DeviceMap = z.infer<typeof DeviceMap>;
 
 /** RFC 3339 timestamps, as LXD prints them. `0001-01-01T00:00:00Z` means unset. */

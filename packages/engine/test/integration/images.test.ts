@@ -280,6 +280,119 @@ describe('busybox image', () => {
   });
 });
 
+describe("LXD's test image", () => {
+  it('imports a tarball whose metadata.yaml is written in JSON form (valid YAML)', async () => {
+    // What lxd/test/deps/import-busybox makes: json.dumps(metadata) as metadata.yaml.
+    const dir = await mkdtemp(path.join(dataDir, 'lxd-test-image-'));
+    await mkdir(path.join(dir, 'rootfs/bin'), { recursive: true });
+    await mkdir(path.join(dir, 'templates'));
+    execFileSync('cp', ['/bin/busybox', path.join(dir, 'rootfs/bin/busybox')]);
+    execFileSync('ln', ['-s', 'busybox', path.join(dir, 'rootfs/bin/sh')]);
+    await writeFile(path.join(dir, 'templates/template.tpl'), 'name: {{ container.name }}\n');
+    const metadata = {
+      architecture: 'x86_64',
+      creation_date: 1700000000,
+      properties: {
+        name: 'busybox-x86_64',
+        architecture: 'x86_64',
+        description: 'Busybox x86_64',
+        os: 'Busybox',
+      },
+      templates: {
+        '/template': { template: 'template.tpl', when: ['create', 'copy'] },
+      },
+    };
+    await writeFile(path.join(dir, 'metadata.yaml'), JSON.stringify(metadata));
+    const tarball = path.join(dir, 'busybox.tar.xz');
+    execFileSync('tar', ['-cJf', tarball, '-C', dir, 'metadata.yaml', 'rootfs', 'templates']);
+
+    const json = await fingerprintOf(
+      images.importTarball('default', tarball, { aliases: ['testimage'] }),
+      'importTarball (JSON-form metadata)',
+    );
+    expect(json).toBe(await sha256(tarball));
+    expect(await images.resolveAlias('default', 'testimage')).toBe(json);
+    expect((await images.get('default', json)).properties).toEqual(metadata.properties);
+    expect(await images.metadata(json)).toEqual({
+      architecture: 'x86_64',
+      creationDate: 1700000000,
+      expiryDate: 0,
+      properties: metadata.properties,
+      templates: { '/template': { template: 'template.tpl', when: ['create', 'copy'] } },
+    });
+    expect(await readlink(path.join(await images.rootfsPath(json), 'bin/sh'))).toBe('busybox');
+    await images.delete('default', json);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a metadata.yaml alias bomb with a clear error', async () => {
+    const lol = Array(9).fill('"lol"').join(',');
+    const names = 'abcdefghi';
+    const bomb = [`a: &a [${lol}]`];
+    for (let i = 1; i < names.length; i++)
+      bomb.push(
+        `${names[i]}: &${names[i]} [${Array(9)
+          .fill(`*${names[i - 1]}`)
+          .join(',')}]`,
+      );
+    const file = path.join(dataDir, 'bomb.tar.gz');
+    await writeFile(
+      file,
+      gzipSync(
+        Buffer.concat([
+          fileEntry('metadata.yaml', `architecture: x86_64\n${bomb.join('\n')}\n`),
+          header('rootfs/', '5'),
+          Buffer.alloc(1024),
+        ]),
+      ),
+    );
+    const done = await finish(images.importTarball('default', file));
+    expect(done.status).toBe('Failure');
+    expect(done.err).toMatch(/metadata.yaml: too many alias expansions/);
+  });
+});
+
+describe('features.images', () => {
+  it("a project without it sees and adds to the default project's images", async () => {
+    // The engine hands the service its project store; here it is given the same.
+    const scoped = new ImageService({
+      dataDir,
+      store: new ImageStore(prisma),
+      events: new EventBus(),
+      operations,
+      projects: db.projects,
+    });
+    await db.projects.create({ name: 'noimages', config: { 'features.images': 'false' } });
+    await db.projects.create({ name: 'ownimages', config: { 'features.images': 'true' } });
+    expect(await scoped.imageProject('noimages')).toBe('default');
+    expect(await scoped.imageProject('ownimages')).toBe('ownimages');
+    expect((await scoped.list('noimages')).map((i) => i.fingerprint)).toEqual(
+      (await scoped.list('default')).map((i) => i.fingerprint),
+    );
+    expect(await scoped.list('ownimages')).toEqual([]);
+    expect(await scoped.resolveAlias('noimages', 'busybox')).toBe(fp);
+    expect((await scoped.get('noimages', fp.slice(0, 12))).fingerprint).toBe(fp);
+
+    // An import into it lands in default; its operation stays in the project asked for.
+    const tree = await mkdtemp(path.join(dataDir, 'shared-tree-'));
+    await writeFile(path.join(tree, 'hello'), 'hi\n');
+    const op = await scoped.importFromDirectory(
+      'noimages',
+      { rootfsDir: tree, metadata: { properties: { os: 'shared' } } },
+      { aliases: ['shared-one'] },
+    );
+    expect(await operations.projectOf(op.id)).toBe('noimages');
+    const done = await operations.wait(op.id);
+    expect(done.err).toBe('');
+    const made = (done.metadata as { fingerprint: string }).fingerprint;
+    expect(await images.resolveAlias('default', 'shared-one')).toBe(made);
+    expect((await images.list('noimages')).map((i) => i.fingerprint)).toEqual([]);
+    await scoped.delete('noimages', made);
+    await rm(tree, { recursive: true, force: true });
+    expect((await images.list('default')).map((i) => i.fingerprint)).toEqual([fp]);
+  });
+});
+
 describe('importFromDirectory', () => {
   it('packs a tree keeping owners, setuid bits and symlinks', async () => {
     const tree = path.join(dataDir, 'tree');

@@ -182,6 +182,10 @@ describe('instances: records, validation, expansion', () => {
 
   it("lists across projects and filters with LXD's syntax", async () => {
     await t.engine.projects.create({ name: 'p2' });
+    // A new project's default profile is empty, as LXD's: give it a root disk.
+    await t.engine.profiles.patch('p2', 'default', {
+      devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+    });
     await t.engine.instances.createAndWait('default', {
       name: 'web1',
       config: { 'limits.cpu': '2' },

@@ -2,6 +2,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf, startTestEngine, type TestEngine } from './helpers.ts';
 
 let t: TestEngine;
+
+/** A new project's default profile is empty (as in LXD): give it a root disk to hold instances. */
+async function projectWithRootDisk(name: string, config: Record<string, string>) {
+  await t.engine.projects.create({ name, config });
+  await t.engine.profiles.patch(name, 'default', {
+    devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+  });
+}
+
 beforeEach(async () => {
   t = await startTestEngine();
 });
@@ -49,6 +58,26 @@ describe('profiles', () => {
       'profile-renamed',
       'profile-deleted',
     ]);
+  });
+
+  it('reads null maps as empty, as the lxc client sends them', async () => {
+    // What `lxc profile create p1` sends: Go's nil maps are JSON null.
+    expect(
+      await t.engine.profiles.create('default', {
+        name: 'p1',
+        description: '',
+        config: null,
+        devices: null,
+      }),
+    ).toEqual({ name: 'p1', description: '', config: {}, devices: {}, used_by: [] });
+    await t.engine.profiles.update('default', 'p1', {
+      config: { 'limits.cpu': '1' },
+      devices: null,
+    });
+    expect((await t.engine.profiles.get('default', 'p1')).config).toEqual({ 'limits.cpu': '1' });
+    await t.engine.projects.create({ name: 'pnull', config: null });
+    await t.engine.projects.update('pnull', { description: 'x', config: null });
+    expect((await t.engine.projects.get('pnull')).config).toEqual({});
   });
 
   it('refuses bad names, unknown keys, engine-owned keys and bad devices, naming the field', async () => {
@@ -118,7 +147,7 @@ describe('profiles', () => {
   });
 
   it('a profile change that would break one instance changes nothing', async () => {
-    await t.engine.projects.create({ name: 'capped', config: { 'limits.cpu': '4' } });
+    await projectWithRootDisk('capped', { 'limits.cpu': '4' });
     await t.engine.profiles.create('capped', { name: 'small', config: { 'limits.cpu': '1' } });
     await t.engine.instances.createAndWait('capped', {
       name: 'c1',
@@ -135,13 +164,15 @@ describe('profiles', () => {
     expect(err).toMatchObject({ code: 'FORBIDDEN', field: 'config["limits.cpu"]' });
     expect((await t.engine.profiles.get('capped', 'small')).config).toEqual({ 'limits.cpu': '1' });
     expect((await t.engine.instances.get('capped', 'c1')).expanded_config['limits.cpu']).toBe('1');
-    expect(
-      t.events.some((e) => (e.metadata as { action?: string }).action === 'profile-updated'),
-    ).toBe(false);
+    const updated = t.events
+      .filter((e) => (e.metadata as { action?: string }).action === 'profile-updated')
+      .map((e) => (e.metadata as { source?: string }).source);
+    // Only the root disk added to the project's default profile at the start.
+    expect(updated).toEqual(['/1.0/profiles/default?project=capped']);
   });
 
   it("refuses a profile change that makes an instance's expanded config invalid", async () => {
-    await t.engine.projects.create({ name: 'strict', config: { restricted: 'true' } });
+    await projectWithRootDisk('strict', { restricted: 'true' });
     await t.engine.profiles.create('strict', { name: 'p' });
     await t.engine.instances.createAndWait('strict', { name: 'c1', profiles: ['default', 'p'] });
     const err = await errorOf(

@@ -2,6 +2,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorOf, startTestEngine, type TestEngine } from './helpers.ts';
 
 let t: TestEngine;
+
+/**
+ * A project that can hold instances: LXD gives a new project an empty
+ * default profile, so its user adds a root disk first, as here.
+ */
+async function projectWithRootDisk(name: string, config: Record<string, string> = {}) {
+  await t.engine.projects.create({ name, config });
+  await t.engine.profiles.patch(name, 'default', {
+    devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+  });
+}
+
 beforeEach(async () => {
   t = await startTestEngine();
 });
@@ -36,7 +48,16 @@ describe('projects', () => {
       },
       used_by: ['/1.0/profiles/default?project=team-a'],
     });
-    expect((await t.engine.profiles.list('team-a')).map((p) => p.name)).toEqual(['default']);
+    // LXD 5.0's shape: a default profile with no config and no devices.
+    expect(await t.engine.profiles.list('team-a')).toEqual([
+      {
+        name: 'default',
+        description: 'Default Berth profile for project team-a',
+        config: {},
+        devices: {},
+        used_by: [],
+      },
+    ]);
     expect(t.events).toContainEqual(
       expect.objectContaining({
         type: 'lifecycle',
@@ -46,12 +67,79 @@ describe('projects', () => {
     );
   });
 
+  it('refuses an instance in a new project until it has a root disk, as LXD does', async () => {
+    await t.engine.projects.create({ name: 'bare' });
+    const err = await errorOf(t.engine.instances.create('bare', { name: 'c1' }));
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(err.message).toMatch(/No root device could be found/);
+    await t.engine.profiles.patch('bare', 'default', {
+      devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+    });
+    await t.engine.instances.createAndWait('bare', { name: 'c1' });
+    expect(await t.engine.instances.names('bare')).toEqual(['c1']);
+  });
+
+  it("without features.images a project uses and adds to the default project's images", async () => {
+    const built = await t.engine.images.buildBusybox('default', { alias: 'busybox' });
+    const fp = ((await t.engine.operations.wait(built.id)).metadata as { fingerprint: string })
+      .fingerprint;
+    await projectWithRootDisk('pimg', { 'features.images': 'false' });
+    expect((await t.engine.projects.get('pimg')).config['features.images']).toBe('false');
+    expect((await t.engine.images.list('pimg')).map((i) => i.fingerprint)).toEqual([fp]);
+    expect(await t.engine.images.resolveAlias('pimg', 'busybox')).toBe(fp);
+    expect((await t.engine.images.listAliases('pimg')).map((a) => a.name)).toEqual(['busybox']);
+
+    // Launch by alias and by fingerprint prefix, from the default project's image.
+    const byAlias = await t.engine.instances.createAndWait('pimg', {
+      name: 'c1',
+      source: { type: 'image', alias: 'busybox' },
+    });
+    expect(byAlias.config['volatile.base_image']).toBe(fp);
+    await t.engine.instances.createAndWait('pimg', {
+      name: 'c2',
+      source: { type: 'image', fingerprint: fp.slice(0, 12) },
+    });
+    expect(await t.engine.instances.names('pimg')).toEqual(['c1', 'c2']);
+
+    // An alias made from pimg lands in default; pimg itself holds no image.
+    await t.engine.images.createAlias('pimg', { name: 'bb', target: fp });
+    expect((await t.engine.images.listAliases('default')).map((a) => a.name)).toEqual([
+      'bb',
+      'busybox',
+    ]);
+    expect((await t.engine.projects.get('pimg')).used_by).not.toContainEqual(
+      expect.stringContaining('/1.0/images/'),
+    );
+
+    // A project with its own images sees none of default's.
+    await projectWithRootDisk('own');
+    expect(await t.engine.images.list('own')).toEqual([]);
+    expect(
+      await errorOf(
+        t.engine.instances.create('own', {
+          name: 'c1',
+          source: { type: 'image', alias: 'busybox' },
+        }),
+      ),
+    ).toMatchObject({ code: 'NOT_FOUND', field: 'source.alias' });
+  });
+
   it("without features.profiles a project uses the default project's profiles", async () => {
     await t.engine.profiles.create('default', { name: 'shared', config: { 'limits.cpu': '1' } });
     await t.engine.projects.create({ name: 'lean', config: { 'features.profiles': 'false' } });
     expect((await t.engine.profiles.list('lean')).map((p) => p.name)).toEqual([
       'default',
       'shared',
+    ]);
+    // Its instances expand default's profiles (the root disk is default's).
+    const c1 = await t.engine.instances.createAndWait('lean', {
+      name: 'c1',
+      profiles: ['default', 'shared'],
+    });
+    expect(c1.expanded_config['limits.cpu']).toBe('1');
+    expect(c1.expanded_devices['root']).toMatchObject({ path: '/', pool: 'default' });
+    expect((await t.engine.profiles.get('lean', 'shared')).used_by).toEqual([
+      '/1.0/instances/c1?project=lean',
     ]);
   });
 
@@ -81,7 +169,7 @@ describe('projects', () => {
   });
 
   it('enforces limits.instances on create and refuses lowering a limit below what runs', async () => {
-    await t.engine.projects.create({ name: 'small', config: { 'limits.instances': '2' } });
+    await projectWithRootDisk('small', { 'limits.instances': '2' });
     await t.engine.instances.createAndWait('small', { name: 'c1' });
     await t.engine.instances.createAndWait('small', { name: 'c2' });
     const err = await errorOf(t.engine.instances.create('small', { name: 'c3' }));
@@ -100,10 +188,7 @@ describe('projects', () => {
   });
 
   it('enforces limits.cpu and limits.memory as sums, and demands the keys', async () => {
-    await t.engine.projects.create({
-      name: 'capped',
-      config: { 'limits.cpu': '4', 'limits.memory': '1GiB' },
-    });
+    await projectWithRootDisk('capped', { 'limits.cpu': '4', 'limits.memory': '1GiB' });
     const missing = await errorOf(t.engine.instances.create('capped', { name: 'c0' }));
     expect(missing).toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(missing.message).toMatch(/limits\.cpu/);
@@ -142,7 +227,7 @@ describe('projects', () => {
   });
 
   it('a restricted project refuses privileged, nested and low-level containers', async () => {
-    await t.engine.projects.create({ name: 'locked', config: { restricted: 'true' } });
+    await projectWithRootDisk('locked', { restricted: 'true' });
     for (const [key, value] of [
       ['security.privileged', 'true'],
       ['security.nesting', 'true'],
@@ -184,7 +269,7 @@ describe('projects', () => {
   });
 
   it('refuses to delete or rename a project that still holds instances', async () => {
-    await t.engine.projects.create({ name: 'busy' });
+    await projectWithRootDisk('busy');
     await t.engine.instances.createAndWait('busy', { name: 'c1' });
     expect(await errorOf(t.engine.projects.delete('busy'))).toMatchObject({ code: 'CONFLICT' });
     expect(await errorOf(t.engine.projects.rename('busy', 'idle'))).toMatchObject({
@@ -197,7 +282,7 @@ describe('projects', () => {
   });
 
   it('does not let features change on a project in use', async () => {
-    await t.engine.projects.create({ name: 'feat' });
+    await projectWithRootDisk('feat');
     await t.engine.instances.createAndWait('feat', { name: 'c1' });
     const err = await errorOf(
       t.engine.projects.patch('feat', { config: { 'features.profiles': 'false' } }),

@@ -21,6 +21,10 @@ let poolDir: string;
 async function project(what: string, config: Record<string, string> = {}): Promise<string> {
   const p = name(what);
   await t.engine.projects.create({ name: p });
+  // A new project's default profile is empty, as LXD's: give it a root disk.
+  await t.engine.profiles.patch(p, 'default', {
+    devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+  });
   const build = await t.engine.images.buildBusybox(p, { alias: 'busybox' });
   expect(await t.engine.operations.wait(build.id)).toMatchObject({ status: 'Success' });
   if (Object.keys(config).length > 0) await t.engine.projects.patch(p, { config });
