@@ -69,6 +69,15 @@ export interface FileEntry {
   target?: string;
 }
 
+/**
+ * What a path is, read without opening it (stat and directory listings):
+ * as FileEntry, plus `other` for device nodes, FIFOs and sockets, which are
+ * listed but never read. Ids are the instance's own.
+ */
+export interface FileStat extends Omit<FileEntry, 'type'> {
+  type: FileEntry['type'] | 'other';
+}
+
 export interface FileWrite {
   /** LXD's `X-LXD-type`: a regular file (default), a directory, or a symlink to `target`. */
   type?: 'file' | 'directory' | 'symlink';
@@ -142,6 +151,13 @@ export interface InstanceDriver {
     path: string,
   ): Promise<{ entry: FileEntry; content?: Buffer; entries?: string[] }>;
   filePush(instance: DriverInstance, path: string, file: FileWrite): Promise<void>;
+  /** The path itself (a symlink is not followed), contents unread. */
+  stat(instance: DriverInstance, path: string): Promise<FileStat>;
+  /**
+   * A directory's entries sorted by name, each stat'ed and never read nor
+   * followed; a symlink as `path` itself is followed (inside the instance).
+   */
+  listDirectory(instance: DriverInstance, path: string): Promise<FileStat[]>;
   fileRemove(instance: DriverInstance, path: string): Promise<void>;
 
   /** The engine is closing: stop watching the host (instances keep running). */

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { EngineError } from '../errors.ts';
 import { ExecPost, type ExecResult } from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
-import type { ConsoleStream, ExecProcess, FileWrite } from '../drivers/driver.ts';
+import type { ConsoleStream, ExecProcess, FileStat, FileWrite } from '../drivers/driver.ts';
 import { expandedOf, viewOf, type InstanceContext } from './instance-context.ts';
 
 /** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
@@ -88,6 +88,28 @@ export async function consoleLog(
 export async function filePull(ctx: InstanceContext, project: string, name: string, path: string) {
   const { driver, view } = await located(ctx, project, name);
   return driver.filePull(view, path);
+}
+
+/** What `path` is (a symlink itself, not followed), without reading it. */
+export async function fileStat(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  path: string,
+): Promise<FileStat> {
+  const { driver, view } = await located(ctx, project, name);
+  return driver.stat(view, path);
+}
+
+/** A directory's entries, stat'ed and sorted by name, without reading any of them. */
+export async function listDirectory(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+  path: string,
+): Promise<FileStat[]> {
+  const { driver, view } = await located(ctx, project, name);
+  return driver.listDirectory(view, path);
 }
 
 export async function filePush(

@@ -25,6 +25,7 @@ import type {
   ConsoleStream,
   DriverInstance,
   ExecProcess,
+  FileStat,
   FileWrite,
   InstanceHostEvent,
 } from '../drivers/driver.ts';
@@ -70,6 +71,8 @@ import {
   filePull,
   filePush,
   fileRemove,
+  fileStat,
+  listDirectory,
   openConsole,
   requireRunning,
 } from './instance-exec.ts';
@@ -328,6 +331,14 @@ export class InstanceService {
 
   async filePull(project: string, name: string, path: string) {
     return filePull(this.#ctx, project, name, path);
+  }
+
+  async fileStat(project: string, name: string, path: string): Promise<FileStat> {
+    return fileStat(this.#ctx, project, name, path);
+  }
+
+  async listDirectory(project: string, name: string, path: string): Promise<FileStat[]> {
+    return listDirectory(this.#ctx, project, name, path);
   }
 
   async filePush(project: string, name: string, path: string, file: FileWrite): Promise<void> {

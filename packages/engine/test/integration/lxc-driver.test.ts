@@ -10,6 +10,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -468,6 +469,90 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
     await expect(
       driver.filePush(c1, '/tmp/fifo', { content: Buffer.from('x') }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('lists a directory and stats its entries without reading or following them', async () => {
+    const hostDir = path.join(dataDir, 'outside-list');
+    mkdirSync(hostDir);
+    writeFileSync(path.join(hostDir, 'victim'), 'host data');
+    // Made by the (running, unprivileged) container itself.
+    const made = await execOut(c1, {
+      command: [
+        'sh',
+        '-c',
+        [
+          'mkdir -p /srv/list/sub',
+          'printf abc > /srv/list/file',
+          'chmod 640 /srv/list/file',
+          'chown 1000:1000 /srv/list/sub',
+          'ln -s file /srv/list/link',
+          `ln -s ${hostDir} /srv/list/out`,
+          'ln -s ../../../../../../.. /srv/list/up',
+          'mkfifo /srv/list/fifo',
+        ].join(' && '),
+      ],
+    });
+    expect(made.code).toBe(0);
+
+    const listed = await driver.listDirectory(c1, '/srv/list');
+    expect(listed.map((e) => e.name)).toEqual(['fifo', 'file', 'link', 'out', 'sub', 'up']);
+    const byName = Object.fromEntries(listed.map((e) => [e.name, e]));
+    expect(byName.file).toEqual({
+      name: 'file',
+      type: 'file',
+      mode: 0o640,
+      uid: 0,
+      gid: 0,
+      size: 3,
+    });
+    expect(byName.sub).toMatchObject({ type: 'directory', uid: 1000, gid: 1000 });
+    expect(byName.link).toMatchObject({ type: 'symlink', target: 'file' });
+    // Listed as the link it is, never followed to the host directory.
+    expect(byName.out).toMatchObject({ type: 'symlink', target: hostDir });
+    expect(byName.up).toMatchObject({ type: 'symlink', target: '../../../../../../..' });
+    // A FIFO is listed (never opened: that would block).
+    expect(byName.fifo).toMatchObject({ type: 'other' });
+
+    expect(await driver.stat(c1, '/srv/list/out')).toMatchObject({
+      name: 'out',
+      type: 'symlink',
+      target: hostDir,
+    });
+    expect(await driver.stat(c1, '/srv/list/file')).toEqual(byName.file);
+    expect(await driver.stat(c1, '/')).toMatchObject({ name: '/', type: 'directory', uid: 0 });
+
+    // Through an escaping symlink: resolved inside the rootfs, where it does not exist, as pull.
+    for (const through of ['/srv/list/out', '/srv/list/out/']) {
+      // The link itself is what pull and stat give; listing follows it, inside the rootfs.
+      expect((await driver.filePull(c1, through)).entry).toMatchObject({ type: 'symlink' });
+      await expect(driver.listDirectory(c1, through)).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    }
+    for (const through of [
+      '/srv/list/out/victim',
+      `/srv/list/up${hostDir}`,
+      `/srv/list/up${hostDir}/victim`,
+    ]) {
+      await expect(driver.filePull(c1, through)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.stat(c1, through)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(driver.listDirectory(c1, through)).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    }
+    // `..` past the root stays at the root: the container's own `/`.
+    const rootNames = (await driver.listDirectory(c1, '/srv/list/up')).map((e) => e.name);
+    expect(rootNames).toEqual(readdirSync(c1.paths.rootfs).sort());
+    expect(rootNames).toContain('srv');
+
+    // Not a directory, or missing.
+    await expect(driver.listDirectory(c1, '/srv/list/link')).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    await expect(driver.listDirectory(c1, '/srv/list/nope')).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(readFileSync(path.join(hostDir, 'victim'), 'utf8')).toBe('host data');
   });
 
   it('attaches to the console and keeps its log', async () => {

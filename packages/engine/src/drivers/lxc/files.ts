@@ -40,7 +40,7 @@ import {
 } from 'node:fs';
 import { EngineError } from '../../errors.ts';
 import type { IdmapSet } from '../../validation/index.ts';
-import type { FileEntry, FileWrite } from '../driver.ts';
+import type { FileEntry, FileStat, FileWrite } from '../driver.ts';
 
 // Node opens every descriptor close-on-exec already.
 const { O_RDONLY, O_WRONLY, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
@@ -189,6 +189,12 @@ export class RootfsFiles {
     return entry;
   }
 
+  #stat(name: string, stats: Stats, target?: string): FileStat {
+    const entry: FileStat = this.#entry(name, stats, target);
+    if (typeOf(stats) === undefined) entry.type = 'other';
+    return entry;
+  }
+
   #withRoot<T>(work: (rootFd: number, opened: number[]) => T, what: string): T {
     const opened: number[] = [];
     try {
@@ -231,6 +237,59 @@ export class RootfsFiles {
           `${containerPath} is not a regular file, directory or symlink`,
         );
       return { entry: this.#entry(shownName, opened_), content: readFileSync(fd) };
+    }, containerPath);
+  }
+
+  /** The path itself, a symlink not followed (as `pull` returns it), nothing opened. */
+  stat(containerPath: string): FileStat {
+    return this.#withRoot((rootFd, opened) => {
+      const { parent, name, stats } = resolveInRoot(
+        rootFd,
+        containerPath,
+        { followLast: false },
+        opened,
+      );
+      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      const shownName = splitContainerPath(containerPath).pop() ?? '/';
+      const target = stats.isSymbolicLink() ? readlinkSync(through(parent, name)) : undefined;
+      return this.#stat(shownName, stats, target);
+    }, containerPath);
+  }
+
+  /**
+   * A directory's entries, sorted by name. `containerPath` is resolved
+   * inside the rootfs, its own last symlink included; each entry is lstat'ed
+   * through the directory's descriptor, so entries are never followed or opened.
+   */
+  list(containerPath: string): FileStat[] {
+    return this.#withRoot((rootFd, opened) => {
+      const { parent, name, stats } = resolveInRoot(
+        rootFd,
+        containerPath,
+        { followLast: true },
+        opened,
+      );
+      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      if (!stats.isDirectory())
+        throw EngineError.invalid('path', `${containerPath} is not a directory`);
+      const fd = openSync(through(parent, name), DIR_FLAGS);
+      opened.push(fd);
+      const entries: FileStat[] = [];
+      for (const child of readdirSync(`/proc/self/fd/${fd}`).sort()) {
+        let childStats: Stats;
+        let target: string | undefined;
+        try {
+          childStats = lstatSync(through(fd, child));
+          if (childStats.isSymbolicLink()) target = readlinkSync(through(fd, child));
+        } catch (error) {
+          // Removed (or replaced) while we listed: a running container changes its files.
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          if ((error as NodeJS.ErrnoException).code === 'EINVAL') continue;
+          throw error;
+        }
+        entries.push(this.#stat(child, childStats, target));
+      }
+      return entries;
     }, containerPath);
   }
 

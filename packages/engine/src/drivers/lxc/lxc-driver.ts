@@ -27,6 +27,7 @@ import type {
   ExecProcess,
   ExecRequest,
   FileEntry,
+  FileStat,
   FileWrite,
   InstanceDriver,
   RootfsPreparation,
@@ -536,6 +537,14 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
 
   async filePush(instance: DriverInstance, filePath: string, file: FileWrite): Promise<void> {
     this.#files(instance).push(filePath, file);
+  }
+
+  async stat(instance: DriverInstance, filePath: string): Promise<FileStat> {
+    return this.#files(instance).stat(filePath);
+  }
+
+  async listDirectory(instance: DriverInstance, filePath: string): Promise<FileStat[]> {
+    return this.#files(instance).list(filePath);
   }
 
   async fileRemove(instance: DriverInstance, filePath: string): Promise<void> {

@@ -4,7 +4,7 @@
 // with small sh scripts run by guest-exec. Paths are the guest's own: the
 // guest resolves them, so nothing here can reach the host's filesystem.
 import { EngineError } from '../../errors.ts';
-import type { FileEntry, FileWrite } from '../driver.ts';
+import type { FileEntry, FileStat, FileWrite } from '../driver.ts';
 import { runInGuest, type AgentAccess } from './agent-exec.ts';
 
 /** Raw bytes per guest-file-read/-write (QGA's replies stay well under its limits). */
@@ -14,6 +14,7 @@ const CHUNK = 48 * 1024;
 const MISSING = 2;
 const NOT_A_SYMLINK = 3;
 const NOT_A_FILE = 4;
+const NOT_A_DIRECTORY = 5;
 
 // `type` line, `mode uid gid size` line, then the target (symlink) or the
 // NUL-separated entries (directory).
@@ -30,6 +31,31 @@ directory)
     if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\\0' "$n"; fi
   done ;;
 esac`;
+
+// One NUL-terminated record per path: name, type, \`mode uid gid size\`, symlink target
+// (empty otherwise). A path gone before its stat is left out.
+const RECORD_FUNCTION = `record() {
+if [ -L "$1" ]; then t=symlink; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file; else t=other; fi
+s=$(stat -c '%a %u %g %s' "$1" 2>/dev/null) || return 0
+l=; if [ $t = symlink ]; then l=$(readlink "$1"); fi
+printf '%s\\0%s\\0%s\\0%s\\0' "$2" "$t" "$s" "$l"
+}`;
+
+const STAT_ONE_SCRIPT = `${RECORD_FUNCTION}
+p=$1
+if [ ! -e "$p" ] && [ ! -L "$p" ]; then exit ${MISSING}; fi
+record "$p" "$2"`;
+
+// \`cd\` follows a symlink given as the directory itself, as the lxc driver does.
+const LIST_SCRIPT = `${RECORD_FUNCTION}
+p=$1
+if [ ! -e "$p" ] && [ ! -L "$p" ]; then exit ${MISSING}; fi
+[ -d "$p" ] || exit ${NOT_A_DIRECTORY}
+cd "$p" || exit 1
+for n in .* *; do
+  case $n in .|..) continue ;; esac
+  if [ -e "$n" ] || [ -L "$n" ]; then record "./$n" "$n"; fi
+done`;
 
 // Before a write: parents, and whether the path exists (and as what).
 const PREPARE_SCRIPT = `p=$1; t=$2; parents=$3
@@ -103,6 +129,57 @@ export function parseStat(
     return { entry, entries, kind };
   }
   return { entry, kind };
+}
+
+/** Parses the records RECORD_FUNCTION prints, sorted by name. */
+export function parseStatRecords(out: Buffer): FileStat[] {
+  const fields = out.toString('utf8').split('\0');
+  const entries: FileStat[] = [];
+  for (let i = 0; i + 3 < fields.length; i += 4) {
+    const [name = '', kind = '', numbers = '', target = ''] = fields.slice(i, i + 4);
+    const [mode, uid, gid, size] = numbers.split(' ');
+    const entry: FileStat = {
+      name,
+      type:
+        kind === 'directory' || kind === 'symlink' || kind === 'file' || kind === 'other'
+          ? kind
+          : 'other',
+      mode: parseInt(mode ?? '0', 8) & 0o7777,
+      uid: Number(uid),
+      gid: Number(gid),
+      size: Number(size),
+    };
+    if (kind === 'symlink') entry.target = target;
+    entries.push(entry);
+  }
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function baseName(path: string): string {
+  return (
+    path
+      .split('/')
+      .filter((p) => p !== '')
+      .pop() ?? '/'
+  );
+}
+
+export async function statFile(agent: AgentAccess, path: string): Promise<FileStat> {
+  checkPath(path);
+  const result = await runInGuest(agent, sh(STAT_ONE_SCRIPT, path, baseName(path)));
+  if (result.exitCode !== 0) throw failed('Cannot stat', path, result);
+  const [entry] = parseStatRecords(result.stdout);
+  if (!entry) throw EngineError.notFound(`${path}`, { field: 'path' });
+  return entry;
+}
+
+export async function listDirectory(agent: AgentAccess, path: string): Promise<FileStat[]> {
+  checkPath(path);
+  const result = await runInGuest(agent, sh(LIST_SCRIPT, path));
+  if (result.exitCode === NOT_A_DIRECTORY)
+    throw EngineError.invalid('path', `${path} is not a directory`);
+  if (result.exitCode !== 0) throw failed('Cannot list', path, result);
+  return parseStatRecords(result.stdout);
 }
 
 export async function pullFile(

@@ -27,12 +27,13 @@ import type {
   ExecProcess,
   ExecRequest,
   FileEntry,
+  FileStat,
   FileWrite,
   InstanceDriver,
   RootfsPreparation,
 } from '../driver.ts';
 import { execThroughAgent, type AgentAccess } from './agent-exec.ts';
-import { pullFile, pushFile, removeFile } from './agent-files.ts';
+import { listDirectory, pullFile, pushFile, removeFile, statFile } from './agent-files.ts';
 import { ensureRootDisk } from './root-disk.ts';
 import { createTap, recordTaps, resolveVmNics } from './vm-nics.ts';
 import {
@@ -305,6 +306,14 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
 
   async filePush(instance: DriverInstance, filePath: string, file: FileWrite): Promise<void> {
     await pushFile(this.#agentOf(instance), filePath, file);
+  }
+
+  async stat(instance: DriverInstance, filePath: string): Promise<FileStat> {
+    return statFile(this.#agentOf(instance), filePath);
+  }
+
+  async listDirectory(instance: DriverInstance, filePath: string): Promise<FileStat[]> {
+    return listDirectory(this.#agentOf(instance), filePath);
   }
 
   async fileRemove(instance: DriverInstance, filePath: string): Promise<void> {

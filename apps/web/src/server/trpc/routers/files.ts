@@ -21,9 +21,6 @@ export interface DirectoryEntry {
   target?: string;
 }
 
-/** Entries beyond this many are listed by name only (reading each one costs a pull). */
-const detailedEntries = 300;
-
 export const filesRouter = router({
   /** A directory's entries (directories first), or the one entry when `path` is not a directory. */
   list: projectProcedure('files')
@@ -31,38 +28,18 @@ export const filesRouter = router({
     .query(async ({ ctx, input }) => {
       const { project, instance } = input;
       const at = path.normalize(input.path);
-      const pulled = await ctx.engine.instances.filePull(project, instance, at);
-      if (!pulled.entries)
-        return { path: at, type: pulled.entry.type, entries: [] as DirectoryEntry[] };
-      const names = pulled.entries;
-      const entries: DirectoryEntry[] = [];
-      // A few at a time: each pull opens the instance's rootfs.
-      for (let i = 0; i < names.length; i += 8) {
-        const batch = names.slice(i, i + 8);
-        entries.push(
-          ...(await Promise.all(
-            batch.map(async (name): Promise<DirectoryEntry> => {
-              const full = path.join(at, name);
-              if (i >= detailedEntries)
-                return { name, path: full, type: 'other', size: null, mode: null };
-              try {
-                const { entry } = await ctx.engine.instances.filePull(project, instance, full);
-                return {
-                  name,
-                  path: full,
-                  type: entry.type,
-                  size: entry.type === 'file' ? entry.size : null,
-                  mode: entry.mode,
-                  ...(entry.target ? { target: entry.target } : {}),
-                };
-              } catch {
-                // Device nodes, sockets, FIFOs: listed, never read.
-                return { name, path: full, type: 'other', size: null, mode: null };
-              }
-            }),
-          )),
-        );
-      }
+      const stat = await ctx.engine.instances.fileStat(project, instance, at);
+      if (stat.type !== 'directory')
+        return { path: at, type: stat.type, entries: [] as DirectoryEntry[] };
+      const listed = await ctx.engine.instances.listDirectory(project, instance, at);
+      const entries = listed.map((entry): DirectoryEntry => ({
+        name: entry.name,
+        path: path.join(at, entry.name),
+        type: entry.type,
+        size: entry.type === 'file' ? entry.size : null,
+        mode: entry.mode,
+        ...(entry.target !== undefined ? { target: entry.target } : {}),
+      }));
       entries.sort(
         (a, b) =>
           Number(b.type === 'directory') - Number(a.type === 'directory') ||
