@@ -12,6 +12,7 @@ import { InstanceService } from './instances/instances.ts';
 import { ImageService } from './images/images.ts';
 import { SnapshotService } from './instances/snapshots.ts';
 import { BackupService } from './backups/backups.ts';
+import { BackupFiles } from './backups/backup-files.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
 import { secureDataDir } from './storage/data-dir-modes.ts';
 import { volumeRootUid } from './drivers/lxc/volume-shift.ts';
@@ -100,7 +101,6 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   );
   // Instance volume folders of older installs were open to every local user.
   await storage.secureVolumes((type, dir) => (type === 'container' ? volumeRootUid(dir) : 0));
-  const profiles = new ProfileService(db, events);
   const images = new ImageService({
     dataDir,
     store: db.images,
@@ -108,18 +108,22 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     operations,
     projects: db.projects,
   });
-  const instances = new InstanceService(
+  const backupFiles = new BackupFiles(dataDir);
+  const instances = new InstanceService({
     db,
     events,
     operations,
-    registry,
+    drivers: registry,
     storage,
     images,
     networks,
-  );
+    hostEvents,
+    backupFiles,
+  });
+  const profiles = new ProfileService(db, events, instances);
   const snapshots = new SnapshotService(db, events, operations, storage, instances);
   const backups = new BackupService({
-    dataDir,
+    files: backupFiles,
     db,
     events,
     operations,
@@ -127,33 +131,6 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     storage,
     images,
   });
-  instances.attachCompanions({
-    // Most instances have neither: one query and one listing find the few that do.
-    of: async (list) => {
-      const [withSnapshots, backupLists] = await Promise.all([
-        db.snapshots.instancesWithSnapshots(list.map((i) => i.id)),
-        backups.listMany(list),
-      ]);
-      return Promise.all(
-        list.map(async (i, n) => ({
-          snapshots: withSnapshots.has(i.id) ? await snapshots.list(i.project, i.name) : [],
-          backups: backupLists[n]!,
-        })),
-      );
-    },
-    renamed: (project, from, to) => backups.renameInstance(project, from, to),
-    deleted: (project, name) => backups.deleteAll(project, name),
-  });
-  hostEvents.subscribe((event) => {
-    instances.handleHostEvent(event).catch((error: unknown) => {
-      events.logging(
-        event.project,
-        'error',
-        `Handling ${event.type} of "${event.name}": ${String(error)}`,
-      );
-    });
-  });
-  profiles.onChange((users) => instances.applyProfileChange(users));
 
   await operations.reconcile();
   await instances.reconcile();

@@ -58,9 +58,33 @@ async function exists(p: string): Promise<boolean> {
 
 export class BackupFiles {
   readonly dir: string;
+  #swept: Promise<void> | null = null;
 
   constructor(dataDir: string) {
     this.dir = path.join(dataDir, 'backups');
+  }
+
+  /** The first use sweeps what a previous process left half-written. */
+  async ready(): Promise<void> {
+    this.#swept ??= this.sweep();
+    await this.#swept;
+  }
+
+  /** Backups of an instance the caller knows exists, as the API shows them. */
+  async listExisting(project: string, instance: string): Promise<InstanceBackup[]> {
+    await this.ready();
+    return (await this.records(project, instance)).map(toInstanceBackup);
+  }
+
+  /** Backups of many instances known to exist, reading only the directories that exist. */
+  async listMany(
+    instances: readonly { project: string; name: string }[],
+  ): Promise<InstanceBackup[][]> {
+    await this.ready();
+    const holds = await this.holders();
+    return Promise.all(
+      instances.map((i) => (holds(i.project, i.name) ? this.listExisting(i.project, i.name) : [])),
+    );
   }
 
   instanceDir(project: string, instance: string): string {

@@ -17,7 +17,7 @@ import type { BackupsPost, Instance, Operation } from '../schemas/index.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { BackupContext } from './backup-context.ts';
 import { exportBackup } from './backup-export.ts';
-import { BackupFiles, toInstanceBackup, type BackupRecord } from './backup-files.ts';
+import { toInstanceBackup, type BackupFiles, type BackupRecord } from './backup-files.ts';
 import {
   importBackup,
   importBackupAndWait,
@@ -30,7 +30,8 @@ export type { BackupSource, ImportOptions } from './backup-import.ts';
 export type { PublishOptions } from '../images/publish.ts';
 
 export interface BackupServiceOptions {
-  dataDir: string;
+  /** The backup directory, shared with the instance service (which lists, moves and removes it). */
+  files: BackupFiles;
   db: Database;
   events: EventBus;
   operations: OperationService;
@@ -45,14 +46,13 @@ export class BackupService {
   readonly #events: EventBus;
   /** Backup names being written, so two exports cannot take the same one. */
   readonly #reserved = new Set<string>();
-  #swept: Promise<void> | null = null;
   readonly #ctx: BackupContext;
   // Publishing is the image service's work; kept reachable here until the
   // engine hands out the publisher itself.
   readonly #publisher: InstancePublisher;
 
   constructor(options: BackupServiceOptions) {
-    this.files = new BackupFiles(options.dataDir);
+    this.files = options.files;
     this.#instances = options.instances;
     this.#events = options.events;
     this.#ctx = {
@@ -63,39 +63,16 @@ export class BackupService {
       instances: options.instances,
       storage: options.storage,
       reserved: this.#reserved,
-      ready: () => this.#ready(),
+      ready: () => this.files.ready(),
     };
     this.#publisher = new InstancePublisher(options);
-  }
-
-  /** The first use sweeps what a previous process left half-written. */
-  async #ready(): Promise<void> {
-    this.#swept ??= this.files.sweep();
-    await this.#swept;
   }
 
   // ------------------------------------------------------------------ records
 
   async list(project: string, instance: string): Promise<InstanceBackup[]> {
     await this.#instances.resolve(project, instance);
-    return this.listExisting(project, instance);
-  }
-
-  /** `list` for an instance the caller knows exists (recursion=2 lists). */
-  async listExisting(project: string, instance: string): Promise<InstanceBackup[]> {
-    await this.#ready();
-    return (await this.files.records(project, instance)).map(toInstanceBackup);
-  }
-
-  /** Backups of many instances known to exist, reading only the directories that exist. */
-  async listMany(
-    instances: readonly { project: string; name: string }[],
-  ): Promise<InstanceBackup[][]> {
-    await this.#ready();
-    const holds = await this.files.holders();
-    return Promise.all(
-      instances.map((i) => (holds(i.project, i.name) ? this.listExisting(i.project, i.name) : [])),
-    );
+    return this.files.listExisting(project, instance);
   }
 
   async get(project: string, instance: string, name: string): Promise<InstanceBackup> {
@@ -203,11 +180,6 @@ export class BackupService {
     await this.files.removeAll(project, instance);
   }
 
-  /** The instance was renamed: its backups follow it. */
-  async renameInstance(project: string, from: string, to: string): Promise<void> {
-    await this.files.moveInstance(project, from, to);
-  }
-
   /** Deletes backups whose expiry has passed. */
   async pruneExpired(now = new Date()): Promise<string[]> {
     const pruned: string[] = [];
@@ -223,7 +195,7 @@ export class BackupService {
 
   async #record(project: string, instance: string, name: string): Promise<BackupRecord> {
     await this.#instances.resolve(project, instance);
-    await this.#ready();
+    await this.files.ready();
     if (name === '' || name.includes('/') || name.startsWith('.'))
       throw EngineError.notFound('Backup', { field: 'name' });
     const record = await this.files.record(project, instance, name);

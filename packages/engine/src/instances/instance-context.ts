@@ -5,29 +5,17 @@
 import type { Database, InstanceRecord, ProfileRecord, Stores } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
-import type { InstanceBackup, InstanceSnapshot, InstanceStatus } from '../schemas/index.ts';
+import type { InstanceStatus } from '../schemas/index.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { DriverRegistry } from '../drivers/registry.ts';
 import type { DriverInstance, InstanceHostEvent } from '../drivers/driver.ts';
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
+import type { BackupFiles } from '../backups/backup-files.ts';
 import { rootDiskOf } from '../config/devices.ts';
 import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
 import type { InstanceLocks } from './instance-lock.ts';
-
-export interface InstanceCompanions {
-  /**
-   * Snapshots and backups of instances known to exist, in their order: a
-   * whole list at once, so a list of hundreds costs a few queries, not
-   * hundreds.
-   */
-  of(
-    instances: readonly { id: number; project: string; name: string }[],
-  ): Promise<{ snapshots: InstanceSnapshot[]; backups: InstanceBackup[] }[]>;
-  renamed(project: string, from: string, to: string): Promise<void>;
-  deleted(project: string, name: string): Promise<void>;
-}
 
 export interface InstanceContext {
   readonly db: Database;
@@ -38,8 +26,8 @@ export interface InstanceContext {
   readonly images: ImageService;
   readonly networks: { get(name: string): Promise<unknown> };
   readonly locks: InstanceLocks;
-  /** Snapshots and backups, attached once the services that keep them exist. */
-  companions: InstanceCompanions | undefined;
+  /** The backup directory: listed in the full view, moved and removed with the instance. */
+  readonly backupFiles: BackupFiles;
   /**
    * Host events the engine caused itself (a start, a stop) and already
    * announced, by `project/name`: the host's report of them is skipped.

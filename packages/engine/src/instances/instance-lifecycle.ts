@@ -181,6 +181,6 @@ export async function deleteUnlocked(
       if (!isEngineError(error, 'NOT_FOUND')) throw error;
     });
   await ctx.db.instances.delete(current.record.id);
-  await ctx.companions?.deleted(project, name);
+  await ctx.backupFiles.removeAll(project, name);
   ctx.events.lifecycle(project, 'instance-deleted', apiUrl.instance(project, name));
 }

@@ -4,9 +4,12 @@ import {
   StatusCode,
   idleInstanceState,
   type Instance,
+  type InstanceBackup,
   type InstanceFull,
+  type InstanceSnapshot,
   type InstanceState,
 } from '../schemas/index.ts';
+import { profileProjectOf } from '../projects/projects.ts';
 import { filterObjects } from '../filter/index.ts';
 import { rootDiskOf } from '../config/devices.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
@@ -19,6 +22,7 @@ import {
   viewOf,
   type InstanceContext,
 } from './instance-context.ts';
+import { toInstanceSnapshot } from './snapshot-api.ts';
 
 /** Names of a project's instances (LXD's recursion=0 gives their URLs). */
 export async function instanceNames(ctx: InstanceContext, project: string): Promise<string[]> {
@@ -140,9 +144,7 @@ async function fullList(
   expanded: ExpandedInstance[],
   filter?: string,
 ): Promise<InstanceFull[]> {
-  const companions = ctx.companions?.of(
-    expanded.map((e) => ({ id: e.record.id, project: e.record.project, name: e.name })),
-  );
+  const companions = companionsOf(ctx, expanded);
   const full = await Promise.all(
     expanded.map(async (e): Promise<InstanceFull> => {
       const [instance, state] = await Promise.all([
@@ -152,6 +154,48 @@ async function fullList(
       return { ...instance, state, snapshots: [], backups: [] };
     }),
   );
-  (await companions)?.forEach((c, i) => Object.assign(full[i]!, c));
+  (await companions).forEach((c, i) => Object.assign(full[i]!, c));
   return filter ? filterObjects(full, filter) : full;
+}
+
+/**
+ * Snapshots and backups of instances known to exist, in their order. Most
+ * instances have neither: one query and one listing find the few that do.
+ */
+async function companionsOf(
+  ctx: InstanceContext,
+  expanded: readonly ExpandedInstance[],
+): Promise<{ snapshots: InstanceSnapshot[]; backups: InstanceBackup[] }[]> {
+  const [withSnapshots, backupLists] = await Promise.all([
+    ctx.db.snapshots.instancesWithSnapshots(expanded.map((e) => e.record.id)),
+    ctx.backupFiles.listMany(expanded.map((e) => ({ project: e.record.project, name: e.name }))),
+  ]);
+  return Promise.all(
+    expanded.map(async (e, n) => ({
+      snapshots: withSnapshots.has(e.record.id) ? await snapshotsOf(ctx, e) : [],
+      backups: backupLists[n]!,
+    })),
+  );
+}
+
+async function snapshotsOf(
+  ctx: InstanceContext,
+  instance: ExpandedInstance,
+): Promise<InstanceSnapshot[]> {
+  const { record } = instance;
+  const project = await ctx.db.projects.get(record.project);
+  const profiles = await ctx.db.profiles.getMany(
+    profileProjectOf(record.project, project?.config ?? {}),
+    record.profiles,
+  );
+  const pool = poolOf(instance);
+  return Promise.all(
+    (await ctx.db.snapshots.list(record.id)).map(async (snapshot) => {
+      // What the snapshot's copy takes on disk (LXD reports its volume's usage).
+      const size = await ctx.storage
+        .volumeUsage(pool, snapshot.project, snapshot.instance, instance.type, snapshot.name)
+        .catch(() => -1);
+      return toInstanceSnapshot(snapshot, record, profiles, size);
+    }),
+  );
 }

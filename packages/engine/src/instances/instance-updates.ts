@@ -265,7 +265,7 @@ export async function renameInstance(
       if (ctx.drivers.has(current.type)) await ctx.drivers.get(current.type).rename(view, newName);
     });
   });
-  await ctx.companions?.renamed(project, name, newName);
+  await ctx.backupFiles.moveInstance(project, name, newName);
   ctx.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), {
     old_name: name,
   });

@@ -32,15 +32,11 @@ import type {
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
+import type { BackupFiles } from '../backups/backup-files.ts';
+import type { HostEvents } from '../drivers/host-events.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import { InstanceLocks } from './instance-lock.ts';
-import {
-  expandedOf,
-  poolOf,
-  viewOf,
-  type InstanceCompanions,
-  type InstanceContext,
-} from './instance-context.ts';
+import { expandedOf, poolOf, viewOf, type InstanceContext } from './instance-context.ts';
 import {
   getFullInstance,
   getInstance,
@@ -77,34 +73,36 @@ import {
   requireRunning,
 } from './instance-exec.ts';
 
-export type { InstanceCompanions } from './instance-context.ts';
+export interface InstanceServiceOptions {
+  db: Database;
+  events: EventBus;
+  operations: OperationService;
+  drivers: DriverRegistry;
+  storage: StoragePoolService;
+  images: ImageService;
+  networks: { get(name: string): Promise<unknown> };
+  /** What the drivers notice on the host; handled from construction on. */
+  hostEvents: HostEvents;
+  /** The backup directory: listed in the full view, moved and removed with the instance. */
+  backupFiles: BackupFiles;
+}
 
 export class InstanceService {
   readonly locks = new InstanceLocks();
   readonly #ctx: InstanceContext;
 
-  constructor(
-    db: Database,
-    events: EventBus,
-    operations: OperationService,
-    drivers: DriverRegistry,
-    storage: StoragePoolService,
-    images: ImageService,
-    networks: { get(name: string): Promise<unknown> },
-  ) {
-    this.#ctx = {
-      db,
-      events,
-      operations,
-      drivers,
-      storage,
-      images,
-      networks,
-      locks: this.locks,
-      companions: undefined,
-      expected: new Map(),
-      usage: new Map(),
-    };
+  constructor(options: InstanceServiceOptions) {
+    const { hostEvents, ...services } = options;
+    this.#ctx = { ...services, locks: this.locks, expected: new Map(), usage: new Map() };
+    hostEvents.subscribe((event) => {
+      this.handleHostEvent(event).catch((error: unknown) => {
+        options.events.logging(
+          event.project,
+          'error',
+          `Handling ${event.type} of "${event.name}": ${String(error)}`,
+        );
+      });
+    });
   }
 
   // ------------------------------------------------------------------ reads
@@ -241,14 +239,6 @@ export class InstanceService {
 
   hasDriver(type: InstanceType): boolean {
     return this.#ctx.drivers.has(type);
-  }
-
-  /**
-   * What lives beside an instance in other services (snapshots, backups):
-   * listed in its full view, renamed and deleted with it.
-   */
-  attachCompanions(companions: InstanceCompanions): void {
-    this.#ctx.companions = companions;
   }
 
   /**

@@ -14,13 +14,12 @@ import {
   type InstanceSnapshot,
   type Operation,
 } from '../schemas/index.ts';
-import { zeroTime } from '../schemas/common.ts';
 import { parseInput } from '../parse-input.ts';
 import { validSnapshotName } from '../validation/index.ts';
 import { expiryDate } from '../config/snapshot-expiry.ts';
 import { parseSchedule, tryParseSchedule } from '../config/snapshot-schedule.ts';
 import { scheduleFires } from './snapshot-schedule-match.ts';
-import { expand } from '../config/expand-config.ts';
+import { toInstanceSnapshot } from './snapshot-api.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { InstanceService } from './instances.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
@@ -404,22 +403,6 @@ export class SnapshotService {
     const size = await this.storage
       .volumeUsage(pool, record.project, record.instance, type, record.name)
       .catch(() => -1);
-    const expanded = expand(profileRecords, { config: record.config, devices: record.devices });
-    return {
-      name: record.name,
-      description: record.description,
-      architecture,
-      config: record.config,
-      devices: record.devices,
-      ephemeral: false,
-      profiles,
-      stateful: record.stateful,
-      created_at: record.createdAt.toISOString(),
-      expires_at: record.expiresAt ? record.expiresAt.toISOString() : zeroTime,
-      last_used_at: zeroTime,
-      expanded_config: expanded.config,
-      expanded_devices: expanded.devices,
-      size,
-    };
+    return toInstanceSnapshot(record, { architecture, profiles }, profileRecords, size);
   }
 }

@@ -34,21 +34,17 @@ export function validProfileName(name: string): void {
     throw EngineError.invalid('name', 'Profile names must be at most 63 characters long');
 }
 
-/** Called after a profile changed, for running instances that use it (live update). */
-export type ProfileChangeHook = (instances: { project: string; name: string }[]) => Promise<void>;
+/** Who applies a profile change to the running instances that use it (the instance service). */
+export interface ProfileUsers {
+  applyProfileChange(users: { project: string; name: string }[]): Promise<void>;
+}
 
 export class ProfileService {
-  #onChange: ProfileChangeHook = async () => {};
-
   constructor(
     private readonly db: Database,
     private readonly events: EventBus,
+    private readonly instances: ProfileUsers,
   ) {}
-
-  /** The instance service registers how running instances pick up a change. */
-  onChange(hook: ProfileChangeHook): void {
-    this.#onChange = hook;
-  }
 
   async list(project: string): Promise<Profile[]> {
     const home = await this.#home(this.db, project);
@@ -113,7 +109,7 @@ export class ProfileService {
       'profile-updated',
       apiUrl.profile(record.project, record.name),
     );
-    await this.#onChange(users);
+    await this.instances.applyProfileChange(users);
     return this.#toApi(record);
   }
 

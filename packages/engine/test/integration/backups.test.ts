@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackupService } from '../../src/backups/backups.ts';
+import { BackupFiles } from '../../src/backups/backup-files.ts';
 import {
   errorOf,
   removeHostState,
@@ -76,7 +77,7 @@ beforeAll(async () => {
   const build = await t.engine.images.buildBusybox('default', { alias: 'busybox' });
   await waitOk(build);
   backups = new BackupService({
-    dataDir: t.dataDir,
+    files: new BackupFiles(t.dataDir),
     db: t.engine.db,
     events: t.engine.events,
     operations: t.engine.operations,
