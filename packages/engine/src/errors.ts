@@ -15,19 +15,6 @@ export const EngineErrorCode = {
 } as const;
 export type EngineErrorCode = (typeof EngineErrorCode)[keyof typeof EngineErrorCode];
 
-/** HTTP status LXD would answer with for each code. */
-export const httpStatusOf: Record<EngineErrorCode, number> = {
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  INVALID_ARGUMENT: 400,
-  FORBIDDEN: 403,
-  CONFLICT: 409,
-  BUSY: 409,
-  NOT_IMPLEMENTED: 501,
-  DRIVER_UNAVAILABLE: 503,
-  INTERNAL: 500,
-};
-
 export interface EngineErrorOptions {
   /** The input field the error is about, e.g. `config["limits.cpu"]` or `name`. */
   field?: string;
@@ -43,10 +30,6 @@ export class EngineError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.field = options.field;
-  }
-
-  get status(): number {
-    return httpStatusOf[this.code];
   }
 
   static notFound(what: string, options?: EngineErrorOptions): EngineError {

@@ -2,7 +2,7 @@
 // real drivers. Web code talks to it only through this entry (and the
 // client-safe `@berth/engine/schemas`).
 export { createEngine, type Engine, type EngineConfig } from './engine.ts';
-export { EngineError, EngineErrorCode, httpStatusOf, isEngineError } from './errors.ts';
+export { EngineError, EngineErrorCode, isEngineError } from './errors.ts';
 export { EventBus, type EventFilter, type Subscription } from './events/event-bus.ts';
 export type { OperationContext, StartOperation } from './operations/operations.ts';
 export type {

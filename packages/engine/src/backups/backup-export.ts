@@ -19,7 +19,7 @@ import type { BackupContext } from './backup-context.ts';
 import { randomHex } from './backup-files.ts';
 import { renderBackupIndex, renderBackupYaml, type BackupIndex } from './backup-index.ts';
 import { nextBackupName, validBackupName } from './backup-names.ts';
-import { unshiftCopy, volumeShift } from './container-ownership.ts';
+import { unshiftCopy, volumeShift } from '../storage/volume-ownership.ts';
 
 const TAR_TIMEOUT_MS = 6 * 60 * 60_000;
 

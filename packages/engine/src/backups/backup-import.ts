@@ -24,7 +24,7 @@ import {
   type ArchiveSource,
 } from '../archive/archive-source.ts';
 import { BackupScanner, backupCompressionOf, type BackupScan } from '../archive/backup-scan.ts';
-import { IDMAP_MARKER, shiftImported, volumeShift } from './container-ownership.ts';
+import { IDMAP_MARKER, shiftImported, volumeShift } from '../storage/volume-ownership.ts';
 
 export type { ImportOptions } from './backup-import-plan.ts';
 

@@ -326,7 +326,7 @@ describe('validConfig', () => {
       expect(isEngineError(error, 'INVALID_ARGUMENT')).toBe(true);
       if (isEngineError(error)) {
         expect(error.field).toBe('config["boot.autostart"]');
-        expect(error.status).toBe(400);
+        expect(error.code).toBe('INVALID_ARGUMENT');
       }
     }
   });

@@ -72,7 +72,7 @@ describe('runCommand', () => {
     expect(error.failure).toBe('spawn');
     expect(error.result).toBeNull();
     expect(error.message).toContain('berth-no-such-binary -x');
-    expect(error.status).toBe(503);
+    expect(error.code).toBe('DRIVER_UNAVAILABLE');
   });
 
   it('says so when the working directory is missing, rather than blaming the binary', async () => {

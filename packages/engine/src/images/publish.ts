@@ -14,7 +14,7 @@ import { tempSiblingOf } from '../storage/pool-paths.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import { copyTree, removeTree } from '../storage/tree-ops.ts';
 import { randomHex } from '../backups/backup-files.ts';
-import { unshiftCopy, volumeShift } from '../backups/container-ownership.ts';
+import { unshiftCopy, volumeShift } from '../storage/volume-ownership.ts';
 import type { ImageTemplate } from './image-metadata.ts';
 import type { ImageService } from './images.ts';
 import { throttled } from '../operations/progress.ts';

@@ -7,7 +7,7 @@ import { EngineError, isEngineError } from '../errors.ts';
 import { apiUrl } from '../api-url.ts';
 import type { Instance, InstancesPost, InstanceType, Operation } from '../schemas/index.ts';
 import { Reverter } from '../reverter.ts';
-import { matchVolumeShift } from '../backups/container-ownership.ts';
+import { matchVolumeShift } from '../storage/volume-ownership.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import { validateExpanded } from './validate-instance.ts';
 import { copiedConfig, parseCopySource } from './instance-copy.ts';

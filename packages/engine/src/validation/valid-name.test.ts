@@ -164,7 +164,7 @@ describe('validInstanceName / validSnapshotName / nameProblem', () => {
     expect(nameProblem('c1', 'instance')).toBeUndefined();
     const problem = nameProblem('c_1', 'instance');
     expect(problem).toBeInstanceOf(EngineError);
-    expect(problem?.status).toBe(400);
+    expect(problem?.code).toBe('INVALID_ARGUMENT');
     expect(problem?.message).toBe(
       'Invalid instance name: Name can only contain alphanumeric and hyphen characters',
     );
