@@ -8,14 +8,11 @@
 //
 // Split images (multipart: metadata + rootfs) and copies from other servers
 // (a JSON body with a source) are not supported: Berth's images are unified.
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { RestContext } from '../context.ts';
-import { asyncOp, RestError } from '../envelope.ts';
+import { RestError } from '../envelope.ts';
 import type { Router } from '../router.ts';
+import { importUpload } from '../uploads.ts';
 
 type P = Record<string, string>;
 
@@ -43,23 +40,6 @@ function mediaType(ctx: RestContext): string {
   return (ctx.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-/**
- * The whole upload is on disk before the operation starts, as LXD does it:
- * a client is never answered while it is still sending.
- */
-async function receiveUpload(ctx: RestContext): Promise<string> {
-  const dir = path.join(ctx.services.dataDir, 'uploads');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `image-${randomUUID()}`);
-  try {
-    await pipeline(ctx.req, createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-  } catch (error) {
-    await rm(file, { force: true });
-    throw RestError.badRequest(`Image upload failed: ${(error as Error).message}`);
-  }
-  return file;
-}
-
 export function registerImageTransfer(router: Router<RestContext>): void {
   router
     .add('POST', '/1.0/images', async (ctx) => {
@@ -77,23 +57,13 @@ export function registerImageTransfer(router: Router<RestContext>): void {
         );
       const project = ctx.project;
       await ctx.engine.projects.get(project);
-      const file = await receiveUpload(ctx);
-      try {
-        const op = await ctx.engine.images.importTarball(
+      return importUpload(ctx, 'image', (file) =>
+        ctx.engine.images.importTarball(
           project,
           file,
           uploadOptions((name) => ctx.header(name)),
-        );
-        // The upload goes once the import is over, however it ended.
-        void ctx.engine.operations
-          .wait(op.id)
-          .catch(() => undefined)
-          .finally(() => rm(file, { force: true }));
-        return asyncOp(op);
-      } catch (error) {
-        await rm(file, { force: true });
-        throw error;
-      }
+        ),
+      );
     })
     .add('GET', '/1.0/images/:fp/export', async (ctx, p: P) => {
       ctx.allow('read');

@@ -1,9 +1,4 @@
 // /1.0/instances, /1.0/instances/<name> and /<name>/state.
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { apiUrl, type Operation } from '@berth/engine';
 import {
   InstancePatch,
@@ -18,6 +13,7 @@ import type { RestContext } from '../context.ts';
 import { asyncOp, emptySync, RestError, sync } from '../envelope.ts';
 import { validate, withoutGoZeroValues } from '../body.ts';
 import type { Router } from '../router.ts';
+import { importUpload } from '../uploads.ts';
 
 type P = Record<string, string>;
 
@@ -96,30 +92,14 @@ async function listInstances(ctx: RestContext) {
 async function importBackup(ctx: RestContext) {
   const project = ctx.project;
   await ctx.engine.projects.get(project);
-  const dir = path.join(ctx.services.dataDir, 'uploads');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, `backup-${randomUUID()}`);
-  try {
-    await pipeline(ctx.req, createWriteStream(file, { flags: 'wx', mode: 0o600 })).catch(
-      (error: unknown) => {
-        throw RestError.badRequest(`Backup upload failed: ${(error as Error).message}`);
-      },
-    );
+  return importUpload(ctx, 'backup', (file) => {
     const name = ctx.header('x-lxd-name');
     const pool = ctx.header('x-lxd-pool');
-    const op = await ctx.engine.backups.import(project, file, {
+    return ctx.engine.backups.import(project, file, {
       ...(name ? { name } : {}),
       ...(pool ? { pool } : {}),
     });
-    void ctx.engine.operations
-      .wait(op.id)
-      .catch(() => undefined)
-      .finally(() => rm(file, { force: true }));
-    return asyncOp(op);
-  } catch (error) {
-    await rm(file, { force: true });
-    throw error;
-  }
+  });
 }
 
 export function registerInstances(router: Router<RestContext>): void {
