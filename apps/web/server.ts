@@ -106,6 +106,7 @@ async function main(env: WebEnv) {
     dataDir: env.dataDir,
     location: env.location,
     defaultNetwork: env.bridge,
+    ...(env.cacheDir ? { cacheDir: env.cacheDir } : {}),
   });
 
   const admin = await ensureAdmin(engine.db, {

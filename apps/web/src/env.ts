@@ -85,6 +85,8 @@ const Env = z
         'must be an interface name of at most 15 characters',
       )
       .default('berthbr0'),
+    /** Where image builders keep downloads (kernel packages) between builds; default `<data dir>/cache`. */
+    BERTH_CACHE_DIR: optionalString,
     BERTH_OIDC_ISSUER: optionalString,
     BERTH_OIDC_CLIENT_ID: optionalString,
     BERTH_OIDC_CLIENT_SECRET: optionalString,
@@ -124,6 +126,7 @@ export interface WebEnv {
   adminPassword: string | undefined;
   location: string;
   bridge: string;
+  cacheDir: string | undefined;
   oidc: { issuer: string; clientId: string; clientSecret: string; name: string } | undefined;
 }
 
@@ -147,6 +150,7 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
     adminPassword: e.BERTH_ADMIN_PASSWORD,
     location: e.BERTH_LOCATION,
     bridge: e.BERTH_BRIDGE,
+    cacheDir: e.BERTH_CACHE_DIR ? path.resolve(e.BERTH_CACHE_DIR) : undefined,
     oidc:
       e.BERTH_OIDC_ISSUER && e.BERTH_OIDC_CLIENT_ID && e.BERTH_OIDC_CLIENT_SECRET
         ? {

@@ -14,6 +14,7 @@ const Env = z.object({
     .default('admin'),
   BERTH_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   BERTH_LOCATION: z.string().min(1).default('none'),
+  BERTH_CACHE_DIR: z.string().min(1).optional(),
 });
 export type CliEnv = z.infer<typeof Env> & { dataDir: string };
 

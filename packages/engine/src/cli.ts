@@ -9,26 +9,46 @@ import path from 'node:path';
 import { createEngine } from './engine.ts';
 import { parseCliEnv } from './cli-env.ts';
 
+type Engine = Awaited<ReturnType<typeof createEngine>>;
+
+/** Builds an image under `alias` in the default project unless the alias exists. */
+async function ensureBuiltImage(
+  engine: Engine,
+  alias: string,
+  build: () => ReturnType<Engine['images']['buildBusybox']>,
+): Promise<void> {
+  const exists = await engine.images.resolveAlias('default', alias).then(
+    () => true,
+    () => false,
+  );
+  if (exists) return;
+  const done = await engine.operations.wait((await build()).id);
+  if (done.status !== 'Success')
+    throw new Error(`Building the "${alias}" image failed: ${done.err}`);
+  const fingerprint = (done.metadata as { fingerprint?: string } | null)?.fingerprint ?? '';
+  console.log(`Built the default image "${alias}" (${fingerprint.slice(0, 12)})`);
+}
+
 async function init() {
   const env = parseCliEnv();
   const db = await openDataDirDatabase(env.dataDir);
-  const engine = await createEngine({ dataDir: env.dataDir, db, location: env.BERTH_LOCATION });
+  const engine = await createEngine({
+    dataDir: env.dataDir,
+    db,
+    location: env.BERTH_LOCATION,
+    ...(env.BERTH_CACHE_DIR ? { cacheDir: env.BERTH_CACHE_DIR } : {}),
+  });
   const admin = await ensureAdmin(db, {
     username: env.BERTH_ADMIN_USER,
     ...(env.BERTH_ADMIN_PASSWORD ? { password: env.BERTH_ADMIN_PASSWORD } : {}),
   });
-  // The default image, so a first `launch` works with nothing downloaded.
-  const hasBusybox = await engine.images.resolveAlias('default', 'busybox').then(
-    () => true,
-    () => false,
+  // The default images, so a first `launch` (and `launch --vm`) works with nothing downloaded.
+  await ensureBuiltImage(engine, 'busybox', () =>
+    engine.images.buildBusybox('default', { alias: 'busybox' }),
   );
-  if (!hasBusybox) {
-    const op = await engine.images.buildBusybox('default', { alias: 'busybox' });
-    const done = await engine.operations.wait(op.id);
-    if (done.status !== 'Success')
-      throw new Error(`Building the busybox image failed: ${done.err}`);
-    console.log(
-      `Built the default image "busybox" (${String((done.metadata as { fingerprint?: string } | null)?.fingerprint ?? '').slice(0, 12)})`,
+  if (engine.drivers().some((d) => d.type === 'virtual-machine' && d.available)) {
+    await ensureBuiltImage(engine, 'busybox-vm', () =>
+      engine.images.buildBusyboxVm('default', { alias: 'busybox-vm' }),
     );
   }
   const passwordFile = path.join(env.dataDir, 'initial-admin-password');
@@ -50,7 +70,7 @@ async function init() {
   return { env, engine, db };
 }
 
-function printDrivers(drivers: ReturnType<Awaited<ReturnType<typeof createEngine>>['drivers']>) {
+function printDrivers(drivers: ReturnType<Engine['drivers']>) {
   for (const d of drivers) {
     console.log(
       `  ${d.type.padEnd(16)} ${d.name.padEnd(5)} ${d.available ? 'available' : `unavailable: ${d.reason ?? ''}`}`,

@@ -41,6 +41,8 @@ export interface EngineConfig {
   defaultNetwork?: string | null;
   /** Run scheduled snapshots and prune expired snapshots and backups every minute (default true). */
   scheduler?: boolean;
+  /** Where image builders keep downloads between builds (kernel packages); default `<dataDir>/cache`. */
+  cacheDir?: string;
 }
 
 export interface Engine {
@@ -107,6 +109,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     events,
     operations,
     projects: db.projects,
+    ...(config.cacheDir ? { cacheDir: path.resolve(config.cacheDir) } : {}),
   });
   const backupFiles = new BackupFiles(dataDir);
   const instances = new InstanceService({

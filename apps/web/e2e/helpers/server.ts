@@ -10,6 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Shared by every test server and engine on this machine (BERTH_CACHE_DIR). */
+export const BUILD_CACHE_DIR = path.join(os.tmpdir(), 'berth-build-cache');
 
 export interface RunningServer {
   url: string;
@@ -61,6 +63,8 @@ export async function startServer(
       BERTH_DATA_DIR: dataDir,
       BERTH_LISTEN: `127.0.0.1:${port}`,
       BERTH_BRIDGE: bridge,
+      // Kernel and agent packages for VM images, downloaded once per machine, not per server.
+      BERTH_CACHE_DIR: BUILD_CACHE_DIR,
       BERTH_ADMIN_USER: 'admin',
       ...(options.generatedAdminPassword ? {} : { BERTH_ADMIN_PASSWORD: adminPassword }),
       ...options.env,

@@ -57,7 +57,7 @@ describe('ArchiveEntryChecker', () => {
 
   it('refuses what is outside metadata.yaml, rootfs/ and templates/', () => {
     expect(() => checkAll([file('evil.sh')])).toThrow(
-      /"evil.sh": only metadata.yaml, rootfs\/ and templates\//,
+      /"evil.sh": only metadata.yaml, rootfs\/ \(or rootfs.img and boot\/\), and templates\//,
     );
     expect(() => checkAll([sym('metadata.yaml', '/etc/shadow')])).toThrow(
       /"metadata.yaml": must be a regular file/,
@@ -69,6 +69,29 @@ describe('ArchiveEntryChecker', () => {
       /templates/,
     );
     expect(() => checkAll([file('rootfs')])).toThrow(/"rootfs": must be a directory/);
+  });
+
+  it("accepts a VM image's disk and boot files, as plain files only", () => {
+    const c = checkAll([
+      file('metadata.yaml'),
+      file('rootfs.img'),
+      dir('boot/'),
+      file('boot/vmlinuz'),
+      file('boot/initrd.img'),
+    ]);
+    expect(c.count).toBe(5);
+    expect(() => checkAll([sym('rootfs.img', '/dev/sda')])).toThrow(
+      /"rootfs.img": must be a regular file/,
+    );
+    expect(() => checkAll([dir('rootfs.img/')])).toThrow(/"rootfs.img\/": must be a regular file/);
+    expect(() => checkAll([sym('boot/vmlinuz', '/boot/vmlinuz')])).toThrow(
+      /only regular files are allowed in boot\//,
+    );
+    expect(() => checkAll([file('boot/x'), hard('boot/y', 'boot/x')])).toThrow(
+      /only regular files are allowed in boot\//,
+    );
+    expect(() => checkAll([{ path: 'boot/sda', type: 'BlockDevice' }])).toThrow(/boot\//);
+    expect(() => checkAll([file('boot')])).toThrow(/"boot": must be a directory/);
   });
 
   it('refuses writing through a symlink or a file declared earlier', () => {

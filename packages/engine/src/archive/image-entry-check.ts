@@ -1,6 +1,9 @@
 // Path safety for image tarballs, checked entry by entry before anything is
-// written to disk. A unified image holds `metadata.yaml`, `rootfs/...` and
-// `templates/...`; everything else is refused, as are:
+// written to disk. A unified image holds `metadata.yaml`, `templates/...`
+// and either `rootfs/...` (a container's tree) or `rootfs.img` (a VM's disk,
+// LXD's name) with, for a VM that boots its kernel directly, Berth's
+// `boot/` (vmlinuz, initrd.img, cmdline: plain files). Everything else is
+// refused, as are:
 // * absolute paths and `..` components;
 // * entries that pass through a symlink (or a non-directory) declared
 //   earlier in the archive: `rootfs/etc -> /etc` then `rootfs/etc/passwd`;
@@ -8,8 +11,8 @@
 //   same archive (so a link can never name a host file);
 // * relative symlinks that climb out of rootfs/ (absolute ones are resolved
 //   by the container against its own root, so they stay inside);
-// * links, devices and FIFOs outside rootfs/ (metadata and templates are
-//   read by the engine, so they must be plain files);
+// * links, devices and FIFOs outside rootfs/ (metadata, templates, the disk
+//   and boot files are read by the engine or QEMU, so they must be plain files);
 // * entry types GNU tar would treat differently from us (sparse, multi-volume,
 //   dump directories, unknown ones).
 import { EngineError } from '../errors.ts';
@@ -28,7 +31,7 @@ export interface CheckedEntry {
   /** Normalised: no `./`, no trailing `/`; `''` for the archive root. */
   path: string;
   kind: EntryKind;
-  section: 'root' | 'metadata' | 'rootfs' | 'templates';
+  section: 'root' | 'metadata' | 'rootfs' | 'templates' | 'disk' | 'boot';
 }
 
 const kindOfType: Record<string, EntryKind> = {
@@ -81,9 +84,11 @@ export function resolveRelativeLink(linkPath: string, target: string): string | 
 function sectionOf(path: string): CheckedEntry['section'] | null {
   if (path === '') return 'root';
   if (path === 'metadata.yaml') return 'metadata';
+  if (path === 'rootfs.img') return 'disk';
   const top = path.split('/', 1)[0];
   if (top === 'rootfs') return 'rootfs';
   if (top === 'templates') return 'templates';
+  if (top === 'boot') return 'boot';
   return null;
 }
 
@@ -101,13 +106,18 @@ export class ArchiveEntryChecker {
     if (!kind) throw refuse(entry.path, `entry type ${entry.type} is not supported`);
     const section = sectionOf(path);
     if (!section)
-      throw refuse(entry.path, 'only metadata.yaml, rootfs/ and templates/ may be in an image');
-    if (section === 'root' || path === 'rootfs' || path === 'templates') {
+      throw refuse(
+        entry.path,
+        'only metadata.yaml, rootfs/ (or rootfs.img and boot/), and templates/ may be in an image',
+      );
+    if (section === 'root' || path === 'rootfs' || path === 'templates' || path === 'boot') {
       if (kind !== 'directory') throw refuse(entry.path, 'must be a directory');
-    } else if (section === 'metadata' && kind !== 'file') {
+    } else if ((section === 'metadata' || section === 'disk') && kind !== 'file') {
       throw refuse(entry.path, 'must be a regular file');
     } else if (section === 'templates' && kind !== 'file' && kind !== 'directory') {
       throw refuse(entry.path, 'only files and directories are allowed in templates/');
+    } else if (section === 'boot' && kind !== 'file') {
+      throw refuse(entry.path, 'only regular files are allowed in boot/');
     }
 
     this.#checkParents(entry.path, path);

@@ -1,6 +1,7 @@
 // An image tarball read through the one tar scanner with the image rules
-// (image-entry-check.ts): metadata.yaml kept, rootfs/ required (split
-// images are not supported), template file names listed.
+// (image-entry-check.ts): metadata.yaml kept, template file names listed,
+// and the image's type told by what it carries, as LXD tells it: rootfs/
+// is a container's, rootfs.img a virtual machine's (boot/ only beside it).
 import { ArchiveEntryChecker, type ArchiveEntry } from './image-entry-check.ts';
 import { TarScanner, invalidTarball, type ArchiveLayout } from './tar-scanner.ts';
 
@@ -9,7 +10,7 @@ export interface ArchiveScan {
   entries: number;
   metadataYaml: string;
   hasTemplates: boolean;
-  hasRootfs: boolean;
+  type: 'container' | 'virtual-machine';
   /** Template file names found under templates/. */
   templateFiles: string[];
 }
@@ -20,10 +21,14 @@ class ImageLayout implements ArchiveLayout {
   readonly templateFiles: string[] = [];
   hasTemplates = false;
   hasRootfs = false;
+  hasDisk = false;
+  hasBoot = false;
 
   check(entry: ArchiveEntry): { path: string; capture: boolean } {
     const checked = this.#checker.check(entry);
     if (checked.section === 'rootfs') this.hasRootfs = true;
+    if (checked.section === 'disk') this.hasDisk = true;
+    if (checked.section === 'boot') this.hasBoot = true;
     if (checked.section === 'templates') {
       this.hasTemplates = true;
       if (checked.kind === 'file') this.templateFiles.push(checked.path.slice('templates/'.length));
@@ -46,13 +51,22 @@ export class ArchiveScanner {
     const { entries, captured } = await this.#scanner.end();
     const metadataYaml = captured.get('metadata.yaml');
     if (metadataYaml === undefined) throw invalidTarball('Image tarball has no metadata.yaml');
-    if (!this.#layout.hasRootfs)
-      throw invalidTarball('Image tarball has no rootfs/ (split images are not supported)');
+    const { hasRootfs, hasDisk, hasBoot } = this.#layout;
+    if (hasRootfs && (hasDisk || hasBoot))
+      throw invalidTarball(
+        "Image tarball has both rootfs/ (a container's) and rootfs.img or boot/ (a virtual machine's)",
+      );
+    if (hasBoot && !hasDisk)
+      throw invalidTarball('Image tarball has boot/ but no rootfs.img (the disk it boots)');
+    if (!hasRootfs && !hasDisk)
+      throw invalidTarball(
+        'Image tarball has neither rootfs/ (a container) nor rootfs.img (a virtual machine)',
+      );
     return {
       entries,
       metadataYaml,
       hasTemplates: this.#layout.hasTemplates,
-      hasRootfs: true,
+      type: hasDisk ? 'virtual-machine' : 'container',
       templateFiles: this.#layout.templateFiles,
     };
   }

@@ -1,7 +1,9 @@
 // The built-in image builders: busybox from the host's static binary
-// (seconds) and Debian debootstrapped from the host's archive (minutes).
-// Each builds a rootfs in a work directory and imports it as a directory
-// image; both are cancellable operations.
+// (seconds), a busybox virtual machine (a Debian kernel, a busybox
+// initramfs and root disk with qemu-guest-agent: tiny-vm-image.ts), and
+// Debian debootstrapped from the host's archive (minutes). Each builds a
+// rootfs (or a VM's disk and boot files) in a work directory and imports it
+// as a directory image; all are cancellable operations.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
@@ -20,18 +22,25 @@ import { normalizeAliases } from './image-aliases.ts';
 import { checkAliasesFree, requireProject, type ImageContext } from './image-context.ts';
 import { importDirectory, type CheckedImport, type ImportResult } from './image-import.ts';
 import type { ImageMetadata } from './image-metadata.ts';
+import { buildTinyVmImage } from './tiny-vm-image.ts';
 
 interface BuiltImage {
+  /** Default: container. */
+  type?: 'container' | 'virtual-machine';
   /** Besides `architecture` (this host's). */
   properties: Record<string, string>;
   templates?: { metadata: ImageMetadata['templates']; files: Record<string, string> };
 }
 
-/** `build` writes a rootfs into a work directory, which is imported for this host's architecture. */
+/**
+ * `build` writes a rootfs into a work directory, which is imported for this
+ * host's architecture; the properties it returns (what it learnt building)
+ * join the image's.
+ */
 async function buildAndImport(
   ctx: ImageContext,
   project: string,
-  build: (rootfsDir: string) => Promise<void>,
+  build: (rootfsDir: string) => Promise<Record<string, string> | void>,
   image: BuiltImage,
   options: CheckedImport,
   progress: Progress,
@@ -40,16 +49,17 @@ async function buildAndImport(
   const work = await ctx.tempDir();
   try {
     const rootfsDir = path.join(work, 'rootfs');
-    await build(rootfsDir);
+    const learnt = await build(rootfsDir);
     const architecture = hostArchitecture();
     return await importDirectory(
       ctx,
       project,
       {
         rootfsDir,
+        type: image.type ?? 'container',
         metadata: {
           architecture,
-          properties: { architecture, ...image.properties },
+          properties: { architecture, ...image.properties, ...learnt },
           ...(image.templates ? { templates: image.templates.metadata } : {}),
         },
         ...(image.templates ? { templates: image.templates.files } : {}),
@@ -96,6 +106,56 @@ export function buildBusybox(
         },
         { aliases, filename: 'busybox.tar.gz', public: options.public ?? false },
         scaled(progress, 10, 100),
+        op.signal,
+      );
+    },
+  });
+}
+
+/** The tiny VM's root disk: room for what a user writes; the qcow2 holds only what is used. */
+const BUSYBOX_VM_DISK_BYTES = 256 * 1024 * 1024;
+
+export function buildBusyboxVm(
+  ctx: ImageContext,
+  project: string,
+  options: { alias?: string; public?: boolean },
+): Promise<Operation> {
+  const aliases = normalizeAliases(options.alias ? [options.alias] : []);
+  return ctx.operations.start({
+    project,
+    description: 'Building busybox VM image',
+    mayCancel: true,
+    run: async (op) => {
+      const progress = throttled(op);
+      await requireProject(ctx, project);
+      await checkAliasesFree(ctx, project, aliases);
+      await progress(0, 'Fetching the kernel and the guest agent');
+      const info = await probeBusybox(ctx.busybox, op.signal);
+      return buildAndImport(
+        ctx,
+        project,
+        async (diskDir) => {
+          await mkdir(diskDir, { mode: 0o755 });
+          const built = await buildTinyVmImage({
+            cacheDir: ctx.files.cache('tiny-vm'),
+            outDir: diskDir,
+            busybox: ctx.busybox,
+            disk: { sizeBytes: BUSYBOX_VM_DISK_BYTES },
+            signal: op.signal,
+          });
+          await progress(60, 'Packing image');
+          return { description: `BusyBox v${info.version} VM (Linux ${built.kernelVersion})` };
+        },
+        {
+          type: 'virtual-machine',
+          properties: {
+            os: 'busybox',
+            release: info.version.split('.').slice(0, 2).join('.'),
+            variant: 'vm',
+          },
+        },
+        { aliases, filename: 'busybox-vm.tar.gz', public: options.public ?? false },
+        scaled(progress, 60, 100),
         op.signal,
       );
     },

@@ -1,6 +1,7 @@
 // The image directory, `<dataDir>/images`:
 //   <fingerprint>                the image tarball exactly as imported (its sha256 is the name)
-//   <fingerprint>.rootfs/        unpacked rootfs/, owned as in the tarball; read-only by convention:
+//   <fingerprint>.rootfs/        unpacked rootfs/, owned as in the tarball (a VM image: its
+//                                rootfs.img and boot/); read-only by convention:
 //                                instances copy it, nothing writes into it
 //   <fingerprint>.metadata.yaml  the tarball's metadata.yaml
 //   <fingerprint>.templates/     the tarball's templates/, when it has some
@@ -9,6 +10,7 @@
 //                                with the image; read-only by convention like the rootfs
 //   .tmp-<uuid>/                 work in progress; renamed into place at the end, swept at start
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
@@ -18,9 +20,16 @@ const TMP_PREFIX = '.tmp-';
 
 export class ImageFiles {
   readonly dir: string;
+  readonly #cacheDir: string;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, cacheDir = path.join(dataDir, 'cache')) {
     this.dir = path.join(dataDir, 'images');
+    this.#cacheDir = cacheDir;
+  }
+
+  /** Downloads a builder keeps between builds (`<cacheDir>/<name>`), e.g. kernel packages. */
+  cache(name: string): string {
+    return path.join(this.#cacheDir, name);
   }
 
   tarball(fingerprint: string): string {
@@ -125,17 +134,30 @@ export async function extractTarball(
 }
 
 /**
- * Packs `stageDir` (metadata.yaml, templates/) and `rootfsDir` (as rootfs/)
- * into one gzip'd unified image tarball. The rootfs names are rewritten, but
- * not symlink targets (`S`): those are the container's paths.
+ * Packs `stageDir` (metadata.yaml, templates/) and `rootfsDir` into one
+ * gzip'd unified image tarball. A container's tree goes in as rootfs/: its
+ * names are rewritten, but not symlink targets (`S`), which are the
+ * container's paths. A VM's folder holds `rootfs.img` (and `boot/`), which
+ * go in at the top, as LXD lays out a VM image.
  */
 export async function packTarball(
   out: string,
   stageDir: string,
   stageEntries: string[],
   rootfsDir: string,
+  type: 'container' | 'virtual-machine',
   signal?: AbortSignal,
 ): Promise<void> {
+  const content =
+    type === 'container'
+      ? ['--transform=s,^\\.,rootfs,S', '-C', rootfsDir, '.']
+      : [
+          // Not --sparse: GNU sparse members are refused by the scanner (archive/image-entry-check.ts).
+          '-C',
+          rootfsDir,
+          'rootfs.img',
+          ...(existsSync(path.join(rootfsDir, 'boot')) ? ['boot'] : []),
+        ];
   await runCommand(
     'tar',
     [
@@ -148,10 +170,7 @@ export async function packTarball(
       '-C',
       stageDir,
       ...stageEntries,
-      '--transform=s,^\\.,rootfs,S',
-      '-C',
-      rootfsDir,
-      '.',
+      ...content,
     ],
     { timeoutMs: 60 * 60_000, ...(signal ? { signal } : {}) },
   );

@@ -30,8 +30,13 @@ export interface ImportOptions {
 export type CheckedImport = ImportOptions & { aliases: { name: string; description: string }[] };
 
 export interface DirectoryImage {
-  /** The tree that becomes rootfs/ (owned as it should be inside the container). */
+  /**
+   * A container's tree that becomes rootfs/ (owned as it should be inside
+   * the container), or a VM's folder holding rootfs.img (and boot/).
+   */
   rootfsDir: string;
+  /** Default: container. */
+  type?: 'container' | 'virtual-machine';
   /** architecture and creation date default to this host and now. */
   metadata: Partial<ImageMetadata> & { properties: Record<string, string> };
   /** templates/ files by name. */
@@ -84,7 +89,7 @@ export async function importDirectory(
       entries.push('templates');
     }
     const tarball = path.join(work, 'image.tar.gz');
-    await packTarball(tarball, stage, entries, image.rootfsDir, signal);
+    await packTarball(tarball, stage, entries, image.rootfsDir, image.type ?? 'container', signal);
     await progress(40, 'Packing image');
     return await importTarball(
       ctx,
@@ -153,7 +158,7 @@ export async function importTarball(
           public: options.public ?? false,
           autoUpdate: options.autoUpdate ?? false,
           architecture: metadata.architecture,
-          type: 'container',
+          type: read.scan.type,
           createdAt: metadata.creationDate ? new Date(metadata.creationDate * 1000) : null,
           expiresAt: metadata.expiryDate ? new Date(metadata.expiryDate * 1000) : null,
           properties: { ...metadata.properties, ...options.properties },

@@ -29,7 +29,7 @@ import {
   renameAlias,
   updateAlias,
 } from './image-aliases.ts';
-import { buildBusybox, buildDebian } from './image-builds.ts';
+import { buildBusybox, buildBusyboxVm, buildDebian } from './image-builds.ts';
 import { exists, imageRecord, type ImageContext, type OperationsLike } from './image-context.ts';
 import { ImageFiles } from './image-files.ts';
 import {
@@ -57,6 +57,8 @@ export interface ImageServiceOptions {
   operations: OperationsLike;
   /** The static busybox the built-in builder copies (default /bin/busybox). */
   busybox?: string;
+  /** Where builders keep downloads between builds; default `<dataDir>/cache`. */
+  cacheDir?: string;
   /**
    * Project configs, for `features.images`: a project without it uses the
    * `default` project's images, as in LXD. Without this every project
@@ -79,7 +81,7 @@ export class ImageService {
   readonly #projects: ImageServiceOptions['projects'];
 
   constructor(options: ImageServiceOptions) {
-    const files = new ImageFiles(options.dataDir);
+    const files = new ImageFiles(options.dataDir, options.cacheDir);
     let swept: Promise<void> | null = null;
     this.files = files;
     this.#projects = options.projects;
@@ -184,6 +186,19 @@ export class ImageService {
     options: { alias?: string; public?: boolean } = {},
   ): Promise<Operation> {
     return buildBusybox(this.#ctx, await this.imageProject(project), options);
+  }
+
+  /**
+   * The built-in busybox virtual machine image (`busybox-vm`): the archive's
+   * Debian kernel booted directly, a busybox initramfs and root disk, and
+   * qemu-guest-agent. The first build downloads the kernel and agent
+   * packages (kept in `<dataDir>/cache`); later ones take seconds.
+   */
+  async buildBusyboxVm(
+    project: string,
+    options: { alias?: string; public?: boolean } = {},
+  ): Promise<Operation> {
+    return buildBusyboxVm(this.#ctx, await this.imageProject(project), options);
   }
 
   /**

@@ -18,6 +18,7 @@ import { ArchiveScanner, type ArchiveScan } from '../archive/image-scan.ts';
 import { detectCompression, type Compression } from '../archive/compression.ts';
 import { exists } from './image-context.ts';
 import { extractTarball, type ImageFiles } from './image-files.ts';
+import { inspectImageDisk } from './vm-disk.ts';
 
 /** A tarball to import: a file path or a byte stream (an HTTP upload). */
 export type TarballSource = ArchiveSource;
@@ -142,7 +143,11 @@ async function scanCompressed(
   }
 }
 
-/** Extracts `tarball` in `work`, then renames its parts into place. */
+/**
+ * Extracts `tarball` in `work`, then renames its parts into place. A VM
+ * image's `rootfs.img` and `boot/` go into `<fp>.rootfs/`, the layout a VM's
+ * volume has (drivers/qemu/qemu-paths.ts), after its disk was checked.
+ */
 export async function unpackInto(
   files: ImageFiles,
   fingerprint: string,
@@ -157,7 +162,17 @@ export async function unpackInto(
   // A crash may have left parts of an earlier unpack: replace them.
   await rm(files.rootfs(fingerprint), { recursive: true, force: true });
   await rm(files.templates(fingerprint), { recursive: true, force: true });
-  await rename(path.join(into, 'rootfs'), files.rootfs(fingerprint));
+  if (await exists(path.join(into, 'rootfs'))) {
+    await rename(path.join(into, 'rootfs'), files.rootfs(fingerprint));
+  } else {
+    await inspectImageDisk(path.join(into, 'rootfs.img'), signal);
+    const disk = path.join(into, 'disk');
+    await mkdir(disk, { mode: 0o755 });
+    await rename(path.join(into, 'rootfs.img'), path.join(disk, 'rootfs.img'));
+    if (await exists(path.join(into, 'boot')))
+      await rename(path.join(into, 'boot'), path.join(disk, 'boot'));
+    await rename(disk, files.rootfs(fingerprint));
+  }
   await rename(path.join(into, 'metadata.yaml'), files.metadata(fingerprint));
   if (await exists(path.join(into, 'templates')))
     await rename(path.join(into, 'templates'), files.templates(fingerprint));

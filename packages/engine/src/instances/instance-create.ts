@@ -68,6 +68,13 @@ export async function createInstance(
   validateLocal(type, req.config, req.devices);
   const image =
     req.source.type === 'image' ? await sourceImage(ctx, project, req.source) : undefined;
+  if (image && image.type !== type) {
+    // LXD's words; here before anything is written rather than in the operation.
+    throw EngineError.invalid(
+      'type',
+      `Requested image's type "${image.type}" doesn't match instance type "${type}"`,
+    );
+  }
   const devices = copy ? copiedDevices(copy.devices, req.devices) : req.devices;
 
   const created = await ctx.db.transaction(async (tx) => {

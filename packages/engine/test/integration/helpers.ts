@@ -21,6 +21,9 @@ export interface TestEngineOptions {
 }
 
 /** A bridge name no user would pick, short enough for an interface. */
+/** Builders' downloads, shared by every test engine on this machine (the e2e servers' too). */
+export const TEST_CACHE_DIR = path.join(os.tmpdir(), 'berth-build-cache');
+
 export function testBridgeName(): string {
   return `bt${randomBytes(5).toString('hex')}`;
 }
@@ -34,6 +37,8 @@ export async function startTestEngine(
     dataDir: dir,
     defaultNetwork: options.network ?? null,
     scheduler: options.scheduler ?? false,
+    // Kernel and agent packages for VM images: downloaded once per machine, not per test.
+    cacheDir: TEST_CACHE_DIR,
   });
   const events: Event[] = [];
   engine.events.subscribe({}, (e) => events.push(e));
