@@ -76,7 +76,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
 
   const events = new EventBus(config.location ?? 'none');
   const operations = new OperationService(db, events, config.location ?? 'none');
-  const projects = new ProjectService(db, events);
+  const projects = new ProjectService(db, events, operations);
   const defaultNetwork =
     config.defaultNetwork === undefined ? DEFAULT_NETWORK : config.defaultNetwork;
   await projects.ensureDefault(defaultNetwork ? { network: defaultNetwork } : {});

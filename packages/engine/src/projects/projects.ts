@@ -4,12 +4,14 @@
 import type { Database, ProjectRecord, Stores } from '@berth/db';
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import type { OperationService } from '../operations/operations.ts';
 import { apiUrl } from '../api-url.ts';
 import {
   ProjectName,
   ProjectPut,
   ProjectsPost,
   type ConfigMap,
+  type Operation,
   type Project,
   type ProjectState,
 } from '../schemas/index.ts';
@@ -32,6 +34,7 @@ export class ProjectService {
   constructor(
     private readonly db: Database,
     private readonly events: EventBus,
+    private readonly operations: OperationService,
   ) {}
 
   /**
@@ -165,10 +168,32 @@ export class ProjectService {
     });
   }
 
-  async rename(name: string, newName: string): Promise<Project> {
+  /**
+   * `rename` as an operation, as LXD answers it: the name and the project
+   * are checked at once, the rename (which needs an empty project) runs in it.
+   */
+  async startRename(name: string, newName: string): Promise<Operation> {
+    this.#checkRename(name, newName);
+    await this.record(name);
+    return this.operations.startTask(
+      {
+        project: name,
+        description: 'Renaming project',
+        resources: { projects: [apiUrl.project(name)] },
+      },
+      () => this.rename(name, newName),
+    );
+  }
+
+  #checkRename(name: string, newName: string): string {
     const target = parseInput(ProjectName, newName, 'name');
     if (name === defaultProjectName)
       throw EngineError.invalid('name', 'the default project cannot be renamed');
+    return target;
+  }
+
+  async rename(name: string, newName: string): Promise<Project> {
+    const target = this.#checkRename(name, newName);
     const record = await this.db.transaction(async (tx) => {
       const record = await tx.projects.get(name);
       if (!record) throw EngineError.notFound('Project', { field: 'project' });

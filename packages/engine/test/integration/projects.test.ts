@@ -275,8 +275,27 @@ describe('projects', () => {
     expect(await errorOf(t.engine.projects.rename('busy', 'idle'))).toMatchObject({
       code: 'CONFLICT',
     });
+    // As an operation (LXD's answer): a bad name or the default project fail at once, the
+    // emptiness check in the operation.
+    expect(await errorOf(t.engine.projects.startRename('busy', 'no/slash'))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'name',
+    });
+    expect(await errorOf(t.engine.projects.startRename('default', 'x'))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(await errorOf(t.engine.projects.startRename('gone', 'x'))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const refused = await t.engine.operations.wait(
+      (await t.engine.projects.startRename('busy', 'idle')).id,
+    );
+    expect(refused).toMatchObject({ status: 'Failure' });
+    expect(refused.err).toMatch(/renamed/);
     await t.engine.instances.delete('busy', 'c1');
-    await t.engine.projects.rename('busy', 'idle');
+    const renamed = await t.engine.projects.startRename('busy', 'idle');
+    expect(renamed.resources).toEqual({ projects: ['/1.0/projects/busy'] });
+    expect((await t.engine.operations.wait(renamed.id)).status).toBe('Success');
     await t.engine.projects.delete('idle');
     expect(await t.engine.projects.names()).toEqual(['default']);
   });

@@ -67,17 +67,7 @@ export function registerProjects(router: Router<RestContext>): void {
     .add('POST', '/1.0/projects/:name', async (ctx, p: P) => {
       ctx.allow('server');
       const { name } = await ctx.body(RenamePost);
-      const from = p.name!;
-      await ctx.engine.projects.get(from);
-      // The engine renames at once; LXD answers with an operation.
-      const started = ctx.engine.operations.startTask(
-        {
-          project: from,
-          description: 'Renaming project',
-          resources: { projects: [apiUrl.project(from)] },
-        },
-        () => ctx.engine.projects.rename(from, name),
-      );
+      const started = ctx.engine.projects.startRename(p.name!, name);
       return asyncOp(await started);
     })
     .add('DELETE', '/1.0/projects/:name', async (ctx, p: P) => {
