@@ -1,5 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLdd, pickKernelPackage, writeCpioNewc } from './tiny-vm-image.ts';
+import { TINY_VM_ROOT_INIT, tinyVmTree, type TinyVmSystem } from './tiny-vm-files.ts';
+import { TINY_VM_ROOT_DISK_MIN_BYTES, buildTinyVmImage } from './tiny-vm-image.ts';
+import { parseLdd, pickKernelPackage } from './tiny-vm-packages.ts';
+import { writeCpioNewc, writeTree, type TreeEntry } from './tiny-vm-tree.ts';
 
 describe('pickKernelPackage', () => {
   it('takes the newest plain amd64 kernel, not cloud or rt', () => {
@@ -69,5 +76,144 @@ describe('parseLdd', () => {
       '/lib/x86_64-linux-gnu/libc.so.6',
       '/lib64/ld-linux-x86-64.so.2',
     ]);
+  });
+});
+
+describe('tinyVmTree', () => {
+  const system: TinyVmSystem = {
+    busybox: Buffer.from('BUSYBOX'),
+    applets: ['bin/sh', 'sbin/init', 'sbin/shutdown', 'usr/bin/env', 'linuxrc', '/abs', ''],
+    agent: [{ path: 'usr/sbin/qemu-ga', type: 'file', mode: 0o755, data: Buffer.from('QGA') }],
+  };
+  const modules = [
+    { name: 'virtio.ko', data: Buffer.from('m0') },
+    { name: 'ext4.ko', data: Buffer.from('m1') },
+  ];
+  const byPath = (entries: TreeEntry[]) => new Map(entries.map((e) => [e.path, e]));
+  const text = (entries: TreeEntry[], p: string) => byPath(entries).get(p)?.data?.toString();
+
+  it('puts the same OS in the initramfs and on the root disk; only what differs by place differs', () => {
+    const ram = tinyVmTree(system, { place: 'initramfs', modules, switchRoot: false });
+    const disk = tinyVmTree(system, { place: 'root-disk' });
+    const shared = [
+      'bin/busybox',
+      'etc/profile',
+      'etc/os-release',
+      'etc/acpi/PWRF/00000080',
+      'sbin/shutdown',
+      'usr/share/udhcpc/default.script',
+      'usr/sbin/qemu-ga',
+      'bin/sh',
+      'sbin/init',
+      'usr/bin/env',
+    ];
+    for (const p of shared) expect(byPath(disk).get(p), p).toEqual(byPath(ram).get(p));
+    // Applet links are relative, so the disk's /sbin/init resolves inside the disk.
+    expect(byPath(disk).get('sbin/init')).toMatchObject({
+      type: 'symlink',
+      target: '../bin/busybox',
+    });
+    expect(byPath(disk).get('sbin/shutdown')?.type).toBe('file');
+    for (const p of ['linuxrc', 'abs', '']) expect(byPath(ram).has(p)).toBe(false);
+
+    expect(byPath(ram).get('init')).toMatchObject({ type: 'symlink', target: 'bin/busybox' });
+    expect(byPath(ram).get('dev/console')).toMatchObject({ type: 'char', major: 5, minor: 1 });
+    expect([...byPath(ram).keys()].filter((p) => p.startsWith('lib/modules/'))).toEqual([
+      'lib/modules/00-virtio.ko',
+      'lib/modules/01-ext4.ko',
+    ]);
+    expect(text(ram, 'etc/init.d/rcS')).toContain('insmod');
+    expect(text(ram, 'etc/init.d/rcS')).toContain('mount /dev/vda /mnt');
+
+    for (const p of ['init', 'dev/console', 'lib/modules'])
+      expect(byPath(disk).has(p), p).toBe(false);
+    expect(text(disk, 'etc/init.d/rcS')).not.toContain('insmod');
+    expect(text(disk, 'etc/init.d/rcS')).not.toContain('mount /dev/vda');
+    expect(text(disk, 'etc/inittab')).toContain('::shutdown:/etc/init.d/rcK');
+    expect(byPath(disk).get('tmp')).toMatchObject({ type: 'directory', mode: 0o1777 });
+    expect(byPath(disk).get('var/run')).toMatchObject({ type: 'symlink', target: '../run' });
+    for (const d of ['dev', 'proc', 'sys', 'root', 'run', 'mnt'])
+      expect(byPath(disk).get(d)?.type, d).toBe('directory');
+  });
+
+  it('with a root disk, the initramfs init switch_roots into /dev/vda when it holds /sbin/init', () => {
+    const ram = tinyVmTree(system, { place: 'initramfs', modules, switchRoot: true });
+    const init = byPath(ram).get('init');
+    expect(init).toMatchObject({ type: 'file', mode: 0o755 });
+    const script = init?.data?.toString() ?? '';
+    expect(script).toContain(`[ -x /newroot/${TINY_VM_ROOT_INIT} ]`);
+    expect(script).toContain(`exec switch_root -c /dev/console /newroot /${TINY_VM_ROOT_INIT}`);
+    // Otherwise the initramfs's own OS, as without a root disk.
+    expect(script.trimEnd().endsWith('exec /sbin/init')).toBe(true);
+  });
+
+  it('writes only scripts busybox sh can parse', () => {
+    const scripts = [
+      ...tinyVmTree(system, { place: 'initramfs', modules, switchRoot: true }),
+      ...tinyVmTree(system, { place: 'root-disk' }),
+    ].filter((e) => e.type === 'file' && e.data?.toString().startsWith('#!/bin/sh'));
+    expect(scripts.length).toBeGreaterThan(6);
+    for (const s of scripts) {
+      expect(() =>
+        execFileSync('busybox', ['sh', '-n', '-c', s.data!.toString()], { stdio: 'pipe' }),
+      ).not.toThrow();
+    }
+  });
+});
+
+describe('writeTree', () => {
+  it('writes directories, files and symlinks with exact modes; refuses device nodes, duplicates, escapes', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'berth-tree-'));
+    try {
+      await writeTree(
+        [
+          { path: 'tmp', type: 'directory', mode: 0o1777 },
+          { path: 'bin/busybox', type: 'file', mode: 0o755, data: Buffer.from('x') },
+          { path: 'etc/secret', type: 'file', mode: 0o600, data: Buffer.from('s') },
+          { path: 'sbin/init', type: 'symlink', mode: 0o777, target: '../bin/busybox' },
+        ],
+        root,
+      );
+      expect(statSync(path.join(root, 'tmp')).mode & 0o7777).toBe(0o1777);
+      expect(statSync(path.join(root, 'bin/busybox')).mode & 0o7777).toBe(0o755);
+      expect(statSync(path.join(root, 'etc/secret')).mode & 0o7777).toBe(0o600);
+      expect(readlinkSync(path.join(root, 'sbin/init'))).toBe('../bin/busybox');
+      expect(readFileSync(path.join(root, 'sbin/init'), 'utf8')).toBe('x');
+
+      const fails = (entries: TreeEntry[]) => expect(writeTree(entries, root)).rejects.toThrow();
+      await fails([{ path: 'dev/console', type: 'char', mode: 0o600, major: 5, minor: 1 }]);
+      await fails([
+        { path: 'a', type: 'file', mode: 0o644 },
+        { path: 'a', type: 'file', mode: 0o644 },
+      ]);
+      await fails([{ path: '../escape', type: 'file', mode: 0o644 }]);
+      await fails([{ path: '/abs', type: 'file', mode: 0o644 }]);
+      expect(existsSync(path.join(root, '..', 'escape'))).toBe(false);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('buildTinyVmImage options', () => {
+  // Never made: the options are refused before anything is downloaded or written.
+  const never = path.join(os.tmpdir(), `berth-tiny-vm-never-${process.pid}`);
+  const base = { cacheDir: path.join(never, 'cache'), outDir: path.join(never, 'out') };
+
+  it('refuses rootDisk with disk, and a root disk too small, naming the field, before any work', async () => {
+    await expect(
+      buildTinyVmImage({
+        ...base,
+        disk: { sizeBytes: 32 << 20 },
+        rootDisk: { sizeBytes: 64 << 20 },
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'rootDisk' });
+    await expect(
+      buildTinyVmImage({ ...base, rootDisk: { sizeBytes: TINY_VM_ROOT_DISK_MIN_BYTES - 1 } }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'rootDisk.sizeBytes' });
+    await expect(
+      buildTinyVmImage({ ...base, rootDisk: { sizeBytes: 64 * 1024 * 1024 + 0.5 } }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'rootDisk.sizeBytes' });
+    expect(existsSync(never)).toBe(false);
   });
 });
