@@ -59,6 +59,14 @@ export interface ConsoleStream {
   close(): void;
 }
 
+/** A VM's graphical console: the RFB (VNC) protocol of its VGA screen, as bytes both ways. */
+export interface GraphicalConsoleStream {
+  /** Ends when the VM (or the connection) goes. */
+  readonly output: NodeJS.ReadableStream;
+  readonly input: NodeJS.WritableStream;
+  close(): void;
+}
+
 export interface FileEntry {
   name: string;
   type: 'file' | 'directory' | 'symlink';
@@ -138,6 +146,16 @@ export interface InstanceDriver {
   shutdown(instance: DriverInstance, timeoutMs: number): Promise<void>;
   freeze(instance: DriverInstance): Promise<void>;
   unfreeze(instance: DriverInstance): Promise<void>;
+  /**
+   * Runs `work` (a copy of the instance's volume: a snapshot, a copy) while
+   * the volume's files are a whole, consistent image of what the instance
+   * wrote, and resumes the instance afterwards, also when `work` fails. A
+   * container writes through the host's filesystem, so there is nothing to
+   * do; a running VM's disk is only whole once the guest has written out
+   * its filesystems and QEMU has flushed its block layer and stopped
+   * writing (the qemu driver freezes them through the agent and pauses it).
+   */
+  withQuiescedStorage<T>(instance: DriverInstance, work: () => Promise<T>): Promise<T>;
 
   status(instance: DriverInstance): Promise<InstanceStatus>;
   renderState(instance: DriverInstance): Promise<InstanceState>;
@@ -145,6 +163,8 @@ export interface InstanceDriver {
   exec(instance: DriverInstance, request: ExecRequest): Promise<ExecProcess>;
   console(instance: DriverInstance, size: { cols: number; rows: number }): Promise<ConsoleStream>;
   consoleLog(instance: DriverInstance): Promise<string>;
+  /** The VGA screen over VNC (LXD's `console` of type `vga`); a container has none (NOT_IMPLEMENTED). */
+  graphicalConsole(instance: DriverInstance): Promise<GraphicalConsoleStream>;
 
   filePull(
     instance: DriverInstance,

@@ -140,7 +140,7 @@ export function buildBusyboxVm(
             cacheDir: ctx.files.cache('tiny-vm'),
             outDir: diskDir,
             busybox: ctx.busybox,
-            disk: { sizeBytes: BUSYBOX_VM_DISK_BYTES },
+            rootDisk: { sizeBytes: BUSYBOX_VM_DISK_BYTES },
             signal: op.signal,
           });
           await progress(60, 'Packing image');

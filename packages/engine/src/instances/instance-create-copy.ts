@@ -126,9 +126,10 @@ export async function checkCopiedSnapshots(
  * copied whole, id shift record included, then the source's snapshots,
  * then the driver's create (which re-shifts the rootfs when the copy's id
  * map differs, e.g. another `security.privileged`); under both instances'
- * locks. A running source is frozen while its rootfs is copied, as the
- * backup export does, so the copy is consistent. A failure removes the
- * record, the volume and the snapshots made.
+ * locks. A running source holds still while its volume is copied (a VM
+ * paused with its storage quiesced, a container frozen, as the backup
+ * export does), so the copy is consistent. A failure removes the record,
+ * the volume and the snapshots made.
  */
 export async function startCopy(
   ctx: InstanceContext,
@@ -165,6 +166,15 @@ export async function startCopy(
                 : undefined;
               const sourceView = await viewOf(ctx, source);
               await op.progress(10, 'Copying root filesystem');
+              const copyVolume = async (from: string) => {
+                await ctx.storage.createInstanceVolume(pool, project, name, target.type, {
+                  fromVolume: from,
+                  signal: op.signal,
+                });
+                revert.add(() =>
+                  ctx.storage.deleteInstanceVolume(pool, project, name, target.type),
+                );
+              };
               if (copy.snapshot) {
                 const snap = await ctx.storage.snapshotPaths(
                   sourcePool,
@@ -173,23 +183,21 @@ export async function startCopy(
                   source.type,
                   copy.snapshot.name,
                 );
-                await ctx.storage.createInstanceVolume(pool, project, name, target.type, {
-                  fromVolume: snap.dir,
-                  signal: op.signal,
+                await copyVolume(snap.dir);
+              } else if (!driver) await copyVolume(sourceView.paths.dir);
+              else {
+                // Quiesced (a running VM is paused: its disk is whole only then), and a
+                // container still running is frozen too, so the copy is one point in time.
+                await driver.withQuiescedStorage(sourceView, async () => {
+                  const running = (await driver.status(sourceView)) === 'Running';
+                  if (running) await driver.freeze(sourceView);
+                  try {
+                    await copyVolume(sourceView.paths.dir);
+                  } finally {
+                    if (running) await driver.unfreeze(sourceView);
+                  }
                 });
-              } else {
-                const running = driver ? (await driver.status(sourceView)) === 'Running' : false;
-                if (running) await driver?.freeze(sourceView);
-                try {
-                  await ctx.storage.createInstanceVolume(pool, project, name, target.type, {
-                    fromVolume: sourceView.paths.dir,
-                    signal: op.signal,
-                  });
-                } finally {
-                  if (running) await driver?.unfreeze(sourceView);
-                }
               }
-              revert.add(() => ctx.storage.deleteInstanceVolume(pool, project, name, target.type));
 
               const snapshots = await copiedSnapshots(ctx, copy);
               // Again under the locks: a snapshot taken since the request is checked too.

@@ -1,10 +1,16 @@
 // Inside the instance: commands (recorded, interactive, or piped by the
-// caller), the console and its log, and files.
+// caller), the console and its log, a VM's graphical console, and files.
 import type { z } from 'zod';
 import { EngineError } from '../errors.ts';
 import { ExecPost, type ExecResult } from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
-import type { ConsoleStream, ExecProcess, FileStat, FileWrite } from '../drivers/driver.ts';
+import type {
+  ConsoleStream,
+  ExecProcess,
+  FileStat,
+  FileWrite,
+  GraphicalConsoleStream,
+} from '../drivers/driver.ts';
 import { expandedOf, viewOf, type InstanceContext } from './instance-context.ts';
 
 /** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
@@ -74,6 +80,25 @@ export async function openConsole(
 ): Promise<ConsoleStream> {
   const { driver, view } = await running(ctx, project, name);
   return driver.console(view, size);
+}
+
+/**
+ * A running VM's VGA screen as a VNC byte stream. As LXD: a container is
+ * refused for what it is before its state is looked at.
+ */
+export async function openGraphicalConsole(
+  ctx: InstanceContext,
+  project: string,
+  name: string,
+): Promise<GraphicalConsoleStream> {
+  const found = await located(ctx, project, name);
+  if (found.view.type !== 'virtual-machine')
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `VGA console is only supported by virtual machines ("${name}" is a ${found.view.type})`,
+    );
+  await mustRun(found, name);
+  return found.driver.graphicalConsole(found.view);
 }
 
 export async function consoleLog(
@@ -151,9 +176,13 @@ export async function requireRunning(
 
 /** As `located`, for a running instance only (CONFLICT otherwise). */
 async function running(ctx: InstanceContext, project: string, name: string) {
-  const { driver, view } = await located(ctx, project, name);
+  const found = await located(ctx, project, name);
+  await mustRun(found, name);
+  return found;
+}
+
+async function mustRun({ driver, view }: Awaited<ReturnType<typeof located>>, name: string) {
   const status = await driver.status(view);
   if (status !== 'Running')
     throw new EngineError('CONFLICT', `Instance "${name}" is not running (${status})`);
-  return { driver, view };
 }

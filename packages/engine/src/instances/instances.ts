@@ -27,6 +27,7 @@ import type {
   ExecProcess,
   FileStat,
   FileWrite,
+  GraphicalConsoleStream,
   InstanceHostEvent,
 } from '../drivers/driver.ts';
 import type { OperationService } from '../operations/operations.ts';
@@ -70,6 +71,7 @@ import {
   fileStat,
   listDirectory,
   openConsole,
+  openGraphicalConsole,
   requireRunning,
 } from './instance-exec.ts';
 
@@ -313,6 +315,14 @@ export class InstanceService {
     size: { cols: number; rows: number },
   ): Promise<ConsoleStream> {
     return openConsole(this.#ctx, project, name, size);
+  }
+
+  /**
+   * A running VM's VGA screen: the RFB (VNC) byte stream, both ways. A
+   * container is refused (INVALID_ARGUMENT), a VM that does not run too (CONFLICT).
+   */
+  async graphicalConsole(project: string, name: string): Promise<GraphicalConsoleStream> {
+    return openGraphicalConsole(this.#ctx, project, name);
   }
 
   async consoleLog(project: string, name: string): Promise<string> {

@@ -23,6 +23,8 @@ import { toInstanceSnapshot } from './snapshot-api.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import type { InstanceService } from './instances.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
+import type { DriverInstance } from '../drivers/driver.ts';
+import { Reverter } from '../reverter.ts';
 
 /** `snapshots.pattern` (default `snap%d`): `%d` is the next free number. */
 export function nextSnapshotName(
@@ -94,11 +96,13 @@ export class SnapshotService {
   /** Takes a snapshot as an operation: the record and a copy of the volume, or neither. */
   async create(project: string, instance: string, input: SnapshotsPost = {}): Promise<Operation> {
     const req = parseInput(SnapshotsPost, input);
-    const { instance: inst, pool } = await this.instances.resolve(project, instance);
+    const { instance: inst, view, pool } = await this.instances.resolve(project, instance);
     if (req.stateful)
       throw new EngineError(
         'NOT_IMPLEMENTED',
-        'stateful: stateful snapshots (CRIU) are not supported',
+        inst.type === 'virtual-machine'
+          ? "stateful: stateful snapshots of virtual machines (their memory, LXD's migration.stateful) are not supported"
+          : 'stateful: stateful snapshots (CRIU) are not supported',
         { field: 'stateful' },
       );
     const existing = (await this.db.snapshots.list(inst.record.id)).map((s) => s.name);
@@ -125,8 +129,14 @@ export class SnapshotService {
       resources: { instances: [apiUrl.instance(project, instance)], instances_snapshots: [url] },
       run: () =>
         this.instances.locks.with(project, instance, 'snapshot', async () => {
-          await this.storage.snapshotInstanceVolume(pool, project, instance, inst.type, name);
-          try {
+          await Reverter.run(async (revert) => {
+            // A running VM is paused for the copy (its disk is whole only then); a container is copied as it runs.
+            await this.#withQuiescedStorage(inst.type, view, async () => {
+              await this.storage.snapshotInstanceVolume(pool, project, instance, inst.type, name);
+              revert.add(() =>
+                this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name),
+              );
+            });
             await this.db.snapshots.create(inst.record.id, {
               name,
               createdAt: now,
@@ -134,12 +144,7 @@ export class SnapshotService {
               config: inst.record.config,
               devices: inst.record.devices,
             });
-          } catch (error) {
-            await this.storage
-              .deleteSnapshotVolume(pool, project, instance, inst.type, name)
-              .catch(() => {});
-            throw error;
-          }
+          });
           this.events.lifecycle(project, 'instance-snapshot-created', url);
         }),
     });
@@ -359,6 +364,16 @@ export class SnapshotService {
       }
     }
     return pruned;
+  }
+
+  /** `work` with the instance's storage quiesced by its driver (none here: nothing of it runs). */
+  #withQuiescedStorage<T>(
+    type: ExpandedInstance['type'],
+    view: DriverInstance,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    if (!this.instances.hasDriver(type)) return work();
+    return this.instances.driverFor(type).withQuiescedStorage(view, work);
   }
 
   async #checkRestored(

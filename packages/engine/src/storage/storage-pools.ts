@@ -453,8 +453,11 @@ export class StoragePoolService {
   /**
    * Replaces the volume's rootfs with the snapshot's: the copy is made beside
    * it first, then two renames swap them, so the rootfs is either wholly the
-   * old one or wholly the snapshot's. Only `rootfs/` is replaced; the
-   * instance must be stopped (the driver's job to ensure).
+   * old one or wholly the snapshot's. For a container only `rootfs/` is
+   * replaced (the id shift record beside it describes the volume as it is);
+   * a VM's whole folder is its disk (the image's disk and boot files in
+   * `rootfs/`, the qcow2 overlay beside it), so the whole folder is. The
+   * instance must be stopped (the caller's job to ensure).
    */
   async restoreInstanceVolume(
     pool: string,
@@ -471,17 +474,20 @@ export class StoragePoolService {
         throw EngineError.notFound(`Storage volume "${name}" of type ${type} in pool "${pool}"`);
       if (!(await isDirectory(snap.rootfs)))
         throw EngineError.notFound(`Snapshot "${snapshot}" of "${name}" in pool "${pool}"`);
+      const whole = type === 'virtual-machine';
+      const [from, into] = whole ? [snap.dir, paths.dir] : [snap.rootfs, paths.rootfs];
       const random = randomSuffix();
-      const incoming = tempSiblingOf(paths.rootfs, 'restore', random);
-      const outgoing = tempSiblingOf(paths.rootfs, 'replaced', random);
+      const incoming = tempSiblingOf(into, 'restore', random);
+      const outgoing = tempSiblingOf(into, 'replaced', random);
       await Reverter.run(async (revert) => {
         revert.add(() => removeTree(incoming));
-        await copyTree(snap.rootfs, incoming);
-        if (await exists(paths.rootfs)) {
-          await rename(paths.rootfs, outgoing);
-          revert.add(() => rename(outgoing, paths.rootfs));
+        await copyTree(from, incoming);
+        if (whole) await ensureMode(incoming, VOLUME_DIR_MODE);
+        if (await exists(into)) {
+          await rename(into, outgoing);
+          revert.add(() => rename(outgoing, into));
         }
-        await rename(incoming, paths.rootfs);
+        await rename(incoming, into);
       });
       await removeTree(outgoing);
     });

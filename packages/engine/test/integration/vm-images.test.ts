@@ -154,6 +154,45 @@ describe('virtual machine images (real QEMU)', () => {
     expect(cat.stdout).toBe('from the host\n');
     const pulled = await t.engine.instances.filePull(project, vm, '/etc/os-release');
     expect(pulled.content?.toString()).toContain('ID=berth-tiny');
+    // The image's OS lives on its root disk, not in RAM.
+    const mounts = await t.engine.instances.exec(project, vm, { command: ['cat', '/proc/mounts'] });
+    expect(mounts.stdout).toMatch(/^\/dev\/vda \/ ext4 rw/m);
+
+    // A terminal: a pty in the guest, its size set and changed, signals and exit code kept.
+    const shell = await t.engine.instances.execInteractive(
+      project,
+      vm,
+      { command: ['sh'], environment: { GREETING: 'hello' }, cwd: '/root' },
+      { cols: 100, rows: 30 },
+    );
+    let screen = '';
+    shell.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+    const until = (pattern: RegExp) =>
+      waitFor(
+        'the terminal',
+        async () => screen,
+        (s) => pattern.test(s),
+        60_000,
+      );
+    shell.stdin.write('tty; stty size; pwd; echo "$GREETING $((6*7))"\n');
+    await until(/hello 42/);
+    expect(screen).toMatch(/\/dev\/pts\/\d+\r\n30 100\r\n\/root\r\n/);
+    shell.resize(120, 40);
+    shell.stdin.write('stty size\n');
+    await until(/40 120/);
+    // Ctrl-C reaches the foreground command through the pty's line discipline.
+    shell.stdin.write('sleep 600\n');
+    await new Promise((r) => setTimeout(r, 500));
+    shell.stdin.write('\x03');
+    shell.stdin.write('echo after $?\n');
+    await until(/after 130/);
+    shell.stdin.write('exit 5\n');
+    expect(await shell.wait()).toBe(5);
+    // The session's port is unplugged: nothing of it is left in QEMU.
+    const ports = await t.engine.instances.exec(project, vm, {
+      command: ['sh', '-c', 'cat /sys/class/virtio-ports/*/name'],
+    });
+    expect(ports.stdout).not.toContain('org.berth.pty');
 
     await t.engine.instances.changeStateAndWait(project, vm, { action: 'stop', timeout: 60 });
     expect((await t.engine.instances.get(project, vm)).status).toBe('Stopped');

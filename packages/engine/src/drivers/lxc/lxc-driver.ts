@@ -22,6 +22,7 @@ import type { InstanceState, InstanceStatus } from '../../schemas/index.ts';
 import type { IdmapSet } from '../../validation/index.ts';
 import type {
   ConsoleStream,
+  GraphicalConsoleStream,
   DriverEnvironment,
   DriverInstance,
   ExecProcess,
@@ -462,6 +463,11 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
     return this.#setFreezer(instance, 'THAWED');
   }
 
+  /** The rootfs is a host tree, always whole: a snapshot copies a running container as it is. */
+  withQuiescedStorage<T>(_instance: DriverInstance, work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async status(instance: DriverInstance): Promise<InstanceStatus> {
     return statusOf(await this.#inits.info(this.paths(instance)));
   }
@@ -521,6 +527,11 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
   ): Promise<ConsoleStream> {
     const { paths } = await this.#requireRunning(instance);
     return attachConsole(paths.name, this.layout.lxcPath, size);
+  }
+
+  /** A container has no screen: LXD's answer for a VGA console. */
+  async graphicalConsole(_instance: DriverInstance): Promise<GraphicalConsoleStream> {
+    throw new EngineError('NOT_IMPLEMENTED', 'VGA console is only supported by virtual machines');
   }
 
   #files(instance: DriverInstance): RootfsFiles {

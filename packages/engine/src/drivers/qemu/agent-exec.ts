@@ -10,7 +10,7 @@
 // never blocks the single-threaded agent) and writes stdin with
 // guest-file-write as it arrives, closing it at the caller's EOF or when the
 // command exits. Output arrives at the end (QGA keeps up to 16 MiB of each).
-// No pty: interactive exec needs another channel (issue 11, not this slice).
+// Interactive commands (a pty) take another channel: agent-pty.ts.
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { EngineError } from '../../errors.ts';
@@ -80,6 +80,11 @@ const SIGNALS: Record<string, number> = {
   SIGWINCH: 28,
 };
 
+/** A signal's number in the guest, from a name or a number; undefined when unknown. */
+export function signalNumber(signal: NodeJS.Signals | number): number | undefined {
+  return typeof signal === 'number' ? signal : SIGNALS[signal];
+}
+
 /** An exit status as a shell reports it: the code, or 128 + the signal that ended it. */
 export function exitCodeOf(status: GuestExecStatus): number {
   if (status.signal !== undefined && status.signal > 0) return 128 + status.signal;
@@ -90,12 +95,6 @@ export async function execThroughAgent(
   agent: AgentAccess,
   request: ExecRequest,
 ): Promise<ExecProcess> {
-  if (request.interactive) {
-    throw new EngineError(
-      'NOT_IMPLEMENTED',
-      'Interactive exec (a pty) in a VM is not implemented yet: qemu-guest-agent has no pty; use the console, or exec without a terminal',
-    );
-  }
   const fifo = `/tmp/.berth-stdin-${randomBytes(8).toString('hex')}`;
   const args = guestExecArgs(request, fifo);
   const client = await agent();
@@ -196,7 +195,7 @@ export async function execThroughAgent(
     stdin,
     wait: () => waitExit,
     signal(signal) {
-      const number = typeof signal === 'number' ? signal : SIGNALS[signal];
+      const number = signalNumber(signal);
       if (number === undefined || exited) return;
       void agent()
         .then((c) =>

@@ -81,6 +81,12 @@ describe('buildQemuArgs', () => {
       'virtserialport,bus=virtio-serial0.0,chardev=qga,name=org.qemu.guest_agent.0',
     );
   });
+  it('gives the VM a VGA screen served as VNC on a unix socket in its runtime dir', () => {
+    expect(args).toContain('VGA,id=vga');
+    expect(after('-vnc')).toBe('unix:/var/lib/berth/qemu/default_v1/vnc.sock');
+    // No window on the host, whatever display QEMU was built with.
+    expect(after('-display')).toBe('none');
+  });
   it('boots from the disk when there is no kernel', () => {
     const a = buildQemuArgs({
       paths,
@@ -103,6 +109,7 @@ describe('buildQemuArgs', () => {
       kernel: { kernel: 'k', initrd: 'i', cmdline: 'c' },
     });
     expect(a.join(' ')).toContain('path=/data,,x/qemu/default_v1/qmp.sock');
+    expect(a[a.indexOf('-vnc') + 1]).toBe('unix:/data,,x/qemu/default_v1/vnc.sock');
     expect(a[a.indexOf('-cpu') + 1]).toBe('host');
   });
   it('refuses socket paths too long for a unix socket', () => {

@@ -92,6 +92,15 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     `socket,id=qga,path=${optionValue(paths.qgaSocket)},server=on,wait=off`,
     '-device',
     `virtserialport,bus=virtio-serial0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
+    // The graphical console: a standard VGA card (its text mode and VESA
+    // framebuffer need no guest driver, so any kernel draws on it), whose
+    // screen QEMU serves as VNC on a unix socket in the runtime dir; the
+    // engine hands that stream to the web console's noVNC (vm-vnc.ts).
+    // `-display none` above only means no window on the host.
+    '-device',
+    'VGA,id=vga',
+    '-vnc',
+    `unix:${optionValue(paths.vncSocket)}`,
   ];
   if (input.rootDisk) {
     args.push(

@@ -11,7 +11,8 @@
 // NIC on its bridge (vm-nics.ts), and a virtio-serial channel to
 // qemu-guest-agent in the guest (qga-client.ts), through which exec, files,
 // the guest's addresses and OS (vm-state.ts), and a clean shutdown go
-// (agent-*.ts).
+// (agent-*.ts). A running VM's volume is copied (a snapshot, a copy) with
+// the guest's filesystems frozen and QEMU paused (withQuiescedStorage).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -22,6 +23,7 @@ import { readConsoleLog } from '../console-log.ts';
 import { DriverCommon } from '../driver-common.ts';
 import type {
   ConsoleStream,
+  GraphicalConsoleStream,
   DriverEnvironment,
   DriverInstance,
   ExecProcess,
@@ -33,6 +35,7 @@ import type {
   RootfsPreparation,
 } from '../driver.ts';
 import { execThroughAgent, type AgentAccess } from './agent-exec.ts';
+import { execOnPty } from './agent-pty.ts';
 import { listDirectory, pullFile, pushFile, removeFile, statFile } from './agent-files.ts';
 import { ensureRootDisk } from './root-disk.ts';
 import { createTap, recordTaps, resolveVmNics } from './vm-nics.ts';
@@ -45,6 +48,7 @@ import {
 } from './qemu-args.ts';
 import { bootFiles, qemuRoot, type VmPaths } from './qemu-paths.ts';
 import { SerialConsoles } from './vm-console.ts';
+import { attachVnc } from './vm-vnc.ts';
 import { AGENT_STATE_SYNC_MS, VmRuntime } from './vm-runtime.ts';
 import { runningVmState } from './vm-state.ts';
 
@@ -253,6 +257,39 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     await this.#runtime.qmp(instance, 'cont');
   }
 
+  /**
+   * A running VM's disk is whole only while QEMU holds still: the guest's
+   * filesystems are frozen through its agent when one answers (what the
+   * guest caches reaches the disk), then QMP `stop` drains and flushes
+   * QEMU's block layer and pauses the vCPUs; `work` runs, then `cont` and
+   * the thaw, whatever `work` did. A VM paused already (frozen by its user)
+   * stays paused; a stopped one has nothing in flight.
+   */
+  async withQuiescedStorage<T>(instance: DriverInstance, work: () => Promise<T>): Promise<T> {
+    if (this.#runtime.pid(this.paths(instance)) === 0) return work();
+    const answer = (await this.#runtime.qmp(instance, 'query-status')) as { status?: string };
+    if (answer.status !== 'running') return work();
+    const thaw = await this.#runtime.freezeGuestFilesystems(this.paths(instance));
+    // Each step runs whatever failed before it; the first failure is the one reported.
+    const failures: unknown[] = [];
+    const step = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
+    let result: T | undefined;
+    await step(async () => {
+      await this.#runtime.qmp(instance, 'stop');
+      result = await work();
+    });
+    await step(() => this.#runtime.qmp(instance, 'cont'));
+    await step(thaw);
+    if (failures.length > 0) throw failures[0];
+    return result as T;
+  }
+
   async status(instance: DriverInstance): Promise<InstanceStatus> {
     if (this.#runtime.pid(this.paths(instance)) === 0) return 'Stopped';
     return this.#statusOfQmp(instance);
@@ -282,9 +319,20 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     return runningVmState(state, instance, { paths, pid }, this.#runtime, this.env.dataDir);
   }
 
-  /** Non-interactive commands through the guest agent (agent-exec.ts); a pty is not there yet. */
+  /**
+   * Commands through the guest agent (agent-exec.ts); with a terminal, on a
+   * pty over a virtio-serial port plugged for the session (agent-pty.ts).
+   */
   async exec(instance: DriverInstance, request: ExecRequest): Promise<ExecProcess> {
-    return execThroughAgent(this.#agentOf(instance), request);
+    const agent = this.#agentOf(instance);
+    if (!request.interactive) return execThroughAgent(agent, request);
+    const { paths } = this.#requirePid(instance);
+    return execOnPty(
+      agent,
+      (command, args) => this.#runtime.qmp(instance, command, args),
+      paths.runDir,
+      { ...request, interactive: request.interactive },
+    );
   }
 
   /** The serial console (vm-console.ts). */
@@ -294,6 +342,12 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   ): Promise<ConsoleStream> {
     const { paths } = this.#requirePid(instance);
     return this.#consoles.attach(paths, instance.name);
+  }
+
+  /** The VGA screen, as QEMU's VNC server serves it (vm-vnc.ts). */
+  async graphicalConsole(instance: DriverInstance): Promise<GraphicalConsoleStream> {
+    const { paths } = this.#requirePid(instance);
+    return attachVnc(paths, instance.name);
   }
 
   /** Files go through the agent, so the VM must run (LXD's too: its agent serves them). */

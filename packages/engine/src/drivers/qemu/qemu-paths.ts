@@ -14,6 +14,8 @@ export interface VmPaths {
   consoleSocket: string;
   /** The guest agent's virtio-serial chardev. */
   qgaSocket: string;
+  /** The VGA screen's VNC server (the graphical console, vm-vnc.ts). */
+  vncSocket: string;
   pidFile: string;
   /** The tap devices the VM's last start made (vm-nics.ts). */
   tapsFile: string;
@@ -37,13 +39,14 @@ export function vmPaths(dataDir: string, project: string, instance: string): VmP
     qmpSocket: path.join(runDir, 'qmp.sock'),
     consoleSocket: path.join(runDir, 'console.sock'),
     qgaSocket: path.join(runDir, 'qga.sock'),
+    vncSocket: path.join(runDir, 'vnc.sock'),
     pidFile: path.join(runDir, 'qemu.pid'),
     tapsFile: path.join(runDir, 'taps'),
     logDir,
     consoleLog: path.join(logDir, 'console.log'),
     qemuLog: path.join(logDir, 'qemu.log'),
   };
-  for (const socket of [paths.qmpSocket, paths.consoleSocket, paths.qgaSocket]) {
+  for (const socket of [paths.qmpSocket, paths.consoleSocket, paths.qgaSocket, paths.vncSocket]) {
     if (Buffer.byteLength(socket) > SUN_PATH_MAX) {
       throw EngineError.invalid(
         'name',

@@ -9,7 +9,8 @@
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { sleep } from '../driver-common.ts';
 import type { DriverEnvironment, DriverInstance } from '../driver.ts';
-import { QgaClient, agentNotRunning } from './qga-client.ts';
+import { EngineError } from '../../errors.ts';
+import { QgaClient, QgaError, agentNotRunning } from './qga-client.ts';
 import { qemuRoot, vmPaths, type VmPaths } from './qemu-paths.ts';
 import { QmpClient } from './qmp-client.ts';
 import { deleteTap, recordedTaps } from './vm-nics.ts';
@@ -20,6 +21,9 @@ const AGENT_SYNC_MS = 5_000;
 export const AGENT_STATE_SYNC_MS = 1_500;
 /** After state found no agent, it asks again only this much later (exec and files always ask). */
 const AGENT_RETRY_MS = 10_000;
+/** How long the guest may take to write out and freeze (or thaw) its filesystems. */
+const FSFREEZE_MS = 30_000;
+const THAW_ATTEMPTS = 3;
 
 type VmRef = Pick<DriverInstance, 'project' | 'name'>;
 
@@ -191,6 +195,53 @@ export class VmRuntime {
       this.#agentMissingAt.set(paths.name, Date.now());
       return undefined;
     }
+  }
+
+  /**
+   * Asks the guest agent to freeze the guest's filesystems
+   * (guest-fsfreeze-freeze: what the guest caches is written to its disk,
+   * and writes wait), as libvirt's quiesce and Proxmox's backups do, so a
+   * copy of the disk holds what was written before it. Best effort: without
+   * an agent, or when the guest refuses, the disk is copied as QEMU has it
+   * (as after a power cut). Returns the thaw, to run once the VM runs again.
+   */
+  async freezeGuestFilesystems(paths: VmPaths): Promise<() => Promise<void>> {
+    let agent: QgaClient;
+    try {
+      agent = await this.agent(paths, AGENT_STATE_SYNC_MS);
+    } catch {
+      return async () => {};
+    }
+    try {
+      await agent.execute('guest-fsfreeze-freeze', undefined, FSFREEZE_MS);
+    } catch (error) {
+      // It answered no (already frozen by someone else, or unsupported):
+      // nothing of ours to thaw; the agent thaws what it froze before saying so.
+      if (error instanceof QgaError) return async () => {};
+      // No answer in time: it may still be freezing, so the thaw runs anyway.
+    }
+    return () => this.#thawGuestFilesystems(paths);
+  }
+
+  async #thawGuestFilesystems(paths: VmPaths): Promise<void> {
+    let last: unknown;
+    // The connection may have been dropped meanwhile (a request timed out
+    // while QEMU was paused): `agent` connects and syncs again.
+    for (let attempt = 0; attempt < THAW_ATTEMPTS; attempt++) {
+      try {
+        const agent = await this.agent(paths);
+        await agent.execute('guest-fsfreeze-thaw', undefined, FSFREEZE_MS);
+        return;
+      } catch (error) {
+        last = error;
+        if (error instanceof QgaError || this.pid(paths) === 0) break;
+      }
+    }
+    if (this.pid(paths) === 0) return;
+    throw new EngineError(
+      'INTERNAL',
+      `The guest's filesystems of ${paths.name} could not be thawed (qemu-guest-agent: ${last instanceof Error ? last.message : String(last)})`,
+    );
   }
 
   #dropAgent(paths: VmPaths): void {

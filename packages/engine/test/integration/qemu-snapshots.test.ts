@@ -1,0 +1,351 @@
+// Snapshots, restores and copies of virtual machines against a real QEMU
+// (TCG): the tiny VM (images/tiny-vm-image.ts) with its disk mounted on
+// /mnt in the guest, written through the guest agent. A running VM is
+// snapshotted and copied while paused (its guest filesystems frozen through
+// the agent), and runs on afterwards; a restore brings its disk back (a
+// running one is stopped, restored and started again); a copy, of the VM
+// or of one of its snapshots, boots on its own disk with its own MAC.
+// Boots are few (each takes seconds to a minute under TCG): every boot
+// checks several things. Every QEMU is stopped by its own pid file; no
+// timing assertions, waits poll.
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
+import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
+import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
+import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
+import { TINY_VM_BANNER, buildTinyVmImage } from '../../src/images/tiny-vm-image.ts';
+import {
+  errorOf,
+  removeHostState,
+  startTestEngine,
+  testBridgeName,
+  waitFor,
+  type TestEngine,
+} from './helpers.ts';
+
+const support = await probeQemu();
+// Kernel and agent packages are kept between runs (70 MB download otherwise).
+const CACHE = path.join(os.tmpdir(), 'berth-tiny-vm-cache');
+const project = 'default';
+const hex = randomBytes(3).toString('hex');
+/** The VM snapshotted and restored, and its copies: running (r), of a snapshot (s), stopped (c). */
+const VM = `vm${hex}`;
+const RUNNING_COPY = `vm${hex}-r`;
+const SNAPSHOT_COPY = `vm${hex}-s`;
+const STOPPED_COPY = `vm${hex}-c`;
+const ALL = [VM, RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY];
+const bridge = testBridgeName();
+const MIB = 1024 * 1024;
+/** Boots under TCG on a loaded two-core machine can take long (several at once here): waits are generous, never asserted. */
+const BOOT_WAIT_MS = 240_000;
+
+let t: TestEngine;
+let dataDir = '';
+let imageDir = '';
+
+function qemuPid(name: string): number {
+  try {
+    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
+  } catch {
+    return 0;
+  }
+}
+
+async function volumeOf(name: string): Promise<string> {
+  return (await t.engine.storage.instancePaths('default', project, name, 'virtual-machine')).dir;
+}
+
+async function snapshotDirOf(name: string, snapshot: string): Promise<string> {
+  return (
+    await t.engine.storage.snapshotPaths('default', project, name, 'virtual-machine', snapshot)
+  ).dir;
+}
+
+/** `qemu-img check` of a disk nothing has open: exit 0 is no errors and no leaked clusters. */
+function checkDisk(file: string): string {
+  return execFileSync('qemu-img', ['check', file], { encoding: 'utf8' });
+}
+
+async function waitDone(operation: Promise<{ id: string }>) {
+  return t.engine.operations.wait((await operation).id);
+}
+
+async function snapshot(name: string, snap: string): Promise<void> {
+  const done = await waitDone(t.engine.snapshots.create(project, name, { name: snap }));
+  expect(done.err).toBe('');
+  expect(done.status).toBe('Success');
+}
+
+async function restore(name: string, snap: string): Promise<void> {
+  const done = await waitDone(t.engine.snapshots.restore(project, name, snap));
+  expect(done.err).toBe('');
+  expect(done.status).toBe('Success');
+}
+
+async function copy(target: string, source: string, extra: Record<string, unknown> = {}) {
+  const { operation } = await t.engine.instances.create(project, {
+    name: target,
+    source: { type: 'copy', source, ...extra } as { type: 'copy'; source: string },
+  });
+  const done = await t.engine.operations.wait(operation.id);
+  expect(done.err).toBe('');
+  expect(done.status).toBe('Success');
+  return t.engine.instances.get(project, target);
+}
+
+async function start(name: string): Promise<void> {
+  await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
+}
+
+/** Polls until the VM has booted and its guest agent answers an exec. */
+async function agentReady(name: string): Promise<void> {
+  await waitFor(
+    `the banner of ${name}`,
+    () => t.engine.instances.consoleLog(project, name),
+    (log) => log.includes(TINY_VM_BANNER),
+    BOOT_WAIT_MS,
+  );
+  await waitFor(
+    `the guest agent of ${name}`,
+    () =>
+      t.engine.instances
+        .exec(project, name, { command: ['true'] })
+        .then((r) => r.exitCode)
+        .catch((error: Error) => error.message),
+    (code) => code === 0,
+    BOOT_WAIT_MS,
+  );
+}
+
+/** What the guest has written on its disk (/mnt), besides the image's own entries. */
+async function diskFiles(name: string): Promise<string[]> {
+  const out = await t.engine.instances.exec(project, name, { command: ['ls', '/mnt'] });
+  expect(out.exitCode).toBe(0);
+  return out.stdout
+    .split('\n')
+    .filter((f) => f !== '' && f !== 'lost+found' && f !== 'berth-disk')
+    .sort();
+}
+
+/** Writes a file on the guest's disk through the agent; returns once the guest has it. */
+async function writeOnDisk(name: string, file: string): Promise<void> {
+  await t.engine.instances.filePush(project, name, `/mnt/${file}`, {
+    content: Buffer.from(`${file}\n`),
+  });
+}
+
+async function hwaddrSeenByGuest(name: string): Promise<string | undefined> {
+  const state = await t.engine.instances.state(project, name);
+  return state.network?.eth0?.hwaddr;
+}
+
+describe('snapshots, restores and copies of VMs (real QEMU)', () => {
+  beforeAll(async () => {
+    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
+    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-qsnap-'));
+    imageDir = mkdtempSync(path.join(os.tmpdir(), 'berth-tiny-vm-'));
+    await buildTinyVmImage({ cacheDir: CACHE, outDir: imageDir, disk: { sizeBytes: 32 * MIB } });
+    t = await startTestEngine(dataDir, { network: bridge });
+    await t.engine.instances.createAndWait(project, {
+      name: VM,
+      type: 'virtual-machine',
+      source: { type: 'none' },
+      config: { 'limits.memory': '256MiB', 'limits.cpu': '1' },
+      devices: { root: { type: 'disk', path: '/', pool: 'default', size: '64MiB' } },
+    });
+    // What unpacking a VM image into the volume will do.
+    const { view } = await t.engine.instances.resolve(project, VM);
+    cpSync(path.join(imageDir, 'boot'), path.join(view.paths.rootfs, 'boot'), { recursive: true });
+    copyFileSync(path.join(imageDir, IMAGE_DISK), path.join(view.paths.rootfs, IMAGE_DISK));
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const name of ALL) {
+      const pid = qemuPid(name);
+      if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    if (t) await removeHostState(t.engine, bridge);
+    await t?.cleanup();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(imageDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('snapshots and copies a running VM paused, whole, and running on afterwards; resumes it when the copy fails', async () => {
+    await start(VM);
+    await agentReady(VM);
+    await writeOnDisk(VM, 'before');
+
+    // LXD allows a running VM's snapshot without its memory; with it, a clear refusal.
+    expect(
+      await errorOf(t.engine.snapshots.create(project, VM, { name: 'mem', stateful: true })),
+    ).toMatchObject({ code: 'NOT_IMPLEMENTED', field: 'stateful' });
+
+    await snapshot(VM, 'snap0');
+    // Resumed, its filesystems thawed: the guest writes on its disk again.
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    await writeOnDisk(VM, 'after');
+    expect(await diskFiles(VM)).toEqual(['after', 'before']);
+    // The snapshot's overlay is a whole qcow2 on the image's disk, by the same relative name.
+    const snap0 = await snapshotDirOf(VM, 'snap0');
+    expect(checkDisk(path.join(snap0, ROOT_DISK))).toMatch(/No errors were found/);
+    expect(existsSync(path.join(snap0, 'rootfs', IMAGE_DISK))).toBe(true);
+
+    // A copy of the running VM (LXD's rule for containers too: allowed, the source held still).
+    const source = await t.engine.instances.get(project, VM);
+    const copied = await copy(RUNNING_COPY, VM, { instance_only: true });
+    expect(copied).toMatchObject({ status: 'Stopped', type: 'virtual-machine' });
+    expect(copied.config['volatile.eth0.hwaddr']).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    expect(copied.config['volatile.eth0.hwaddr']).not.toBe(source.config['volatile.eth0.hwaddr']);
+    expect(copied.config['volatile.uuid']).not.toBe(source.config['volatile.uuid']);
+    expect(checkDisk(path.join(await volumeOf(RUNNING_COPY), ROOT_DISK))).toMatch(
+      /No errors were found/,
+    );
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    expect(await diskFiles(VM)).toEqual(['after', 'before']);
+
+    // The copy fails while the VM is paused (a stray folder holds the snapshot's name): it runs on.
+    const clash = await snapshotDirOf(VM, 'clash');
+    mkdirSync(clash);
+    try {
+      const failed = await waitDone(t.engine.snapshots.create(project, VM, { name: 'clash' }));
+      expect(failed.status).toBe('Failure');
+      expect(failed.err).toContain('already exists');
+    } finally {
+      rmSync(clash, { recursive: true });
+    }
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    await writeOnDisk(VM, 'still-writable');
+    await t.engine.instances.fileRemove(project, VM, '/mnt/still-writable');
+
+    // A VM its user paused stays paused through a snapshot.
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'freeze' });
+    await snapshot(VM, 'paused');
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Frozen');
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'unfreeze' });
+    expect((await t.engine.snapshots.list(project, VM)).map((s) => s.name)).toEqual([
+      'snap0',
+      'paused',
+    ]);
+  }, 600_000);
+
+  it('restores a running VM: stopped, its disk as at the snapshot, started again', async () => {
+    const pid = qemuPid(VM);
+    await restore(VM, 'snap0');
+    expect(alive(pid)).toBe(false);
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    await agentReady(VM);
+    // Written before the snapshot: there; after it: gone.
+    expect(await diskFiles(VM)).toEqual(['before']);
+    expect(
+      (await t.engine.instances.exec(project, VM, { command: ['cat', '/mnt/before'] })).stdout,
+    ).toBe('before\n');
+  }, 600_000);
+
+  it('snapshots a stopped VM, restores it stopped, renames and deletes snapshots; copies of it and of a snapshot boot on their own disks', async () => {
+    await writeOnDisk(VM, 'second');
+    // Cleanly, through the agent: the guest writes out its disk before it goes.
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'stop', timeout: 60 });
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Stopped');
+    await snapshot(VM, 'snap1');
+    await t.engine.snapshots.rename(project, VM, 'snap1', 'kept');
+    expect(existsSync(await snapshotDirOf(VM, 'snap1'))).toBe(false);
+    expect(checkDisk(path.join(await snapshotDirOf(VM, 'kept'), ROOT_DISK))).toMatch(
+      /No errors were found/,
+    );
+
+    // Stopped, restored to snap0: `second` is gone again; it stays stopped.
+    await restore(VM, 'snap0');
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Stopped');
+
+    const source = await t.engine.instances.get(project, VM);
+    const fromSnapshot = await copy(SNAPSHOT_COPY, `${VM}/kept`);
+    const stoppedCopy = await copy(STOPPED_COPY, VM);
+    for (const copied of [fromSnapshot, stoppedCopy]) {
+      expect(copied.config['volatile.eth0.hwaddr']).not.toBe(source.config['volatile.eth0.hwaddr']);
+    }
+    expect(fromSnapshot.config['volatile.eth0.hwaddr']).not.toBe(
+      stoppedCopy.config['volatile.eth0.hwaddr'],
+    );
+    expect(await t.engine.snapshots.list(project, SNAPSHOT_COPY)).toEqual([]);
+    // A copy takes its source's snapshots along.
+    expect((await t.engine.snapshots.list(project, STOPPED_COPY)).map((s) => s.name)).toEqual([
+      'snap0',
+      'paused',
+      'kept',
+    ]);
+    // All four boot at once.
+    for (const name of [VM, RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY]) await start(name);
+    for (const name of [VM, RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY]) await agentReady(name);
+
+    expect(await diskFiles(VM)).toEqual(['before']);
+    expect(await diskFiles(STOPPED_COPY)).toEqual(['before']);
+    expect(await diskFiles(SNAPSHOT_COPY)).toEqual(['before', 'second']);
+    expect(await diskFiles(RUNNING_COPY)).toEqual(['after', 'before']);
+
+    // What one writes, the others do not see.
+    await writeOnDisk(STOPPED_COPY, 'copy-only');
+    await writeOnDisk(SNAPSHOT_COPY, 'snapshot-copy-only');
+    expect(await diskFiles(STOPPED_COPY)).toEqual(['before', 'copy-only']);
+    expect(await diskFiles(SNAPSHOT_COPY)).toEqual(['before', 'second', 'snapshot-copy-only']);
+    expect(await diskFiles(VM)).toEqual(['before']);
+
+    // Each runs with its own MAC, the one in its config.
+    const macs = await Promise.all(
+      [VM, RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY].map(async (name) => {
+        const seen = await waitFor(
+          `the guest's MAC of ${name}`,
+          () => hwaddrSeenByGuest(name),
+          (mac) => mac !== undefined,
+          BOOT_WAIT_MS,
+        );
+        expect(seen).toBe(
+          (await t.engine.instances.get(project, name)).config['volatile.eth0.hwaddr'],
+        );
+        return seen;
+      }),
+    );
+    expect(new Set(macs).size).toBe(4);
+
+    // Snapshots of a running VM rename and go: nothing of them is in its runtime.
+    await t.engine.snapshots.rename(project, VM, 'kept', 'kept2');
+    await t.engine.snapshots.delete(project, VM, 'snap0');
+    await t.engine.snapshots.delete(project, VM, 'paused');
+    expect((await t.engine.snapshots.list(project, VM)).map((s) => s.name)).toEqual(['kept2']);
+    expect(existsSync(await snapshotDirOf(VM, 'snap0'))).toBe(false);
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    expect(await diskFiles(VM)).toEqual(['before']);
+    // The copy's snapshots are its own.
+    expect((await t.engine.snapshots.list(project, STOPPED_COPY)).map((s) => s.name)).toEqual([
+      'snap0',
+      'paused',
+      'kept',
+    ]);
+  }, 900_000);
+
+  it('deletes the VMs with their snapshots and runtime, stopping them first', async () => {
+    const pids = ALL.map(qemuPid);
+    for (const name of ALL) await t.engine.instances.delete(project, name, { force: true });
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const name of ALL) {
+      const paths = vmPaths(dataDir, project, name);
+      expect(existsSync(paths.runDir)).toBe(false);
+      expect(existsSync(await volumeOf(name))).toBe(false);
+      expect(existsSync(path.dirname(await snapshotDirOf(name, 'x')))).toBe(false);
+    }
+    expect(await t.engine.storage.listVolumes('default')).toEqual([]);
+  }, 120_000);
+});
