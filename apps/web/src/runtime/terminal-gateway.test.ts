@@ -13,6 +13,16 @@ describe('terminal requests', () => {
     });
   });
 
+  it('takes a VM’s graphical console, which needs no size', () => {
+    expect(TerminalOpen.parse({ kind: 'vga', instance: 'v1' })).toEqual({
+      kind: 'vga',
+      project: 'default',
+      instance: 'v1',
+      cols: 80,
+      rows: 24,
+    });
+  });
+
   it('refuses unknown kinds, empty commands and absurd sizes', () => {
     const base = { kind: 'exec', instance: 'c1', cols: 80, rows: 24 };
     expect(TerminalOpen.safeParse({ ...base, kind: 'shell' }).success).toBe(false);
@@ -90,6 +100,18 @@ describe('terminal audit entries', () => {
       objectName: 'c1',
       result: 'failure: Your role in project "p1" does not allow console',
       detail: '{"via":"token #7"}',
+    });
+  });
+
+  it('records a graphical console as terminal.vga, without a command', () => {
+    expect(
+      terminalAuditEntry(otto, { kind: 'vga', instance: 'v1', command: ['ignored'] }, {}),
+    ).toMatchObject({
+      action: 'terminal.vga',
+      project: 'default',
+      objectName: 'v1',
+      result: 'success',
+      detail: null,
     });
   });
 

@@ -1,13 +1,18 @@
 // socket.io namespace `/terminals`: one pty per socket, piped both ways.
 //
 //   handshake   session cookie (as /events) or `auth: { token }` (an API token)
-//   → open      { kind: 'console' | 'exec', project, instance, command?, cols, rows }
+//   → open      { kind: 'console' | 'exec' | 'vga', project, instance, command?, cols?, rows? }
 //   ← ready     the pty is attached; input is accepted from now on
 //   ↔ data      pty bytes (binary frames out; strings or binary in)
 //   → resize    { cols, rows }
 //   → signal    { signal } (exec only)
 //   ← exit      { code } (null for a console), then the server disconnects
 //   ← error     { code, message }: one mapped message, then the server disconnects
+//
+// `vga` is a VM's graphical console: the same socket carries the RFB (VNC)
+// bytes of its VGA screen instead of a pty's, for noVNC in the browser. It
+// is a console to the policy (the `console` action, as LXD's `console` of
+// type `vga`), and is audited as `terminal.vga`; a size means nothing to it.
 //
 // Latency: nothing is buffered or coalesced here; each chunk the pty gives is
 // emitted at once, uncompressed (`compress(false)`; the engine.io server also
@@ -32,7 +37,7 @@ import { ProjectName } from '@berth/engine/schemas';
 import type { BerthServices } from '../server/berth.ts';
 import { connectionPrincipal } from '../server/live-connections.ts';
 import { codedErrorOf, errorCodes, type ErrorCode } from '../server/error-codes.ts';
-import { authorize } from '../server/policy.ts';
+import { authorize, type ProjectAction } from '../server/policy.ts';
 import { authenticateRequest, type RequestUser } from '../server/request-auth.ts';
 import { handshakeRefusal } from './handshake-refusal.ts';
 
@@ -44,14 +49,23 @@ const Size = {
 };
 
 export const TerminalOpen = z.object({
-  kind: z.enum(['console', 'exec']),
+  kind: z.enum(['console', 'exec', 'vga']),
   project: ProjectName.default('default'),
   instance: z.string().min(1).max(253),
   command: z.array(z.string()).min(1).max(1000).optional(),
-  ...Size,
+  // A terminal without a size gets LXD's 80×24.
+  cols: Size.cols.default(80),
+  rows: Size.rows.default(24),
 });
 export type TerminalOpen = z.input<typeof TerminalOpen>;
 type TerminalRequest = z.output<typeof TerminalOpen>;
+
+/** What the policy is asked for each kind: the graphical console is a console. */
+const terminalAction = {
+  console: 'console',
+  exec: 'exec',
+  vga: 'console',
+} as const satisfies Record<TerminalRequest['kind'], ProjectAction>;
 
 const Resize = z.object(Size);
 const SignalRequest = z.object({
@@ -126,7 +140,7 @@ export function terminalAuditEntry(
   const kind = field(shape.kind, fields.kind);
   const command = outcome.command ?? field(shape.command, fields.command);
   const detail: Record<string, unknown> = {};
-  if (kind !== 'console' && command) detail.command = command;
+  if (kind === 'exec' && command) detail.command = command;
   if (actor.via === 'token') detail.via = `token #${actor.tokenId ?? '?'}`;
   const json = JSON.stringify(detail);
   return {
@@ -203,6 +217,19 @@ async function openConsole(berth: BerthServices, req: TerminalRequest): Promise<
     output: stream.output,
     input: stream.input,
     resize: (cols, rows) => stream.resize(cols, rows),
+    signal: () => {},
+    ended: streamEnded(stream.output).then(() => null),
+    close: () => stream.close(),
+  };
+}
+
+/** A VM's VGA screen: VNC bytes where a pty's would be; it has no size and no signals. */
+async function openGraphicalConsole(berth: BerthServices, req: TerminalRequest): Promise<Pty> {
+  const stream = await berth.engine.instances.graphicalConsole(req.project, req.instance);
+  return {
+    output: stream.output,
+    input: stream.input,
+    resize: () => {},
     signal: () => {},
     ended: streamEnded(stream.output).then(() => null),
     close: () => stream.close(),
@@ -296,10 +323,12 @@ function serve(berth: BerthServices, socket: Socket): void {
     try {
       const req = TerminalOpen.parse(raw);
       // The roles and credentials as they are now, not as they were at the handshake.
-      authorize(await currentUser(berth, socket), req.kind, req.project);
+      authorize(await currentUser(berth, socket), terminalAction[req.kind], req.project);
       if (req.kind === 'exec') {
         command = req.command ?? (await defaultShell(berth, req.project, req.instance));
         opened = await openExec(berth, req, command);
+      } else if (req.kind === 'vga') {
+        opened = await openGraphicalConsole(berth, req);
       } else {
         opened = await openConsole(berth, req);
       }

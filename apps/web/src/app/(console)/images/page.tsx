@@ -1,4 +1,8 @@
 'use client';
+// The project's images, and the built-in ones to build: busybox as a
+// container image, and as a virtual machine image (a Debian kernel booted
+// directly, a busybox root disk and the guest agent). A build is an
+// operation: its progress shows in the queue, and the list refreshes when it ends.
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import {
@@ -9,6 +13,7 @@ import {
   inputClass,
   tableClass,
 } from '~/components/ui.tsx';
+import { OperationQueue, useOperationQueue } from '~/components/operation-queue.tsx';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 import { useProject } from '../../providers.tsx';
 
@@ -16,27 +21,64 @@ export default function ImagesPage() {
   const trpc = useTRPC();
   const { project } = useProject();
   const images = useQuery(trpc.images.list.queryOptions({ project }));
-  const build = useMutation(trpc.images.buildBusybox.mutationOptions());
+  const queue = useOperationQueue();
+  const build = useMutation(
+    trpc.images.buildBusybox.mutationOptions({
+      onSuccess: (op) => queue.track(op, 'Building busybox image'),
+    }),
+  );
+  const buildVm = useMutation(
+    trpc.images.buildBusyboxVm.mutationOptions({
+      onSuccess: (op) => queue.track(op, 'Building busybox VM image'),
+    }),
+  );
   const [alias, setAlias] = useState('busybox');
+  const [vmAlias, setVmAlias] = useState('busybox-vm');
 
   function submit(event: FormEvent) {
     event.preventDefault();
     build.mutate({ project, ...(alias ? { alias } : {}) });
   }
 
+  function submitVm(event: FormEvent) {
+    event.preventDefault();
+    buildVm.mutate({ project, ...(vmAlias ? { alias: vmAlias } : {}) });
+  }
+
   return (
     <>
       <PageHeader title="Images" />
-      <form onSubmit={submit} className="mb-4 flex flex-wrap items-end gap-2">
-        <label className="space-y-1 text-sm">
-          <span>Alias</span>
-          <input value={alias} onChange={(e) => setAlias(e.target.value)} className={inputClass} />
-        </label>
-        <Button type="submit" variant="primary" disabled={build.isPending}>
-          Build busybox image
-        </Button>
-      </form>
+      <div className="mb-4 flex flex-wrap items-end gap-6">
+        <form onSubmit={submit} className="flex flex-wrap items-end gap-2">
+          <label className="space-y-1 text-sm">
+            <span>Container image alias</span>
+            <input
+              value={alias}
+              onChange={(e) => setAlias(e.target.value)}
+              className={inputClass}
+            />
+          </label>
+          <Button type="submit" variant="primary" disabled={build.isPending}>
+            Build busybox image
+          </Button>
+        </form>
+        <form onSubmit={submitVm} className="flex flex-wrap items-end gap-2">
+          <label className="space-y-1 text-sm">
+            <span>VM image alias</span>
+            <input
+              value={vmAlias}
+              onChange={(e) => setVmAlias(e.target.value)}
+              className={inputClass}
+            />
+          </label>
+          <Button type="submit" variant="primary" disabled={buildVm.isPending}>
+            Build busybox VM image
+          </Button>
+        </form>
+      </div>
       <ErrorBanner message={build.error ? describeError(build.error).message : null} />
+      <ErrorBanner message={buildVm.error ? describeError(buildVm.error).message : null} />
+      <OperationQueue project={project} operations={queue.operations} onDismiss={queue.dismiss} />
       <table className={tableClass} aria-label="Images">
         <thead>
           <tr>

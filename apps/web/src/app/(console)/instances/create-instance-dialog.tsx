@@ -1,6 +1,6 @@
 'use client';
 import { useMutation, useQuery } from '@tanstack/react-query';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { InstancesPost } from '@berth/engine/schemas';
 import { nameProblem } from '@berth/engine/validation';
 import { Button, ErrorBanner, inputClass, useModalDialog } from '~/components/ui.tsx';
@@ -11,7 +11,9 @@ interface FieldErrors {
 }
 
 /**
- * Create an instance: image, name, type, profiles. The shape and the name
+ * Create an instance: image, name, type, profiles. Only images of the chosen
+ * type are offered (a VM cannot boot a container's image, nor the other way
+ * round); the first one is picked until the user picks. The shape and the name
  * rules are checked as you type with the engine's own schema and validator;
  * what only the server can judge (a taken name, limits, restrictions) comes
  * back under its field.
@@ -30,7 +32,8 @@ export function CreateInstanceDialog({
   const aliases = useQuery({ ...trpc.images.aliases.queryOptions({ project }), enabled: open });
   const profiles = useQuery({ ...trpc.profiles.list.queryOptions({ project }), enabled: open });
   const [name, setName] = useState('');
-  const [image, setImage] = useState('');
+  /** The alias picked; null: none picked yet (the first of the type), '' an empty instance. */
+  const [picked, setPicked] = useState<string | null>(null);
   const [type, setType] = useState<'container' | 'virtual-machine'>('container');
   const [chosen, setChosen] = useState<string[]>(['default']);
   const [serverErrors, setServerErrors] = useState<{ message: string; fields: FieldErrors } | null>(
@@ -55,9 +58,11 @@ export function CreateInstanceDialog({
     }),
   );
 
-  useEffect(() => {
-    if (!image && aliases.data?.length) setImage(aliases.data[0]!.name);
-  }, [aliases.data, image]);
+  const images = aliases.data?.filter((a) => a.type === type) ?? [];
+  const image =
+    picked !== null && (picked === '' || images.some((a) => a.name === picked))
+      ? picked
+      : (images[0]?.name ?? '');
 
   const request = {
     ...(name ? { name } : {}),
@@ -99,16 +104,22 @@ export function CreateInstanceDialog({
           <select
             name="image"
             value={image}
-            onChange={(e) => setImage(e.target.value)}
+            onChange={(e) => setPicked(e.target.value)}
             className={inputClass}
           >
             <option value="">(none: an empty instance)</option>
-            {aliases.data?.map((a) => (
+            {images.map((a) => (
               <option key={a.name} value={a.name}>
                 {a.name}
               </option>
             ))}
           </select>
+          {aliases.data && images.length === 0 && (
+            <span className="text-slate-500">
+              No {type === 'virtual-machine' ? 'virtual machine' : 'container'} images in this
+              project yet: build one on the Images page.
+            </span>
+          )}
           {fieldOf('source') && <span className="text-red-600">{fieldOf('source')}</span>}
         </label>
         <label className="block space-y-1 text-sm">
@@ -141,7 +152,11 @@ export function CreateInstanceDialog({
                   name="type"
                   value={t}
                   checked={type === t}
-                  onChange={() => setType(t)}
+                  onChange={() => {
+                    setType(t);
+                    setPicked(null);
+                    setServerErrors(null);
+                  }}
                 />{' '}
                 {t}
               </label>

@@ -13,6 +13,15 @@ export const imagesRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.engine.images.buildBusybox(input.project, input.alias ? { alias: input.alias } : {}),
     ),
+  /**
+   * The built-in busybox VM image: a Debian kernel booted directly, a
+   * busybox root disk and the guest agent; returns its operation.
+   */
+  buildBusyboxVm: projectProcedure('config')
+    .input(z.object({ alias: ImageAliasName.optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.engine.images.buildBusyboxVm(input.project, input.alias ? { alias: input.alias } : {}),
+    ),
   delete: projectProcedure('delete')
     .input(z.object({ fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/) }))
     .mutation(({ ctx, input }) => ctx.engine.images.delete(input.project, input.fingerprint)),

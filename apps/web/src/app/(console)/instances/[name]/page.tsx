@@ -40,7 +40,9 @@ const tabs: { id: string; label: string; render(project: string, i: Instance): R
   {
     id: 'terminals',
     label: 'Terminals',
-    render: (p, i) => <InstanceTerminals project={p} name={i.name} status={i.status} />,
+    render: (p, i) => (
+      <InstanceTerminals project={p} name={i.name} status={i.status} type={i.type} />
+    ),
   },
   { id: 'logs', label: 'Logs', render: (p, i) => <LogsTab project={p} instance={i} /> },
   {

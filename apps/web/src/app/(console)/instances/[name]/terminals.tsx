@@ -1,11 +1,13 @@
 'use client';
-// The instance's terminals: an exec shell and the console (tty 0); the
+// The instance's terminals: an exec shell and the console (tty 0), and for a
+// virtual machine its graphical console (the VGA screen, over VNC); the
 // console log is the Logs tab. A terminal connects when its tab is first opened and stays
 // connected while other tabs are shown; "Disconnect" ends its pty.
 import dynamic from 'next/dynamic';
 import { useState, type FormEvent, type KeyboardEvent } from 'react';
 import { Button, inputClass } from '~/components/ui.tsx';
 import type { TerminalKind, TerminalState } from '~/components/terminal.tsx';
+import type { VgaState } from '~/components/vga-console.tsx';
 
 // xterm.js needs the DOM: never rendered on the server.
 const Terminal = dynamic(() => import('~/components/terminal.tsx'), {
@@ -13,11 +15,25 @@ const Terminal = dynamic(() => import('~/components/terminal.tsx'), {
   loading: () => <p className="text-sm text-slate-500">Loading terminal…</p>,
 });
 
-type Tab = TerminalKind;
+// noVNC needs the DOM too.
+const VgaConsole = dynamic(() => import('~/components/vga-console.tsx'), {
+  ssr: false,
+  loading: () => <p className="text-sm text-slate-500">Loading graphical console…</p>,
+});
+
+type Tab = TerminalKind | 'vga';
 const tabs: { id: Tab; label: string }[] = [
   { id: 'exec', label: 'Exec' },
   { id: 'console', label: 'Console' },
+  { id: 'vga', label: 'Graphical console' },
 ];
+
+/** Why a tab cannot open for this instance, or null. */
+function unavailable(tab: Tab, type: string): string | null {
+  return tab === 'vga' && type !== 'virtual-machine'
+    ? 'Only virtual machines have a graphical console'
+    : null;
+}
 
 /** One terminal with its own connect / disconnect; `session` remounts it (a new pty). */
 function TerminalPanel({
@@ -53,6 +69,30 @@ function TerminalPanel({
           {...(command ? { command } : {})}
           onStateChange={setState}
         />
+      ) : (
+        <p className="text-sm text-slate-500">Disconnected.</p>
+      )}
+    </div>
+  );
+}
+
+/** The VM's screen with its own connect / disconnect, as a terminal's. */
+function VgaPanel({ project, instance }: { project: string; instance: string }) {
+  const [session, setSession] = useState(1);
+  const [state, setState] = useState<VgaState>('connecting');
+  const live = session > 0;
+  const ended = !live || state === 'ended' || state === 'error';
+  return (
+    <div className="flex flex-col gap-2">
+      <div className="flex gap-2">
+        {ended ? (
+          <Button onClick={() => setSession((s) => Math.abs(s) + 1)}>Reconnect</Button>
+        ) : (
+          <Button onClick={() => setSession((s) => -Math.abs(s))}>Disconnect</Button>
+        )}
+      </div>
+      {live ? (
+        <VgaConsole key={session} project={project} instance={instance} onStateChange={setState} />
       ) : (
         <p className="text-sm text-slate-500">Disconnected.</p>
       )}
@@ -100,23 +140,29 @@ export function InstanceTerminals({
   project,
   name,
   status,
+  type,
 }: {
   project: string;
   name: string;
   status: string;
+  /** `container` or `virtual-machine`: only a VM has a graphical console. */
+  type: string;
 }) {
   const [tab, setTab] = useState<Tab | null>(null);
   // Tabs once opened stay mounted (hidden), so switching does not end a shell.
   const [opened, setOpened] = useState<ReadonlySet<Tab>>(new Set());
   const running = status === 'Running';
   const select = (next: Tab) => {
+    if (unavailable(next, type)) return;
     setTab(next);
     setOpened((s) => (s.has(next) ? s : new Set([...s, next])));
   };
   const onKey = (event: KeyboardEvent<HTMLButtonElement>, index: number) => {
     const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
     if (!step) return;
-    const next = tabs[(index + step + tabs.length) % tabs.length]!;
+    const open = tabs.filter((t) => !unavailable(t.id, type));
+    const at = open.findIndex((t) => t.id === tabs[index]!.id);
+    const next = open[(at + step + open.length) % open.length]!;
     select(next.id);
     document.getElementById(`terminal-tab-${next.id}`)?.focus();
   };
@@ -140,9 +186,11 @@ export function InstanceTerminals({
             aria-selected={tab === t.id}
             aria-controls={`terminal-panel-${t.id}`}
             tabIndex={tab === t.id || (tab === null && index === 0) ? 0 : -1}
+            disabled={unavailable(t.id, type) !== null}
+            title={unavailable(t.id, type) ?? undefined}
             onClick={() => select(t.id)}
             onKeyDown={(e) => onKey(e, index)}
-            className={`-mb-px border-b-2 px-3 py-1.5 text-sm ${
+            className={`-mb-px border-b-2 px-3 py-1.5 text-sm disabled:cursor-not-allowed disabled:opacity-50 ${
               tab === t.id
                 ? 'border-sky-600 font-medium text-sky-700 dark:text-sky-400'
                 : 'border-transparent text-slate-600 hover:text-slate-900 dark:text-slate-400 dark:hover:text-slate-100'
@@ -156,6 +204,9 @@ export function InstanceTerminals({
         <p className="text-sm text-slate-500">
           Exec runs a shell (or a command) in the instance; Console attaches to its console (tty 0),
           whose past output is in the Logs tab.
+          {type === 'virtual-machine'
+            ? ' Graphical console shows the VM’s screen.'
+            : ' A container has no graphical console: only virtual machines have a screen.'}
         </p>
       )}
       {tabs.map((t) =>
@@ -173,6 +224,8 @@ export function InstanceTerminals({
               </p>
             ) : t.id === 'exec' ? (
               <ExecPanel project={project} instance={name} />
+            ) : t.id === 'vga' ? (
+              <VgaPanel project={project} instance={name} />
             ) : (
               <TerminalPanel kind="console" project={project} instance={name} />
             )}
