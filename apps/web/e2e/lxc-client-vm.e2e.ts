@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTinyVmImage } from '../../../packages/engine/src/images/tiny-vm-image.ts';
-import { lxcCli, type LxcCli } from './helpers/lxc-cli.ts';
+import * as pty from 'node-pty';
+import { LXC, lxcCli, type LxcCli } from './helpers/lxc-cli.ts';
 import { BUILD_CACHE_DIR, startServer, type RunningServer } from './helpers/server.ts';
 
 const suffix = randomBytes(3).toString('hex');
@@ -110,6 +111,32 @@ describe('virtual machines through the lxc client', () => {
     expect(upper).toMatchObject({ status: 0, stdout: 'THROUGH THE AGENT\n' });
     expect(await lxc.ok(['exec', VM, '--', 'uname', '-r'])).toMatch(/^6\.1\.\d+-\d+-amd64\n$/);
     expect(await lxc.csv(['list', VM, '-c', 'nst'])).toEqual([[VM, 'RUNNING', 'VIRTUAL-MACHINE']]);
+  });
+
+  it('gives `lxc exec v1 -- sh` a terminal in the guest that follows resizes', async () => {
+    const term = pty.spawn(LXC, ['exec', VM, '--', 'sh'], { cols: 80, rows: 24, env: lxc.env });
+    let screen = '';
+    term.onData((d) => (screen += d));
+    const exited = new Promise<number>((resolve) =>
+      term.onExit(({ exitCode }) => resolve(exitCode)),
+    );
+    const until = async (what: string, seen: () => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (!seen()) {
+        if (Date.now() > deadline) throw new Error(`no ${what}; screen: ${JSON.stringify(screen)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await until('prompt', () => screen.includes('#'));
+    term.write('tty; stty size\r');
+    await until('the size', () => /\/dev\/pts\/\d+\r\n24 80/.test(screen));
+    term.resize(120, 40);
+    await until('the new size', () => {
+      term.write('stty size\r');
+      return screen.includes('40 120');
+    });
+    term.write('exit 5\r');
+    expect(await exited).toBe(5);
   });
 
   it('pushes and pulls files, and deletes them', async () => {

@@ -25,6 +25,8 @@ export interface LxcCli {
   ok(args: string[], options?: { input?: string | Buffer }): Promise<string>;
   /** `lxc ... --format csv` as rows of columns. */
   csv(args: string[]): Promise<string[][]>;
+  /** The client's environment (LXD_DIR, LXD_CONF, HOME), for spawning it on a terminal. */
+  readonly env: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export async function lxcCli(dataDir: string): Promise<LxcCli> {
   return {
     run,
     ok,
+    env: env as Record<string, string>,
     async csv(args) {
       const out = await ok([...args, '--format', 'csv']);
       return out
