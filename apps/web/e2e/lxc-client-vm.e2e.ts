@@ -111,6 +111,17 @@ describe('virtual machines through the lxc client', () => {
     expect(upper).toMatchObject({ status: 0, stdout: 'THROUGH THE AGENT\n' });
     expect(await lxc.ok(['exec', VM, '--', 'uname', '-r'])).toMatch(/^6\.1\.\d+-\d+-amd64\n$/);
     expect(await lxc.csv(['list', VM, '-c', 'nst'])).toEqual([[VM, 'RUNNING', 'VIRTUAL-MACHINE']]);
+    // LXD's VGA console here is SPICE for remote-viewer; Berth says where its VNC screen is.
+    const vga = await lxc.run([
+      'query',
+      '-X',
+      'POST',
+      `/1.0/instances/${VM}/console`,
+      '--data',
+      '{"type":"vga"}',
+    ]);
+    expect(vga.status).not.toBe(0);
+    expect(vga.stderr).toContain('served as VNC to the web console');
   });
 
   it('gives `lxc exec v1 -- sh` a terminal in the guest that follows resizes', async () => {

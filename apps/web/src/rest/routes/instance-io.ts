@@ -1,6 +1,6 @@
 // Inside an instance: exec (record-output), files, console log, exec logs.
 import { createReadStream } from 'node:fs';
-import { apiUrl, type Operation } from '@berth/engine';
+import { apiUrl, EngineError, type Operation } from '@berth/engine';
 import { ExecPost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import type { RestContext } from '../context.ts';
@@ -262,8 +262,17 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
       const name = p.name!;
       const project = ctx.project;
       const body = await ctx.body(ConsolePost);
-      if (body.type === 'vga')
-        throw RestError.badRequest('VGA consoles are only available for virtual machines');
+      if (body.type === 'vga') {
+        const { type } = await ctx.engine.instances.get(project, name);
+        if (type !== 'virtual-machine')
+          throw RestError.badRequest('VGA consoles are only available for virtual machines');
+        // LXD speaks SPICE here, for remote-viewer; Berth's screen is VNC, in the web console.
+        throw new EngineError(
+          'NOT_IMPLEMENTED',
+          "A VM's VGA console is served as VNC to the web console (Graphical console tab), not as LXD's SPICE over this API",
+          { field: 'type' },
+        );
+      }
       await ctx.engine.instances.requireRunning(project, name);
       const size =
         body.width > 0 && body.height > 0
