@@ -5,17 +5,15 @@
 // statuses, files, events.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultDatabaseUrl, openDatabase, type Database } from '@berth/db';
 import * as pty from 'node-pty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { LXC, lxcCli, type LxcCli } from './helpers/lxc-cli.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
 
-const LXC = '/usr/bin/lxc';
 /** Names no user's instance has (the server is this test's own, but say so anyway). */
 const suffix = randomBytes(3).toString('hex');
 const NAME = `lxc-e2e-${suffix}`;
@@ -26,38 +24,14 @@ const COPY_SNAP = `lxc-e2e-${suffix}-copy-snap`;
 let server: RunningServer;
 let db: Database;
 let token: string;
-let home: string;
+let cli: LxcCli;
 let env: NodeJS.ProcessEnv;
+/** The client's throwaway HOME, removed with it: scratch files go there. */
+let home: string;
 const children = new Set<ChildProcess>();
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 /** Runs `lxc args...` against Berth's unix socket; resolves when it exits. */
-function lxc(args: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}) {
-  return new Promise<Run>((resolve, reject) => {
-    const started = Date.now();
-    const child = spawn(LXC, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ status, stdout, stderr, ms: Date.now() - started });
-    });
-    child.stdin!.on('error', () => {});
-    child.stdin!.end(options.input ?? '');
-  });
-}
+const lxc: LxcCli['run'] = (args, options) => cli.run(args, options);
 
 /** `lxc ...` that must succeed; returns its stdout. */
 async function ok(args: string[], options: { input?: string | Buffer } = {}): Promise<string> {
@@ -98,16 +72,11 @@ async function rest(method: string, url: string, body?: unknown) {
 }
 
 beforeAll(async () => {
-  // setup.sh installs lxd-client: without its `lxc` this proof cannot run, which is a failure.
-  if (!existsSync(LXC))
-    throw new Error(`${LXC} is missing: install lxd-client (scripts/setup.sh does)`);
   server = await startServer();
-  home = await mkdtemp(path.join(os.tmpdir(), 'berth-lxc-home-'));
-  // lxc keeps its config under $HOME (or LXD_CONF): a fresh one, never the user's.
-  const { LXD_CONF: _conf, LXD_DIR: _dir, ...inherited } = process.env;
-  void _conf;
-  void _dir;
-  env = { ...inherited, HOME: home, LXD_DIR: server.dataDir };
+  // A fresh client config, never the user's (helpers/lxc-cli.ts); it fails when lxc is missing.
+  cli = await lxcCli(server.dataDir);
+  env = cli.env as NodeJS.ProcessEnv;
+  home = env['HOME']!;
   db = await openDatabase({ url: defaultDatabaseUrl(server.dataDir), migrate: false });
   const admin = await db.users.get(server.adminUser);
   token = (await db.tokens.create(admin!.id, 'lxc e2e')).secret;
@@ -132,7 +101,7 @@ afterAll(async () => {
   }
   await db?.close();
   await server?.stop();
-  if (home) await rm(home, { recursive: true, force: true });
+  await cli?.close();
 });
 
 describe('the real lxc client on Berth’s unix socket', () => {
