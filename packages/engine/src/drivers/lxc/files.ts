@@ -208,16 +208,21 @@ export class RootfsFiles {
     }
   }
 
+  /** An existing path (ENOENT otherwise), and the name a listing shows for it. */
+  #existing(rootFd: number, containerPath: string, followLast: boolean, opened: number[]) {
+    const { parent, name, stats } = resolveInRoot(rootFd, containerPath, { followLast }, opened);
+    if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+    return { parent, name, stats, shownName: splitContainerPath(containerPath).pop() ?? '/' };
+  }
+
   pull(containerPath: string): { entry: FileEntry; content?: Buffer; entries?: string[] } {
     return this.#withRoot((rootFd, opened) => {
-      const { parent, name, stats } = resolveInRoot(
+      const { parent, name, stats, shownName } = this.#existing(
         rootFd,
         containerPath,
-        { followLast: false },
+        false,
         opened,
       );
-      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
-      const shownName = splitContainerPath(containerPath).pop() ?? '/';
       if (stats.isSymbolicLink()) {
         return { entry: this.#entry(shownName, stats, readlinkSync(through(parent, name))) };
       }
@@ -243,14 +248,12 @@ export class RootfsFiles {
   /** The path itself, a symlink not followed (as `pull` returns it), nothing opened. */
   stat(containerPath: string): FileStat {
     return this.#withRoot((rootFd, opened) => {
-      const { parent, name, stats } = resolveInRoot(
+      const { parent, name, stats, shownName } = this.#existing(
         rootFd,
         containerPath,
-        { followLast: false },
+        false,
         opened,
       );
-      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
-      const shownName = splitContainerPath(containerPath).pop() ?? '/';
       const target = stats.isSymbolicLink() ? readlinkSync(through(parent, name)) : undefined;
       return this.#stat(shownName, stats, target);
     }, containerPath);
@@ -263,13 +266,7 @@ export class RootfsFiles {
    */
   list(containerPath: string): FileStat[] {
     return this.#withRoot((rootFd, opened) => {
-      const { parent, name, stats } = resolveInRoot(
-        rootFd,
-        containerPath,
-        { followLast: true },
-        opened,
-      );
-      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+      const { parent, name, stats } = this.#existing(rootFd, containerPath, true, opened);
       if (!stats.isDirectory())
         throw EngineError.invalid('path', `${containerPath} is not a directory`);
       const fd = openSync(through(parent, name), DIR_FLAGS);
@@ -378,14 +375,8 @@ export class RootfsFiles {
 
   remove(containerPath: string): void {
     this.#withRoot((rootFd, opened) => {
-      const { parent, name, stats } = resolveInRoot(
-        rootFd,
-        containerPath,
-        { followLast: false },
-        opened,
-      );
+      const { parent, name, stats } = this.#existing(rootFd, containerPath, false, opened);
       if (name === '.') throw EngineError.invalid('path', 'cannot remove the root directory');
-      if (stats === undefined) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
       if (stats.isDirectory()) rmdirSync(through(parent, name));
       else unlinkSync(through(parent, name));
     }, containerPath);
