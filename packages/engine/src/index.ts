@@ -14,6 +14,7 @@ export type {
   ConsoleStream,
 } from './drivers/driver.ts';
 export type { DriverFactory, DriverFactories } from './drivers/driver.ts';
+export type { PreparedExec } from './instances/instance-exec.ts';
 export type { DriverInfo } from './drivers/registry.ts';
 export { expand, expandConfig, expandDevices } from './config/expand-config.ts';
 export { apiUrl } from './api-url.ts';

@@ -1,6 +1,5 @@
 // Inside the instance: commands (recorded, interactive, or piped by the
 // caller), the console and its log, a VM's graphical console, and files.
-import type { z } from 'zod';
 import { EngineError } from '../errors.ts';
 import { ExecPost, type ExecResult } from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
@@ -13,21 +12,47 @@ import type {
 } from '../drivers/driver.ts';
 import { expandedOf, viewOf, type InstanceContext } from './instance-context.ts';
 
-/** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
-export async function execRecorded(
+/**
+ * A command checked and its instance found running, ready to run: what an
+ * API checks before it answers (LXD refuses exec on a stopped instance
+ * before an operation exists), then runs in the operation without looking
+ * the instance up again.
+ */
+export interface PreparedExec {
+  /** Runs it to completion: exit code and output (LXD's exec with record-output). */
+  record(): Promise<ExecResult>;
+  /** Starts it with streams the caller pipes: stdout and stderr, or one pty with `interactive`. */
+  start(interactive?: { cols: number; rows: number }): Promise<ExecProcess>;
+}
+
+export async function prepareExec(
   ctx: InstanceContext,
   project: string,
   name: string,
   input: ExecPost,
-): Promise<ExecResult> {
+): Promise<PreparedExec> {
   const req = parseInput(ExecPost, input);
-  const process = await execCommand(ctx, project, name, req);
+  const { driver, view } = await running(ctx, project, name);
+  const start = (interactive?: { cols: number; rows: number }) =>
+    driver.exec(view, {
+      command: req.command,
+      environment: req.environment,
+      ...(req.cwd !== undefined ? { cwd: req.cwd } : {}),
+      ...(req.user !== undefined ? { user: req.user } : {}),
+      ...(req.group !== undefined ? { group: req.group } : {}),
+      ...(interactive ? { interactive } : {}),
+    });
+  return { start, record: async () => recordOutput(await start(), req.timeout) };
+}
+
+async function recordOutput(process: ExecProcess, timeoutSeconds: number): Promise<ExecResult> {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   process.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
   process.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
   let timer: NodeJS.Timeout | undefined;
-  if (req.timeout > 0) timer = setTimeout(() => process.signal('SIGKILL'), req.timeout * 1000);
+  if (timeoutSeconds > 0)
+    timer = setTimeout(() => process.signal('SIGKILL'), timeoutSeconds * 1000);
   try {
     const exitCode = await process.wait();
     return {
@@ -38,38 +63,6 @@ export async function execRecorded(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * A command whose streams the caller handles: separate stdout and stderr
- * pipes, or one pty when `interactive` is given.
- */
-export async function execProcess(
-  ctx: InstanceContext,
-  project: string,
-  name: string,
-  input: ExecPost,
-  interactive?: { cols: number; rows: number },
-): Promise<ExecProcess> {
-  return execCommand(ctx, project, name, parseInput(ExecPost, input), interactive);
-}
-
-async function execCommand(
-  ctx: InstanceContext,
-  project: string,
-  name: string,
-  req: z.output<typeof ExecPost>,
-  interactive?: { cols: number; rows: number },
-): Promise<ExecProcess> {
-  const { driver, view } = await running(ctx, project, name);
-  return driver.exec(view, {
-    command: req.command,
-    environment: req.environment,
-    ...(req.cwd !== undefined ? { cwd: req.cwd } : {}),
-    ...(req.user !== undefined ? { user: req.user } : {}),
-    ...(req.group !== undefined ? { group: req.group } : {}),
-    ...(interactive ? { interactive } : {}),
-  });
 }
 
 export async function openConsole(

@@ -63,8 +63,8 @@ import { changeState, changeStateAndWait } from './instance-lifecycle.ts';
 import { handleHostEvent, reconcile } from './instance-host-events.ts';
 import {
   consoleLog,
-  execProcess,
-  execRecorded,
+  prepareExec,
+  type PreparedExec,
   filePull,
   filePush,
   fileRemove,
@@ -278,7 +278,7 @@ export class InstanceService {
 
   /** Runs a command to completion and returns its exit code and output (LXD's exec with record-output). */
   async exec(project: string, name: string, input: ExecPost): Promise<ExecResult> {
-    return execRecorded(this.#ctx, project, name, input);
+    return (await prepareExec(this.#ctx, project, name, input)).record();
   }
 
   /** An interactive command on a pty (terminals in the console). */
@@ -288,7 +288,7 @@ export class InstanceService {
     input: ExecPost,
     size: { cols: number; rows: number },
   ): Promise<ExecProcess> {
-    return execProcess(this.#ctx, project, name, input, size);
+    return (await prepareExec(this.#ctx, project, name, input)).start(size);
   }
 
   /**
@@ -301,7 +301,16 @@ export class InstanceService {
     input: ExecPost,
     interactive?: { cols: number; rows: number },
   ): Promise<ExecProcess> {
-    return execProcess(this.#ctx, project, name, input, interactive);
+    return (await prepareExec(this.#ctx, project, name, input)).start(interactive);
+  }
+
+  /**
+   * Checks a command and that the instance runs, once; the result runs it
+   * (recorded, or with streams) without looking the instance up again. What
+   * an API calls before it answers with an operation.
+   */
+  async prepareExec(project: string, name: string, input: ExecPost): Promise<PreparedExec> {
+    return prepareExec(this.#ctx, project, name, input);
   }
 
   /** Throws CONFLICT unless the instance runs (frozen is not running): before exec or a console. */

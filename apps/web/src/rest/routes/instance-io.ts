@@ -1,6 +1,6 @@
 // Inside an instance: exec (record-output), files, console log, exec logs.
 import { createReadStream } from 'node:fs';
-import { apiUrl, EngineError, type Operation } from '@berth/engine';
+import { apiUrl, EngineError, type Operation, type PreparedExec } from '@berth/engine';
 import { ExecPost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import type { RestContext } from '../context.ts';
@@ -41,6 +41,7 @@ async function execOverWebsockets(
   ctx: RestContext,
   name: string,
   body: z.output<typeof RestExecPost>,
+  prepared: PreparedExec,
 ): Promise<Operation> {
   const project = ctx.project;
   const owner = principalOf(ctx.requireUser());
@@ -53,13 +54,6 @@ async function execOverWebsockets(
     body.width && body.height && body.width > 0 && body.height > 0
       ? { cols: body.width, rows: body.height }
       : { cols: 80, rows: 24 };
-  const request = {
-    command: body.command,
-    environment: body.environment,
-    ...(body.cwd ? { cwd: body.cwd } : {}),
-    ...(body.user !== undefined ? { user: body.user } : {}),
-    ...(body.group !== undefined ? { group: body.group } : {}),
-  };
   const started = await ctx.engine.operations.start({
     project,
     description: 'Executing command',
@@ -70,14 +64,7 @@ async function execOverWebsockets(
       // Registered before the operation is answered, so the client can connect at once.
       const unregister = ctx.services.sockets.register(op.id, session, owner);
       try {
-        return await session.run(() =>
-          ctx.engine.instances.execProcess(
-            project,
-            name,
-            request,
-            body.interactive ? size : undefined,
-          ),
-        );
+        return await session.run(() => prepared.start(body.interactive ? size : undefined));
       } finally {
         unregister();
       }
@@ -128,23 +115,23 @@ export function registerInstanceIo(router: Router<RestContext>, store: ExecOutpu
     const name = p.name!;
     const project = ctx.project;
     const body = await ctx.body(RestExecPost);
-    // Refused before an operation exists, as LXD refuses it.
-    await ctx.engine.instances.requireRunning(project, name);
-    if (body['wait-for-websocket']) return asyncOp(await execOverWebsockets(ctx, name, body));
-    const req = {
+    // Checked and found running before an operation exists, as LXD refuses it; looked up once.
+    const prepared = await ctx.engine.instances.prepareExec(project, name, {
       command: body.command,
       environment: body.environment,
       timeout: body.timeout,
       ...(body.cwd ? { cwd: body.cwd } : {}),
       ...(body.user !== undefined ? { user: body.user } : {}),
       ...(body.group !== undefined ? { group: body.group } : {}),
-    };
+    });
+    if (body['wait-for-websocket'])
+      return asyncOp(await execOverWebsockets(ctx, name, body, prepared));
     const op = await ctx.engine.operations.start({
       project,
       description: 'Executing command',
       resources: execResources(project, name),
       run: async (opCtx) => {
-        const result = await ctx.engine.instances.exec(project, name, req);
+        const result = await prepared.record();
         if (!body['record-output']) return { return: result.exitCode };
         const files = await store.record(project, name, opCtx.id, result);
         return {
