@@ -13,6 +13,8 @@ else
   export BERTH_DATA_DIR
   trap 'rm -rf "$BERTH_DATA_DIR"' EXIT
 fi
+# The VM image builders' downloads (kernel, agent): once per machine, shared with the tests' engines.
+export BERTH_CACHE_DIR="${BERTH_CACHE_DIR:-/tmp/berth-build-cache}"
 ./scripts/setup.sh --no-serve
 
 npx --no-install turbo run typecheck lint test:unit --output-logs=errors-only
