@@ -29,6 +29,9 @@ import {
 import { changeStateAndWait } from './instance-lifecycle.ts';
 import { getInstance } from './instance-queries.ts';
 
+/** `volatile.last_state.power` of an instance whose create operation has not finished. */
+export const CREATING_POWER = 'CREATING';
+
 const hostArchitecture: string =
   (
     {
@@ -94,7 +97,9 @@ export async function createInstance(
       ),
       ...(copy ? copiedConfig(copy.config, req.config) : req.config),
       'volatile.uuid': randomUUID(),
-      'volatile.last_state.power': 'STOPPED',
+      // Until the work is done: an engine that starts and finds it (the one that ran the
+      // operation died) removes the half-made instance (instance-host-events.ts reconcile).
+      'volatile.last_state.power': CREATING_POWER,
       ...(image ? { 'volatile.base_image': image.fingerprint } : {}),
     };
     const shape = shapeOf(name, type, config, devices, profileRecords);
@@ -181,6 +186,9 @@ export async function createInstance(
               );
               revert.add(() => driver.delete(view));
             }
+            await ctx.db.instances.setConfigKeys(created.id, {
+              'volatile.last_state.power': 'STOPPED',
+            });
           });
         })
         .then(async () => {

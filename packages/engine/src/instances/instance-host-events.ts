@@ -4,6 +4,7 @@ import { apiUrl } from '../api-url.ts';
 import type { InstanceHostEvent } from '../drivers/driver.ts';
 import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
 import { profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
+import { CREATING_POWER } from './instance-create.ts';
 import { changeStateAndWait, deleteUnlocked } from './instance-lifecycle.ts';
 
 /**
@@ -56,6 +57,17 @@ export async function reconcile(ctx: InstanceContext): Promise<void> {
   const toStart: ExpandedInstance[] = [];
   for (const record of records) {
     const instance = expandInstance(record, profiles(record.project));
+    if (record.config['volatile.last_state.power'] === CREATING_POWER) {
+      // Its create operation died with the engine that ran it (kill -9, power loss):
+      // what it made goes, as its reverter would have undone it.
+      await deleteUnlocked(ctx, record.project, record.name);
+      ctx.events.logging(
+        record.project,
+        'warning',
+        `Removed instance "${record.name}", whose creation was interrupted`,
+      );
+      continue;
+    }
     if (!ctx.drivers.has(instance.type)) continue;
     const status = await ctx.drivers.get(instance.type).status(await viewOf(ctx, instance));
     const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';

@@ -67,6 +67,10 @@ describe('instances: records, validation, expansion', () => {
     expect(instance.expanded_config).toMatchObject({
       'limits.cpu': '1',
       'user.a': 'local',
+      // As it was answered: still being created (a restarted engine removes it if never finished).
+      'volatile.last_state.power': 'CREATING',
+    });
+    expect((await t.engine.instances.get('default', 'c1')).config).toMatchObject({
       'volatile.last_state.power': 'STOPPED',
     });
     expect(instance.config['volatile.uuid']).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,6 +1,7 @@
 // The engine process is killed (SIGKILL) while a container runs and an
 // operation is in flight; a new engine on the same data dir re-attaches.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,5 +66,34 @@ describe('recovery after the engine is killed', () => {
     });
     await t.engine.instances.changeStateAndWait('default', 'killed-under', { action: 'start' });
     expect((await t.engine.instances.get('default', 'killed-under')).status).toBe('Running');
+  }, 90_000);
+
+  it('removes an instance whose creation the killed engine left half-made', async () => {
+    // What a create leaves when its engine dies mid-operation: the row, marked as still
+    // being created, and a volume part-filled.
+    const engine = t!.engine;
+    const project = await engine.db.projects.get('default');
+    const profile = await engine.db.profiles.get('default', 'default');
+    await engine.db.instances.create(project!.id, {
+      name: 'half-made',
+      type: 'container',
+      architecture: 'x86_64',
+      ephemeral: false,
+      description: '',
+      config: { 'volatile.last_state.power': 'CREATING' },
+      devices: {},
+      profileIds: [profile!.id],
+    });
+    await engine.storage.createInstanceVolume('default', 'default', 'half-made', 'container', {});
+    const volume = (await engine.instances.resolve('default', 'half-made')).view.paths.dir;
+    expect(existsSync(volume)).toBe(true);
+    await engine.close();
+
+    t = await startTestEngine(dataDir, { network: bridge });
+    expect((await t.engine.instances.list('default')).map((i) => i.name)).toEqual(['killed-under']);
+    expect(existsSync(volume)).toBe(false);
+    expect(
+      await t.engine.db.storage.getVolume('default', 'default', 'container', 'half-made'),
+    ).toBeNull();
   }, 90_000);
 });
