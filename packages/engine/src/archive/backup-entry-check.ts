@@ -9,6 +9,18 @@
 // paths, `..`, paths through symlinks, links climbing out of rootfs/ and
 // non-file metadata are refused by the same code that guards image imports.
 // Hard links must stay inside their tree.
+//
+// A virtual machine's backup is LXD's block-volume layout
+// (lxd/storage/drivers/generic_vfs.go, genericVFSBackupVolume):
+//   backup/virtual-machine.img                    the disk
+//   backup/virtual-machine/{backup.yaml,…}        its config volume
+//   backup/virtual-machine-snapshots/<name>.img   each snapshot's disk
+//   backup/virtual-machine-snapshots/<name>/…     and its config volume
+// The disks must be regular files (QEMU reads them; the import checks what
+// they hold). Berth keeps a direct-kernel-boot VM's boot files in the
+// config volume's `boot/` (plain files); what else LXD keeps there (the
+// agent's certificates, `config/`, `qemu.nvram`) may only be plain files
+// and directories, and the import leaves it out.
 import { EngineError } from '../errors.ts';
 import {
   ArchiveEntryChecker,
@@ -21,7 +33,11 @@ export interface CheckedBackupEntry {
   /** Normalised archive path. */
   path: string;
   kind: EntryKind;
-  /** `container` or `snapshots/<name>`; null for `backup/`, `backup/index.yaml`, `backup/snapshots/`. */
+  /**
+   * `container`, `snapshots/<name>`, `virtual-machine` or
+   * `virtual-machine-snapshots/<name>`; null for the top entries (`backup/`,
+   * `backup/index.yaml`, the disks, the snapshot folders).
+   */
   tree: string | null;
   /** The path inside its tree (`rootfs/etc`, `backup.yaml`), or the archive path. */
   inner: string;
@@ -31,6 +47,15 @@ export interface CheckedBackupEntry {
 export const BACKUP_INDEX_PATH = 'backup/index.yaml';
 /** The older per-instance description (LXD before index.yaml carried the config). */
 export const BACKUP_YAML_PATH = 'backup/container/backup.yaml';
+/** The same for a virtual machine, in its config volume. */
+export const VM_BACKUP_YAML_PATH = 'backup/virtual-machine/backup.yaml';
+/** The VM's disk (a snapshot's is `backup/virtual-machine-snapshots/<name>.img`). */
+export const VM_DISK_PATH = 'backup/virtual-machine.img';
+
+/** Where a VM backup keeps the disk of `tree` (`virtual-machine`, `virtual-machine-snapshots/<name>`). */
+export function vmDiskPath(tree: string): string {
+  return `backup/${tree}.img`;
+}
 
 const TREE_FILES = new Set(['backup.yaml', 'metadata.yaml']);
 
@@ -53,25 +78,80 @@ function rewrap(error: unknown, entryPath: string, treePrefix: string | null): E
 }
 
 /** Splits a normalised path into its tree and the path inside it. */
-function treeOf(path: string): { tree: string; inner: string } | null {
+function treeOf(path: string): { tree: string; inner: string; vm: boolean } | null {
   const parts = path.split('/');
   if (parts[0] !== 'backup') return null;
   if (parts[1] === 'container' && parts.length > 2)
-    return { tree: 'container', inner: parts.slice(2).join('/') };
+    return { tree: 'container', inner: parts.slice(2).join('/'), vm: false };
   if (parts[1] === 'snapshots' && parts.length > 3)
-    return { tree: `snapshots/${parts[2]}`, inner: parts.slice(3).join('/') };
+    return { tree: `snapshots/${parts[2]}`, inner: parts.slice(3).join('/'), vm: false };
+  if (parts[1] === 'virtual-machine' && parts.length > 2)
+    return { tree: 'virtual-machine', inner: parts.slice(2).join('/'), vm: true };
+  if (parts[1] === 'virtual-machine-snapshots' && parts.length > 3)
+    return {
+      tree: `virtual-machine-snapshots/${parts[2]}`,
+      inner: parts.slice(3).join('/'),
+      vm: true,
+    };
   return null;
+}
+
+const VM_SNAPSHOT_SLOT = /^backup\/virtual-machine-snapshots\/([^/]+)$/;
+
+/**
+ * One VM config volume: only regular files and directories (nothing in it
+ * can point elsewhere), `boot/` holding plain files only, and no entry
+ * below one declared as a file.
+ */
+class VmTreeChecker {
+  readonly #seen = new Map<string, EntryKind>();
+
+  check(entry: ArchiveEntry, inner: string, prefix: string): EntryKind {
+    const kind = entry.type === 'Directory' ? 'directory' : entry.type === 'File' ? 'file' : null;
+    const parts = inner.split('/');
+    if (inner === 'backup.yaml' || inner === 'metadata.yaml') {
+      if (kind !== 'file') throw refuseEntry(entry.path, 'must be a regular file');
+    } else if (inner === 'boot' || inner === 'templates') {
+      if (kind !== 'directory') throw refuseEntry(entry.path, 'must be a directory');
+    } else if (parts[0] === 'boot') {
+      if (kind !== 'file' || parts.length !== 2)
+        throw refuseEntry(entry.path, `only regular files are allowed in ${prefix}boot/`);
+    } else if (kind === null) {
+      throw refuseEntry(
+        entry.path,
+        `only regular files and directories may be in ${prefix} (a ${entry.type} is not)`,
+      );
+    }
+    for (let i = 1; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      const parentKind = this.#seen.get(parent);
+      if (parentKind !== undefined && parentKind !== 'directory')
+        throw refuseEntry(entry.path, `the parent "${prefix}${parent}" is not a directory`);
+    }
+    const previous = this.#seen.get(inner);
+    if (previous !== undefined && previous !== kind)
+      throw refuseEntry(entry.path, `declared twice, first as a ${previous} then as a ${kind}`);
+    this.#seen.set(inner, kind as EntryKind);
+    return kind as EntryKind;
+  }
 }
 
 /** Checks the entries of one backup archive in order. */
 export class BackupEntryChecker {
   readonly #trees = new Map<string, ArchiveEntryChecker>();
+  readonly #vmTrees = new Map<string, VmTreeChecker>();
   readonly #rootfsTrees = new Set<string>();
+  readonly #disks = new Set<string>();
   readonly #top = new Map<string, EntryKind>();
 
   /** Trees (`container`, `snapshots/<name>`) that have a `rootfs/`. */
   get rootfsTrees(): ReadonlySet<string> {
     return this.#rootfsTrees;
+  }
+
+  /** VM trees (`virtual-machine`, `virtual-machine-snapshots/<name>`) whose disk is in the archive. */
+  get disks(): ReadonlySet<string> {
+    return this.#disks;
   }
 
   check(entry: ArchiveEntry): CheckedBackupEntry {
@@ -86,6 +166,15 @@ export class BackupEntryChecker {
 
     const { tree, inner } = split;
     const prefix = `backup/${tree}/`;
+    if (split.vm) {
+      let checker = this.#vmTrees.get(tree);
+      if (!checker) {
+        this.#checkTopParents(entry.path, prefix.slice(0, -1));
+        checker = new VmTreeChecker();
+        this.#vmTrees.set(tree, checker);
+      }
+      return { path, kind: checker.check(entry, inner, prefix), tree, inner };
+    }
     const top = inner.split('/', 1)[0] ?? '';
     let mapped: string;
     if (TREE_FILES.has(inner)) mapped = 'metadata.yaml';
@@ -128,7 +217,11 @@ export class BackupEntryChecker {
     }
   }
 
-  /** `backup/`, `backup/index.yaml`, `backup/container/`, `backup/snapshots/`, `backup/snapshots/<name>/`. */
+  /**
+   * `backup/`, `backup/index.yaml`, `backup/container/`, `backup/snapshots/`,
+   * `backup/snapshots/<name>/`, and a VM's: `backup/virtual-machine/`,
+   * `backup/virtual-machine-snapshots/` and `…/<name>/`, and the disks.
+   */
   #checkTop(entry: ArchiveEntry, path: string): CheckedBackupEntry {
     const kind = entry.type === 'Directory' ? 'directory' : entry.type === 'File' ? 'file' : null;
     const isDirSlot =
@@ -136,15 +229,30 @@ export class BackupEntryChecker {
       path === 'backup' ||
       path === 'backup/container' ||
       path === 'backup/snapshots' ||
-      /^backup\/snapshots\/[^/]+$/.test(path);
+      /^backup\/snapshots\/[^/]+$/.test(path) ||
+      path === 'backup/virtual-machine' ||
+      path === 'backup/virtual-machine-snapshots';
+    // `…-snapshots/x.img` is snapshot x's disk or snapshot "x.img"'s folder: its type says which.
+    const snapshotSlot = VM_SNAPSHOT_SLOT.exec(path);
     if (path === BACKUP_INDEX_PATH) {
       if (kind !== 'file') throw refuseEntry(entry.path, 'must be a regular file');
-    } else if (isDirSlot) {
-      if (kind !== 'directory') throw refuseEntry(entry.path, 'must be a directory');
+    } else if (path === VM_DISK_PATH) {
+      if (kind !== 'file') throw refuseEntry(entry.path, 'the disk must be a regular file');
+      this.#disks.add('virtual-machine');
+    } else if (snapshotSlot && kind === 'file' && path.endsWith('.img')) {
+      this.#disks.add(path.slice('backup/'.length, -'.img'.length));
+    } else if (isDirSlot || snapshotSlot) {
+      if (kind !== 'directory')
+        throw refuseEntry(
+          entry.path,
+          snapshotSlot && path.endsWith('.img')
+            ? 'a snapshot disk must be a regular file'
+            : 'must be a directory',
+        );
     } else {
       throw refuseEntry(
         entry.path,
-        'only backup/index.yaml, backup/container/ and backup/snapshots/ may be in a backup',
+        'only backup/index.yaml, backup/container/ and backup/snapshots/ (a virtual machine: backup/virtual-machine.img, backup/virtual-machine/ and backup/virtual-machine-snapshots/) may be in a backup',
       );
     }
     const previous = this.#top.get(path);

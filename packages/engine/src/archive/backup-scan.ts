@@ -1,18 +1,30 @@
 // A backup tarball read through the one tar scanner with the backup rules
 // (backup-entry-check.ts): `backup/index.yaml` (and an old-style
-// `backup/container/backup.yaml`) kept, and the trees that carry a rootfs
-// listed. Berth writes plain and gzip backups (LXD's default is gzip too).
+// `backup/container/backup.yaml`, or a virtual machine's
+// `backup/virtual-machine/backup.yaml`) kept, and the trees that carry a
+// rootfs and the disks listed. Berth writes plain and gzip backups (LXD's
+// default is gzip too).
 import { detectCompression, type Compression } from './compression.ts';
-import { BACKUP_INDEX_PATH, BACKUP_YAML_PATH, BackupEntryChecker } from './backup-entry-check.ts';
+import {
+  BACKUP_INDEX_PATH,
+  BACKUP_YAML_PATH,
+  BackupEntryChecker,
+  VM_BACKUP_YAML_PATH,
+} from './backup-entry-check.ts';
 import type { ArchiveEntry } from './image-entry-check.ts';
 import { TarScanner, invalidTarball, type ArchiveLayout } from './tar-scanner.ts';
 
 export interface BackupScan {
   entries: number;
   indexYaml: string;
+  /** The container's old-style description. */
   backupYaml: string | null;
+  /** The virtual machine's, in its config volume. */
+  vmBackupYaml: string | null;
   /** `container`, `snapshots/<name>`: the trees that carry a rootfs/. */
   rootfsTrees: Set<string>;
+  /** `virtual-machine`, `virtual-machine-snapshots/<name>`: the VM trees whose disk (`.img`) is there. */
+  disks: Set<string>;
 }
 
 /** gzip or plain tar from the first bytes; anything else is refused. */
@@ -33,7 +45,11 @@ class BackupLayout implements ArchiveLayout {
 
   check(entry: ArchiveEntry): { path: string; capture: boolean } {
     const { path } = this.checker.check(entry);
-    return { path, capture: path === BACKUP_INDEX_PATH || path === BACKUP_YAML_PATH };
+    return {
+      path,
+      capture:
+        path === BACKUP_INDEX_PATH || path === BACKUP_YAML_PATH || path === VM_BACKUP_YAML_PATH,
+    };
   }
 }
 
@@ -55,7 +71,9 @@ export class BackupScanner {
       entries,
       indexYaml,
       backupYaml: captured.get(BACKUP_YAML_PATH) ?? null,
+      vmBackupYaml: captured.get(VM_BACKUP_YAML_PATH) ?? null,
       rootfsTrees: new Set(this.#layout.checker.rootfsTrees),
+      disks: new Set(this.#layout.checker.disks),
     };
   }
 }

@@ -1,8 +1,10 @@
 // Backing an instance up: its volume (and snapshots) copied while it is
-// frozen, for the length of the copy only (a reflink where the filesystem
-// can), then the private copy unshifted to container ids and packed by GNU
-// tar without holding the instance. Freezing rather than taking a snapshot
-// leaves no snapshot record or event behind and costs the same copy.
+// held still, for the length of the copy only (a reflink where the
+// filesystem can), then packed by GNU tar without holding the instance. A
+// container is frozen and its private copy unshifted to container ids; a
+// virtual machine is quiesced and its disks flattened (backup-export-vm.ts).
+// Holding it still rather than taking a snapshot leaves no snapshot record
+// or event behind and costs the same copy.
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { apiUrl } from '../api-url.ts';
@@ -16,6 +18,7 @@ import { BackupsPost, type Operation } from '../schemas/index.ts';
 import { tempSiblingOf } from '../storage/pool-paths.ts';
 import { copyTree, removeTree, treeUsage } from '../storage/tree-ops.ts';
 import type { BackupContext } from './backup-context.ts';
+import { stageVmBackup } from './backup-export-vm.ts';
 import { randomHex } from './backup-files.ts';
 import { renderBackupIndex, renderBackupYaml, type BackupIndex } from './backup-index.ts';
 import { nextBackupName, validBackupName } from './backup-names.ts';
@@ -46,9 +49,7 @@ export async function exportBackup(
   const req = parseInput(BackupsPost, post);
   const compression = req.compression_algorithm ?? 'gzip';
   const expiresAt = parseExpiry(req.expires_at);
-  const { instance: inst } = await b.instances.resolve(project, instance);
-  if (inst.type !== 'container')
-    throw new EngineError('NOT_IMPLEMENTED', `Backups of ${inst.type}s are not supported yet`);
+  await b.instances.resolve(project, instance);
   await b.ready();
   const existing = (await b.files.records(project, instance)).map((r) => r.name);
   const taken = (n: string) =>
@@ -109,57 +110,39 @@ async function runExport(
   const progress = throttled(ctx);
   const signal = ctx.signal;
   const createdAt = new Date();
-  const { view: first } = await b.instances.resolve(project, instanceName);
+  const { instance: first, view: firstView } = await b.instances.resolve(project, instanceName);
   // The work copy lives in the pool (same filesystem: reflinks) under a
   // hidden `.snapshot-` name the pool sweeps at start-up after a crash.
-  const work = tempSiblingOf(first.paths.dir, 'snapshot', randomHex());
+  const work = tempSiblingOf(firstView.paths.dir, 'snapshot', randomHex());
   const stage = path.join(work, 'backup');
   let partial: string | null = null;
   try {
-    await mkdir(work, { mode: 0o700 });
-    await mkdir(path.join(stage, 'container'), { recursive: true, mode: 0o700 });
+    await mkdir(stage, { recursive: true, mode: 0o700 });
     await progress(5, 'Copying instance');
-
-    const copied = await b.instances.locks.with(project, instanceName, 'backup', async () => {
-      const { instance, view, pool } = await b.instances.resolve(project, instanceName);
-      const driver = b.instances.driverFor(instance.type);
-      const running = (await driver.status(view)) === 'Running';
-      if (running) await driver.freeze(view);
-      try {
-        await copyTree(view.paths.rootfs, path.join(stage, 'container', 'rootfs'), signal);
-      } finally {
-        if (running) await driver.unfreeze(view);
-      }
-      const shift = await volumeShift(view.paths.dir);
-      const snapshots = options.instanceOnly ? [] : await b.db.snapshots.list(instance.record.id);
-      const snapshotShifts = new Map<string, Awaited<ReturnType<typeof volumeShift>>>();
-      for (const [i, snapshot] of snapshots.entries()) {
-        signal.throwIfAborted();
-        await progress(10 + (30 * i) / snapshots.length, `Copying snapshot ${snapshot.name}`);
-        const paths = await b.storage.snapshotPaths(
-          pool,
-          project,
-          instanceName,
-          instance.type,
-          snapshot.name,
-        );
-        const into = path.join(stage, 'snapshots', snapshot.name);
-        await mkdir(into, { recursive: true, mode: 0o700 });
-        await copyTree(paths.rootfs, path.join(into, 'rootfs'), signal);
-        snapshotShifts.set(snapshot.name, await volumeShift(paths.dir));
-      }
-      return { instance, pool, shift, snapshots, snapshotShifts };
-    });
-
-    await progress(40, 'Unshifting ownership');
-    await unshiftCopy(path.join(stage, 'container', 'rootfs'), copied.shift);
-    for (const snapshot of copied.snapshots) {
-      signal.throwIfAborted();
-      await unshiftCopy(
-        path.join(stage, 'snapshots', snapshot.name, 'rootfs'),
-        copied.snapshotShifts.get(snapshot.name) ?? null,
-      );
-    }
+    const copied =
+      first.type === 'virtual-machine'
+        ? await stageVmBackup(
+            b,
+            project,
+            instanceName,
+            stage,
+            path.join(work, 'held'),
+            options.instanceOnly,
+            progress,
+            signal,
+          )
+        : await stageContainerBackup(
+            b,
+            project,
+            instanceName,
+            stage,
+            options.instanceOnly,
+            progress,
+            signal,
+          );
+    // The instance's own folder holds its description, as LXD's does (backup/container/, backup/virtual-machine/).
+    const treeDir = copied.instance.type === 'virtual-machine' ? 'virtual-machine' : 'container';
+    await removeTree(path.join(work, 'held'));
 
     const r = copied.instance.record;
     const index: BackupIndex = {
@@ -203,14 +186,14 @@ async function runExport(
       mode: 0o644,
     });
     await writeFile(
-      path.join(stage, 'container', 'backup.yaml'),
+      path.join(stage, treeDir, 'backup.yaml'),
       renderBackupYaml(index, project, renderPool),
       { mode: 0o644 },
     );
 
     await progress(50, 'Packing backup');
     partial = await b.files.partial(project, instanceName);
-    await pack(work, partial, options.compression, copied.snapshots.length > 0, progress, signal);
+    await pack(work, partial, options.compression, copied.entries, progress, signal);
     const size = (await stat(partial)).size;
     await b.files.commit(project, instanceName, partial, {
       name: options.name,
@@ -236,12 +219,74 @@ async function runExport(
   }
 }
 
+/**
+ * A container's part: its rootfs (and each snapshot's) copied while it is
+ * frozen, for the length of the copy only, then unshifted to container ids.
+ */
+async function stageContainerBackup(
+  b: BackupContext,
+  project: string,
+  instanceName: string,
+  stage: string,
+  instanceOnly: boolean,
+  progress: Progress,
+  signal: AbortSignal,
+) {
+  await mkdir(path.join(stage, 'container'), { recursive: true, mode: 0o700 });
+  const copied = await b.instances.locks.with(project, instanceName, 'backup', async () => {
+    const { instance, view, pool } = await b.instances.resolve(project, instanceName);
+    const driver = b.instances.driverFor(instance.type);
+    const running = (await driver.status(view)) === 'Running';
+    if (running) await driver.freeze(view);
+    try {
+      await copyTree(view.paths.rootfs, path.join(stage, 'container', 'rootfs'), signal);
+    } finally {
+      if (running) await driver.unfreeze(view);
+    }
+    const shift = await volumeShift(view.paths.dir);
+    const snapshots = instanceOnly ? [] : await b.db.snapshots.list(instance.record.id);
+    const snapshotShifts = new Map<string, Awaited<ReturnType<typeof volumeShift>>>();
+    for (const [i, snapshot] of snapshots.entries()) {
+      signal.throwIfAborted();
+      await progress(10 + (30 * i) / snapshots.length, `Copying snapshot ${snapshot.name}`);
+      const paths = await b.storage.snapshotPaths(
+        pool,
+        project,
+        instanceName,
+        instance.type,
+        snapshot.name,
+      );
+      const into = path.join(stage, 'snapshots', snapshot.name);
+      await mkdir(into, { recursive: true, mode: 0o700 });
+      await copyTree(paths.rootfs, path.join(into, 'rootfs'), signal);
+      snapshotShifts.set(snapshot.name, await volumeShift(paths.dir));
+    }
+    return { instance, pool, shift, snapshots, snapshotShifts };
+  });
+
+  await progress(40, 'Unshifting ownership');
+  await unshiftCopy(path.join(stage, 'container', 'rootfs'), copied.shift);
+  for (const snapshot of copied.snapshots) {
+    signal.throwIfAborted();
+    await unshiftCopy(
+      path.join(stage, 'snapshots', snapshot.name, 'rootfs'),
+      copied.snapshotShifts.get(snapshot.name) ?? null,
+    );
+  }
+  return {
+    instance: copied.instance,
+    pool: copied.pool,
+    snapshots: copied.snapshots,
+    entries: ['backup/container', ...(copied.snapshots.length > 0 ? ['backup/snapshots'] : [])],
+  };
+}
+
 /** GNU tar: index.yaml first (readers look for it), then the trees, ids numeric, capabilities kept. */
 async function pack(
   work: string,
   out: string,
   compression: 'gzip' | 'none',
-  withSnapshots: boolean,
+  entries: string[],
   progress: Progress,
   signal: AbortSignal,
 ): Promise<void> {
@@ -267,8 +312,7 @@ async function pack(
         'backup',
         'backup/index.yaml',
         '--recursion',
-        'backup/container',
-        ...(withSnapshots ? ['backup/snapshots'] : []),
+        ...entries,
       ],
       { timeoutMs: TAR_TIMEOUT_MS, signal },
     );

@@ -1,7 +1,9 @@
 // What a backup import will create, decided before anything is: index.yaml
 // checked with the engine's config and device validation, the profiles
 // this project has, the root disk's pool, and the instance and each
-// snapshot as they would be expanded here.
+// snapshot as they would be expanded here. A container's backup carries
+// root filesystems, a virtual machine's carries disks
+// (archive/backup-entry-check.ts); one never holds the other's.
 import { EngineError, isEngineError } from '../errors.ts';
 import { expand } from '../config/expand-config.ts';
 import { validateLocal } from '../instances/validate-instance.ts';
@@ -12,6 +14,7 @@ import { validInstanceName, validSnapshotName } from '../validation/index.ts';
 import type { BackupContext } from './backup-context.ts';
 import { INDEX_PATH, type BackupIndex, type BackupSnapshot } from './backup-index.ts';
 import type { BackupScan } from '../archive/backup-scan.ts';
+import { VM_DISK_PATH, vmDiskPath } from '../archive/backup-entry-check.ts';
 
 export interface ImportOptions {
   /** The new instance's name; default: the name in index.yaml. */
@@ -46,6 +49,27 @@ function fromBackup(error: unknown, where: string): never {
   });
 }
 
+/** The tarball holds what its type needs, and nothing of the other type's. */
+function checkLayout(type: InstanceType, scan: BackupScan): void {
+  if (type === 'container') {
+    if (!scan.rootfsTrees.has('container'))
+      throw EngineError.invalid('tarball', 'Backup tarball has no backup/container/rootfs/');
+    if (scan.disks.size > 0)
+      throw EngineError.invalid(
+        'tarball',
+        "Backup tarball of a container holds a virtual machine's disk (backup/virtual-machine*.img)",
+      );
+    return;
+  }
+  if (!scan.disks.has('virtual-machine'))
+    throw EngineError.invalid('tarball', `Backup tarball has no ${VM_DISK_PATH} (the disk)`);
+  if (scan.rootfsTrees.size > 0)
+    throw EngineError.invalid(
+      'tarball',
+      "Backup tarball of a virtual machine holds a container's root filesystem (backup/container/rootfs/ or backup/snapshots/)",
+    );
+}
+
 /** Everything checked before anything is created. */
 export async function planImport(
   b: BackupContext,
@@ -59,12 +83,14 @@ export async function planImport(
       `${INDEX_PATH}: optimized`,
       `optimized backups hold a ${index.backend} stream, which a dir pool cannot read`,
     );
-  if (index.type !== 'container')
-    throw new EngineError('NOT_IMPLEMENTED', `Backups of ${index.type}s are not supported yet`);
+  const type = index.type;
   const source = index.instance;
   if (!source) throw EngineError.invalid(`${INDEX_PATH}: config.container`, 'is required');
-  if (source.type !== 'container')
-    throw new EngineError('NOT_IMPLEMENTED', `Backups of ${source.type}s are not supported yet`);
+  if (source.type !== type)
+    throw EngineError.invalid(
+      `${INDEX_PATH}: config.container.type`,
+      `the instance is a ${source.type} but the backup is of type ${type}`,
+    );
 
   try {
     validInstanceName(index.name);
@@ -76,15 +102,14 @@ export async function planImport(
     throw new EngineError('ALREADY_EXISTS', `Instance "${name}" already exists`, {
       field: 'name',
     });
-  if (!scan.rootfsTrees.has('container'))
-    throw EngineError.invalid('tarball', 'Backup tarball has no backup/container/rootfs/');
+  checkLayout(type, scan);
 
   const local = (config: Record<string, string>) =>
     Object.fromEntries(Object.entries(config).filter(([k]) => !k.startsWith('volatile.')));
   const config = local(source.config);
   const devices = structuredClone(source.devices);
   try {
-    validateLocal('container', config, devices);
+    validateLocal(type, config, devices);
   } catch (error) {
     fromBackup(error, 'container ');
   }
@@ -100,10 +125,15 @@ export async function planImport(
     if (seen.has(snapName))
       throw EngineError.invalid(`${INDEX_PATH}: snapshots`, `"${snapName}" is listed twice`);
     seen.add(snapName);
-    if (!scan.rootfsTrees.has(`snapshots/${snapName}`))
+    if (type === 'container' && !scan.rootfsTrees.has(`snapshots/${snapName}`))
       throw EngineError.invalid(
         'tarball',
         `Backup tarball has no backup/snapshots/${snapName}/rootfs/`,
+      );
+    if (type === 'virtual-machine' && !scan.disks.has(`virtual-machine-snapshots/${snapName}`))
+      throw EngineError.invalid(
+        'tarball',
+        `Backup tarball has no ${vmDiskPath(`virtual-machine-snapshots/${snapName}`)} (the disk of snapshot "${snapName}")`,
       );
     const recorded = index.snapshotConfigs.find((s) => s.name === snapName);
     const snapshot: BackupSnapshot = recorded
@@ -117,7 +147,7 @@ export async function planImport(
           expiresAt: '',
         };
     try {
-      validateLocal('container', snapshot.config, snapshot.devices);
+      validateLocal(type, snapshot.config, snapshot.devices);
     } catch (error) {
       fromBackup(error, `snapshot "${snapName}" `);
     }
@@ -167,7 +197,7 @@ export async function planImport(
   try {
     await b.instances.checkWouldBe(
       project,
-      { name, type: 'container', config, devices, profiles },
+      { name, type, config, devices, profiles },
       `instance "${name}" of the backup`,
     );
     for (const snapshot of snapshots) {
@@ -175,7 +205,7 @@ export async function planImport(
         project,
         {
           name,
-          type: 'container',
+          type,
           config: snapshot.config,
           devices: snapshot.devices,
           profiles,
@@ -194,7 +224,7 @@ export async function planImport(
   }
   return {
     name,
-    type: 'container',
+    type,
     pool,
     architecture: source.architecture,
     description: source.description,

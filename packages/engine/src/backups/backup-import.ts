@@ -1,8 +1,9 @@
 // Restoring a backup tarball as a new instance. The tarball is read once
 // through the archive checks before GNU tar touches it, index.yaml is
-// validated (backup-import-plan.ts), then the instance is created through
-// the instance service (same checks and limits as any create) and its
-// volume filled; any failure undoes every step (reverter).
+// validated (backup-import-plan.ts), a virtual machine's disks checked
+// (backup-import-vm.ts), then the instance is created through the instance
+// service (same checks and limits as any create) and its volume filled;
+// any failure undoes every step (reverter).
 import { lstat, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
@@ -18,6 +19,7 @@ import type { BackupContext } from './backup-context.ts';
 import { randomHex } from './backup-files.ts';
 import { parseBackupIndex } from './backup-index.ts';
 import { planImport, type ImportOptions } from './backup-import-plan.ts';
+import { checkVmTree, placeVmTree, vmTreeOf } from './backup-import-vm.ts';
 import {
   abandonArchiveSource,
   openArchiveSource,
@@ -111,7 +113,10 @@ async function runImport(
   try {
     await progress(0, 'Reading backup');
     const scan = await readSource(source, staged, progress, signal);
-    const index = parseBackupIndex(scan.indexYaml, scan.backupYaml);
+    const index = parseBackupIndex(scan.indexYaml, {
+      container: scan.backupYaml,
+      'virtual-machine': scan.vmBackupYaml,
+    });
     const plan = await planImport(b, project, index, scan, options);
 
     await progress(40, 'Unpacking backup');
@@ -128,18 +133,25 @@ async function runImport(
       );
     });
     await rm(staged, { force: true });
-    const trees = [
-      path.join(unpacked, 'backup', 'container', 'rootfs'),
-      ...plan.snapshots.map((s) =>
-        path.join(unpacked as string, 'backup', 'snapshots', s.name, 'rootfs'),
-      ),
-    ];
-    for (const tree of trees) {
-      if (!(await isRealDirectory(tree)))
-        throw EngineError.invalid(
-          'tarball',
-          `${path.relative(unpacked, tree)} is not a directory after unpacking`,
-        );
+    const vm = plan.type === 'virtual-machine';
+    if (vm) {
+      // Every disk checked before anything is created.
+      for (const tree of [undefined, ...plan.snapshots.map((s) => s.name)].map(vmTreeOf))
+        await checkVmTree(unpacked, tree, signal);
+    } else {
+      const trees = [
+        path.join(unpacked, 'backup', 'container', 'rootfs'),
+        ...plan.snapshots.map((s) =>
+          path.join(unpacked as string, 'backup', 'snapshots', s.name, 'rootfs'),
+        ),
+      ];
+      for (const tree of trees) {
+        if (!(await isRealDirectory(tree)))
+          throw EngineError.invalid(
+            'tarball',
+            `${path.relative(unpacked, tree)} is not a directory after unpacking`,
+          );
+      }
     }
 
     await progress(60, 'Creating instance');
@@ -164,8 +176,8 @@ async function runImport(
     await b.instances.locks.with(project, plan.name, 'import', async () => {
       const { instance, view, pool } = await b.instances.resolve(project, plan.name);
       await keepVolatile(b, instance.record.id, plan.volatile);
-      // The new (empty) rootfs is shifted to the instance's map by now.
-      const shift = await volumeShift(view.paths.dir);
+      // The new (empty) rootfs is shifted to the instance's map by now (a container's).
+      const shift = vm ? null : await volumeShift(view.paths.dir);
       for (const [i, snapshot] of plan.snapshots.entries()) {
         signal.throwIfAborted();
         await progress(
@@ -180,11 +192,16 @@ async function runImport(
           instance.type,
           snapshot.name,
         );
-        await replaceEmptyDir(
-          snap.rootfs,
-          path.join(unpacked as string, 'backup', 'snapshots', snapshot.name, 'rootfs'),
-        );
-        await shiftImported(snap.rootfs, shift);
+        if (vm) {
+          // Its disk alone: a restore brings it back and the next start makes the overlay.
+          await placeVmTree(unpacked as string, vmTreeOf(snapshot.name), snap.rootfs);
+        } else {
+          await replaceEmptyDir(
+            snap.rootfs,
+            path.join(unpacked as string, 'backup', 'snapshots', snapshot.name, 'rootfs'),
+          );
+          await shiftImported(snap.rootfs, shift);
+        }
         await b.db.snapshots.create(instance.record.id, {
           name: snapshot.name,
           description: snapshot.description,
@@ -194,13 +211,19 @@ async function runImport(
           devices: snapshot.devices,
         });
       }
-      await progress(85, 'Restoring root filesystem');
-      // The tree holds container ids: tell the driver it is unshifted, and its create shifts it.
-      await rm(path.join(view.paths.dir, IDMAP_MARKER), { force: true });
-      await replaceEmptyDir(
-        view.paths.rootfs,
-        path.join(unpacked as string, 'backup', 'container', 'rootfs'),
-      );
+      if (vm) {
+        await progress(85, 'Restoring disk');
+        // The driver's create makes the overlay on it.
+        await placeVmTree(unpacked as string, vmTreeOf(), view.paths.rootfs);
+      } else {
+        await progress(85, 'Restoring root filesystem');
+        // The tree holds container ids: tell the driver it is unshifted, and its create shifts it.
+        await rm(path.join(view.paths.dir, IDMAP_MARKER), { force: true });
+        await replaceEmptyDir(
+          view.paths.rootfs,
+          path.join(unpacked as string, 'backup', 'container', 'rootfs'),
+        );
+      }
       await b.instances.driverFor(instance.type).create(view, {});
     });
     revert.success();

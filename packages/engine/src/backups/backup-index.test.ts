@@ -76,6 +76,30 @@ describe('renderBackupIndex / parseBackupIndex', () => {
     expect(parseBackupIndex(text).instance).toBeNull();
   });
 
+  it("reads a virtual machine's config from its own backup.yaml, and names that file in errors", () => {
+    const vm: BackupIndex = {
+      ...index,
+      name: 'v1',
+      type: 'virtual-machine',
+      instance: { ...index.instance!, name: 'v1', type: 'virtual-machine' },
+    };
+    const rendered = renderBackupIndex(vm, 'default', pool);
+    expect(rendered).toMatch(/\ntype: virtual-machine\n/);
+    expect(parseBackupIndex(rendered).instance?.type).toBe('virtual-machine');
+    const text = 'name: v1\ntype: virtual-machine\n';
+    const yamls = {
+      container: 'container:\n  config: 3\n',
+      'virtual-machine': renderBackupYaml(vm, 'default', pool),
+    };
+    expect(parseBackupIndex(text, yamls).instance).toMatchObject({
+      name: 'v1',
+      type: 'virtual-machine',
+    });
+    expect(() =>
+      parseBackupIndex(text, { 'virtual-machine': 'container:\n  config: 3\n' }),
+    ).toThrow(/^backup\/virtual-machine\/backup.yaml: container.config: must be a mapping/);
+  });
+
   it('reads an index.yaml as LXD 5 writes it', () => {
     const lxd = [
       'name: c2',

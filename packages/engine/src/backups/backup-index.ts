@@ -2,7 +2,9 @@
 // and lxd/backup/config): the instance's name, storage backend and pool, the
 // snapshot names, and `config` — the instance and its snapshots in their API
 // shape (LXD's backup.yaml). Old LXD releases kept that `config` part in
-// `backup/container/backup.yaml` only; `parseBackupIndex` reads either.
+// `backup/container/backup.yaml` (a VM's: `backup/virtual-machine/backup.yaml`)
+// only; `parseBackupIndex` reads either. The `config` part names the
+// instance `container` whatever its type, as LXD's does.
 // Pure: no I/O, so the format is unit-tested on its own.
 import { EngineError } from '../errors.ts';
 import { parseYaml, writeYaml, type YamlValue, type YamlWritable } from '../images/safe-yaml.ts';
@@ -11,9 +13,13 @@ import type { InstanceType } from '../schemas/index.ts';
 import {
   BACKUP_INDEX_PATH as INDEX_PATH,
   BACKUP_YAML_PATH,
+  VM_BACKUP_YAML_PATH,
 } from '../archive/backup-entry-check.ts';
 
-export { INDEX_PATH, BACKUP_YAML_PATH };
+export { INDEX_PATH, BACKUP_YAML_PATH, VM_BACKUP_YAML_PATH };
+
+/** The old-style descriptions a tarball holds, by the instance type whose tree holds them. */
+export type BackupYamls = Partial<Record<InstanceType, string | null>>;
 
 /** The instance as a backup describes it (the part of LXD's api.Instance an import uses). */
 export interface BackupInstance {
@@ -272,27 +278,36 @@ function parseDocument(text: string, file: string): YamlValue {
 }
 
 /**
- * Parses `index.yaml` (and, for backups that keep it apart, the container's
- * `backup.yaml`); throws INVALID_ARGUMENT naming the file and field. Names
- * are not validated here (the caller knows which rules apply).
+ * Parses `index.yaml` (and, for backups that keep it apart, the instance's
+ * `backup.yaml`: a string is the container's); throws INVALID_ARGUMENT
+ * naming the file and field. Names are not validated here (the caller
+ * knows which rules apply).
  */
-export function parseBackupIndex(indexYaml: string, backupYaml?: string | null): BackupIndex {
+export function parseBackupIndex(
+  indexYaml: string,
+  backupYamls?: string | null | BackupYamls,
+): BackupIndex {
   const where: Field = (name) => `${INDEX_PATH}: ${name}`;
   const doc = asMap(parseDocument(indexYaml, INDEX_PATH), where, '(document)');
   const name = asString(doc['name'], where, 'name');
   if (name === '') throw invalid(where, 'name', 'is required');
+  const type = asType(doc['type'], where, 'type');
+  const yamls: BackupYamls =
+    typeof backupYamls === 'string' ? { container: backupYamls } : (backupYamls ?? {});
+  const backupYaml = yamls[type];
+  const backupYamlPath = type === 'virtual-machine' ? VM_BACKUP_YAML_PATH : BACKUP_YAML_PATH;
   let config = doc['config'];
   let configWhere: Field = (field) => where(`config.${field}`);
   if ((config === undefined || config === null) && backupYaml) {
-    config = parseDocument(backupYaml, BACKUP_YAML_PATH);
-    configWhere = (field) => `${BACKUP_YAML_PATH}: ${field}`;
+    config = parseDocument(backupYaml, backupYamlPath);
+    configWhere = (field) => `${backupYamlPath}: ${field}`;
   }
   const configMap = asMap(config, where, 'config');
   return {
     name,
     backend: asString(doc['backend'], where, 'backend') || 'dir',
     pool: asString(doc['pool'], where, 'pool'),
-    type: asType(doc['type'], where, 'type'),
+    type,
     snapshots: asStringList(doc['snapshots'], where, 'snapshots'),
     optimized: asBool(doc['optimized'], where, 'optimized'),
     instance: parseInstance(configMap['container'], configWhere),

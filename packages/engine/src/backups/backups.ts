@@ -1,7 +1,8 @@
 // Instance backups in LXD's format (a tarball with `backup/index.yaml`,
-// `backup/container/rootfs/` and `backup/snapshots/<name>/rootfs/`): their
-// records (here), export (backup-export.ts) and import as a new instance
-// (backup-import.ts).
+// `backup/container/rootfs/` and `backup/snapshots/<name>/rootfs/`, or a
+// virtual machine's `backup/virtual-machine.img` and
+// `backup/virtual-machine-snapshots/<name>.img`): their records (here),
+// export (backup-export.ts) and import as a new instance (backup-import.ts).
 import { createReadStream, type ReadStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
 import type { Database } from '@berth/db';
@@ -228,7 +229,7 @@ export class BackupService {
     return importBackupAndWait(this.#ctx, project, source, options);
   }
 
-  /** Builds an image from a stopped instance or a snapshot; the operation ends with `{ fingerprint, size }`. */
+  /** Builds an image from an instance (a container stopped; a VM also running) or a snapshot; the operation ends with `{ fingerprint, size }`. */
   async publish(
     project: string,
     instance: string,

@@ -1,7 +1,13 @@
-// Publishing an instance (stopped) or one of its snapshots as an image, as
-// LXD's `lxc publish`: the rootfs is copied under the instance's lock,
-// unshifted to container ids, and packed through ImageService with the
-// properties of the instance's image.* keys and its base image's templates.
+// Publishing an instance or one of its snapshots as an image, as LXD's
+// `lxc publish`, packed through ImageService with the properties of the
+// instance's image.* keys and its base image's templates. A container
+// (stopped) has its rootfs copied under the instance's lock and unshifted
+// to container ids. A virtual machine's image is its disk flattened into
+// one qcow2 (`rootfs.img`, compressed as LXD's are) with its boot files
+// (storage/vm-volume-disk.ts). LXD refuses a running VM and its client
+// stops it first; Berth holds a running one still (guest filesystems
+// frozen, QEMU paused) only while its overlay is copied, so it publishes
+// the disk whole without a stop.
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Database } from '@berth/db';
@@ -18,9 +24,11 @@ import { unshiftCopy, volumeShift } from '../storage/volume-ownership.ts';
 import type { ImageTemplate } from './image-metadata.ts';
 import type { ImageService } from './images.ts';
 import { throttled } from '../operations/progress.ts';
+import { IMAGE_DISK, rootDiskPlan } from '../drivers/qemu/root-disk.ts';
+import { copyVmBootFiles, flattenVmDisk, holdVmVolume } from '../storage/vm-volume-disk.ts';
 
 export interface PublishOptions {
-  /** Publish this snapshot rather than the (stopped) instance. */
+  /** Publish this snapshot rather than the instance. */
   snapshot?: string;
   alias?: string;
   /** Merged over the properties taken from the instance's `image.*` keys. */
@@ -51,19 +59,20 @@ export class InstancePublisher {
     this.#images = options.images;
   }
 
-  /** Builds an image from a stopped instance or a snapshot; the operation ends with `{ fingerprint, size }`. */
+  /** Builds an image from an instance (a container stopped; a VM also running) or a snapshot; the operation ends with `{ fingerprint, size }`. */
   async publish(
     project: string,
     instance: string,
     options: PublishOptions = {},
   ): Promise<Operation> {
     const { instance: inst, view } = await this.#instances.resolve(project, instance);
-    if (inst.type !== 'container')
-      throw new EngineError('NOT_IMPLEMENTED', `Publishing ${inst.type}s is not supported yet`);
     if (options.snapshot !== undefined) {
       if (!(await this.#db.snapshots.get(inst.record.id, options.snapshot)))
         throw EngineError.notFound('Snapshot', { field: 'snapshot' });
-    } else if ((await this.#instances.driverFor(inst.type).status(view)) !== 'Stopped') {
+    } else if (
+      inst.type === 'container' &&
+      (await this.#instances.driverFor(inst.type).status(view)) !== 'Stopped'
+    ) {
       throw new EngineError(
         'CONFLICT',
         `Instance "${instance}" must be stopped to be published (or publish one of its snapshots)`,
@@ -96,12 +105,16 @@ export class InstancePublisher {
     ctx: OperationContext,
   ): Promise<Record<string, unknown>> {
     const progress = throttled(ctx);
-    const { view: first } = await this.#instances.resolve(project, instanceName);
+    const { instance: firstInstance, view: first } = await this.#instances.resolve(
+      project,
+      instanceName,
+    );
     const work = tempSiblingOf(first.paths.dir, 'snapshot', randomHex());
     try {
       await mkdir(work, { mode: 0o700 });
+      const vm = firstInstance.type === 'virtual-machine';
       const rootfs = path.join(work, 'rootfs');
-      await progress(5, 'Copying root filesystem');
+      await progress(5, vm ? 'Copying virtual machine disk' : 'Copying root filesystem');
       const copied = await this.#instances.locks.with(
         project,
         instanceName,
@@ -121,18 +134,43 @@ export class InstancePublisher {
               instance.type,
               options.snapshot,
             );
-          } else if ((await this.#instances.driverFor(instance.type).status(view)) !== 'Stopped') {
+          } else if (
+            instance.type === 'container' &&
+            (await this.#instances.driverFor(instance.type).status(view)) !== 'Stopped'
+          ) {
             throw new EngineError(
               'CONFLICT',
               `Instance "${instanceName}" must be stopped to be published`,
             );
           }
+          if (instance.type === 'virtual-machine') {
+            const held = path.join(work, 'held');
+            const writable = options.snapshot === undefined;
+            const hold = () => holdVmVolume(from.dir, held, { writable, signal: ctx.signal });
+            if (writable)
+              await this.#instances.driverFor(instance.type).withQuiescedStorage(view, hold);
+            else await hold();
+            return { instance, config, shift: null, held };
+          }
           await copyTree(from.rootfs, rootfs, ctx.signal);
-          return { instance, config, shift: await volumeShift(from.dir) };
+          return { instance, config, shift: await volumeShift(from.dir), held: null };
         },
       );
-      await progress(30, 'Unshifting ownership');
-      await unshiftCopy(rootfs, copied.shift);
+      if (copied.held !== null) {
+        // An image's disk stands alone: the overlay merged with its backing image, compressed as LXD's are.
+        const blank = rootDiskPlan(copied.instance.expandedDevices).sizeBytes;
+        await mkdir(rootfs, { mode: 0o755 });
+        await flattenVmDisk(copied.held, path.join(rootfs, IMAGE_DISK), {
+          compress: true,
+          signal: ctx.signal,
+          ...(blank ? { blankSizeBytes: blank } : {}),
+        });
+        await copyVmBootFiles(copied.held, rootfs);
+        await removeTree(copied.held);
+      } else {
+        await progress(30, 'Unshifting ownership');
+        await unshiftCopy(rootfs, copied.shift);
+      }
 
       // As LXD: the image's properties come from the instance's image.* keys.
       const properties: Record<string, string> = {};
@@ -147,6 +185,7 @@ export class InstancePublisher {
         project,
         {
           rootfsDir: rootfs,
+          type: copied.instance.type,
           metadata: {
             architecture: copied.instance.record.architecture,
             properties,
