@@ -36,6 +36,7 @@ import type {
 } from '../driver.ts';
 import { execThroughAgent, type AgentAccess } from './agent-exec.ts';
 import { execOnPty } from './agent-pty.ts';
+import { pinVcpus } from './vm-cpu-pinning.ts';
 import { listDirectory, pullFile, pushFile, removeFile, statFile } from './agent-files.ts';
 import { ensureRootDisk } from './root-disk.ts';
 import { createTap, recordTaps, resolveVmNics } from './vm-nics.ts';
@@ -202,6 +203,13 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
       );
     }
     await this.#runtime.watch(instance);
+    await pinVcpus(instance.expandedConfig, (command) =>
+      this.#runtime.qmp(instance, command),
+    ).catch(async (error: unknown) => {
+      // A VM that runs where it was told not to is not started.
+      await this.stop(instance).catch(() => {});
+      throw error;
+    });
   }
 
   async stop(instance: DriverInstance): Promise<void> {
