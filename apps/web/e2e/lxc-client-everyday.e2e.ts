@@ -127,4 +127,44 @@ describe('everyday lxc work on Berth', () => {
       /^ {2}root:\n {4}path: \/\n {4}pool: default\n {4}type: disk$/m,
     );
   });
+
+  it('publishes a container and a snapshot of it as images, and launches from them', async () => {
+    const name = `ev-${suffix}-pub`;
+    await lxc.ok(['launch', 'busybox', name]);
+    await lxc.ok(['exec', name, '--', 'sh', '-c', 'echo published > /root/mark']);
+    await lxc.ok(['snapshot', name, 'snap0']);
+    await lxc.ok(['exec', name, '--', 'rm', '/root/mark']);
+    // Running: the client asks for --force and stops it, as against LXD.
+    const refused = await lxc.run(['publish', name, '--alias', 'pub-now']);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('Use --force');
+    await lxc.ok(['stop', name, '--force']);
+    expect(await lxc.ok(['publish', name, '--alias', 'pub-now'])).toMatch(
+      /Instance published with fingerprint: [0-9a-f]{64}/,
+    );
+    expect(await lxc.ok(['publish', `${name}/snap0`, '--alias', 'pub-snap'])).toMatch(
+      /Instance published with fingerprint: [0-9a-f]{64}/,
+    );
+    const listed = await lxc.csv(['image', 'list', '-c', 'lt']);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        ['pub-now', 'CONTAINER'],
+        ['pub-snap', 'CONTAINER'],
+      ]),
+    );
+    for (const [alias, expected] of [
+      ['pub-now', 1],
+      ['pub-snap', 0],
+    ] as const) {
+      await lxc.ok(['launch', alias, `${name}-${alias}`]);
+      const test = await lxc.run(['exec', `${name}-${alias}`, '--', 'test', '-e', '/root/mark']);
+      expect(test.status, alias).toBe(expected);
+      await lxc.ok(['delete', '--force', `${name}-${alias}`]);
+    }
+    // Unknown compressions are refused by name, never run.
+    const gz = await lxc.run(['publish', name, '--alias', 'pub-xz', '--compression', 'xz;true']);
+    expect(gz.status).not.toBe(0);
+    expect(gz.stderr).toContain('compression_algorithm');
+    await lxc.ok(['delete', '--force', name]);
+  });
 });

@@ -70,7 +70,7 @@ afterAll(async () => {
 
 afterAll(async () => {
   if (lxc) {
-    for (const name of [VM, `${VM}-b`, `${VM}-c`])
+    for (const name of [VM, `${VM}-b`, `${VM}-c`, `${VM}-p`])
       await lxc.run(['delete', '--force', name]).catch(() => undefined);
     await lxc.close();
   }
@@ -175,6 +175,21 @@ describe('virtual machines through the lxc client', () => {
     await lxc.ok(['image', 'export', ALIAS, target]);
     const file = existsSync(`${target}.tar.gz`) ? `${target}.tar.gz` : target;
     expect(sha256(file)).toBe(fingerprint);
+
+    // Published, it is a VM image that launches.
+    expect(await lxc.ok(['publish', VM, '--alias', 'vm-pub'])).toMatch(
+      /Instance published with fingerprint: [0-9a-f]{64}/,
+    );
+    expect(await lxc.csv(['image', 'list', 'vm-pub', '-c', 'lt'])).toEqual([
+      ['vm-pub', 'VIRTUAL-MACHINE'],
+    ]);
+    await lxc.ok(['launch', 'vm-pub', `${VM}-p`, '--vm', '-c', 'limits.memory=256MiB']);
+    const deadline = Date.now() + BOOT_WAIT_MS;
+    while ((await lxc.run(['exec', `${VM}-p`, '--', 'true'])).status !== 0) {
+      if (Date.now() > deadline) throw new Error('the published VM never answered');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await lxc.ok(['delete', '--force', `${VM}-p`]);
 
     await lxc.ok(['delete', VM]);
     expect(await lxc.csv(['list', '-c', 'n'])).toEqual([]);

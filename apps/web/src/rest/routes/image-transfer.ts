@@ -6,11 +6,15 @@
 //                               engine as an operation ending with {fingerprint, size}
 //   GET  /1.0/images/<fp>/export the unified tarball, named in Content-Disposition
 //
+//   POST /1.0/images            a JSON body with an instance or snapshot source: publish
+//                               (image-publish.ts)
+//
 // Split images (multipart: metadata + rootfs) and copies from other servers
-// (a JSON body with a source) are not supported: Berth's images are unified.
+// are not supported.
 import path from 'node:path';
 import type { RestContext } from '../context.ts';
-import { RestError } from '../envelope.ts';
+import { asyncOp, RestError } from '../envelope.ts';
+import { publishFromBody } from './image-publish.ts';
 import type { Router } from '../router.ts';
 import { importUpload } from '../uploads.ts';
 
@@ -45,11 +49,8 @@ export function registerImageTransfer(router: Router<RestContext>): void {
     .add('POST', '/1.0/images', async (ctx) => {
       ctx.allow('config');
       const type = mediaType(ctx);
-      if (type === 'application/json' || type === '')
-        throw new RestError(
-          501,
-          'Berth imports images from an uploaded tarball (lxc image import <file>); copying from another server or publishing through this call is not available',
-        );
+      // `lxc publish`: from an instance or a snapshot (image-publish.ts).
+      if (type === 'application/json' || type === '') return asyncOp(await publishFromBody(ctx));
       if (type === 'multipart/form-data')
         throw new RestError(
           501,
