@@ -3,6 +3,7 @@
 // maps), new projects with LXD's default profile, and projects that take
 // their images or profiles from `default`. Debian's real `lxc` 5.0.2 on the
 // real server's unix socket, real busybox containers (LXC).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -161,6 +162,19 @@ describe('everyday lxc work on Berth', () => {
       expect(test.status, alias).toBe(expected);
       await lxc.ok(['delete', '--force', `${name}-${alias}`]);
     }
+    // lxc export (no --compression: the client sends an empty algorithm) and lxc import.
+    const backup = path.join(imageDir, 'pub-backup.tar.gz');
+    await lxc.ok(['export', name, backup]);
+    const kind = spawnSync('file', ['-b', backup], { encoding: 'utf8' }).stdout;
+    expect(kind).toMatch(/gzip/);
+    await lxc.ok(['import', backup, `${name}-imported`]);
+    const snapshots = await lxc.ok(['info', `${name}-imported`]);
+    expect(snapshots).toMatch(/snap0/);
+    await lxc.ok(['start', `${name}-imported`]);
+    expect(
+      (await lxc.run(['exec', `${name}-imported`, '--', 'test', '-e', '/root/mark'])).status,
+    ).toBe(1);
+    await lxc.ok(['delete', '--force', `${name}-imported`]);
     // Unknown compressions are refused by name, never run.
     const gz = await lxc.run(['publish', name, '--alias', 'pub-xz', '--compression', 'xz;true']);
     expect(gz.status).not.toBe(0);

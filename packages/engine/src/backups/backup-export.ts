@@ -47,7 +47,7 @@ export async function exportBackup(
   post: BackupsPost,
 ): Promise<Operation> {
   const req = parseInput(BackupsPost, post);
-  const compression = req.compression_algorithm ?? 'gzip';
+  const compression = req.compression_algorithm || 'gzip';
   const expiresAt = parseExpiry(req.expires_at);
   await b.instances.resolve(project, instance);
   await b.ready();
@@ -73,7 +73,9 @@ export async function exportBackup(
       mayCancel: true,
       resources: {
         instances: [apiUrl.instance(project, instance)],
-        backups: [apiUrl.backup(project, instance, backupName)],
+        // LXD's form (its resources become /1.0/<kind>/<name>): `lxc export` strips
+        // "/1.0/backups/" from it to learn the backup's name.
+        backups: [`/1.0/backups/${encodeURIComponent(backupName)}`],
       },
       run: (ctx) =>
         runExport(

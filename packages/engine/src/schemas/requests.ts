@@ -129,7 +129,10 @@ export const BackupsPost = z.object({
   instance_only: z.boolean().default(false),
   container_only: z.boolean().default(false),
   optimized_storage: z.boolean().default(false),
-  compression_algorithm: z.enum(['gzip', 'none'], 'must be "gzip" or "none"').optional(),
+  /** Empty (what `lxc export` sends without --compression) is the default, gzip. */
+  compression_algorithm: z
+    .enum(['gzip', 'none', ''], 'must be "gzip" or "none" (empty: gzip)')
+    .optional(),
 });
 export type BackupsPost = z.input<typeof BackupsPost>;
 
