@@ -181,4 +181,33 @@ describe('everyday lxc work on Berth', () => {
     expect(gz.stderr).toContain('compression_algorithm');
     await lxc.ok(['delete', '--force', name]);
   });
+
+  it('lists, acknowledges and deletes warnings (lxc warning)', async () => {
+    // What this host's probe found: VMs under TCG when KVM does not work (this project's hosts).
+    const rows = await lxc.csv(['warning', 'list', '-c', 'utS']);
+    const tcg = rows.find((row) => row[1] === 'Virtual machines run without KVM');
+    const all = await lxc.csv(['warning', 'list', '--all', '-c', 'ut']);
+    expect(all.length).toBeGreaterThanOrEqual(rows.length);
+    if (!tcg) {
+      // A host where KVM works: nothing to acknowledge, and the list still answers.
+      expect(rows.every((row) => row[1] !== 'Virtual machines run without KVM')).toBe(true);
+      return;
+    }
+    const [uuid] = tcg;
+    expect(tcg[2]).toBe('NEW');
+    expect(await lxc.ok(['warning', 'show', uuid!])).toMatch(
+      /^last_message: .*Virtual machines run under TCG/m,
+    );
+    await lxc.ok(['warning', 'ack', uuid!]);
+    expect((await lxc.csv(['warning', 'list', '-c', 'u'])).flat()).not.toContain(uuid);
+    expect(await lxc.csv(['warning', 'list', '--all', '-c', 'uS'])).toContainEqual([
+      uuid,
+      'ACKNOWLEDGED',
+    ]);
+    await lxc.ok(['warning', 'delete', uuid!]);
+    expect((await lxc.csv(['warning', 'list', '--all', '-c', 'u'])).flat()).not.toContain(uuid);
+    const gone = await lxc.run(['warning', 'show', uuid!]);
+    expect(gone.status).not.toBe(0);
+    expect(gone.stderr).toMatch(/not found/i);
+  });
 });

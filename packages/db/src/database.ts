@@ -17,6 +17,7 @@ import { MemberStore } from './stores/members.ts';
 import { ApiTokenStore } from './stores/tokens.ts';
 import { SessionStore } from './stores/sessions.ts';
 import { AuditStore } from './stores/audit.ts';
+import { WarningStore } from './stores/warnings.ts';
 
 /** The stores over one client: the root one or a transaction's. */
 export class Stores {
@@ -33,6 +34,7 @@ export class Stores {
   readonly tokens: ApiTokenStore;
   readonly sessions: SessionStore;
   readonly audit: AuditStore;
+  readonly warnings: WarningStore;
 
   constructor(client: Tx) {
     this.projects = new ProjectStore(client);
@@ -48,6 +50,7 @@ export class Stores {
     this.tokens = new ApiTokenStore(client);
     this.sessions = new SessionStore(client);
     this.audit = new AuditStore(client);
+    this.warnings = new WarningStore(client);
   }
 }
 

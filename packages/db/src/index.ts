@@ -31,6 +31,7 @@ export { MemberStore, type MemberRecord } from './stores/members.ts';
 export { ApiTokenStore, hashToken, type ApiTokenRecord } from './stores/tokens.ts';
 export { SessionStore, type SessionRecord } from './stores/sessions.ts';
 export { AuditStore, type AuditEntry, type AuditInput } from './stores/audit.ts';
+export { WarningStore, type WarningRecord, type WarningInput } from './stores/warnings.ts';
 export { applyMigrations } from './migrate/index.ts';
 export { hashPassword, verifyPassword, generatePassword } from './passwords.ts';
 export { ensureAdmin, type BootstrapAdminResult } from './bootstrap-admin.ts';

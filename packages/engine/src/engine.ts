@@ -10,6 +10,7 @@ import { ProjectService } from './projects/projects.ts';
 import { ProfileService } from './profiles/profiles.ts';
 import { InstanceService } from './instances/instances.ts';
 import { ImageService } from './images/images.ts';
+import { WarningService } from './warnings/warnings.ts';
 import { SnapshotService } from './instances/snapshots.ts';
 import { BackupService } from './backups/backups.ts';
 import { BackupFiles } from './backups/backup-files.ts';
@@ -58,6 +59,7 @@ export interface Engine {
   readonly backups: BackupService;
   readonly storage: StoragePoolService;
   readonly networks: NetworkService;
+  readonly warnings: WarningService;
   /** Which instance drivers work on this host, and why not. */
   drivers(): DriverInfo[];
   close(): Promise<void>;
@@ -111,6 +113,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     projects: db.projects,
     ...(config.cacheDir ? { cacheDir: path.resolve(config.cacheDir) } : {}),
   });
+  const warnings = new WarningService(db, events, config.location ?? 'none');
+  await warnings.checkDrivers(registry.info());
   const backupFiles = new BackupFiles(dataDir);
   const instances = new InstanceService({
     db,
@@ -122,6 +126,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     networks,
     hostEvents,
     backupFiles,
+    warnings,
   });
   const profiles = new ProfileService(db, events, instances);
   const snapshots = new SnapshotService(db, events, operations, storage, instances);
@@ -164,6 +169,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     backups,
     storage,
     networks,
+    warnings,
     drivers: () => registry.info(),
     async close() {
       scheduler?.stop();

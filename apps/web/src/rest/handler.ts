@@ -31,6 +31,7 @@ import { registerProjects } from './routes/projects.ts';
 import { registerServer } from './routes/server.ts';
 import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
 import { registerStorage } from './routes/storage.ts';
+import { registerWarnings } from './routes/warnings.ts';
 import { createUpgradeHandler } from './websockets.ts';
 
 export interface RestHandlerOptions {
@@ -68,6 +69,7 @@ export function buildRouter(
   registerProjects(router);
   registerImages(router);
   registerNetworks(router);
+  registerWarnings(router);
   registerStorage(router);
   registerImageTransfer(router);
   return router;

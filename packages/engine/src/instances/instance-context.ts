@@ -12,6 +12,7 @@ import type { DriverInstance, InstanceHostEvent } from '../drivers/driver.ts';
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
+import type { WarningService } from '../warnings/warnings.ts';
 import type { BackupFiles } from '../backups/backup-files.ts';
 import { rootDiskOf } from '../config/devices.ts';
 import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
@@ -28,6 +29,7 @@ export interface InstanceContext {
   readonly locks: InstanceLocks;
   /** The backup directory: listed in the full view, moved and removed with the instance. */
   readonly backupFiles: BackupFiles;
+  readonly warnings: WarningService;
   /**
    * Host events the engine caused itself (a start, a stop) and already
    * announced, by `project/name`: the host's report of them is skipped.

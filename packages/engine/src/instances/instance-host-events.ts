@@ -4,6 +4,7 @@ import { apiUrl } from '../api-url.ts';
 import type { InstanceHostEvent } from '../drivers/driver.ts';
 import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
 import { profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
+import { WarningType } from '../warnings/warnings.ts';
 import { CREATING_POWER } from './instance-create.ts';
 import { changeStateAndWait, deleteUnlocked } from './instance-lifecycle.ts';
 
@@ -86,14 +87,22 @@ export async function reconcile(ctx: InstanceContext): Promise<void> {
       Number(a.expandedConfig['boot.autostart.priority'] ?? 0),
   );
   for (const instance of toStart) {
-    await changeStateAndWait(ctx, instance.record.project, instance.name, {
-      action: 'start',
-    }).catch((error: unknown) => {
-      ctx.events.logging(
-        instance.record.project,
-        'error',
-        `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    });
+    const project = instance.record.project;
+    const entityUrl = apiUrl.instance(project, instance.name);
+    await changeStateAndWait(ctx, project, instance.name, { action: 'start' }).then(
+      () => ctx.warnings.resolve(WarningType.instanceAutostartFailure, { project, entityUrl }),
+      async (error: unknown) => {
+        const message = `Failed to start instance "${instance.name}" at boot: ${error instanceof Error ? error.message : String(error)}`;
+        ctx.events.logging(project, 'error', message);
+        // Kept for the operator (`lxc warning list`), as LXD does.
+        await ctx.warnings.raise({
+          type: WarningType.instanceAutostartFailure,
+          severity: 'low',
+          project,
+          entityUrl,
+          message,
+        });
+      },
+    );
   }
 }

@@ -33,6 +33,7 @@ import type {
 import type { OperationService } from '../operations/operations.ts';
 import type { StoragePoolService } from '../storage/storage-pools.ts';
 import type { ImageService } from '../images/images.ts';
+import type { WarningService } from '../warnings/warnings.ts';
 import type { BackupFiles } from '../backups/backup-files.ts';
 import type { HostEvents } from '../drivers/host-events.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
@@ -87,6 +88,8 @@ export interface InstanceServiceOptions {
   hostEvents: HostEvents;
   /** The backup directory: listed in the full view, moved and removed with the instance. */
   backupFiles: BackupFiles;
+  /** Where a failed autostart is recorded for the operator. */
+  warnings: WarningService;
 }
 
 export class InstanceService {

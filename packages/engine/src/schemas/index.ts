@@ -10,3 +10,4 @@ export * from './storage.ts';
 export * from './network.ts';
 // API URLs are part of the wire format (used_by, resources): pure, so client-safe too.
 export { apiUrl } from '../api-url.ts';
+export * from './warning.ts';

@@ -54,6 +54,7 @@ export const apiExtensions = [
   'instance_all_projects',
   'instance_get_full',
   'event_project',
+  'warnings',
 ] as const;
 
 const berthVersion = (() => {
