@@ -6,7 +6,7 @@
 // (archive/backup-entry-check.ts); one never holds the other's.
 import { EngineError, isEngineError } from '../errors.ts';
 import { expand } from '../config/expand-config.ts';
-import { validateLocal } from '../instances/validate-instance.ts';
+import { validateLocal } from '../projects/validate-instance.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import { rootDiskOf } from '../config/devices.ts';
 import type { InstanceType } from '../schemas/index.ts';

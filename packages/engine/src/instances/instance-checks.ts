@@ -8,7 +8,7 @@ import type { InstanceType } from '../schemas/index.ts';
 import { nextInterfaceHwaddr } from '../validation/index.ts';
 import { checkProjectLimits, type InstanceUsage } from '../projects/project-limits.ts';
 import { expandInstance } from '../config/expanded-instances.ts';
-import { validateExpanded, type InstanceShape } from './validate-instance.ts';
+import { validateExpanded, type InstanceShape } from '../projects/validate-instance.ts';
 import {
   expandedListOf,
   projectOf,

@@ -9,7 +9,7 @@ import type { Instance, InstancesPost, InstanceType, Operation } from '../schema
 import { Reverter } from '../reverter.ts';
 import { matchVolumeShift } from '../storage/volume-ownership.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
-import { validateExpanded } from './validate-instance.ts';
+import { validateExpanded } from '../projects/validate-instance.ts';
 import { copiedConfig, parseCopySource } from './instance-copy.ts';
 import {
   expandedOf,

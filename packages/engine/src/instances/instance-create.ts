@@ -9,7 +9,7 @@ import { InstancesPost, type Instance, type Operation } from '../schemas/index.t
 import { parseInput } from '../parse-input.ts';
 import { randomInstanceName, validInstanceName } from '../validation/index.ts';
 import { Reverter } from '../reverter.ts';
-import { validateExpanded, validateLocal } from './validate-instance.ts';
+import { validateExpanded, validateLocal } from '../projects/validate-instance.ts';
 import { copiedConfig, copiedDevices, withoutEchoedVolatile } from './instance-copy.ts';
 import {
   expandedOf,

@@ -15,7 +15,7 @@ import { parseInput } from '../parse-input.ts';
 import { validInstanceName } from '../validation/index.ts';
 import { Reverter } from '../reverter.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
-import { validateExpanded, validateLocal } from './validate-instance.ts';
+import { validateExpanded, validateLocal } from '../projects/validate-instance.ts';
 import {
   expandedOf,
   expectHostEvent,

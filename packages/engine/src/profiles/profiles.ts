@@ -19,7 +19,7 @@ import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts'
 import { checkProjectLimits } from '../projects/project-limits.ts';
 import { profileProjectOf } from '../projects/projects.ts';
 import { expandInstance } from '../config/expanded-instances.ts';
-import { validateExpanded } from '../instances/validate-instance.ts';
+import { validateExpanded } from '../projects/validate-instance.ts';
 
 /** LXD's profile name rules (lxd/profiles.go). */
 export function validProfileName(name: string): void {

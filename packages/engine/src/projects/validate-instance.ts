@@ -6,7 +6,7 @@
 import type { ConfigMap, DeviceMap, InstanceType } from '../schemas/index.ts';
 import { validConfig } from '../config/valid-config.ts';
 import { validDevices } from '../config/devices.ts';
-import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
+import { checkEffectiveRestrictions } from './project-restrictions.ts';
 import { EngineError } from '../errors.ts';
 
 export interface InstanceShape {
