@@ -14,35 +14,21 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
   copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
-  rmSync,
   writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
 import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
 import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
-import { TINY_VM_BANNER, buildTinyVmImage } from '../../src/images/tiny-vm-image.ts';
-import {
-  errorOf,
-  removeHostState,
-  startTestEngine,
-  testBridgeName,
-  waitFor,
-  type TestEngine,
-} from './helpers.ts';
+import { errorOf, startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
+import * as vm from './vm-helpers.ts';
 
-const support = await probeQemu();
-// Kernel and agent packages are kept between runs (70 MB download otherwise).
-const CACHE = path.join(os.tmpdir(), 'berth-tiny-vm-cache');
 const project = 'default';
 const hex = randomBytes(3).toString('hex');
 /** The VM backed up and published; its import (i), the import with raw disks (r), the VM from the image (p). */
@@ -55,8 +41,6 @@ const ALL = [VM, IMPORTED, IMPORTED_RAW, FROM_IMAGE, HOSTILE];
 const ALIAS = `published-${hex}`;
 const bridge = testBridgeName();
 const MIB = 1024 * 1024;
-/** Boots under TCG on a loaded two-core machine can take long: waits are generous, never asserted. */
-const BOOT_WAIT_MS = 240_000;
 const LIMITS = { 'limits.memory': '256MiB', 'limits.cpu': '1' };
 
 let t: TestEngine;
@@ -66,76 +50,16 @@ let work = '';
 /** The backup of the running VM, copied out before the VM (and its backups) went. */
 let backupCopy = '';
 
-function qemuPid(name: string): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
-
-/** `qemu-img check` of a disk nothing has open: exit 0 is no errors and no leaked clusters. */
-function checkDisk(file: string): string {
-  return execFileSync('qemu-img', ['check', file], { encoding: 'utf8' });
-}
-
-function diskInfo(file: string): Record<string, unknown> {
-  return JSON.parse(
-    execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }),
-  ) as Record<string, unknown>;
-}
-
-async function succeeded(operation: Promise<{ id: string }>): Promise<Record<string, unknown>> {
-  const done = await t.engine.operations.wait((await operation).id);
-  expect(done.err).toBe('');
-  expect(done.status).toBe('Success');
-  return (done.metadata ?? {}) as Record<string, unknown>;
-}
+// The shared helpers, on this file's engine and project.
+const qemuPid = (name: string) => vm.qemuPid(dataDir, project, name);
+const succeeded = (operation: Promise<{ id: string }>) => vm.succeeded(t.engine, operation);
+const agentReady = (name: string) => vm.agentReady(t.engine, project, name);
+const diskFiles = (name: string) => vm.diskFiles(t.engine, project, name);
+const writeOnDisk = (name: string, file: string) => vm.writeOnDisk(t.engine, project, name, file);
+const readOnDisk = (name: string, file: string) => vm.readOnDisk(t.engine, project, name, file);
 
 async function start(name: string): Promise<void> {
   await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-}
-
-/** Polls until the VM has booted and its guest agent answers an exec. */
-async function agentReady(name: string): Promise<void> {
-  await waitFor(
-    `the banner of ${name}`,
-    () => t.engine.instances.consoleLog(project, name),
-    (log) => log.includes(TINY_VM_BANNER),
-    BOOT_WAIT_MS,
-  );
-  await waitFor(
-    `the guest agent of ${name}`,
-    () =>
-      t.engine.instances
-        .exec(project, name, { command: ['true'] })
-        .then((r) => r.exitCode)
-        .catch((error: Error) => error.message),
-    (code) => code === 0,
-    BOOT_WAIT_MS,
-  );
-}
-
-/** What the guest has written on its disk (/mnt), besides the image's own entries. */
-async function diskFiles(name: string): Promise<string[]> {
-  const out = await t.engine.instances.exec(project, name, { command: ['ls', '/mnt'] });
-  expect(out.exitCode).toBe(0);
-  return out.stdout
-    .split('\n')
-    .filter((f) => f !== '' && f !== 'lost+found' && f !== 'berth-disk')
-    .sort();
-}
-
-async function writeOnDisk(name: string, file: string): Promise<void> {
-  await t.engine.instances.filePush(project, name, `/mnt/${file}`, {
-    content: Buffer.from(`${file}\n`),
-  });
-}
-
-async function readOnDisk(name: string, file: string): Promise<string> {
-  const out = await t.engine.instances.exec(project, name, { command: ['cat', `/mnt/${file}`] });
-  expect(out.exitCode).toBe(0);
-  return out.stdout;
 }
 
 /** Unpacks a backup tarball into a fresh folder; returns it. */
@@ -160,12 +84,10 @@ async function leftovers(): Promise<string[]> {
 
 describe('backups and publishing of VMs (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await vm.requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-qbackup-'));
-    imageDir = mkdtempSync(path.join(os.tmpdir(), 'berth-tiny-vm-'));
     work = mkdtempSync(path.join(os.tmpdir(), 'berth-qbackup-work-'));
-    await buildTinyVmImage({ cacheDir: CACHE, outDir: imageDir, disk: { sizeBytes: 32 * MIB } });
+    imageDir = await vm.buildTinyVm({ disk: { sizeBytes: 32 * MIB } });
     t = await startTestEngine(dataDir, { network: bridge });
     await t.engine.instances.createAndWait(project, {
       name: VM,
@@ -174,25 +96,21 @@ describe('backups and publishing of VMs (real QEMU)', () => {
       config: { ...LIMITS, 'image.os': 'tiny', 'image.description': 'published tiny VM' },
       devices: { root: { type: 'disk', path: '/', pool: 'default', size: '64MiB' } },
     });
-    // What unpacking a VM image into the volume will do.
-    const { view } = await t.engine.instances.resolve(project, VM);
-    cpSync(path.join(imageDir, 'boot'), path.join(view.paths.rootfs, 'boot'), { recursive: true });
-    copyFileSync(path.join(imageDir, IMAGE_DISK), path.join(view.paths.rootfs, IMAGE_DISK));
+    await vm.placeTinyVmImage(t.engine, project, VM, imageDir);
   }, 300_000);
 
   afterAll(async () => {
-    for (const name of ALL) {
-      const pid = qemuPid(name);
-      if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
-    }
-    if (t) {
-      await removeHostState(t.engine, bridge);
-      const images = await t.engine.images.list(project).catch(() => []);
-      for (const image of images)
-        await t.engine.images.delete(project, image.fingerprint).catch(() => {});
-    }
-    await t?.cleanup();
-    for (const dir of [dataDir, imageDir, work]) rmSync(dir, { recursive: true, force: true });
+    // The images it published, through the engine while it is open.
+    const images = (await t?.engine.images.list(project).catch(() => [])) ?? [];
+    for (const image of images)
+      await t.engine.images.delete(project, image.fingerprint).catch(() => {});
+    await vm.tearDownVmTest(t, {
+      dataDir,
+      project,
+      vms: ALL,
+      bridge,
+      dirs: [dataDir, imageDir, work],
+    });
   }, 120_000);
 
   it('backs up and publishes a running VM, held still for the copy only: whole qcow2 disks in LXD’s layout, and it runs on', async () => {
@@ -234,8 +152,8 @@ describe('backups and publishing of VMs (real QEMU)', () => {
       path.join(b, 'virtual-machine-snapshots', 'snap0.img'),
     ]) {
       // Taken while the VM ran, yet whole; one file standing alone, of the root device's size.
-      expect(checkDisk(disk)).toMatch(/No errors were found/);
-      const info = diskInfo(disk);
+      expect(vm.checkDisk(disk)).toMatch(/No errors were found/);
+      const info = vm.diskInfo(disk);
       expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 64 * MIB });
       expect(info['backing-filename']).toBeUndefined();
     }
@@ -261,8 +179,8 @@ describe('backups and publishing of VMs (real QEMU)', () => {
     );
     expect(fromSnapshot['fingerprint']).not.toBe(image.fingerprint);
     const stored = path.join(dataDir, 'images', `${String(fromSnapshot['fingerprint'])}.rootfs`);
-    expect(checkDisk(path.join(stored, IMAGE_DISK))).toMatch(/No errors were found/);
-    expect(diskInfo(path.join(stored, IMAGE_DISK))['backing-filename']).toBeUndefined();
+    expect(vm.checkDisk(path.join(stored, IMAGE_DISK))).toMatch(/No errors were found/);
+    expect(vm.diskInfo(path.join(stored, IMAGE_DISK))['backing-filename']).toBeUndefined();
     expect(existsSync(path.join(stored, 'boot', 'vmlinuz'))).toBe(true);
     expect(await leftovers()).toEqual([]);
   }, 600_000);
@@ -289,17 +207,7 @@ describe('backups and publishing of VMs (real QEMU)', () => {
         '',
       ].join('\n'),
     );
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-b',
-      '/etc/hostname',
-      '-F',
-      'raw',
-      path.join(dir, 'backup', 'virtual-machine.img'),
-    ]);
+    vm.createBackedDisk(path.join(dir, 'backup', 'virtual-machine.img'), '/etc/hostname');
     const tarball = path.join(work, 'hostile.tar.gz');
     execFileSync('tar', ['-czf', tarball, '-C', dir, 'backup']);
     const volumesBefore = await t.engine.storage.listVolumes('default');
@@ -337,7 +245,7 @@ describe('backups and publishing of VMs (real QEMU)', () => {
     const volume = (
       await t.engine.storage.instancePaths('default', project, IMPORTED, 'virtual-machine')
     ).dir;
-    expect(diskInfo(path.join(volume, ROOT_DISK))['backing-filename']).toBe(
+    expect(vm.diskInfo(path.join(volume, ROOT_DISK))['backing-filename']).toBe(
       path.join('rootfs', IMAGE_DISK),
     );
 

@@ -7,81 +7,42 @@
 // what was removed after it. Every QEMU here is stopped by its own pid
 // file. No timing assertions: the machine is shared; waits poll.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
-import { IMAGE_DISK } from '../../src/drivers/qemu/root-disk.ts';
 import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
-import { TINY_VM_BANNER, buildTinyVmImage } from '../../src/images/tiny-vm-image.ts';
+import { startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
 import {
-  removeHostState,
-  startTestEngine,
-  testBridgeName,
-  waitFor,
-  type TestEngine,
-} from './helpers.ts';
+  agentReady,
+  buildTinyVm,
+  placeTinyVmImage,
+  qemuPid,
+  requireQemu,
+  tearDownVmTest,
+} from './vm-helpers.ts';
 
-const support = await probeQemu();
-// Kernel and agent packages are kept between runs (and shared with qemu.test.ts).
-const CACHE = path.join(os.tmpdir(), 'berth-tiny-vm-cache');
 const name = `vm${randomBytes(3).toString('hex')}`;
 const project = 'default';
 const bridge = testBridgeName();
 const MIB = 1024 * 1024;
-/** Boots under TCG on a loaded two-core machine can take long: waits are generous, never asserted. */
-const BOOT_WAIT_MS = 180_000;
 
 let t: TestEngine;
 let dataDir = '';
 let imageDir = '';
 
-function qemuPid(): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
-
 function count(text: string, what: string | RegExp): number {
   return text.split(what).length - 1;
 }
 
-/** Waits for the `boots`-th banner: the console log keeps every boot's output. */
-async function booted(boots: number): Promise<void> {
-  await waitFor(
-    `banner number ${boots} in the console log`,
-    () => t.engine.instances.consoleLog(project, name),
-    (log) => count(log, TINY_VM_BANNER) >= boots,
-    BOOT_WAIT_MS,
-  );
-}
-
-/** Polls until the guest agent answers an exec. */
-async function agentReady(): Promise<void> {
-  await waitFor(
-    'the guest agent',
-    () =>
-      t.engine.instances
-        .exec(project, name, { command: ['true'] })
-        .then((r) => r.exitCode)
-        .catch((error: Error) => error.message),
-    (code) => code === 0,
-    BOOT_WAIT_MS,
-  );
-}
-
+/** Starts the VM and waits for its `boots`-th boot (the console log keeps them all) and its agent. */
 async function start(boots: number): Promise<void> {
   await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-  await booted(boots);
-  await agentReady();
+  await agentReady(t.engine, project, name, boots);
 }
 
 async function stopGracefully(): Promise<void> {
-  const pid = qemuPid();
+  const pid = qemuPid(dataDir, project, name);
   const before = count(await t.engine.instances.consoleLog(project, name), 'reboot: Power down');
   await t.engine.instances.changeStateAndWait(project, name, { action: 'stop', timeout: 90 });
   expect(alive(pid)).toBe(false);
@@ -98,25 +59,14 @@ async function sh(script: string) {
 
 describe('a tiny VM on its root disk (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-qemu-root-'));
-    imageDir = mkdtempSync(path.join(os.tmpdir(), 'berth-tiny-vm-root-'));
-    await buildTinyVmImage({
-      cacheDir: CACHE,
-      outDir: imageDir,
-      rootDisk: { sizeBytes: 64 * MIB },
-    });
+    imageDir = await buildTinyVm({ rootDisk: { sizeBytes: 64 * MIB } });
     t = await startTestEngine(dataDir, { network: bridge });
   }, 300_000);
 
   afterAll(async () => {
-    const pid = qemuPid();
-    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
-    if (t) await removeHostState(t.engine, bridge);
-    await t?.cleanup();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(imageDir, { recursive: true, force: true });
+    await tearDownVmTest(t, { dataDir, project, vms: [name], bridge, dirs: [dataDir, imageDir] });
   }, 60_000);
 
   it('boots from its root disk: / is /dev/vda, read-write, with room to write', async () => {
@@ -127,10 +77,7 @@ describe('a tiny VM on its root disk (real QEMU)', () => {
       config: { 'limits.memory': '256MiB', 'limits.cpu': '1' },
       devices: { root: { type: 'disk', path: '/', pool: 'default', size: '128MiB' } },
     });
-    const { view } = await t.engine.instances.resolve(project, name);
-    // What unpacking a VM image into the volume will do.
-    cpSync(path.join(imageDir, 'boot'), path.join(view.paths.rootfs, 'boot'), { recursive: true });
-    copyFileSync(path.join(imageDir, IMAGE_DISK), path.join(view.paths.rootfs, IMAGE_DISK));
+    await placeTinyVmImage(t.engine, project, name, imageDir);
 
     await start(1);
     expect(await t.engine.instances.consoleLog(project, name)).toContain(

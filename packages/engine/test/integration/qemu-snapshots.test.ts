@@ -9,36 +9,16 @@
 // checks several things. Every QEMU is stopped by its own pid file; no
 // timing assertions, waits poll.
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
 import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
 import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
-import { TINY_VM_BANNER, buildTinyVmImage } from '../../src/images/tiny-vm-image.ts';
-import {
-  errorOf,
-  removeHostState,
-  startTestEngine,
-  testBridgeName,
-  waitFor,
-  type TestEngine,
-} from './helpers.ts';
+import { errorOf, startTestEngine, testBridgeName, waitFor, type TestEngine } from './helpers.ts';
+import * as vm from './vm-helpers.ts';
 
-const support = await probeQemu();
-// Kernel and agent packages are kept between runs (70 MB download otherwise).
-const CACHE = path.join(os.tmpdir(), 'berth-tiny-vm-cache');
 const project = 'default';
 const hex = randomBytes(3).toString('hex');
 /** The VM snapshotted and restored, and its copies: running (r), of a snapshot (s), stopped (c). */
@@ -49,20 +29,16 @@ const STOPPED_COPY = `vm${hex}-c`;
 const ALL = [VM, RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY];
 const bridge = testBridgeName();
 const MIB = 1024 * 1024;
-/** Boots under TCG on a loaded two-core machine can take long (several at once here): waits are generous, never asserted. */
-const BOOT_WAIT_MS = 240_000;
 
 let t: TestEngine;
 let dataDir = '';
 let imageDir = '';
 
-function qemuPid(name: string): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
+// The shared helpers, on this file's engine and project.
+const qemuPid = (name: string) => vm.qemuPid(dataDir, project, name);
+const agentReady = (name: string) => vm.agentReady(t.engine, project, name);
+const diskFiles = (name: string) => vm.diskFiles(t.engine, project, name);
+const writeOnDisk = (name: string, file: string) => vm.writeOnDisk(t.engine, project, name, file);
 
 async function volumeOf(name: string): Promise<string> {
   return (await t.engine.storage.instancePaths('default', project, name, 'virtual-machine')).dir;
@@ -74,77 +50,32 @@ async function snapshotDirOf(name: string, snapshot: string): Promise<string> {
   ).dir;
 }
 
-/** `qemu-img check` of a disk nothing has open: exit 0 is no errors and no leaked clusters. */
-function checkDisk(file: string): string {
-  return execFileSync('qemu-img', ['check', file], { encoding: 'utf8' });
-}
-
 async function waitDone(operation: Promise<{ id: string }>) {
   return t.engine.operations.wait((await operation).id);
 }
 
 async function snapshot(name: string, snap: string): Promise<void> {
-  const done = await waitDone(t.engine.snapshots.create(project, name, { name: snap }));
-  expect(done.err).toBe('');
-  expect(done.status).toBe('Success');
+  await vm.succeeded(t.engine, t.engine.snapshots.create(project, name, { name: snap }));
 }
 
 async function restore(name: string, snap: string): Promise<void> {
-  const done = await waitDone(t.engine.snapshots.restore(project, name, snap));
-  expect(done.err).toBe('');
-  expect(done.status).toBe('Success');
+  await vm.succeeded(t.engine, t.engine.snapshots.restore(project, name, snap));
 }
 
 async function copy(target: string, source: string, extra: Record<string, unknown> = {}) {
-  const { operation } = await t.engine.instances.create(project, {
+  const created = t.engine.instances.create(project, {
     name: target,
     source: { type: 'copy', source, ...extra } as { type: 'copy'; source: string },
   });
-  const done = await t.engine.operations.wait(operation.id);
-  expect(done.err).toBe('');
-  expect(done.status).toBe('Success');
+  await vm.succeeded(
+    t.engine,
+    created.then((c) => c.operation),
+  );
   return t.engine.instances.get(project, target);
 }
 
 async function start(name: string): Promise<void> {
   await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-}
-
-/** Polls until the VM has booted and its guest agent answers an exec. */
-async function agentReady(name: string): Promise<void> {
-  await waitFor(
-    `the banner of ${name}`,
-    () => t.engine.instances.consoleLog(project, name),
-    (log) => log.includes(TINY_VM_BANNER),
-    BOOT_WAIT_MS,
-  );
-  await waitFor(
-    `the guest agent of ${name}`,
-    () =>
-      t.engine.instances
-        .exec(project, name, { command: ['true'] })
-        .then((r) => r.exitCode)
-        .catch((error: Error) => error.message),
-    (code) => code === 0,
-    BOOT_WAIT_MS,
-  );
-}
-
-/** What the guest has written on its disk (/mnt), besides the image's own entries. */
-async function diskFiles(name: string): Promise<string[]> {
-  const out = await t.engine.instances.exec(project, name, { command: ['ls', '/mnt'] });
-  expect(out.exitCode).toBe(0);
-  return out.stdout
-    .split('\n')
-    .filter((f) => f !== '' && f !== 'lost+found' && f !== 'berth-disk')
-    .sort();
-}
-
-/** Writes a file on the guest's disk through the agent; returns once the guest has it. */
-async function writeOnDisk(name: string, file: string): Promise<void> {
-  await t.engine.instances.filePush(project, name, `/mnt/${file}`, {
-    content: Buffer.from(`${file}\n`),
-  });
 }
 
 async function hwaddrSeenByGuest(name: string): Promise<string | undefined> {
@@ -154,11 +85,9 @@ async function hwaddrSeenByGuest(name: string): Promise<string | undefined> {
 
 describe('snapshots, restores and copies of VMs (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await vm.requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-qsnap-'));
-    imageDir = mkdtempSync(path.join(os.tmpdir(), 'berth-tiny-vm-'));
-    await buildTinyVmImage({ cacheDir: CACHE, outDir: imageDir, disk: { sizeBytes: 32 * MIB } });
+    imageDir = await vm.buildTinyVm({ disk: { sizeBytes: 32 * MIB } });
     t = await startTestEngine(dataDir, { network: bridge });
     await t.engine.instances.createAndWait(project, {
       name: VM,
@@ -167,21 +96,11 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
       config: { 'limits.memory': '256MiB', 'limits.cpu': '1' },
       devices: { root: { type: 'disk', path: '/', pool: 'default', size: '64MiB' } },
     });
-    // What unpacking a VM image into the volume will do.
-    const { view } = await t.engine.instances.resolve(project, VM);
-    cpSync(path.join(imageDir, 'boot'), path.join(view.paths.rootfs, 'boot'), { recursive: true });
-    copyFileSync(path.join(imageDir, IMAGE_DISK), path.join(view.paths.rootfs, IMAGE_DISK));
+    await vm.placeTinyVmImage(t.engine, project, VM, imageDir);
   }, 300_000);
 
   afterAll(async () => {
-    for (const name of ALL) {
-      const pid = qemuPid(name);
-      if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
-    }
-    if (t) await removeHostState(t.engine, bridge);
-    await t?.cleanup();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(imageDir, { recursive: true, force: true });
+    await vm.tearDownVmTest(t, { dataDir, project, vms: ALL, bridge, dirs: [dataDir, imageDir] });
   }, 120_000);
 
   it('snapshots and copies a running VM paused, whole, and running on afterwards; resumes it when the copy fails', async () => {
@@ -201,7 +120,7 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
     expect(await diskFiles(VM)).toEqual(['after', 'before']);
     // The snapshot's overlay is a whole qcow2 on the image's disk, by the same relative name.
     const snap0 = await snapshotDirOf(VM, 'snap0');
-    expect(checkDisk(path.join(snap0, ROOT_DISK))).toMatch(/No errors were found/);
+    expect(vm.checkDisk(path.join(snap0, ROOT_DISK))).toMatch(/No errors were found/);
     expect(existsSync(path.join(snap0, 'rootfs', IMAGE_DISK))).toBe(true);
 
     // A copy of the running VM (LXD's rule for containers too: allowed, the source held still).
@@ -211,7 +130,7 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
     expect(copied.config['volatile.eth0.hwaddr']).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
     expect(copied.config['volatile.eth0.hwaddr']).not.toBe(source.config['volatile.eth0.hwaddr']);
     expect(copied.config['volatile.uuid']).not.toBe(source.config['volatile.uuid']);
-    expect(checkDisk(path.join(await volumeOf(RUNNING_COPY), ROOT_DISK))).toMatch(
+    expect(vm.checkDisk(path.join(await volumeOf(RUNNING_COPY), ROOT_DISK))).toMatch(
       /No errors were found/,
     );
     expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
@@ -263,7 +182,7 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
     await snapshot(VM, 'snap1');
     await t.engine.snapshots.rename(project, VM, 'snap1', 'kept');
     expect(existsSync(await snapshotDirOf(VM, 'snap1'))).toBe(false);
-    expect(checkDisk(path.join(await snapshotDirOf(VM, 'kept'), ROOT_DISK))).toMatch(
+    expect(vm.checkDisk(path.join(await snapshotDirOf(VM, 'kept'), ROOT_DISK))).toMatch(
       /No errors were found/,
     );
 
@@ -310,7 +229,7 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
           `the guest's MAC of ${name}`,
           () => hwaddrSeenByGuest(name),
           (mac) => mac !== undefined,
-          BOOT_WAIT_MS,
+          vm.BOOT_WAIT_MS,
         );
         expect(seen).toBe(
           (await t.engine.instances.get(project, name)).config['volatile.eth0.hwaddr'],

@@ -8,62 +8,39 @@
 // is stopped by its own pid file. No timing assertions: the machine is
 // shared; waits poll.
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  cpSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsoleStream } from '../../src/drivers/driver.ts';
 import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
 import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
 import { tapName } from '../../src/drivers/qemu/vm-nics.ts';
 import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
 import type { InstanceState as VmState } from '../../src/schemas/index.ts';
+import { TINY_VM_BANNER, TINY_VM_DISK_MARKER } from '../../src/images/tiny-vm-image.ts';
+import { errorOf, startTestEngine, testBridgeName, waitFor, type TestEngine } from './helpers.ts';
 import {
-  TINY_VM_BANNER,
-  TINY_VM_DISK_MARKER,
-  buildTinyVmImage,
-} from '../../src/images/tiny-vm-image.ts';
-import {
-  errorOf,
-  removeHostState,
-  startTestEngine,
-  testBridgeName,
-  waitFor,
-  type TestEngine,
-} from './helpers.ts';
+  BOOT_WAIT_MS,
+  agentReady,
+  booted,
+  buildTinyVm,
+  diskInfo,
+  placeTinyVmImage,
+  qemuPid,
+  requireQemu,
+  tearDownVmTest,
+} from './vm-helpers.ts';
 
-const support = await probeQemu();
-// Kernel and agent packages are kept between runs (70 MB download otherwise).
-const CACHE = path.join(os.tmpdir(), 'berth-tiny-vm-cache');
 const name = `vm${randomBytes(3).toString('hex')}`;
 const project = 'default';
 const bridge = testBridgeName();
 const MIB = 1024 * 1024;
-/** Boots under TCG on a loaded two-core machine can take long: waits are generous, never asserted. */
-const BOOT_WAIT_MS = 120_000;
 
 let t: TestEngine;
 let dataDir = '';
 let imageDir = '';
 let volumeDir = '';
-
-function qemuPid(): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -109,46 +86,16 @@ async function onConsole(line: string, answer: RegExp): Promise<void> {
   }
 }
 
-async function booted(): Promise<void> {
-  await waitFor(
-    'the banner in the console log',
-    () => t.engine.instances.consoleLog(project, name),
-    (log) => log.includes(TINY_VM_BANNER),
-    BOOT_WAIT_MS,
-  );
-}
-
-/** Polls until the guest agent answers an exec. */
-async function agentReady(): Promise<void> {
-  await waitFor(
-    'the guest agent',
-    () =>
-      t.engine.instances
-        .exec(project, name, { command: ['true'] })
-        .then((r) => r.exitCode)
-        .catch((error: Error) => error.message),
-    (code) => code === 0,
-    BOOT_WAIT_MS,
-  );
-}
-
 describe('qemu driver (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-qemu-'));
-    imageDir = mkdtempSync(path.join(os.tmpdir(), 'berth-tiny-vm-'));
-    await buildTinyVmImage({ cacheDir: CACHE, outDir: imageDir, disk: { sizeBytes: 32 * MIB } });
+    imageDir = await buildTinyVm({ disk: { sizeBytes: 32 * MIB } });
     t = await startTestEngine(dataDir, { network: bridge });
   }, 300_000);
 
   afterAll(async () => {
-    const pid = qemuPid();
-    if (pid > 0 && alive(pid)) process.kill(pid, 'SIGKILL');
-    if (t) await removeHostState(t.engine, bridge);
-    await t?.cleanup();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(imageDir, { recursive: true, force: true });
+    await tearDownVmTest(t, { dataDir, project, vms: [name], bridge, dirs: [dataDir, imageDir] });
   }, 60_000);
 
   it('reports the driver with its accelerator', () => {
@@ -165,25 +112,18 @@ describe('qemu driver (real QEMU)', () => {
       config: { 'limits.memory': '256MiB', 'limits.cpu': '1' },
       devices: { root: { type: 'disk', path: '/', pool: 'default', size: '64MiB' } },
     });
-    const { view } = await t.engine.instances.resolve(project, name);
-    volumeDir = view.paths.dir;
-    // What unpacking a VM image into the volume will do.
-    cpSync(path.join(imageDir, 'boot'), path.join(view.paths.rootfs, 'boot'), { recursive: true });
-    copyFileSync(path.join(imageDir, IMAGE_DISK), path.join(view.paths.rootfs, IMAGE_DISK));
+    volumeDir = (await placeTinyVmImage(t.engine, project, name, imageDir)).dir;
     const imageHash = sha256(path.join(imageDir, IMAGE_DISK));
 
     const started = Date.now();
     await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-    await booted();
+    await booted(t.engine, project, name);
     console.log(`tiny VM booted in ${Date.now() - started} ms`);
 
     // The overlay: in the volume, on the image's disk by a relative name, grown to `size`.
     const overlay = path.join(volumeDir, ROOT_DISK);
     expect(existsSync(overlay)).toBe(true);
-    const info = JSON.parse(
-      execFileSync('qemu-img', ['info', '-U', '--output=json', overlay], { encoding: 'utf8' }),
-    ) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
-    expect(info).toMatchObject({
+    expect(diskInfo(overlay)).toMatchObject({
       format: 'qcow2',
       'virtual-size': 64 * MIB,
       'backing-filename': `rootfs/${IMAGE_DISK}`,
@@ -193,7 +133,7 @@ describe('qemu driver (real QEMU)', () => {
 
     const state = await t.engine.instances.state(project, name);
     expect(state.status).toBe('Running');
-    expect(state.pid).toBe(qemuPid());
+    expect(state.pid).toBe(qemuPid(dataDir, project, name));
     expect(state.memory.usage).toBe(256 * MIB);
     expect(state.cpu.usage).toBeGreaterThan(0);
     // The image's disk is read, never written.
@@ -201,7 +141,7 @@ describe('qemu driver (real QEMU)', () => {
   }, 300_000);
 
   it('runs commands through the guest agent: stdout, stderr, exit code, stdin, environment, cwd', async () => {
-    await agentReady();
+    await agentReady(t.engine, project, name);
     expect(await t.engine.instances.exec(project, name, { command: ['echo', 'hello'] })).toEqual({
       exitCode: 0,
       stdout: 'hello\n',
@@ -315,7 +255,7 @@ describe('qemu driver (real QEMU)', () => {
   });
 
   it('is found again, still running, by a restarted engine, and still execs', async () => {
-    const pid = qemuPid();
+    const pid = qemuPid(dataDir, project, name);
     await t.engine.close();
     t = await startTestEngine(dataDir, { network: bridge });
     const state = await t.engine.instances.state(project, name);
@@ -337,7 +277,7 @@ describe('qemu driver (real QEMU)', () => {
     expect(
       (await t.engine.instances.exec(project, name, { command: ['killall', 'acpid'] })).exitCode,
     ).toBe(0);
-    const pid = qemuPid();
+    const pid = qemuPid(dataDir, project, name);
     await t.engine.instances.changeStateAndWait(project, name, { action: 'stop', timeout: 60 });
     expect(alive(pid)).toBe(false);
     expect(await t.engine.instances.consoleLog(project, name)).toMatch(/reboot: Power down/);
@@ -347,13 +287,12 @@ describe('qemu driver (real QEMU)', () => {
 
   it('keeps what was written on the root disk across a restart; notices a VM that powers itself off', async () => {
     await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-    await booted();
-    await agentReady();
+    await agentReady(t.engine, project, name);
     expect(
       (await t.engine.instances.exec(project, name, { command: ['cat', '/mnt/keep/note.txt'] }))
         .stdout,
     ).toBe('kept\n');
-    const pid = qemuPid();
+    const pid = qemuPid(dataDir, project, name);
     const seen = t.events.length;
     await onConsole('poweroff', /poweroff/);
     await waitFor(
@@ -380,8 +319,7 @@ describe('qemu driver (real QEMU)', () => {
 
   it("without an agent: LXD's error, the lease address in state, forced off after the timeout; deletes without a trace", async () => {
     await t.engine.instances.changeStateAndWait(project, name, { action: 'start' });
-    await booted();
-    await agentReady();
+    await agentReady(t.engine, project, name);
     // The shell expands $((0)): the typed line (echoed back) does not match, its output does.
     await onConsole('killall acpid qemu-ga; echo gone-$((0))', /gone-0/);
     const error = await errorOf(t.engine.instances.exec(project, name, { command: ['true'] }));
@@ -390,7 +328,7 @@ describe('qemu driver (real QEMU)', () => {
     expect(state.os_info).toBeUndefined();
     expect((state.network?.eth0?.addresses ?? []).some((a) => a.family === 'inet')).toBe(true);
 
-    const pid = qemuPid();
+    const pid = qemuPid(dataDir, project, name);
     await t.engine.instances.changeStateAndWait(project, name, { action: 'stop', timeout: 2 });
     expect(alive(pid)).toBe(false);
 

@@ -8,48 +8,29 @@
 // Every QEMU is stopped by its own pid; no timing assertions.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
-import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { isAlive } from '../../src/drivers/qemu/vm-runtime.ts';
+import { errorOf, startTestEngine, testBridgeName, waitFor, type TestEngine } from './helpers.ts';
 import {
-  errorOf,
-  removeHostState,
-  startTestEngine,
-  testBridgeName,
-  waitFor,
-  type TestEngine,
-} from './helpers.ts';
+  agentAnswers,
+  createBackedDisk,
+  qemuPid,
+  requireQemu,
+  succeeded,
+  tearDownVmTest,
+} from './vm-helpers.ts';
 
-const support = await probeQemu();
 const project = 'default';
 const vm = `vm${randomBytes(3).toString('hex')}`;
 const alias = `busybox-vm-${randomBytes(2).toString('hex')}`;
 const bridge = testBridgeName();
-const BOOT_WAIT_MS = 180_000;
 
 let t: TestEngine;
 let dataDir = '';
 let work = '';
 let fingerprint = '';
-
-function qemuPid(name: string): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, name).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
-
-async function succeeded(op: Promise<{ id: string }>): Promise<Record<string, unknown>> {
-  const done = await t.engine.operations.wait((await op).id);
-  expect(done.err).toBe('');
-  expect(done.status).toBe('Success');
-  return (done.metadata ?? {}) as Record<string, unknown>;
-}
 
 /** A unified tarball of `files` (name → content or a file to copy), packed with GNU tar. */
 function tarball(name: string, files: Record<string, string | { copy: string }>): string {
@@ -69,24 +50,18 @@ const metadataYaml = 'architecture: x86_64\ncreation_date: 1700000000\npropertie
 
 describe('virtual machine images (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-images-'));
     work = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-images-work-'));
     t = await startTestEngine(dataDir, { network: bridge });
   }, 60_000);
 
   afterAll(async () => {
-    const pid = qemuPid(vm);
-    if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    if (t) await removeHostState(t.engine, bridge);
-    await t?.cleanup();
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(work, { recursive: true, force: true });
+    await tearDownVmTest(t, { dataDir, project, vms: [vm], bridge, dirs: [dataDir, work] });
   }, 60_000);
 
   it('builds the busybox VM image and lists it as a virtual machine', async () => {
-    const result = await succeeded(t.engine.images.buildBusyboxVm(project, { alias }));
+    const result = await succeeded(t.engine, t.engine.images.buildBusyboxVm(project, { alias }));
     fingerprint = String(result['fingerprint']);
     const image = await t.engine.images.get(project, fingerprint);
     expect(image.type).toBe('virtual-machine');
@@ -131,16 +106,7 @@ describe('virtual machine images (real QEMU)', () => {
     expect(instance.config['volatile.base_image']).toBe(fingerprint);
     expect(instance.config['image.os']).toBe('busybox');
 
-    await waitFor(
-      'the guest agent',
-      () =>
-        t.engine.instances
-          .exec(project, vm, { command: ['true'] })
-          .then((r) => r.exitCode)
-          .catch((error: Error) => error.message),
-      (code) => code === 0,
-      BOOT_WAIT_MS,
-    );
+    await agentAnswers(t.engine, project, vm);
     const uname = await t.engine.instances.exec(project, vm, { command: ['uname', '-r'] });
     expect(uname.stdout).toMatch(/^6\.1\.\d+-\d+-amd64\n$/);
     const failed = await t.engine.instances.exec(project, vm, { command: ['sh', '-c', 'exit 3'] });
@@ -196,7 +162,7 @@ describe('virtual machine images (real QEMU)', () => {
 
     await t.engine.instances.changeStateAndWait(project, vm, { action: 'stop', timeout: 60 });
     expect((await t.engine.instances.get(project, vm)).status).toBe('Stopped');
-    expect(qemuPid(vm)).toBe(0);
+    expect(qemuPid(dataDir, project, vm)).toBe(0);
     await t.engine.instances.delete(project, vm);
   }, 600_000);
 
@@ -209,6 +175,7 @@ describe('virtual machine images (real QEMU)', () => {
       readdirSync(path.join(dataDir, 'images')).filter((n) => n.startsWith(fingerprint)),
     ).toEqual([]);
     const result = await succeeded(
+      t.engine,
       t.engine.images.importTarball(project, copy, { aliases: [{ name: alias }] }),
     );
     expect(result['fingerprint']).toBe(fingerprint);
@@ -220,17 +187,7 @@ describe('virtual machine images (real QEMU)', () => {
   it('refuses VM tarballs whose disk names a host file, or that mix layouts, keeping nothing', async () => {
     const before = readdirSync(path.join(dataDir, 'images')).sort();
     const backed = path.join(work, 'backed.qcow2');
-    execFileSync('qemu-img', [
-      'create',
-      '-q',
-      '-f',
-      'qcow2',
-      '-b',
-      '/etc/hostname',
-      '-F',
-      'raw',
-      backed,
-    ]);
+    createBackedDisk(backed, '/etc/hostname');
     const hostile = tarball('backed.tar.gz', {
       'metadata.yaml': metadataYaml,
       'rootfs.img': { copy: backed },

@@ -5,39 +5,25 @@
 // stopped VM and a container are refused with what LXD says. Every QEMU is
 // stopped by its own pid; no timing assertions.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeQemu } from '../../src/drivers/qemu/qemu-factory.ts';
-import { vmPaths } from '../../src/drivers/qemu/qemu-paths.ts';
-import { isAlive } from '../../src/drivers/qemu/vm-runtime.ts';
-import { TINY_VM_BANNER } from '../../src/images/tiny-vm-image.ts';
-import { errorOf, removeHostState, startTestEngine, waitFor, type TestEngine } from './helpers.ts';
+import { errorOf, startTestEngine, type TestEngine } from './helpers.ts';
 import { readScreen } from './rfb-client.ts';
+import { booted, requireQemu, tearDownVmTest } from './vm-helpers.ts';
 
-const support = await probeQemu();
 const project = 'default';
 const vm = `vm${randomBytes(3).toString('hex')}`;
 const container = `c${randomBytes(3).toString('hex')}`;
 const alias = `busybox-vm-${randomBytes(2).toString('hex')}`;
-const BOOT_WAIT_MS = 180_000;
 
 let t: TestEngine;
 let dataDir = '';
 
-function qemuPid(): number {
-  try {
-    return Number(readFileSync(vmPaths(dataDir, project, vm).pidFile, 'utf8').trim());
-  } catch {
-    return 0;
-  }
-}
-
 describe('graphical console (real QEMU)', () => {
   beforeAll(async () => {
-    // setup.sh installs QEMU: a missing driver is a failure here, not a skip.
-    if (!support.available) throw new Error(`QEMU is unavailable: ${support.reason ?? '?'}`);
+    await requireQemu();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-vnc-'));
     // No managed network: the screen needs none.
     t = await startTestEngine(dataDir);
@@ -46,11 +32,7 @@ describe('graphical console (real QEMU)', () => {
   }, 600_000);
 
   afterAll(async () => {
-    const pid = qemuPid();
-    if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    if (t) await removeHostState(t.engine);
-    await t?.cleanup();
-    rmSync(dataDir, { recursive: true, force: true });
+    await tearDownVmTest(t, { dataDir, project, vms: [vm], dirs: [dataDir] });
   }, 60_000);
 
   it('refuses a stopped VM as not running', async () => {
@@ -68,12 +50,7 @@ describe('graphical console (real QEMU)', () => {
 
   it('shows the running VM’s VGA screen over VNC, to two viewers at once', async () => {
     await t.engine.instances.changeStateAndWait(project, vm, { action: 'start' });
-    await waitFor(
-      'the banner in the console log',
-      () => t.engine.instances.consoleLog(project, vm),
-      (log) => log.includes(TINY_VM_BANNER),
-      BOOT_WAIT_MS,
-    );
+    await booted(t.engine, project, vm);
     const first = await t.engine.instances.graphicalConsole(project, vm);
     const second = await t.engine.instances.graphicalConsole(project, vm);
     try {
