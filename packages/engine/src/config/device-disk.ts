@@ -1,5 +1,9 @@
 // The disk device: the root disk (path=/ and a pool), a host path
-// bind-mounted in, a custom volume from a pool, or a VM's cloud-init disk.
+// bind-mounted in (a container) or shared over 9p (a VM: a host directory
+// and a `path`; drivers/qemu/vm-shares.ts checks the source on the host at
+// start and has the security model), a custom volume from a pool, or a VM's
+// cloud-init disk. These rules are the pure ones; what only the host can
+// tell (does the source exist, is it a directory) is checked at start.
 import { tryParseByteSize } from './parse-memory';
 import {
   type Check,
@@ -48,14 +52,14 @@ export function isRootDisk(device: Device): boolean {
 
 export const disk: DeviceTypeDef = {
   description:
-    'A disk: the root disk (path=/ and a pool), a host path bind-mounted in, or a custom volume from a pool.',
+    'A disk: the root disk (path=/ and a pool), a host path bind-mounted in (a host directory shared over 9p in a VM), or a custom volume from a pool.',
   appliesTo: 'both',
   keys: keys({
     source: {
       type: 'string',
       check: oneLine,
       description:
-        'Host path to bind-mount, custom volume name (with pool), or cloud-init:config (VMs).',
+        'Host path to bind-mount (a VM: a host directory to share), custom volume name (with pool), or cloud-init:config (VMs).',
     },
     path: {
       type: 'path',
@@ -71,7 +75,7 @@ export const disk: DeviceTypeDef = {
       type: 'boolean',
       check: optional(isBool),
       default: 'false',
-      description: 'Mount read-only.',
+      description: 'Mount read-only (a VM share: QEMU refuses every write on the host too).',
     },
     required: {
       type: 'boolean',

@@ -57,6 +57,13 @@ const MODULES = [
   'kernel/fs/mbcache.ko',
   'kernel/fs/jbd2/jbd2.ko',
   'kernel/fs/ext4/ext4.ko',
+  // 9p, for host directories shared into the VM (drivers/qemu/vm-shares.ts);
+  // `modinfo -F depends`: 9p needs 9pnet, fscache and netfs; fscache needs netfs.
+  'kernel/fs/netfs/netfs.ko',
+  'kernel/fs/fscache/fscache.ko',
+  'kernel/net/9p/9pnet.ko',
+  'kernel/net/9p/9pnet_virtio.ko',
+  'kernel/fs/9p/9p.ko',
 ];
 
 export interface TinyVmImageOptions {

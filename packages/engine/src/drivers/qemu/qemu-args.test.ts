@@ -112,6 +112,49 @@ describe('buildQemuArgs', () => {
     expect(a[a.indexOf('-vnc') + 1]).toBe('unix:/data,,x/qemu/default_v1/vnc.sock');
     expect(a[a.indexOf('-cpu') + 1]).toBe('host');
   });
+  it('exports each share as a 9p fsdev QEMU serves itself, read-only enforced by QEMU', () => {
+    const a = buildQemuArgs({
+      paths,
+      accel: 'tcg',
+      cpus: 1,
+      memoryBytes: GIB,
+      shares: [
+        {
+          device: 'share',
+          id: 'fs-share',
+          tag: 'berth_share',
+          source: '/srv/a,b',
+          readonly: false,
+        },
+        { device: 'ro', id: 'fs-ro', tag: 'berth_ro', source: '/srv/ro', readonly: true },
+      ],
+    });
+    expect(a).toContain(
+      'local,id=fs-share,path=/srv/a,,b,security_model=passthrough,multidevs=remap',
+    );
+    expect(a).toContain('virtio-9p-pci,id=dev-fs-share,fsdev=fs-share,mount_tag=berth_share');
+    expect(a).toContain(
+      'local,id=fs-ro,path=/srv/ro,security_model=passthrough,multidevs=remap,readonly=on',
+    );
+    expect(a.filter((x) => x === '-fsdev')).toHaveLength(2);
+    expect(args).not.toContain('-fsdev');
+  });
+  it.each([
+    [{ id: 'fs,x', tag: 'berth_x', source: '/srv' }, /not a QEMU id/],
+    [{ id: 'fs-x', tag: 'a'.repeat(32), source: '/srv' }, /not a 9p mount tag/],
+    [{ id: 'fs-x', tag: 'a,b', source: '/srv' }, /not a 9p mount tag/],
+    [{ id: 'fs-x', tag: 'berth_x', source: 'srv' }, /must be absolute/],
+  ])('refuses a share that would not parse: %j', (share, message) => {
+    expect(() =>
+      buildQemuArgs({
+        paths,
+        accel: 'tcg',
+        cpus: 1,
+        memoryBytes: GIB,
+        shares: [{ device: 'x', readonly: false, ...share }],
+      }),
+    ).toThrow(message);
+  });
   it('refuses socket paths too long for a unix socket', () => {
     expect(() => vmPaths(`/${'d'.repeat(100)}`, 'default', 'v1')).toThrow(/too long/);
   });

@@ -41,6 +41,21 @@ export interface QemuNicArgs {
   hwaddr: string;
 }
 
+/** A host directory exported over 9p (vm-shares.ts names and checks it). */
+export interface QemuShareArgs {
+  device: string;
+  /** The fsdev's id; the PCI device is `dev-<id>`. */
+  id: string;
+  /** What the guest mounts (`mount -t 9p <tag> <path>`), at most 31 bytes. */
+  tag: string;
+  /** The resolved host directory. */
+  source: string;
+  readonly: boolean;
+}
+
+/** QEMU refuses a longer mount_tag. */
+export const MAX_SHARE_TAG = 31;
+
 export interface QemuArgsInput {
   paths: VmPaths;
   accel: Accelerator;
@@ -51,6 +66,7 @@ export interface QemuArgsInput {
   /** The root disk (a qcow2 overlay, root-disk.ts). */
   rootDisk?: string;
   nics?: readonly QemuNicArgs[];
+  shares?: readonly QemuShareArgs[];
   uuid?: string;
 }
 
@@ -128,6 +144,30 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       `tap,id=${id},ifname=${nic.tap},script=no,downscript=no`,
       '-device',
       `virtio-net-pci,netdev=${id},mac=${nic.hwaddr.toLowerCase()},id=dev-${id}`,
+    );
+  }
+  for (const share of input.shares ?? []) {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(share.id))
+      throw EngineError.invalid(`devices["${share.device}"]`, `"${share.id}" is not a QEMU id`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(share.tag) || share.tag.length > MAX_SHARE_TAG)
+      throw EngineError.invalid(
+        `devices["${share.device}"]`,
+        `"${share.tag}" is not a 9p mount tag (at most ${MAX_SHARE_TAG} of A-Z a-z 0-9 _ . -)`,
+      );
+    if (!share.source.startsWith('/'))
+      throw EngineError.invalid(
+        `devices["${share.device}"]["source"]`,
+        'Source path must be absolute for local sources',
+      );
+    // 9p with no daemon: QEMU itself serves the directory (security model: vm-shares.ts).
+    // passthrough: the guest's uids and modes land on the host as they are;
+    // multidevs=remap: inode numbers stay unique across mounts below the source;
+    // readonly=on: QEMU refuses every write, whatever the guest mounts it as.
+    args.push(
+      '-fsdev',
+      `local,id=${share.id},path=${optionValue(share.source)},security_model=passthrough,multidevs=remap${share.readonly ? ',readonly=on' : ''}`,
+      '-device',
+      `virtio-9p-pci,id=dev-${share.id},fsdev=${share.id},mount_tag=${share.tag}`,
     );
   }
   if (input.kernel) {

@@ -11,8 +11,11 @@
 // NIC on its bridge (vm-nics.ts), and a virtio-serial channel to
 // qemu-guest-agent in the guest (qga-client.ts), through which exec, files,
 // the guest's addresses and OS (vm-state.ts), and a clean shutdown go
-// (agent-*.ts). A running VM's volume is copied (a snapshot, a copy) with
-// the guest's filesystems frozen and QEMU paused (withQuiescedStorage).
+// (agent-*.ts). Host directories (disk devices with a host `source` and a
+// `path`) are 9p shares set at start and mounted in the guest through its
+// agent (vm-shares.ts). A running VM's volume is copied (a snapshot, a
+// copy) with the guest's filesystems frozen and QEMU paused
+// (withQuiescedStorage).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -49,6 +52,7 @@ import {
 } from './qemu-args.ts';
 import { bootFiles, qemuRoot, type VmPaths } from './qemu-paths.ts';
 import { SerialConsoles } from './vm-console.ts';
+import { ShareKeeper, planShares, qemuShares } from './vm-shares.ts';
 import { attachVnc } from './vm-vnc.ts';
 import { AGENT_STATE_SYNC_MS, VmRuntime } from './vm-runtime.ts';
 import { runningVmState } from './vm-state.ts';
@@ -63,13 +67,18 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   readonly accel: Accelerator;
   readonly #runtime: VmRuntime;
   readonly #consoles = new SerialConsoles();
+  readonly #shares: ShareKeeper;
 
   constructor(env: DriverEnvironment, accel: Accelerator) {
     super(env);
     this.accel = accel;
     this.#runtime = new VmRuntime(env);
+    this.#shares = new ShareKeeper({
+      agent: (paths) => this.#runtime.agent(paths),
+      pid: (paths) => this.#runtime.pid(paths),
+    });
     mkdirSync(qemuRoot(env.dataDir), { recursive: true, mode: 0o700 });
-    this.#runtime.reattach();
+    this.#runtime.reattach((paths) => this.#shares.resume(paths));
   }
 
   paths(instance: Pick<DriverInstance, 'project' | 'name'>): VmPaths {
@@ -119,7 +128,8 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   }
 
   async update(instance: DriverInstance, previous: DriverInstance): Promise<void> {
-    if (this.#runtime.pid(this.paths(instance)) === 0) return;
+    const paths = this.paths(instance);
+    if (this.#runtime.pid(paths) === 0) return;
     // -smp and -m are fixed at start (no CPU hotplug or balloon yet): LXD's answer for keys it cannot apply live.
     for (const key of ['limits.cpu', 'limits.memory']) {
       if (instance.expandedConfig[key] !== previous.expandedConfig[key]) {
@@ -128,11 +138,15 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         });
       }
     }
+    // 9p shares cannot be hot-plugged (vm-shares.ts): LXD 5.0.2's refusal.
+    await this.#shares.checkLive(paths, instance.expandedDevices);
   }
 
   async start(instance: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) > 0) throw this.alreadyRunning(instance);
+    // Host directories are checked before anything is made.
+    const shares = await planShares(instance.expandedDevices);
     const boot = bootFiles(instance.paths.rootfs);
     let kernel: { kernel: string; initrd?: string; cmdline: string } | undefined;
     if (existsSync(boot.kernel)) {
@@ -176,6 +190,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         ...(kernel ? { kernel } : {}),
         rootDisk,
         nics: nics.map((n) => ({ device: n.device, tap: n.tap, hwaddr: n.hwaddr })),
+        shares: qemuShares(shares),
         ...(instance.localConfig['volatile.uuid']
           ? { uuid: instance.localConfig['volatile.uuid'] }
           : {}),
@@ -210,6 +225,8 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
       await this.stop(instance).catch(() => {});
       throw error;
     });
+    // Mounted in the guest once its agent answers; said in shares.log.
+    this.#shares.begin(paths, shares);
   }
 
   async stop(instance: DriverInstance): Promise<void> {
@@ -384,6 +401,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
 
   /** The engine is closing: drop QMP and agent connections (the VMs keep running). */
   close(): void {
+    this.#shares.close();
     this.#runtime.close();
   }
 }

@@ -68,8 +68,11 @@ export class VmRuntime {
     return vmPaths(this.#env.dataDir, instance.project, instance.name);
   }
 
-  /** After an engine restart: reconnect to every VM still running, so its exit is noticed. */
-  reattach(): void {
+  /**
+   * After an engine restart: reconnect to every VM still running, so its
+   * exit is noticed; `onRunning` picks up what else a running VM needs (its shares).
+   */
+  reattach(onRunning?: (paths: VmPaths) => void): void {
     let names: string[];
     try {
       names = readdirSync(qemuRoot(this.#env.dataDir));
@@ -81,7 +84,10 @@ export class VmRuntime {
       if (at <= 0) continue;
       const vm = { project: name.slice(0, at), name: name.slice(at + 1) };
       const paths = this.paths(vm);
-      if (this.pid(paths) > 0) void this.#monitor(paths, vm).catch(() => {});
+      if (this.pid(paths) > 0) {
+        void this.#monitor(paths, vm).catch(() => {});
+        onRunning?.(paths);
+      }
       // Exited while no engine watched: its taps are still there.
       else void this.removeTaps(paths).catch(() => {});
     }
