@@ -505,7 +505,7 @@ describe('hostile tarballs', () => {
     [
       'a top-level symlink',
       () => archive(header('evil', '2', { linkname: '/etc' })),
-      /entry "evil": only metadata.yaml, rootfs\/ and templates\//,
+      /entry "evil": only metadata.yaml, rootfs\/ \(or rootfs.img and boot\/\), and templates\//,
     ],
     [
       'a hard link to /etc/passwd',
