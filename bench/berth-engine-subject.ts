@@ -19,7 +19,7 @@ import { IMAGE_ALIAS, type BenchImage } from './bench-image.ts';
 import { NotAvailable, type Subject, type SubjectPath } from './subject.ts';
 
 /** Turns "this is not built yet" into NotAvailable; real failures pass through. */
-function notYet(what: string, error: unknown): never {
+export function notYet(what: string, error: unknown): never {
   if (
     isEngineError(error) &&
     (error.code === 'NOT_IMPLEMENTED' || error.code === 'DRIVER_UNAVAILABLE')
@@ -29,12 +29,30 @@ function notYet(what: string, error: unknown): never {
   throw error;
 }
 
-async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+export async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
     notYet(what, error);
   }
+}
+
+/** Waits for an engine operation and throws unless it succeeded (NotAvailable for unbuilt parts). */
+export async function awaitOperation(
+  engine: Engine,
+  what: string,
+  op: Operation,
+): Promise<Operation> {
+  const done = await engine.operations.wait(op.id);
+  if (done.status === 'Success') return done;
+  // An operation's error is only text, its EngineError code is gone: the
+  // engine's own wording for unbuilt parts is the only clue left.
+  if (
+    /not (available|implemented) yet|not part of this build|driver is unavailable/i.test(done.err)
+  ) {
+    throw new NotAvailable(`${what}: ${done.err}`);
+  }
+  throw new Error(`${what}: operation ${done.status}: ${done.err}`);
 }
 
 export class BerthEngineSubject implements Subject {
@@ -62,17 +80,8 @@ export class BerthEngineSubject implements Subject {
   }
 
   /** Waits for an operation and throws unless it succeeded. */
-  async #wait(what: string, op: Operation): Promise<Operation> {
-    const done = await this.#e.operations.wait(op.id);
-    if (done.status === 'Success') return done;
-    // An operation's error is only text, its EngineError code is gone: the
-    // engine's own wording for unbuilt parts is the only clue left.
-    if (
-      /not (available|implemented) yet|not part of this build|driver is unavailable/i.test(done.err)
-    ) {
-      throw new NotAvailable(`${what}: ${done.err}`);
-    }
-    throw new Error(`${what}: operation ${done.status}: ${done.err}`);
+  #wait(what: string, op: Operation): Promise<Operation> {
+    return awaitOperation(this.#e, what, op);
   }
 
   async prepare(): Promise<void> {

@@ -18,8 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchImage } from './bench-image.ts';
+import type { BenchVmImage } from './bench-vm-image.ts';
 import { DaemonSubject, type Daemon } from './daemon-subject.ts';
+import { DaemonVmSubject } from './daemon-vm-subject.ts';
 import { LxdClient } from './lxd-client.ts';
+import { killQemusUnder } from './qemu-processes.ts';
 import { NotAvailable } from './subject.ts';
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../apps/web');
@@ -184,13 +187,13 @@ export class BerthServer implements Daemon {
 }
 
 /**
- * Containers, dnsmasq and the bridge outlive the server (as LXD's do): remove
- * what this server left, each by its own name or pid file. Instances the
- * bench deleted through the API leave nothing here; this is for a run that
- * broke half-way.
+ * Containers, VMs (QEMU), dnsmasq and the bridge outlive the server (as
+ * LXD's do): remove what this server left, each by its own name or pid
+ * file. Instances the bench deleted through the API leave nothing here;
+ * this is for a run that broke half-way.
  */
 async function removeHostState(dataDir: string, bridge: string): Promise<string[]> {
-  const warnings: string[] = [];
+  const warnings = await killQemusUnder(dataDir);
   const lxcPath = path.join(dataDir, 'lxc');
   const names = await readdir(lxcPath, { withFileTypes: true }).catch(() => []);
   for (const entry of names) {
@@ -225,6 +228,21 @@ export function berthServerSubject(options: {
     id: 'berth',
     label: 'Berth (server)',
     daemon: options.server ?? new BerthServer(options.log),
+    project: options.project,
+    image: options.image,
+  });
+}
+
+/** The same server for the virtual-machine section (a server of its own, started and stopped with it). */
+export function berthServerVmSubject(options: {
+  project: string;
+  image: BenchVmImage;
+  log: (line: string) => void;
+}): DaemonVmSubject {
+  return new DaemonVmSubject({
+    id: 'berth',
+    label: 'Berth (server)',
+    daemon: new BerthServer(options.log),
     project: options.project,
     image: options.image,
   });

@@ -7,26 +7,15 @@
 //        GET /1.0/operations/<id>/wait, as `lxc` without --no-wait does
 //   cli  the `lxc` client, with LXD_DIR set to the daemon's directory
 //
-// Everything runs in a throwaway project, named the same on every daemon, so
-// listing sees exactly the bench's instances and nothing an admin owns is
-// touched or counted. The project has its own images (the bench imports its
-// busybox tarball into it; Berth does not read a project's images from
-// `default` when features.images=false) and borrows `default`'s profiles.
+// Everything runs in a throwaway project, named the same on every daemon
+// (daemon-project.ts), into which the bench imports its busybox tarball.
 import { IMAGE_ALIAS, type BenchImage } from './bench-image.ts';
-import { LxcCli } from './lxc-cli.ts';
-import { LxdClient, LxdError } from './lxd-client.ts';
-import { runPool } from './pool.ts';
+import { DaemonProject, type Daemon } from './daemon-project.ts';
+import type { LxcCli } from './lxc-cli.ts';
+import type { LxdClient } from './lxd-client.ts';
 import type { PathId, Subject, SubjectId, SubjectPath } from './subject.ts';
 
-/** The daemon's own life: whatever starts it (or finds it running) and stops it. */
-export interface Daemon {
-  /** Makes sure the daemon answers and returns its directory (LXD_DIR). Throws NotAvailable when it cannot. */
-  start(): Promise<string>;
-  /** Stops what start() started (nothing for a daemon that was already running); returns warnings. */
-  stop(): Promise<string[]>;
-  /** Extra words for the method line (how the daemon runs). */
-  readonly description: string;
-}
+export type { Daemon } from './daemon-project.ts';
 
 export interface DaemonSubjectOptions {
   id: Extract<SubjectId, 'lxd' | 'berth'>;
@@ -43,57 +32,31 @@ export class DaemonSubject implements Subject {
   readonly paths: Record<PathId, SubjectPath>;
 
   readonly #options: DaemonSubjectOptions;
-  #client: LxdClient | null = null;
-  #cli: LxcCli | null = null;
-  #projectCreated = false;
-  readonly #images = new Set<string>();
-  readonly #created = new Set<string>();
-  #started = false;
+  readonly #daemon: DaemonProject;
 
   constructor(options: DaemonSubjectOptions) {
     this.#options = options;
     this.id = options.id;
     this.label = options.label;
+    this.#daemon = new DaemonProject(options.label, options.daemon, options.project);
     this.paths = { api: this.#apiPath(), cli: this.#cliPath() };
   }
 
   get #c(): LxdClient {
-    if (!this.#client) throw new Error(`${this.label}: not prepared`);
-    return this.#client;
+    return this.#daemon.client;
   }
 
   get #lxc(): LxcCli {
-    if (!this.#cli) throw new Error(`${this.label}: not prepared`);
-    return this.#cli;
+    return this.#daemon.cli;
+  }
+
+  get #created(): Set<string> {
+    return this.#daemon.created;
   }
 
   async prepare(): Promise<void> {
-    this.#started = true;
-    const dir = await this.#options.daemon.start();
-    const { project } = this.#options;
-    this.#client = new LxdClient(`${dir}/unix.socket`);
-    this.#cli = new LxcCli(dir, project);
-    await this.#cli.prepare();
-    await this.#client.request('POST', '/1.0/projects', {
-      name: project,
-      description: 'Berth bench (temporary)',
-      config: {
-        'features.images': 'true',
-        'features.profiles': 'false',
-        'features.storage.volumes': 'false',
-      },
-    });
-    this.#projectCreated = true;
-    this.#client.project = project;
-    await this.#cli.run(
-      ['image', 'import'],
-      [await this.#options.image.tarball(), '--alias', IMAGE_ALIAS],
-    );
-    const alias = await this.#client.request<{ target: string }>(
-      'GET',
-      `/1.0/images/aliases/${IMAGE_ALIAS}`,
-    );
-    this.#images.add(alias.metadata.target);
+    await this.#daemon.open();
+    await this.#daemon.importImage(await this.#options.image.tarball(), IMAGE_ALIAS);
   }
 
   // ------------------------------------------------------------- api
@@ -194,55 +157,18 @@ export class DaemonSubject implements Subject {
   // ------------------------------------------------------------- set-up
 
   async status(name: string): Promise<string> {
-    return (await this.#c.request<{ status: string }>('GET', `/1.0/instances/${name}`)).metadata
-      .status;
+    return this.#daemon.status(name);
   }
 
   async createStopped(name: string): Promise<void> {
     await this.#create(name);
   }
 
-  async remove(name: string): Promise<void> {
-    try {
-      if ((await this.status(name)) !== 'Stopped') await this.#state(name, 'stop', true);
-      await this.#c.run('DELETE', `/1.0/instances/${name}`);
-    } catch (error) {
-      // Already gone counts as removed (a failed create may leave nothing).
-      if (!(error instanceof LxdError && error.status === 404)) throw error;
-    }
-    this.#created.delete(name);
+  remove(name: string): Promise<void> {
+    return this.#daemon.remove(name);
   }
 
-  async cleanup(): Promise<string[]> {
-    const warnings: string[] = [];
-    const warn = (what: string) => (error: unknown) =>
-      void warnings.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
-    const client = this.#client;
-    if (client) {
-      // A few at a time: deleting a hundred instances one by one takes long.
-      await runPool([...this.#created], 4, (name) => this.remove(name).catch(warn(name)));
-      for (const fingerprint of [...this.#images]) {
-        await client
-          .run('DELETE', `/1.0/images/${fingerprint}`)
-          .then(() => this.#images.delete(fingerprint))
-          .catch(warn(`image ${fingerprint}`));
-      }
-      if (this.#projectCreated) {
-        client.project = undefined;
-        await client
-          .request('DELETE', `/1.0/projects/${this.#options.project}`)
-          .then(() => (this.#projectCreated = false))
-          .catch(warn(`project ${this.#options.project}`));
-      }
-      client.close();
-      this.#client = null;
-    }
-    await this.#cli?.cleanup().catch(warn('lxc configuration directory'));
-    this.#cli = null;
-    if (this.#started) {
-      this.#started = false;
-      warnings.push(...(await this.#options.daemon.stop()));
-    }
-    return warnings;
+  cleanup(): Promise<string[]> {
+    return this.#daemon.close();
   }
 }

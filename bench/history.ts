@@ -4,8 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import os from 'node:os';
-import type { SubjectReport } from './scenario.ts';
+import type { Outcome, SubjectReport } from './scenario.ts';
 import { summarize } from './stats.ts';
+import type { VmReport } from './vm-scenario.ts';
 
 /** The commit the bench ran at (read-only git; "unknown" outside a checkout). */
 function currentCommit(): string {
@@ -42,6 +43,17 @@ export interface RunRecord {
   listCount: number;
   totalMs: number;
   subjects: unknown[];
+  /** The virtual-machine section, when it ran. */
+  vm?: { iterations: number; subjects: unknown[] };
+}
+
+function rowsRecord(outcomes: Partial<Record<string, Outcome>>) {
+  return Object.fromEntries(
+    Object.entries(outcomes).map(([row, o]) => [
+      row,
+      o!.kind === 'measured' ? measuredRecord(o!.samples) : o,
+    ]),
+  );
 }
 
 export function runRecord(options: {
@@ -51,6 +63,7 @@ export function runRecord(options: {
   listCount: number;
   totalMs: number;
   reports: readonly SubjectReport[];
+  vm?: { iterations: number; reports: readonly VmReport[] } | undefined;
 }): RunRecord {
   return {
     date: options.date.toISOString(),
@@ -72,13 +85,23 @@ export function runRecord(options: {
       label: r.subject.label,
       durationMs: Math.round(r.durationMs),
       warnings: r.warnings,
-      rows: Object.fromEntries(
-        Object.entries(r.outcomes).map(([row, o]) => [
-          row,
-          o.kind === 'measured' ? measuredRecord(o.samples) : o,
-        ]),
-      ),
+      rows: rowsRecord(r.outcomes),
     })),
+    ...(options.vm
+      ? {
+          vm: {
+            iterations: options.vm.iterations,
+            subjects: options.vm.reports.map((r) => ({
+              id: r.subject.id,
+              label: r.subject.label,
+              accelerator: r.accelerator,
+              durationMs: Math.round(r.durationMs),
+              warnings: r.warnings,
+              rows: rowsRecord(r.outcomes),
+            })),
+          },
+        }
+      : {}),
   };
 }
 

@@ -2,7 +2,9 @@
 // left running; driven through daemon-subject.ts like Berth's server.
 import { existsSync } from 'node:fs';
 import type { BenchImage } from './bench-image.ts';
+import type { BenchVmImage } from './bench-vm-image.ts';
 import { DaemonSubject, type Daemon } from './daemon-subject.ts';
+import { DaemonVmSubject } from './daemon-vm-subject.ts';
 import { DEFAULT_LXD_DIR, LxdClient } from './lxd-client.ts';
 import { NotAvailable } from './subject.ts';
 
@@ -34,4 +36,13 @@ export function runningLxd(dir = DEFAULT_LXD_DIR): Daemon {
 
 export function lxdSubject(options: { project: string; image: BenchImage }): DaemonSubject {
   return new DaemonSubject({ id: 'lxd', label: 'LXD', daemon: runningLxd(), ...options });
+}
+
+/** LXD for the virtual-machine section: one trial launch first says whether its VMs run here at all. */
+export function lxdVmSubject(options: {
+  project: string;
+  image: BenchVmImage;
+  trialName: string;
+}): DaemonVmSubject {
+  return new DaemonVmSubject({ id: 'lxd', label: 'LXD', daemon: runningLxd(), ...options });
 }

@@ -2,6 +2,9 @@
 // delete, for raw LXC (the floor), the real LXD, Berth's server and Berth's
 // engine in-process, on the same machine in the same run, printed as one
 // table with Berth/LXD ratios (issue 13, "Same path for every subject").
+// Then the same subjects' virtual machines (raw QEMU is their floor): launch
+// to agent ready, exec, graceful and forced stop, start, delete, printed as
+// a second table with Berth/raw ratios and the accelerator they ran on.
 // LXD and Berth's server are driven the same two ways: one HTTP client over
 // their unix sockets with identical requests, and the `lxc` CLI. Subjects
 // run one after the other, never at once, so they do not compete for the
@@ -9,24 +12,32 @@
 //
 //   npx tsx bench/run.ts [--iterations 10] [--list-count 100]
 //                        [--subjects raw,lxd,berth,berth-engine] [--json history.jsonl]
+//                        [--vm-iterations 3] [--no-vm | --vm-only]
 //
 // Needs root. LXD must be set up first: bench/setup-lxd.sh (idempotent).
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { BenchImage } from './bench-image.ts';
+import { BenchVmImage } from './bench-vm-image.ts';
 import { BerthEngineSubject } from './berth-engine-subject.ts';
-import { berthServerSubject } from './berth-server.ts';
+import { BerthEngineVmSubject } from './berth-engine-vm-subject.ts';
+import { berthServerSubject, berthServerVmSubject } from './berth-server.ts';
 import { appendRun, runRecord } from './history.ts';
+import { runHost } from './host-command.ts';
 import { LxdClient } from './lxd-client.ts';
-import { lxdSubject } from './lxd-subject.ts';
+import { lxdSubject, lxdVmSubject } from './lxd-subject.ts';
 import { RawLxcSubject } from './raw-lxc.ts';
+import { RawQemuSubject } from './raw-qemu.ts';
 import { runScenario, type SubjectReport } from './scenario.ts';
 import type { PathId, Subject, SubjectId, SubjectPath } from './subject.ts';
 import { renderNotes, renderTable } from './table.ts';
+import { runVmScenario, type VmReport } from './vm-scenario.ts';
+import type { VmPath, VmSubject } from './vm-subject.ts';
+import { acceleratorLine, renderVmTable } from './vm-table.ts';
 
 const ALL_SUBJECTS: SubjectId[] = ['raw', 'lxd', 'berth', 'berth-engine'];
-const USAGE = `usage: npx tsx bench/run.ts [--iterations N] [--list-count N] [--subjects ${ALL_SUBJECTS.join(',')}] [--json FILE]`;
+const USAGE = `usage: npx tsx bench/run.ts [--iterations N] [--list-count N] [--subjects ${ALL_SUBJECTS.join(',')}] [--json FILE] [--vm-iterations N] [--no-vm | --vm-only]`;
 
 function positiveInt(name: string, value: string): number {
   const n = Number(value);
@@ -43,6 +54,10 @@ const { values } = parseArgs({
     'list-count': { type: 'string', default: '100' },
     subjects: { type: 'string', default: ALL_SUBJECTS.join(',') },
     json: { type: 'string' },
+    // VMs under TCG boot in seconds to tens of seconds: few by default.
+    'vm-iterations': { type: 'string', default: '3' },
+    'no-vm': { type: 'boolean', default: false },
+    'vm-only': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -52,6 +67,13 @@ if (values.help) {
 }
 const iterations = positiveInt('iterations', values.iterations);
 const listCount = positiveInt('list-count', values['list-count']);
+const vmIterations = positiveInt('vm-iterations', values['vm-iterations']);
+if (values['no-vm'] && values['vm-only']) {
+  console.error(`--no-vm and --vm-only exclude each other\n${USAGE}`);
+  process.exit(2);
+}
+const runContainers = !values['vm-only'];
+const runVms = !values['no-vm'];
 const wanted = values.subjects.split(',').map((s) => s.trim()) as SubjectId[];
 for (const id of wanted) {
   if (!ALL_SUBJECTS.includes(id)) {
@@ -67,20 +89,41 @@ const log = (line: string) => console.error(`[bench] ${line}`);
 const runTag = randomBytes(3).toString('hex');
 const namePrefix = `bench-${runTag}`;
 const image = new BenchImage();
+const vmImage = new BenchVmImage();
 const factories: Record<SubjectId, () => Subject> = {
   raw: () => new RawLxcSubject(),
   lxd: () => lxdSubject({ project: namePrefix, image }),
   berth: () => berthServerSubject({ project: namePrefix, image, log }),
   'berth-engine': () => new BerthEngineSubject({ project: namePrefix, image }),
 };
+// The VM section's project is its own, so a container clean-up that failed
+// to delete the other cannot get in its way.
+const vmProject = `${namePrefix}-vm`;
+const vmFactories: Record<SubjectId, () => VmSubject> = {
+  raw: () => new RawQemuSubject(runTag),
+  lxd: () =>
+    lxdVmSubject({ project: vmProject, image: vmImage, trialName: `${namePrefix}-vtrial` }),
+  berth: () => berthServerVmSubject({ project: vmProject, image: vmImage, log }),
+  'berth-engine': () => new BerthEngineVmSubject({ project: vmProject, runTag }),
+};
 
 // On Ctrl-C, finish the operation in flight, clean up what the running
 // subject created, print what was measured and stop. A second Ctrl-C leaves
 // at once (and may leave instances behind: their names start with bench-).
+// One Ctrl-C can arrive twice: the terminal signals the whole process group,
+// and tsx's launcher (npm's too) relays it again when this process is slow
+// to acknowledge it, as on a loaded machine; a repeat within a second is
+// that echo, not a second Ctrl-C.
+const ECHO_MS = 1_000;
 const interrupted = new AbortController();
+let interruptedAt = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    if (interrupted.signal.aborted) process.exit(130);
+    if (interrupted.signal.aborted) {
+      if (Date.now() - interruptedAt < ECHO_MS) return;
+      process.exit(130);
+    }
+    interruptedAt = Date.now();
     log(`${signal}: stopping after the current step and cleaning up (again to leave at once)`);
     interrupted.abort(new Error(`interrupted by ${signal}`));
   });
@@ -98,10 +141,19 @@ async function lxdVersion(): Promise<string> {
   }
 }
 
+async function qemuVersion(): Promise<string> {
+  const out = await runHost('qemu-system-x86_64', ['--version'], {
+    allowFailure: true,
+    needStdout: true,
+  }).catch(() => null);
+  return (out && /version (\S+)/.exec(out.stdout)?.[1]) ?? 'not installed';
+}
+
 const began = performance.now();
 const reports: SubjectReport[] = [];
+const vmReports: VmReport[] = [];
 try {
-  for (const id of wanted) {
+  for (const id of runContainers ? wanted : []) {
     if (interrupted.signal.aborted) break;
     const current = factories[id]();
     reports.push(
@@ -116,8 +168,22 @@ try {
     );
     log(`${current.label}: done in ${(reports.at(-1)!.durationMs / 1000).toFixed(1)} s`);
   }
+  for (const id of runVms ? wanted : []) {
+    if (interrupted.signal.aborted) break;
+    const current = vmFactories[id]();
+    vmReports.push(
+      await runVmScenario(current, {
+        iterations: vmIterations,
+        namePrefix,
+        log,
+        signal: interrupted.signal,
+      }),
+    );
+    log(`${current.label} (VMs): done in ${(vmReports.at(-1)!.durationMs / 1000).toFixed(1)} s`);
+  }
 } finally {
   await image.remove();
+  await vmImage.remove();
 }
 const totalMs = performance.now() - began;
 
@@ -130,35 +196,73 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-console.log(
-  `${iterations} iterations per operation, ${listCount} instances listed; wall-clock ms, median (p90)\n`,
-);
-console.log(renderTable(reports, listCount));
-console.log('');
-console.log(
-  'How: launch = create from the busybox image + start, until Running; exec = run `true` until its exit code is known; ' +
-    'LXD and Berth (server) get the same requests in the same throwaway project; raw LXC and Berth (in-process) have no CLI rows.',
-);
-// One line per method; LXD and Berth's server share theirs, which is the point.
-const methods = new Map<string, string[]>();
-for (const report of reports) {
-  for (const [pathId, path] of Object.entries(report.subject.paths) as [PathId, SubjectPath][]) {
-    const who = `${report.subject.label} ${pathId === 'api' ? 'API' : 'CLI'}`;
-    methods.set(path.method, [...(methods.get(path.method) ?? []), who]);
+if (reports.length > 0) {
+  console.log(
+    `${iterations} iterations per operation, ${listCount} instances listed; wall-clock ms, median (p90)\n`,
+  );
+  console.log(renderTable(reports, listCount));
+  console.log('');
+  console.log(
+    'How: launch = create from the busybox image + start, until Running; exec = run `true` until its exit code is known; ' +
+      'LXD and Berth (server) get the same requests in the same throwaway project; raw LXC and Berth (in-process) have no CLI rows.',
+  );
+  // One line per method; LXD and Berth's server share theirs, which is the point.
+  const methods = new Map<string, string[]>();
+  for (const report of reports) {
+    for (const [pathId, path] of Object.entries(report.subject.paths) as [PathId, SubjectPath][]) {
+      const who = `${report.subject.label} ${pathId === 'api' ? 'API' : 'CLI'}`;
+      methods.set(path.method, [...(methods.get(path.method) ?? []), who]);
+    }
   }
+  for (const [method, who] of methods) console.log(`* ${who.join(', ')}: ${method}.`);
+  const notes = renderNotes(reports);
+  if (notes.length > 0)
+    console.log(`\nEmpty cells and clean-up:\n${notes.map((n) => `* ${n}`).join('\n')}`);
 }
-for (const [method, who] of methods) console.log(`* ${who.join(', ')}: ${method}.`);
-const notes = renderNotes(reports);
-if (notes.length > 0)
-  console.log(`\nEmpty cells and clean-up:\n${notes.map((n) => `* ${n}`).join('\n')}`);
+
+if (vmReports.length > 0) {
+  console.log(`\nVirtual machines — QEMU ${await qemuVersion()}, ${acceleratorLine(vmReports)}`);
+  console.log(
+    `${vmIterations} VMs launched one after the other per path, \`true\` run ${vmIterations}× in each; wall-clock ms, median (p90)\n`,
+  );
+  console.log(renderVmTable(vmReports));
+  console.log('');
+  console.log(
+    'How: launch = create from the busybox VM image + start, until an exec of `true` through the guest agent succeeds ' +
+      '(retried as a user would; start likewise); stop = graceful (the guest powers off), stop --force = QEMU quits; ' +
+      "at most one of the bench's VMs runs at a time. The ratios divide by raw QEMU's figure for the same operation (it has one path).",
+  );
+  const vmMethods = new Map<string, string[]>();
+  for (const report of vmReports) {
+    for (const [pathId, path] of Object.entries(report.subject.paths) as [PathId, VmPath][]) {
+      const who = `${report.subject.label} ${pathId === 'api' ? (report.subject.id === 'raw' ? 'by hand' : 'API') : 'CLI'}`;
+      vmMethods.set(path.method, [...(vmMethods.get(path.method) ?? []), who]);
+    }
+  }
+  for (const [method, who] of vmMethods) console.log(`* ${who.join(', ')}: ${method}.`);
+  const vmNotes = renderNotes(vmReports);
+  if (vmNotes.length > 0)
+    console.log(`\nEmpty cells and clean-up:\n${vmNotes.map((n) => `* ${n}`).join('\n')}`);
+}
 console.log(
-  `\nbench took ${(totalMs / 1000).toFixed(1)} s (${reports.map((r) => `${r.subject.label} ${(r.durationMs / 1000).toFixed(1)} s`).join(', ')})`,
+  `\nbench took ${(totalMs / 1000).toFixed(1)} s (${[
+    ...reports.map((r) => `${r.subject.label} ${(r.durationMs / 1000).toFixed(1)} s`),
+    ...vmReports.map((r) => `${r.subject.label} VMs ${(r.durationMs / 1000).toFixed(1)} s`),
+  ].join(', ')})`,
 );
 
 if (values.json) {
   await appendRun(
     values.json,
-    runRecord({ date, lxdVersion: lxd, iterations, listCount, totalMs, reports }),
+    runRecord({
+      date,
+      lxdVersion: lxd,
+      iterations,
+      listCount,
+      totalMs,
+      reports,
+      vm: runVms ? { iterations: vmIterations, reports: vmReports } : undefined,
+    }),
   );
   console.log(`appended this run to ${values.json}`);
 }
@@ -166,6 +270,8 @@ if (values.json) {
 // A measured subject that broke is a failure worth a non-zero exit; a subject
 // or API that is simply not there yet is not.
 if (interrupted.signal.aborted) process.exit(130);
-process.exitCode = reports.some((r) => Object.values(r.outcomes).some((o) => o.kind === 'failed'))
+process.exitCode = [...reports, ...vmReports].some((r) =>
+  Object.values(r.outcomes).some((o) => o?.kind === 'failed'),
+)
   ? 1
   : 0;

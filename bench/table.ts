@@ -40,7 +40,7 @@ const RATIOS: { id: SubjectId; title: string }[] = [
   { id: 'berth-engine', title: 'in-process/LXD' },
 ];
 
-function cell(subject: SubjectId, outcome: Outcome | undefined): string {
+export function cell(subject: SubjectId, outcome: Outcome | undefined): string {
   if (!outcome) return '—';
   switch (outcome.kind) {
     case 'measured': {
@@ -79,20 +79,32 @@ export function renderTable(reports: readonly SubjectReport[], listCount: number
     });
     rows.push([row.scenario.replace('N', String(listCount)), row.path, ...cells, ...ratios]);
   }
+  return renderGrid(header, rows);
+}
+
+/** A Markdown table: the first two columns (scenario, path) left-aligned, the figures right-aligned. */
+export function renderGrid(header: readonly string[], rows: readonly string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const left = (i: number) => i < 2;
-  const line = (cells: string[]) =>
+  const line = (cells: readonly string[]) =>
     `| ${cells.map((c, i) => (left(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (left(i) ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
+/** What renderNotes reads of a report: the container and the VM reports both have it. */
+export interface NotedReport {
+  subject: { id: SubjectId; label: string };
+  outcomes: Partial<Record<string, Outcome>>;
+  warnings: string[];
+}
+
 /** Why cells are empty, one line per distinct reason per subject. */
-export function renderNotes(reports: readonly SubjectReport[]): string[] {
+export function renderNotes(reports: readonly NotedReport[]): string[] {
   const notes: string[] = [];
   for (const report of reports) {
-    const reasons = new Map<string, RowId[]>();
-    for (const [row, outcome] of Object.entries(report.outcomes) as [RowId, Outcome][]) {
+    const reasons = new Map<string, string[]>();
+    for (const [row, outcome] of Object.entries(report.outcomes) as [string, Outcome][]) {
       if (outcome.kind === 'measured') continue;
       const prefix =
         outcome.kind === 'failed'
