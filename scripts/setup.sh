@@ -35,7 +35,7 @@ fi
 # disks (their kernel and guest agent are fetched from the
 # archive when a VM image is built); Chromium runs the console's end-to-end
 # tests, and lxd-client's `lxc` (LXD's own client) the REST API's.
-host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils chromium lxd-client)
+host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils chromium lxd-client squashfs-tools)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -145,3 +145,59 @@ describe('ArchiveEntryChecker', () => {
     checkAll([file('rootfs/a'), file('rootfs/a'), dir('rootfs/d'), dir('rootfs/d')]);
   });
 });
+
+describe('ArchiveEntryChecker for the files of a split image', () => {
+  const metadata = (entries: ArchiveEntry[]) => {
+    const c = new ArchiveEntryChecker({
+      mode: 'metadata',
+      where: { label: 'Metadata tarball', field: 'metadata' },
+    });
+    for (const e of entries) c.check(e);
+    return c;
+  };
+
+  it('takes metadata.yaml and templates/ in a metadata tarball', () => {
+    expect(
+      metadata([dir('./'), file('./metadata.yaml'), dir('templates/'), file('templates/a.tpl')])
+        .count,
+    ).toBe(4);
+  });
+
+  it('refuses any rootfs in a metadata tarball, naming the metadata field', () => {
+    for (const entry of [
+      dir('rootfs/'),
+      file('rootfs/etc/passwd'),
+      file('rootfs.img'),
+      dir('boot/'),
+    ]) {
+      let error: unknown;
+      try {
+        metadata([file('metadata.yaml'), entry]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ field: 'metadata' });
+      expect((error as Error).message).toMatch(
+        /^Metadata tarball entry ".*": only metadata.yaml and templates\/ may be in a metadata tarball/,
+      );
+    }
+  });
+
+  it('takes only the rootfs tree in rootfs mode, with the same link rules', () => {
+    const rootfs = (entries: ArchiveEntry[]) => {
+      const c = new ArchiveEntryChecker({
+        mode: 'rootfs',
+        where: { label: 'Squashfs rootfs', field: 'rootfs' },
+      });
+      for (const e of entries) c.check(e);
+      return c;
+    };
+    expect(rootfs([dir('rootfs'), sym('rootfs/sh', 'busybox'), file('rootfs/busybox')]).count).toBe(
+      3,
+    );
+    expect(() => rootfs([file('metadata.yaml')])).toThrow(/only the rootfs tree/);
+    expect(() => rootfs([dir('rootfs'), sym('rootfs/x', '../etc')])).toThrow(
+      /^Squashfs rootfs entry "rootfs\/x": the symlink target "..\/etc" escapes rootfs/,
+    );
+  });
+});

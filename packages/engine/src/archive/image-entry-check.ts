@@ -15,9 +15,25 @@
 //   and boot files are read by the engine or QEMU, so they must be plain files);
 // * entry types GNU tar would treat differently from us (sparse, multi-volume,
 //   dump directories, unknown ones).
+//
+// The same rules read the two files of a split image (LXD's metadata
+// tarball + rootfs file): `metadata` mode takes metadata.yaml and
+// templates/ only (the rootfs is the other file), and `rootfs` mode takes
+// only rootfs/..., for a squashfs listing put under rootfs/.
 import { EngineError } from '../errors.ts';
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'device' | 'fifo';
+
+/** Which parts of an image the archive may hold (see the header). */
+export type ImageArchiveMode = 'unified' | 'metadata' | 'rootfs';
+
+/** How refusals name the archive and the input field: `Image tarball`, `tarball`. */
+export interface ArchiveWhere {
+  label: string;
+  field: string;
+}
+
+const UNIFIED_IMAGE: ArchiveWhere = { label: 'Image tarball', field: 'tarball' };
 
 export interface ArchiveEntry {
   /** As stored (after pax/GNU long-name headers were applied). */
@@ -44,22 +60,24 @@ const kindOfType: Record<string, EntryKind> = {
   CharacterDevice: 'device',
   BlockDevice: 'device',
   FIFO: 'fifo',
+  // A squashfs can hold sockets (tar cannot): special files, allowed where FIFOs are.
+  Socket: 'fifo',
 };
 
-function refuse(path: string, reason: string): EngineError {
-  return new EngineError('INVALID_ARGUMENT', `Image tarball entry "${path}": ${reason}`, {
-    field: 'tarball',
+function refuse(path: string, reason: string, where: ArchiveWhere = UNIFIED_IMAGE): EngineError {
+  return new EngineError('INVALID_ARGUMENT', `${where.label} entry "${path}": ${reason}`, {
+    field: where.field,
   });
 }
 
 /** `./a//b/./c/` → `a/b/c`; refuses absolute paths, `..` and NUL. */
-export function normalizeEntryPath(raw: string): string {
-  if (raw.includes('\0')) throw refuse(raw, 'the path contains a NUL byte');
-  if (raw.startsWith('/')) throw refuse(raw, 'absolute paths are not allowed');
+export function normalizeEntryPath(raw: string, where: ArchiveWhere = UNIFIED_IMAGE): string {
+  if (raw.includes('\0')) throw refuse(raw, 'the path contains a NUL byte', where);
+  if (raw.startsWith('/')) throw refuse(raw, 'absolute paths are not allowed', where);
   const parts: string[] = [];
   for (const part of raw.split('/')) {
     if (part === '' || part === '.') continue;
-    if (part === '..') throw refuse(raw, '".." path components are not allowed');
+    if (part === '..') throw refuse(raw, '".." path components are not allowed', where);
     parts.push(part);
   }
   return parts.join('/');
@@ -92,32 +110,50 @@ function sectionOf(path: string): CheckedEntry['section'] | null {
   return null;
 }
 
+const ALLOWED: Record<ImageArchiveMode, ReadonlySet<CheckedEntry['section']>> = {
+  unified: new Set(['root', 'metadata', 'rootfs', 'templates', 'disk', 'boot']),
+  metadata: new Set(['root', 'metadata', 'templates']),
+  rootfs: new Set(['rootfs']),
+};
+
+const ALLOWED_TEXT: Record<ImageArchiveMode, string> = {
+  unified:
+    'only metadata.yaml, rootfs/ (or rootfs.img and boot/), and templates/ may be in an image',
+  metadata:
+    "only metadata.yaml and templates/ may be in a metadata tarball (the rootfs is the split image's other file)",
+  rootfs: 'only the rootfs tree may be in a rootfs file',
+};
+
 /** Checks the entries of one archive in order; keeps what it has seen. */
 export class ArchiveEntryChecker {
   readonly #seen = new Map<string, EntryKind>();
+  readonly #mode: ImageArchiveMode;
+  readonly #where: ArchiveWhere;
+
+  constructor(options: { mode?: ImageArchiveMode; where?: ArchiveWhere } = {}) {
+    this.#mode = options.mode ?? 'unified';
+    this.#where = options.where ?? UNIFIED_IMAGE;
+  }
 
   get count(): number {
     return this.#seen.size;
   }
 
   check(entry: ArchiveEntry): CheckedEntry {
-    const path = normalizeEntryPath(entry.path);
+    const path = normalizeEntryPath(entry.path, this.#where);
     const kind = kindOfType[entry.type];
-    if (!kind) throw refuse(entry.path, `entry type ${entry.type} is not supported`);
+    if (!kind) throw this.#refuse(entry.path, `entry type ${entry.type} is not supported`);
     const section = sectionOf(path);
-    if (!section)
-      throw refuse(
-        entry.path,
-        'only metadata.yaml, rootfs/ (or rootfs.img and boot/), and templates/ may be in an image',
-      );
+    if (!section || !ALLOWED[this.#mode].has(section))
+      throw this.#refuse(entry.path, ALLOWED_TEXT[this.#mode]);
     if (section === 'root' || path === 'rootfs' || path === 'templates' || path === 'boot') {
-      if (kind !== 'directory') throw refuse(entry.path, 'must be a directory');
+      if (kind !== 'directory') throw this.#refuse(entry.path, 'must be a directory');
     } else if ((section === 'metadata' || section === 'disk') && kind !== 'file') {
-      throw refuse(entry.path, 'must be a regular file');
+      throw this.#refuse(entry.path, 'must be a regular file');
     } else if (section === 'templates' && kind !== 'file' && kind !== 'directory') {
-      throw refuse(entry.path, 'only files and directories are allowed in templates/');
+      throw this.#refuse(entry.path, 'only files and directories are allowed in templates/');
     } else if (section === 'boot' && kind !== 'file') {
-      throw refuse(entry.path, 'only regular files are allowed in boot/');
+      throw this.#refuse(entry.path, 'only regular files are allowed in boot/');
     }
 
     this.#checkParents(entry.path, path);
@@ -125,25 +161,28 @@ export class ArchiveEntryChecker {
     if (kind === 'symlink') {
       const target = entry.linkpath ?? '';
       if (target === '' || target.includes('\0'))
-        throw refuse(entry.path, 'the symlink has no valid target');
+        throw this.#refuse(entry.path, 'the symlink has no valid target');
       if (!target.startsWith('/') && resolveRelativeLink(path, target) === null) {
-        throw refuse(entry.path, `the symlink target "${target}" escapes rootfs/`);
+        throw this.#refuse(entry.path, `the symlink target "${target}" escapes rootfs/`);
       }
     } else if (kind === 'hardlink') {
       const raw = entry.linkpath ?? '';
       if (raw.startsWith('/'))
-        throw refuse(entry.path, `the hard link target "${raw}" is an absolute path`);
-      const target = normalizeEntryPath(raw);
+        throw this.#refuse(entry.path, `the hard link target "${raw}" is an absolute path`);
+      const target = normalizeEntryPath(raw, this.#where);
       const targetKind = this.#seen.get(target);
       if (targetKind === undefined)
-        throw refuse(
+        throw this.#refuse(
           entry.path,
           `the hard link target "${raw}" is not an earlier entry of the archive`,
         );
       if (targetKind === 'directory')
-        throw refuse(entry.path, `the hard link target "${raw}" is a directory`);
+        throw this.#refuse(entry.path, `the hard link target "${raw}" is a directory`);
       if (sectionOf(target) !== section)
-        throw refuse(entry.path, `the hard link target "${raw}" is in another part of the image`);
+        throw this.#refuse(
+          entry.path,
+          `the hard link target "${raw}" is in another part of the image`,
+        );
       this.#checkParents(raw, target);
     }
 
@@ -153,15 +192,19 @@ export class ArchiveEntryChecker {
       previous !== kind &&
       (previous !== 'file' || kind !== 'hardlink')
     ) {
-      throw refuse(entry.path, `declared twice, first as a ${previous} then as a ${kind}`);
+      throw this.#refuse(entry.path, `declared twice, first as a ${previous} then as a ${kind}`);
     }
     this.#seen.set(
       path,
       kind === 'hardlink'
-        ? (this.#seen.get(normalizeEntryPath(entry.linkpath ?? '')) ?? 'file')
+        ? (this.#seen.get(normalizeEntryPath(entry.linkpath ?? '', this.#where)) ?? 'file')
         : kind,
     );
     return { path, kind, section };
+  }
+
+  #refuse(path: string, reason: string): EngineError {
+    return refuse(path, reason, this.#where);
   }
 
   /** No parent of `path` may be a symlink or a non-directory seen earlier. */
@@ -170,9 +213,10 @@ export class ArchiveEntryChecker {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       const kind = this.#seen.get(parent);
-      if (kind === 'symlink') throw refuse(raw, `the path passes through the symlink "${parent}"`);
+      if (kind === 'symlink')
+        throw this.#refuse(raw, `the path passes through the symlink "${parent}"`);
       if (kind !== undefined && kind !== 'directory')
-        throw refuse(raw, `the parent "${parent}" is not a directory`);
+        throw this.#refuse(raw, `the parent "${parent}" is not a directory`);
     }
   }
 }

@@ -2,7 +2,15 @@
 // (image-entry-check.ts): metadata.yaml kept, template file names listed,
 // and the image's type told by what it carries, as LXD tells it: rootfs/
 // is a container's, rootfs.img a virtual machine's (boot/ only beside it).
-import { ArchiveEntryChecker, type ArchiveEntry } from './image-entry-check.ts';
+// A split image's metadata tarball is read by the same rules with no rootfs
+// at all (MetadataScanner): its type comes from the other file.
+import {
+  ArchiveEntryChecker,
+  type ArchiveEntry,
+  type ArchiveWhere,
+  type ImageArchiveMode,
+} from './image-entry-check.ts';
+import { EngineError } from '../errors.ts';
 import { TarScanner, invalidTarball, type ArchiveLayout } from './tar-scanner.ts';
 
 export interface ArchiveScan {
@@ -15,14 +23,27 @@ export interface ArchiveScan {
   templateFiles: string[];
 }
 
+/** What a split image's metadata tarball holds: the same, without a type. */
+export type MetadataScan = Omit<ArchiveScan, 'type'>;
+
+/** How a metadata tarball's refusals read. */
+export const METADATA_TARBALL: ArchiveWhere = { label: 'Metadata tarball', field: 'metadata' };
+
 class ImageLayout implements ArchiveLayout {
-  readonly label = 'Image';
-  readonly #checker = new ArchiveEntryChecker();
+  readonly label: string;
+  readonly #checker: ArchiveEntryChecker;
   readonly templateFiles: string[] = [];
   hasTemplates = false;
   hasRootfs = false;
   hasDisk = false;
   hasBoot = false;
+
+  constructor(mode: Exclude<ImageArchiveMode, 'rootfs'>) {
+    this.label = mode === 'metadata' ? 'Metadata' : 'Image';
+    this.#checker = new ArchiveEntryChecker(
+      mode === 'metadata' ? { mode, where: METADATA_TARBALL } : { mode },
+    );
+  }
 
   check(entry: ArchiveEntry): { path: string; capture: boolean } {
     const checked = this.#checker.check(entry);
@@ -39,7 +60,7 @@ class ImageLayout implements ArchiveLayout {
 
 /** Feed it the archive's bytes (plain or gzip) with `write`, then `end`. */
 export class ArchiveScanner {
-  readonly #layout = new ImageLayout();
+  readonly #layout = new ImageLayout('unified');
   readonly #scanner = new TarScanner(this.#layout);
 
   /** Throws the first problem found so far, so a caller can stop reading. */
@@ -69,5 +90,54 @@ export class ArchiveScanner {
       type: hasDisk ? 'virtual-machine' : 'container',
       templateFiles: this.#layout.templateFiles,
     };
+  }
+}
+
+/**
+ * A split image's metadata tarball (plain or gzip bytes, as ArchiveScanner):
+ * metadata.yaml and templates/ only. Refusals name the `metadata` field.
+ */
+export class MetadataScanner {
+  readonly #layout = new ImageLayout('metadata');
+  readonly #scanner = new TarScanner(this.#layout);
+
+  write(chunk: Buffer): void {
+    rewrapped(() => this.#scanner.write(chunk));
+  }
+
+  async end(): Promise<MetadataScan> {
+    const { entries, captured } = await rewrappedAsync(() => this.#scanner.end());
+    const metadataYaml = captured.get('metadata.yaml');
+    if (metadataYaml === undefined)
+      throw EngineError.invalid('metadata', 'the metadata tarball has no metadata.yaml');
+    return {
+      entries,
+      metadataYaml,
+      hasTemplates: this.#layout.hasTemplates,
+      templateFiles: this.#layout.templateFiles,
+    };
+  }
+}
+
+/** The tar scanner's own refusals (corrupt, truncated) name `tarball`: this file is `metadata`. */
+function asMetadataError(error: unknown): unknown {
+  if (error instanceof EngineError && error.field === 'tarball')
+    return new EngineError(error.code, error.message, { field: 'metadata', cause: error });
+  return error;
+}
+
+function rewrapped(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    throw asMetadataError(error);
+  }
+}
+
+async function rewrappedAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw asMetadataError(error);
   }
 }

@@ -1,5 +1,11 @@
 // The image directory, `<dataDir>/images`:
-//   <fingerprint>                the image tarball exactly as imported (its sha256 is the name)
+//   <fingerprint>                the image tarball exactly as imported (its sha256 is the name);
+//                                for a split image, its metadata tarball
+//   <fingerprint>.rootfs-file    a split image's rootfs file exactly as imported (a container's
+//                                squashfs, a VM's qcow2 or raw disk); the fingerprint is the
+//                                sha256 of <fingerprint> then this file, as LXD's. Its presence
+//                                is what makes the image split (LXD keeps it as `<fp>.rootfs`,
+//                                the name Berth gives the unpacked tree)
 //   <fingerprint>.rootfs/        unpacked rootfs/, owned as in the tarball (a VM image: its
 //                                rootfs.img and boot/); read-only by convention:
 //                                instances copy it, nothing writes into it
@@ -38,6 +44,11 @@ export class ImageFiles {
 
   rootfs(fingerprint: string): string {
     return path.join(this.dir, `${fingerprint}.rootfs`);
+  }
+
+  /** A split image's rootfs file, as imported (see the header). */
+  rootfsFile(fingerprint: string): string {
+    return path.join(this.dir, `${fingerprint}.rootfs-file`);
   }
 
   metadata(fingerprint: string): string {
@@ -88,6 +99,7 @@ export class ImageFiles {
       // no image directory: nothing prepared either
     }
     await Promise.all([
+      rm(this.rootfsFile(fingerprint), { force: true }),
       rm(this.metadata(fingerprint), { force: true }),
       rm(this.rootfs(fingerprint), { recursive: true, force: true }),
       rm(this.templates(fingerprint), { recursive: true, force: true }),

@@ -1,6 +1,8 @@
 // Importing an image: a tarball is read and checked once (tarball-read.ts),
 // unpacked in a work directory and renamed into place, and only then stored
-// as the project's row; a directory tree is packed into a tarball first.
+// as the project's row; a directory tree is packed into a tarball first. A
+// split image (metadata tarball + rootfs file, split-read.ts) takes the same
+// path with its two files.
 // A failure undoes what was done, but files another project's row shares
 // stay.
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -14,6 +16,7 @@ import { aliasUrl, type AliasInput } from './image-aliases.ts';
 import { checkAliasesFree, exists, requireProject, type ImageContext } from './image-context.ts';
 import { packTarball } from './image-files.ts';
 import { parseImageMetadata, writeImageMetadata, type ImageMetadata } from './image-metadata.ts';
+import { readSplitImage, type SplitImageSource } from './split-read.ts';
 import { readTarball, unpackInto, type TarballSource } from './tarball-read.ts';
 
 export interface ImportOptions {
@@ -125,63 +128,154 @@ export async function importTarball(
       scaled(progress, 0, 50),
       signal,
     );
-    const metadata = parseImageMetadata(read.scan.metadataYaml);
     const fingerprint = read.fingerprint;
-    const filename =
-      options.filename ??
-      (typeof source === 'string' ? path.basename(source) : `${fingerprint}.tar.gz`);
-
-    const record = await ctx.locks.run(fingerprint, async () => {
-      if (await ctx.store.get(project, fingerprint)) {
-        throw new EngineError(
-          'ALREADY_EXISTS',
-          `Image with fingerprint "${fingerprint}" already exists in project "${project}"`,
-          { field: 'fingerprint' },
-        );
-      }
-      return Reverter.run(async (revert) => {
-        if (!(await exists(ctx.files.tarball(fingerprint)))) {
-          await progress(55, 'Unpacking image');
-          revert.add(() => ctx.files.removeAll(fingerprint));
-          await unpackInto(ctx.files, fingerprint, read.path, work, signal);
-          await rename(read.path, ctx.files.tarball(fingerprint));
-        } else if (!(await exists(ctx.files.rootfs(fingerprint)))) {
-          await progress(55, 'Unpacking image');
-          await unpackInto(ctx.files, fingerprint, ctx.files.tarball(fingerprint), work, signal);
-        }
-        await progress(95, 'Storing image');
-        signal.throwIfAborted();
-        const created = await ctx.store.create(projectId, {
-          fingerprint,
-          filename,
-          size: read.size,
-          public: options.public ?? false,
-          autoUpdate: options.autoUpdate ?? false,
-          architecture: metadata.architecture,
-          type: read.scan.type,
-          createdAt: metadata.creationDate ? new Date(metadata.creationDate * 1000) : null,
-          expiresAt: metadata.expiryDate ? new Date(metadata.expiryDate * 1000) : null,
-          properties: { ...metadata.properties, ...options.properties },
-          aliases: options.aliases,
-        });
-        // Files shared with another project's row must stay.
-        revert.add(async () => {
-          await ctx.store.delete(created.id);
-        });
-        return created;
-      });
-    });
-    ctx.events.lifecycle(project, 'image-created', apiUrl.image(project, fingerprint), {
-      type: record.type,
-    });
-    for (const alias of options.aliases) {
-      ctx.events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), {
-        target: fingerprint,
-      });
-    }
-    await progress(100, 'Done');
-    return { fingerprint, size: read.size };
+    return await storeImage(
+      ctx,
+      { project, projectId, options, progress, signal },
+      {
+        fingerprint,
+        size: read.size,
+        type: read.scan.type,
+        metadata: parseImageMetadata(read.scan.metadataYaml),
+        filename:
+          options.filename ??
+          (typeof source === 'string' ? path.basename(source) : `${fingerprint}.tar.gz`),
+      },
+      async () => {
+        await unpackInto(ctx.files, fingerprint, read.path, work, signal);
+        await rename(read.path, ctx.files.tarball(fingerprint));
+      },
+      work,
+    );
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Imports a split image (LXD's metadata tarball + rootfs file). Both files
+ * are stored as they came (`<fp>`, `<fp>.rootfs-file`), so that an export
+ * gives back the same bytes and fingerprint; the rootfs is unpacked as a
+ * unified image's would be.
+ */
+export async function importSplit(
+  ctx: ImageContext,
+  project: string,
+  source: SplitImageSource,
+  options: CheckedImport,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<ImportResult> {
+  const projectId = await requireProject(ctx, project);
+  await checkAliasesFree(ctx, project, options.aliases);
+  const work = await ctx.tempDir();
+  try {
+    await progress(0, 'Reading image');
+    const read = await readSplitImage(source, work, scaled(progress, 0, 50), signal);
+    const fingerprint = read.fingerprint;
+    return await storeImage(
+      ctx,
+      { project, projectId, options, progress, signal },
+      {
+        fingerprint,
+        size: read.size,
+        type: read.type,
+        metadata: parseImageMetadata(read.scan.metadataYaml),
+        // LXD names a split image after its rootfs file.
+        filename:
+          options.filename ??
+          (typeof source.rootfs === 'string' ? path.basename(source.rootfs) : ''),
+      },
+      async () => {
+        await unpackInto(ctx.files, fingerprint, read.metadataPath, work, signal, read.rootfsPath);
+        // The metadata tarball last: without it the image counts as absent.
+        await rename(read.rootfsPath, ctx.files.rootfsFile(fingerprint));
+        await rename(read.metadataPath, ctx.files.tarball(fingerprint));
+      },
+      work,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+interface ImportTarget {
+  project: string;
+  projectId: number;
+  options: CheckedImport;
+  progress: Progress;
+  signal: AbortSignal;
+}
+
+interface ReadImage {
+  fingerprint: string;
+  size: number;
+  type: 'container' | 'virtual-machine';
+  metadata: ImageMetadata;
+  filename: string;
+}
+
+/**
+ * Under the fingerprint's lock: places the files (`placeFiles`, when no
+ * other project's row has them yet; a missing unpacked tree is unpacked
+ * again), then stores the project's row and announces it.
+ */
+async function storeImage(
+  ctx: ImageContext,
+  target: ImportTarget,
+  image: ReadImage,
+  placeFiles: () => Promise<void>,
+  work: string,
+): Promise<ImportResult> {
+  const { project, projectId, options, progress, signal } = target;
+  const { fingerprint, metadata } = image;
+  const record = await ctx.locks.run(fingerprint, async () => {
+    if (await ctx.store.get(project, fingerprint)) {
+      throw new EngineError(
+        'ALREADY_EXISTS',
+        `Image with fingerprint "${fingerprint}" already exists in project "${project}"`,
+        { field: 'fingerprint' },
+      );
+    }
+    return Reverter.run(async (revert) => {
+      if (!(await exists(ctx.files.tarball(fingerprint)))) {
+        await progress(55, 'Unpacking image');
+        revert.add(() => ctx.files.removeAll(fingerprint));
+        await placeFiles();
+      } else if (!(await exists(ctx.files.rootfs(fingerprint)))) {
+        await progress(55, 'Unpacking image');
+        await unpackInto(ctx.files, fingerprint, ctx.files.tarball(fingerprint), work, signal);
+      }
+      await progress(95, 'Storing image');
+      signal.throwIfAborted();
+      const created = await ctx.store.create(projectId, {
+        fingerprint,
+        filename: image.filename,
+        size: image.size,
+        public: options.public ?? false,
+        autoUpdate: options.autoUpdate ?? false,
+        architecture: metadata.architecture,
+        type: image.type,
+        createdAt: metadata.creationDate ? new Date(metadata.creationDate * 1000) : null,
+        expiresAt: metadata.expiryDate ? new Date(metadata.expiryDate * 1000) : null,
+        properties: { ...metadata.properties, ...options.properties },
+        aliases: options.aliases,
+      });
+      // Files shared with another project's row must stay.
+      revert.add(async () => {
+        await ctx.store.delete(created.id);
+      });
+      return created;
+    });
+  });
+  ctx.events.lifecycle(project, 'image-created', apiUrl.image(project, fingerprint), {
+    type: record.type,
+  });
+  for (const alias of options.aliases) {
+    ctx.events.lifecycle(project, 'image-alias-created', aliasUrl(project, alias.name), {
+      target: fingerprint,
+    });
+  }
+  await progress(100, 'Done');
+  return { fingerprint, size: image.size };
 }

@@ -1,4 +1,5 @@
-// The image store: images by SHA-256 fingerprint of the tarball, per-project
+// The image store: images by SHA-256 fingerprint of the tarball (a split
+// image's: of its metadata tarball then its rootfs file), per-project
 // rows and aliases in the database, files shared under `<dataDir>/images`
 // (see image-files.ts). Every tarball is read once in Node (hash + entry
 // checks + metadata.yaml) before GNU tar extracts it into a temporary
@@ -34,6 +35,7 @@ import { exists, imageRecord, type ImageContext, type OperationsLike } from './i
 import { ImageFiles } from './image-files.ts';
 import {
   importDirectory,
+  importSplit,
   importTarball,
   type CheckedImport,
   type DirectoryImage,
@@ -43,11 +45,14 @@ import {
 import { parseImageMetadata, type ImageMetadata } from './image-metadata.ts';
 import { defaultProjectName, imageProjectOf } from '../projects/projects.ts';
 import { preparedRootfs, rootfsPath, type PreparedRootfs } from './rootfs-cache.ts';
+import { splitExport } from './split-export.ts';
+import type { SplitImageSource } from './split-read.ts';
 import type { TarballSource } from './tarball-read.ts';
 
 export type { AliasInput } from './image-aliases.ts';
 export type { OperationsLike } from './image-context.ts';
 export type { DirectoryImage, ImportOptions, ImportResult } from './image-import.ts';
+export type { SplitImageSource } from './split-read.ts';
 export type { TarballSource } from './tarball-read.ts';
 
 export interface ImageServiceOptions {
@@ -67,12 +72,31 @@ export interface ImageServiceOptions {
   projects?: { get(name: string): Promise<Pick<ProjectRecord, 'config'> | null> };
 }
 
+export interface ExportedFile {
+  path: string;
+  size: number;
+  /** As LXD names it in an export: `<fp>.tar.xz`, `meta-<fp>.tar.xz`, `<fp>.squashfs`, ... */
+  filename: string;
+  open(): ReadStream;
+}
+
 export interface ExportedImage {
   fingerprint: string;
+  /** The unified tarball (a split image: its metadata tarball). */
   path: string;
   filename: string;
+  /** The image's size: both files' for a split image. */
   size: number;
   open(): ReadStream;
+  /**
+   * A split image's two files, exactly as imported, which LXD sends as the
+   * multipart parts `metadata` and `rootfs` (container) or `rootfs.img` (VM);
+   * null for a unified image.
+   */
+  split: {
+    metadata: ExportedFile;
+    rootfs: ExportedFile & { part: 'rootfs' | 'rootfs.img' };
+  } | null;
 }
 
 export class ImageService {
@@ -142,6 +166,26 @@ export class ImageService {
     );
   }
 
+  /**
+   * Imports a split image, LXD's metadata tarball (metadata.yaml and
+   * templates/, any compression) with its rootfs file (a container's
+   * squashfs, a VM's qcow2 or raw disk), as an operation ending with
+   * `{ fingerprint, size }`; the fingerprint is the sha256 of both files.
+   */
+  importSplit(
+    project: string,
+    source: SplitImageSource,
+    options: ImportOptions = {},
+  ): Promise<Operation> {
+    return this.#startImport(
+      project,
+      'Importing image',
+      options,
+      (home, checked, progress, signal) =>
+        importSplit(this.#ctx, home, source, checked, progress, signal),
+    );
+  }
+
   /** Packs a directory tree as an image and imports it (publish builds on this). */
   importFromDirectory(
     project: string,
@@ -203,11 +247,18 @@ export class ImageService {
 
   /**
    * A Debian image (`debian/12`) debootstrapped from the host's configured
-   * archive: minutes. The operation can be cancelled.
+   * archive: minutes. `vm: true` makes the virtual machine variant. The
+   * operation can be cancelled.
    */
   async buildDebian(
     project: string,
-    options: { release?: string; alias?: string; public?: boolean; mirror?: string } = {},
+    options: {
+      release?: string;
+      alias?: string;
+      public?: boolean;
+      mirror?: string;
+      vm?: boolean;
+    } = {},
   ): Promise<Operation> {
     return buildDebian(this.#ctx, await this.imageProject(project), options);
   }
@@ -237,23 +288,24 @@ export class ImageService {
   async exportTarball(requested: string, fingerprint: string): Promise<ExportedImage> {
     const project = await this.imageProject(requested);
     const record = await imageRecord(this.#ctx, project, fingerprint);
-    const file = this.files.tarball(record.fingerprint);
+    const fp = record.fingerprint;
+    const file = this.files.tarball(fp);
     if (!(await exists(file)))
       throw new EngineError(
         'INTERNAL',
-        `The file of image ${record.fingerprint} is missing from ${this.files.dir}`,
+        `The file of image ${fp} is missing from ${this.files.dir}`,
       );
-    this.#ctx.events.lifecycle(
-      project,
-      'image-retrieved',
-      apiUrl.image(project, record.fingerprint),
-    );
+    const split = (await exists(this.files.rootfsFile(fp)))
+      ? await splitExport(this.files.tarball(fp), this.files.rootfsFile(fp), fp, record.type)
+      : null;
+    this.#ctx.events.lifecycle(project, 'image-retrieved', apiUrl.image(project, fp));
     return {
-      fingerprint: record.fingerprint,
+      fingerprint: fp,
       path: file,
       filename: record.filename,
       size: record.size,
       open: () => createReadStream(file),
+      split,
     };
   }
 

@@ -1,8 +1,10 @@
 // Reading an image tarball once in Node (sha256, a private copy, the entry
 // checks and metadata.yaml) and unpacking a checked one into the image
 // directory. Plain and gzip archives are scanned as they stream in; xz,
-// bzip2 and zstd ones after the host tool decompressed the copy.
-import { createHash } from 'node:crypto';
+// bzip2 and zstd ones after the host tool decompressed the copy. A split
+// image's metadata tarball is read the same way (readMetadataTarball), and
+// unpacked with its rootfs file.
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,10 +16,16 @@ import {
   openArchiveSource,
   type ArchiveSource,
 } from '../archive/archive-source.ts';
-import { ArchiveScanner, type ArchiveScan } from '../archive/image-scan.ts';
+import {
+  ArchiveScanner,
+  MetadataScanner,
+  type ArchiveScan,
+  type MetadataScan,
+} from '../archive/image-scan.ts';
 import { detectCompression, type Compression } from '../archive/compression.ts';
 import { exists } from './image-context.ts';
 import { extractTarball, type ImageFiles } from './image-files.ts';
+import { rootfsFormatOf, unpackRootfsFile } from './split-rootfs.ts';
 import { inspectImageDisk } from './vm-disk.ts';
 
 /** A tarball to import: a file path or a byte stream (an HTTP upload). */
@@ -37,6 +45,33 @@ const decompressors: Record<Exclude<Compression, 'none' | 'gzip'>, { cmd: string
   zstd: { cmd: 'zstd', ext: '.zst' },
 };
 
+/** A tarball's scanner: the unified image rules, or a split image's metadata tarball's. */
+interface TarballScanner<T> {
+  write(chunk: Buffer): void;
+  end(): Promise<T>;
+}
+
+/** How one kind of tarball is read: its scanner, and how errors name it. */
+interface TarballKind<T> {
+  scanner: () => TarballScanner<T>;
+  /** The input field: `tarball`, `metadata`. */
+  field: string;
+  /** `Image tarball`, `Metadata tarball`. */
+  label: string;
+}
+
+const UNIFIED: TarballKind<ArchiveScan> = {
+  scanner: () => new ArchiveScanner(),
+  field: 'tarball',
+  label: 'Image tarball',
+};
+
+const METADATA: TarballKind<MetadataScan> = {
+  scanner: () => new MetadataScanner(),
+  field: 'metadata',
+  label: 'Metadata tarball',
+};
+
 /**
  * One pass over the source: sha256, a copy in `work` (unless the file is
  * ours already), and the entry checks for plain/gzip archives. Other
@@ -50,73 +85,111 @@ export async function readTarball(
   signal: AbortSignal,
 ): Promise<ReadTarball> {
   const copyPath = owned && typeof source === 'string' ? source : path.join(work, 'image');
-  const { chunks, total } = await openArchiveSource(source, 'tarball', signal);
-  const out = copyPath === source ? null : await open(copyPath, 'wx', 0o600);
   const hash = createHash('sha256');
-  let scanner: ArchiveScanner | null = null;
-  let compression: Compression | null | undefined;
+  const read = await readScanned(source, copyPath, hash, UNIFIED, work, progress, signal);
+  return { fingerprint: hash.digest('hex'), ...read };
+}
+
+/**
+ * A split image's metadata tarball, copied to `copyPath` and checked as
+ * readTarball checks a unified one (no rootfs allowed in it). Its bytes go
+ * into `hash`, which the rootfs file's follow (the split fingerprint).
+ */
+export async function readMetadataTarball(
+  source: TarballSource,
+  copyPath: string,
+  hash: Hash,
+  work: string,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<{ size: number; path: string; scan: MetadataScan; compression: Compression }> {
+  return readScanned(source, copyPath, hash, METADATA, work, progress, signal);
+}
+
+async function readScanned<T>(
+  source: TarballSource,
+  copyPath: string,
+  hash: Hash,
+  kind: TarballKind<T>,
+  work: string,
+  progress: Progress,
+  signal: AbortSignal,
+): Promise<{ size: number; path: string; scan: T; compression: Compression }> {
+  const { chunks, total } = await openArchiveSource(source, kind.field, signal);
+  const out = copyPath === source ? null : await open(copyPath, 'wx', 0o600);
+  // Told by the first 512 bytes; the scanner runs as the bytes stream in for plain and gzip.
+  const state: { compression: Compression | null; scanner: TarballScanner<T> | null } = {
+    compression: null,
+    scanner: null,
+  };
   let head = Buffer.alloc(0);
   let size = 0;
+  const startScan = (): void => {
+    state.compression = compressionOf(head, kind);
+    if (state.compression === 'gzip' || state.compression === 'none') {
+      state.scanner = kind.scanner();
+      state.scanner.write(head);
+    }
+  };
   try {
     for await (const chunk of chunks) {
       hash.update(chunk);
       if (out) await out.write(chunk);
       size += chunk.length;
-      if (compression === undefined) {
+      if (state.compression === null) {
         head = Buffer.concat([head, chunk]);
         if (head.length < 512) continue;
-        compression = compressionOf(head);
-        if (compression === 'gzip' || compression === 'none') {
-          scanner = new ArchiveScanner();
-          scanner.write(head);
-        }
+        startScan();
       } else {
-        scanner?.write(chunk);
+        state.scanner?.write(chunk);
       }
-      if (total) await progress((size / total) * (scanner ? 100 : 60), 'Reading image');
+      if (total) await progress((size / total) * (state.scanner ? 100 : 60), 'Reading image');
     }
-    if (compression === undefined) {
-      compression = compressionOf(head);
-      if (compression === 'gzip' || compression === 'none') {
-        scanner = new ArchiveScanner();
-        scanner.write(head);
-      }
-    }
+    if (state.compression === null && size > 0) startScan();
   } catch (error) {
     abandonArchiveSource(source);
     throw error;
   } finally {
     await out?.close();
   }
-  if (size === 0) throw EngineError.invalid('tarball', 'the image file is empty');
+  const { compression, scanner } = state;
+  if (compression === null)
+    throw EngineError.invalid(kind.field, `the ${kind.label.toLowerCase()} is empty`);
 
-  let scan: ArchiveScan;
+  let scan: T;
   if (scanner) {
     scan = await scanner.end();
   } else {
     await progress(60, 'Decompressing image');
-    scan = await scanCompressed(copyPath, compression as keyof typeof decompressors, work, signal);
+    scan = await scanCompressed(
+      copyPath,
+      compression as keyof typeof decompressors,
+      kind,
+      work,
+      signal,
+    );
   }
-  return { fingerprint: hash.digest('hex'), size, path: copyPath, scan };
+  return { size, path: copyPath, scan, compression };
 }
 
-function compressionOf(head: Buffer): Compression {
+function compressionOf(head: Buffer, kind: TarballKind<unknown>): Compression {
   const compression = detectCompression(head);
   if (!compression)
     throw EngineError.invalid(
-      'tarball',
-      'not an image tarball (expected tar, tar.gz, tar.xz, tar.bz2 or tar.zst)',
+      kind.field,
+      `not ${kind === UNIFIED ? 'an image tarball' : 'a metadata tarball'} (expected tar, tar.gz, tar.xz, tar.bz2 or tar.zst)`,
     );
   return compression;
 }
 
 /** xz/bzip2/zstd: the host tool decompresses a link to the copy, node-tar reads the result. */
-async function scanCompressed(
+async function scanCompressed<T>(
   file: string,
   compression: keyof typeof decompressors,
+  kind: TarballKind<T>,
   work: string,
   signal: AbortSignal,
-): Promise<ArchiveScan> {
+): Promise<T> {
   const { cmd, ext } = decompressors[compression];
   const plain = path.join(work, 'scan.tar');
   await link(file, `${plain}${ext}`);
@@ -127,11 +200,11 @@ async function scanCompressed(
     }).catch((error: unknown) => {
       throw new EngineError(
         'INVALID_ARGUMENT',
-        `Image tarball is corrupt: ${cmd} could not decompress it: ${(error as Error).message.split('\n').pop() ?? ''}`,
-        { field: 'tarball', cause: error },
+        `${kind.label} is corrupt: ${cmd} could not decompress it: ${(error as Error).message.split('\n').pop() ?? ''}`,
+        { field: kind.field, cause: error },
       );
     });
-    const scanner = new ArchiveScanner();
+    const scanner = kind.scanner();
     for await (const chunk of createReadStream(plain, { highWaterMark: 1024 * 1024 })) {
       signal.throwIfAborted();
       scanner.write(chunk as Buffer);
@@ -146,7 +219,10 @@ async function scanCompressed(
 /**
  * Extracts `tarball` in `work`, then renames its parts into place. A VM
  * image's `rootfs.img` and `boot/` go into `<fp>.rootfs/`, the layout a VM's
- * volume has (drivers/qemu/qemu-paths.ts), after its disk was checked.
+ * volume has (drivers/qemu/qemu-paths.ts), after its disk was checked. A
+ * split image's tarball holds the metadata only: its rootfs comes from
+ * `rootfsFile` (default: the stored `<fp>.rootfs-file`, when there is one),
+ * unpacked where a unified tarball's would be.
  */
 export async function unpackInto(
   files: ImageFiles,
@@ -154,11 +230,19 @@ export async function unpackInto(
   tarball: string,
   work: string,
   signal: AbortSignal,
+  rootfsFile?: string,
 ): Promise<void> {
   const into = path.join(work, 'unpacked');
   await rm(into, { recursive: true, force: true });
   await mkdir(into, { mode: 0o700 });
   await extractTarball(tarball, into, signal);
+  const splitRootfs =
+    rootfsFile ??
+    ((await exists(files.rootfsFile(fingerprint))) ? files.rootfsFile(fingerprint) : null);
+  if (splitRootfs) {
+    const format = rootfsFormatOf(await readHead(splitRootfs));
+    await unpackRootfsFile(splitRootfs, format, into, signal);
+  }
   // A crash may have left parts of an earlier unpack: replace them.
   await rm(files.rootfs(fingerprint), { recursive: true, force: true });
   await rm(files.templates(fingerprint), { recursive: true, force: true });
@@ -176,4 +260,16 @@ export async function unpackInto(
   await rename(path.join(into, 'metadata.yaml'), files.metadata(fingerprint));
   if (await exists(path.join(into, 'templates')))
     await rename(path.join(into, 'templates'), files.templates(fingerprint));
+}
+
+/** The first bytes of a file, enough for its magic number. */
+export async function readHead(file: string, bytes = 512): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
