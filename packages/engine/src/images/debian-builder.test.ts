@@ -34,3 +34,19 @@ describe('debootstrapArgs', () => {
     expect(args[1]).toMatch(/^--include=.*systemd-sysv/);
   });
 });
+
+describe('debootstrapArgs for the VM variant', () => {
+  it('unpacks only, with the extra packages after the container’s', () => {
+    const args = debootstrapArgs('bookworm', '/tmp/x', 'http://m/debian', {
+      foreign: true,
+      extraPackages: ['linux-image-amd64', 'qemu-guest-agent'],
+    });
+    expect(args[0]).toBe('--foreign');
+    expect(args).toContain('--variant=minbase');
+    const include = args.find((a) => a.startsWith('--include='))!.slice('--include='.length);
+    expect(include.split(',')).toEqual(
+      expect.arrayContaining(['systemd-sysv', 'linux-image-amd64', 'qemu-guest-agent']),
+    );
+    expect(args.slice(-3)).toEqual(['bookworm', '/tmp/x', 'http://m/debian']);
+  });
+});

@@ -2,7 +2,8 @@
 // configured with, plus what a system container needs to boot and get an
 // address (systemd, networkd DHCP on eth0, poweroff on SIGPWR as LXD's
 // images do). Minutes, not seconds: it downloads and unpacks packages.
-import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+// The virtual machine variant builds on this (debian-vm-*.ts).
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const debianReleases: Record<string, { codename: string; version: string }> = {
@@ -66,20 +67,53 @@ export async function hostDebianMirror(): Promise<string> {
   return debianMirrorFrom(texts);
 }
 
-export function debootstrapArgs(codename: string, target: string, mirror: string): string[] {
-  return ['--variant=minbase', `--include=${debianPackages.join(',')}`, codename, target, mirror];
+export interface DebootstrapOptions {
+  /** Besides debianPackages. */
+  extraPackages?: readonly string[];
+  /**
+   * Unpack only (`--foreign`): the packages are configured later by
+   * `/debootstrap/debootstrap --second-stage` in a chroot, so files written
+   * in between (a VM's initramfs configuration) are there when the
+   * packages' scripts run.
+   */
+  foreign?: boolean;
 }
 
-/** What turns a debootstrapped tree into a bootable container rootfs. */
-export async function prepareDebianRootfs(
+export function debootstrapArgs(
+  codename: string,
+  target: string,
+  mirror: string,
+  options: DebootstrapOptions = {},
+): string[] {
+  const packages = [...debianPackages, ...(options.extraPackages ?? [])];
+  return [
+    ...(options.foreign ? ['--foreign'] : []),
+    '--variant=minbase',
+    `--include=${packages.join(',')}`,
+    codename,
+    target,
+    mirror,
+  ];
+}
+
+/** Writes `text` at `file` (relative to `root`), making its folder. */
+export async function writeTreeFile(
+  root: string,
+  file: string,
+  text: string,
+  mode = 0o644,
+): Promise<void> {
+  await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+  await writeFile(path.join(root, file), text, { mode });
+}
+
+/** What every Debian image gets, container or VM: apt sources, a hostname, an empty machine-id. */
+export async function writeDebianBase(
   rootfs: string,
   mirror: string,
   codename: string,
 ): Promise<void> {
-  const write = async (file: string, text: string, mode = 0o644) => {
-    await mkdir(path.dirname(path.join(rootfs, file)), { recursive: true });
-    await writeFile(path.join(rootfs, file), text, { mode });
-  };
+  const write = (file: string, text: string) => writeTreeFile(rootfs, file, text);
   await write(
     'etc/apt/sources.list',
     `deb ${mirror} ${codename} main\ndeb ${mirror} ${codename}-updates main\n`,
@@ -89,6 +123,24 @@ export async function prepareDebianRootfs(
     'etc/hosts',
     '127.0.0.1 localhost\n127.0.1.1 debian\n::1 localhost ip6-localhost ip6-loopback\n',
   );
+  // Empty machine-id: systemd makes one per instance at first boot.
+  await write('etc/machine-id', '');
+}
+
+/** Package caches make the image bigger and are stale at once. */
+export async function removeAptCache(rootfs: string): Promise<void> {
+  await rm(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+  await mkdir(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+}
+
+/** What turns a debootstrapped tree into a bootable container rootfs. */
+export async function prepareDebianRootfs(
+  rootfs: string,
+  mirror: string,
+  codename: string,
+): Promise<void> {
+  const write = (file: string, text: string) => writeTreeFile(rootfs, file, text);
+  await writeDebianBase(rootfs, mirror, codename);
   // DHCP on eth0 through systemd-networkd (in the systemd package already).
   await write('etc/systemd/network/eth0.network', '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n');
   const wants = 'etc/systemd/system/multi-user.target.wants';
@@ -109,6 +161,4 @@ export async function prepareDebianRootfs(
     '../sigpwr-container-shutdown.service',
     path.join(rootfs, sigpwr, 'sigpwr-container-shutdown.service'),
   ).catch(() => {});
-  // Empty machine-id: systemd makes one per container at first boot.
-  await write('etc/machine-id', '');
 }

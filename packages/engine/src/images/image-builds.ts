@@ -1,11 +1,13 @@
 // The built-in image builders: busybox from the host's static binary
 // (seconds), a busybox virtual machine (a Debian kernel, a busybox
 // initramfs and root disk with qemu-guest-agent: tiny-vm-image.ts), and
-// Debian debootstrapped from the host's archive (minutes). Each builds a
-// rootfs (or a VM's disk and boot files) in a work directory and imports it
-// as a directory image; all are cancellable operations.
+// Debian debootstrapped from the host's archive (minutes; as a container or
+// as a VM: debian-vm-build.ts). Each builds a rootfs (or a VM's disk and
+// boot files) in a work directory and imports it as a directory image; all
+// are cancellable operations.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { buildPtyHelper } from '../drivers/qemu/guest/pty-helper-build.ts';
 import { EngineError } from '../errors.ts';
 import { runCommand } from '../host/run-command.ts';
 import { scaled, throttled, type Progress } from '../operations/progress.ts';
@@ -16,7 +18,10 @@ import {
   debootstrapArgs,
   hostDebianMirror,
   prepareDebianRootfs,
+  removeAptCache,
 } from './debian-builder.ts';
+import { buildDebianVmFiles } from './debian-vm-build.ts';
+import { debianVmTemplates } from './debian-vm-rootfs.ts';
 import { hostArchitecture } from './image-api.ts';
 import { normalizeAliases } from './image-aliases.ts';
 import { checkAliasesFree, requireProject, type ImageContext } from './image-context.ts';
@@ -162,10 +167,19 @@ export function buildBusyboxVm(
   });
 }
 
+export interface DebianBuildOptions {
+  release?: string;
+  alias?: string;
+  public?: boolean;
+  mirror?: string;
+  /** The virtual machine variant (`lxc launch images:debian/12 --vm`): a kernel, a root disk, the guest agent. */
+  vm?: boolean;
+}
+
 export function buildDebian(
   ctx: ImageContext,
   project: string,
-  options: { release?: string; alias?: string; public?: boolean; mirror?: string },
+  options: DebianBuildOptions,
 ): Promise<Operation> {
   const release = debianReleases[options.release ?? '12'];
   if (!release) {
@@ -176,16 +190,59 @@ export function buildDebian(
       ),
     );
   }
+  const vm = options.vm === true;
   const aliases = normalizeAliases(options.alias ? [options.alias] : []);
   return ctx.operations.start({
     project,
-    description: `Building debian/${release.version} image`,
+    description: `Building debian/${release.version} ${vm ? 'VM ' : ''}image`,
     mayCancel: true,
     run: async (op) => {
       const progress = throttled(op);
       await requireProject(ctx, project);
       await checkAliasesFree(ctx, project, aliases);
       const mirror = options.mirror ?? (await hostDebianMirror());
+      const description = `Debian ${release.version} (${release.codename})`;
+      const properties = { os: 'debian', release: release.codename };
+      const importOptions = {
+        aliases,
+        filename: `debian-${release.version}${vm ? '-vm' : ''}.tar.gz`,
+        public: options.public ?? false,
+      };
+      if (vm) {
+        return buildAndImport(
+          ctx,
+          project,
+          async (diskDir) => {
+            await mkdir(diskDir, { mode: 0o755 });
+            const ptyHelper = await buildPtyHelper(ctx.files.cache('berth-pty'), op.signal);
+            const work = await ctx.tempDir();
+            try {
+              const built = await buildDebianVmFiles({
+                codename: release.codename,
+                mirror,
+                outDir: diskDir,
+                workDir: work,
+                ptyHelper,
+                progress: scaled(progress, 0, 70),
+                signal: op.signal,
+              });
+              return { description: `${description} VM (Linux ${built.kernelVersion})` };
+            } finally {
+              await rm(work, { recursive: true, force: true });
+            }
+          },
+          {
+            type: 'virtual-machine',
+            // LXD's image server keeps `variant: default` and says `type: disk-kvm.img`;
+            // Berth's VM images say `variant: vm`, as the busybox VM does.
+            properties: { ...properties, variant: 'vm' },
+            templates: debianVmTemplates,
+          },
+          importOptions,
+          scaled(progress, 70, 100),
+          op.signal,
+        );
+      }
       return buildAndImport(
         ctx,
         project,
@@ -197,28 +254,10 @@ export function buildDebian(
           });
           await progress(70, 'Preparing rootfs');
           await prepareDebianRootfs(rootfsDir, mirror, release.codename);
-          // Package caches make the image bigger and are stale at once.
-          await rm(path.join(rootfsDir, 'var/cache/apt/archives'), {
-            recursive: true,
-            force: true,
-          });
-          await mkdir(path.join(rootfsDir, 'var/cache/apt/archives/partial'), {
-            recursive: true,
-          });
+          await removeAptCache(rootfsDir);
         },
-        {
-          properties: {
-            description: `Debian ${release.version} (${release.codename})`,
-            os: 'debian',
-            release: release.codename,
-            variant: 'default',
-          },
-        },
-        {
-          aliases,
-          filename: `debian-${release.version}.tar.gz`,
-          public: options.public ?? false,
-        },
+        { properties: { description, ...properties, variant: 'default' } },
+        importOptions,
         scaled(progress, 75, 100),
         op.signal,
       );
