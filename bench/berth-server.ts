@@ -66,6 +66,11 @@ export class BerthServer implements Daemon {
     return this.#dataDir;
   }
 
+  /** The process started (tsx's launcher, or the server itself with nodeArgs), while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** The loopback port of the network listener, once started. */
   port = 0;
   /** The first admin's password (given to the server, so it need not be changed at first login). */

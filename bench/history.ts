@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { appendFile } from 'node:fs/promises';
 import os from 'node:os';
 import type { Outcome, SubjectReport } from './scenario.ts';
-import { summarize } from './stats.ts';
+import type { Figure, SectionReport } from './section-types.ts';
+import { percentile, summarize } from './stats.ts';
 import type { VmReport } from './vm-scenario.ts';
 
 /** The commit the bench ran at (read-only git; "unknown" outside a checkout). */
@@ -45,6 +46,39 @@ export interface RunRecord {
   subjects: unknown[];
   /** The virtual-machine section, when it ran. */
   vm?: { iterations: number; subjects: unknown[] };
+  /** The other sections (exec-io, files, …), when they ran: per row, each daemon's figure. */
+  sections?: unknown[];
+}
+
+function figureRecord(figure: Figure) {
+  if (figure.kind === 'value') return { ...figure, value: Math.round(figure.value * 1000) / 1000 };
+  if (figure.kind !== 'samples') return figure;
+  const sorted = [...figure.samples].sort((a, b) => a - b);
+  return { ...measuredRecord(figure.samples), p99: round(percentile(sorted, 99)) };
+}
+
+function sectionRecord(report: SectionReport) {
+  return {
+    id: report.id,
+    title: report.title,
+    params: report.params,
+    notes: report.notes,
+    rows: Object.fromEntries(
+      report.rows.map((row) => [
+        row.id,
+        {
+          scenario: row.scenario,
+          path: row.path,
+          ...Object.fromEntries(
+            Object.entries(report.figures).map(([daemon, figures]) => [
+              daemon,
+              figures?.[row.id] ? figureRecord(figures[row.id]!) : null,
+            ]),
+          ),
+        },
+      ]),
+    ),
+  };
 }
 
 function rowsRecord(outcomes: Partial<Record<string, Outcome>>) {
@@ -64,6 +98,7 @@ export function runRecord(options: {
   totalMs: number;
   reports: readonly SubjectReport[];
   vm?: { iterations: number; reports: readonly VmReport[] } | undefined;
+  sections?: readonly SectionReport[];
 }): RunRecord {
   return {
     date: options.date.toISOString(),
@@ -101,6 +136,9 @@ export function runRecord(options: {
             })),
           },
         }
+      : {}),
+    ...(options.sections && options.sections.length > 0
+      ? { sections: options.sections.map(sectionRecord) }
       : {}),
   };
 }

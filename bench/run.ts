@@ -13,6 +13,11 @@
 //   npx tsx bench/run.ts [--iterations 10] [--list-count 100]
 //                        [--subjects raw,lxd,berth,berth-engine] [--json history.jsonl]
 //                        [--vm-iterations 3] [--no-vm | --vm-only]
+//                        [--sections ops,vm,exec-io,files,concurrency,events,memory,lists,density]
+//                        [--quick] [section counts: --help lists them]
+//
+// The sections after `ops` and `vm` (sections-run.ts) measure LXD and
+// Berth's server only, each printed as a table of its own.
 //
 // Needs root. LXD must be set up first: bench/setup-lxd.sh (idempotent).
 import { randomBytes } from 'node:crypto';
@@ -32,12 +37,23 @@ import { RawQemuSubject } from './raw-qemu.ts';
 import { runScenario, type SubjectReport } from './scenario.ts';
 import type { PathId, Subject, SubjectId, SubjectPath } from './subject.ts';
 import { renderNotes, renderTable } from './table.ts';
+import {
+  parseSections,
+  SECTION_ARGS,
+  SECTION_USAGE,
+  sectionCounts,
+  sectionFlagsHelp,
+  sectionIds,
+} from './section-options.ts';
+import { DAEMON_LABELS, runSections } from './sections-run.ts';
+import { anySectionFailed, renderSection } from './section-table.ts';
+import type { DaemonId, SectionReport } from './section-types.ts';
 import { runVmScenario, type VmReport } from './vm-scenario.ts';
 import type { VmPath, VmSubject } from './vm-subject.ts';
 import { acceleratorLine, renderVmTable } from './vm-table.ts';
 
 const ALL_SUBJECTS: SubjectId[] = ['raw', 'lxd', 'berth', 'berth-engine'];
-const USAGE = `usage: npx tsx bench/run.ts [--iterations N] [--list-count N] [--subjects ${ALL_SUBJECTS.join(',')}] [--json FILE] [--vm-iterations N] [--no-vm | --vm-only]`;
+const USAGE = `usage: npx tsx bench/run.ts [--iterations N] [--list-count N] [--subjects ${ALL_SUBJECTS.join(',')}] [--json FILE] [--vm-iterations N] [--no-vm | --vm-only] ${SECTION_USAGE}`;
 
 function positiveInt(name: string, value: string): number {
   const n = Number(value);
@@ -58,11 +74,12 @@ const { values } = parseArgs({
     'vm-iterations': { type: 'string', default: '3' },
     'no-vm': { type: 'boolean', default: false },
     'vm-only': { type: 'boolean', default: false },
+    ...SECTION_ARGS,
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(USAGE);
+  console.log(`${USAGE}\n\nSection counts:\n${sectionFlagsHelp()}`);
   process.exit(0);
 }
 const iterations = positiveInt('iterations', values.iterations);
@@ -72,8 +89,16 @@ if (values['no-vm'] && values['vm-only']) {
   console.error(`--no-vm and --vm-only exclude each other\n${USAGE}`);
   process.exit(2);
 }
-const runContainers = !values['vm-only'];
-const runVms = !values['no-vm'];
+const selected = parseSections(values.sections);
+if (typeof selected === 'string') {
+  console.error(`${selected}\n${USAGE}`);
+  process.exit(2);
+}
+const counts = sectionCounts(values, iterations, positiveInt);
+// --vm-only and --no-vm keep their meaning: only the VM table, or all but it.
+const runContainers = !values['vm-only'] && selected.includes('ops');
+const runVms = !values['no-vm'] && selected.includes('vm');
+const extraSections = values['vm-only'] ? [] : sectionIds(selected);
 const wanted = values.subjects.split(',').map((s) => s.trim()) as SubjectId[];
 for (const id of wanted) {
   if (!ALL_SUBJECTS.includes(id)) {
@@ -150,8 +175,10 @@ async function qemuVersion(): Promise<string> {
 }
 
 const began = performance.now();
+let sectionsMs = 0;
 const reports: SubjectReport[] = [];
 const vmReports: VmReport[] = [];
+let sectionReports: SectionReport[] = [];
 try {
   for (const id of runContainers ? wanted : []) {
     if (interrupted.signal.aborted) break;
@@ -180,6 +207,20 @@ try {
       }),
     );
     log(`${current.label} (VMs): done in ${(vmReports.at(-1)!.durationMs / 1000).toFixed(1)} s`);
+  }
+  const daemons = wanted.filter((id): id is DaemonId => id in DAEMON_LABELS);
+  if (extraSections.length > 0 && daemons.length > 0 && !interrupted.signal.aborted) {
+    const began = performance.now();
+    sectionReports = await runSections({
+      daemons,
+      sections: extraSections,
+      counts,
+      namePrefix,
+      image,
+      log,
+      signal: interrupted.signal,
+    });
+    sectionsMs = performance.now() - began;
   }
 } finally {
   await image.remove();
@@ -244,10 +285,12 @@ if (vmReports.length > 0) {
   if (vmNotes.length > 0)
     console.log(`\nEmpty cells and clean-up:\n${vmNotes.map((n) => `* ${n}`).join('\n')}`);
 }
+for (const section of sectionReports) console.log(renderSection(section));
 console.log(
   `\nbench took ${(totalMs / 1000).toFixed(1)} s (${[
     ...reports.map((r) => `${r.subject.label} ${(r.durationMs / 1000).toFixed(1)} s`),
     ...vmReports.map((r) => `${r.subject.label} VMs ${(r.durationMs / 1000).toFixed(1)} s`),
+    ...(sectionReports.length > 0 ? [`sections ${(sectionsMs / 1000).toFixed(1)} s`] : []),
   ].join(', ')})`,
 );
 
@@ -262,6 +305,7 @@ if (values.json) {
       totalMs,
       reports,
       vm: runVms ? { iterations: vmIterations, reports: vmReports } : undefined,
+      sections: sectionReports,
     }),
   );
   console.log(`appended this run to ${values.json}`);
@@ -270,8 +314,9 @@ if (values.json) {
 // A measured subject that broke is a failure worth a non-zero exit; a subject
 // or API that is simply not there yet is not.
 if (interrupted.signal.aborted) process.exit(130);
-process.exitCode = [...reports, ...vmReports].some((r) =>
-  Object.values(r.outcomes).some((o) => o?.kind === 'failed'),
-)
-  ? 1
-  : 0;
+process.exitCode =
+  [...reports, ...vmReports].some((r) =>
+    Object.values(r.outcomes).some((o) => o?.kind === 'failed'),
+  ) || anySectionFailed(sectionReports)
+    ? 1
+    : 0;

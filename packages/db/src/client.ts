@@ -9,10 +9,27 @@ import { busyTimeoutMs, sqliteFileOf } from './sqlite.ts';
 export type Tx = Prisma.TransactionClient;
 export type Root = PrismaClient;
 
+/**
+ * SQLite's real limit on a statement's bound values (SQLITE_MAX_VARIABLE_NUMBER,
+ * 32766 since 3.32, better-sqlite3's build included). Told to Prisma, which
+ * otherwise assumes SQLite's old 999 and refuses a list of 1,000 instances
+ * (their config and devices load with one `IN (...)` over all of them).
+ */
+export const SQLITE_MAX_BIND_VALUES = 32766;
+
 export function createPrismaClient(url: string): PrismaClient {
-  const adapter = new PrismaBetterSqlite3({
+  const factory = new PrismaBetterSqlite3({
     url: `file:${sqliteFileOf(url)}`,
     timeout: busyTimeoutMs,
   });
-  return new PrismaClient({ adapter });
+  const connect = factory.connect.bind(factory);
+  // The adapter has no getConnectionInfo; the client asks it for maxBindValues.
+  factory.connect = async () =>
+    Object.assign(await connect(), {
+      getConnectionInfo: () => ({
+        maxBindValues: SQLITE_MAX_BIND_VALUES,
+        supportsRelationJoins: false,
+      }),
+    });
+  return new PrismaClient({ adapter: factory });
 }

@@ -88,7 +88,13 @@ export interface OpenDatabaseOptions {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.migrate !== false) await applyMigrations({ url: options.url });
   else await secureSqliteFiles(sqliteFileOf(options.url));
-  return new Database(createPrismaClient(options.url), options.url);
+  const client = createPrismaClient(options.url);
+  // WAL with synchronous=NORMAL, as SQLite advises for WAL: a commit no
+  // longer waits for an fsync (0.4 ms each here, on every operation's
+  // state change); an application crash loses nothing, a power cut at most
+  // the last commits, never the file's consistency.
+  await client.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
+  return new Database(client, options.url);
 }
 
 /**

@@ -189,4 +189,23 @@ describe('API tokens and the audit log', () => {
       'instance.start',
     ]);
   });
+
+  it("lists thousands of instances, in order, across pages (past SQLite's old 999 bound values)", async () => {
+    const project = await db.projects.create({ name: 'many', config: {} });
+    const names = Array.from({ length: 2100 }, (_, i) => `m${String(i).padStart(4, '0')}`);
+    for (const name of names)
+      await db.instances.create(project.id, {
+        name,
+        type: 'container',
+        architecture: 'x86_64',
+        config: { 'user.n': name },
+        devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+        profileIds: [],
+      });
+    const list = await db.instances.list('many');
+    expect(list.map((i) => i.name)).toEqual(names);
+    expect(
+      list.every((i) => i.config['user.n'] === i.name && i.devices.root?.pool === 'default'),
+    ).toBe(true);
+  }, 120_000);
 });

@@ -88,17 +88,28 @@ function profilesCreate(profileIds: number[]) {
   return profileIds.map((profileId, applyOrder) => ({ profileId, applyOrder }));
 }
 
+/** Instances read per query by list(): their devices' configs stay well under 32766 bound values. */
+const LIST_PAGE = 2000;
+
 export class InstanceStore {
   constructor(private readonly db: Tx) {}
 
   /** Instances of one project, or of every project when `project` is undefined. */
   async list(project?: string): Promise<InstanceRecord[]> {
-    const rows = await this.db.instance.findMany({
-      where: project === undefined ? {} : { project: { name: project } },
-      include,
-      orderBy: [{ projectId: 'asc' }, { name: 'asc' }],
-    });
-    return rows.map(toRecord);
+    // In pages: each page's config and devices load with one `IN (...)` over
+    // the page's rows, which must stay under SQLite's bound-value limit.
+    const out: InstanceRecord[] = [];
+    for (;;) {
+      const rows = await this.db.instance.findMany({
+        where: project === undefined ? {} : { project: { name: project } },
+        include,
+        orderBy: [{ projectId: 'asc' }, { name: 'asc' }],
+        skip: out.length,
+        take: LIST_PAGE,
+      });
+      out.push(...rows.map(toRecord));
+      if (rows.length < LIST_PAGE) return out;
+    }
   }
 
   async names(project: string): Promise<string[]> {

@@ -28,6 +28,8 @@ export interface StorageVolumeRecord {
   description: string;
   createdAt: Date;
   node: string;
+  /** A snapshot volume's expiry; null: never. */
+  expiresAt: Date | null;
   config: ConfigMap;
 }
 
@@ -45,6 +47,7 @@ export interface StorageVolumeInput {
   contentType?: string;
   description?: string;
   config?: ConfigMap;
+  expiresAt?: Date | null;
 }
 
 type PoolRow = {
@@ -63,6 +66,7 @@ type VolumeRow = {
   description: string;
   createdAt: Date;
   node: string;
+  expiresAt: Date | null;
   pool: { name: string };
   project: { name: string };
   config: { key: string; value: string }[];
@@ -97,6 +101,7 @@ function toVolume(row: VolumeRow): StorageVolumeRecord {
     description: row.description,
     createdAt: row.createdAt,
     node: row.node,
+    expiresAt: row.expiresAt,
     config: rowsToMap(row.config),
   };
 }
@@ -206,6 +211,7 @@ export class StorageStore {
         type: input.type,
         contentType: input.contentType ?? 'filesystem',
         description: input.description ?? '',
+        expiresAt: input.expiresAt ?? null,
         config: { create: mapToRows(input.config ?? {}) },
       },
       include: volumeInclude,
@@ -219,6 +225,20 @@ export class StorageStore {
       where: { id },
       data: { description: input.description, config: { create: mapToRows(input.config) } },
     });
+  }
+
+  async setVolumeExpiry(id: number, expiresAt: Date | null): Promise<void> {
+    await this.db.storageVolume.update({ where: { id }, data: { expiresAt } });
+  }
+
+  /** Snapshot volumes (`name` holds a `/`) whose expiry has passed, of every pool and project. */
+  async expiredVolumeSnapshots(now: Date): Promise<StorageVolumeRecord[]> {
+    const rows = await this.db.storageVolume.findMany({
+      where: { expiresAt: { not: null, lte: now }, name: { contains: '/' } },
+      include: volumeInclude,
+      orderBy: { id: 'asc' },
+    });
+    return rows.map(toVolume);
   }
 
   async renameVolume(id: number, name: string): Promise<void> {

@@ -12,7 +12,7 @@ import {
 import { profileProjectOf } from '../projects/projects.ts';
 import { filterObjects } from '../filter/index.ts';
 import { rootDiskOf } from '../config/devices.ts';
-import type { ExpandedInstance } from '../config/expanded-instances.ts';
+import { expandedInstancesOf, type ExpandedInstance } from '../config/expanded-instances.ts';
 import {
   expandedListOf,
   expandedOf,
@@ -34,8 +34,11 @@ async function listExpanded(
   ctx: InstanceContext,
   project: string | undefined,
 ): Promise<ExpandedInstance[]> {
-  if (project !== undefined) await projectOf(ctx.db, project);
-  return expandedListOf(ctx.db, project);
+  if (project === undefined) return expandedListOf(ctx.db, undefined);
+  // One project: its record once (for which profiles it uses), then its
+  // instances and those profiles side by side.
+  const record = await projectOf(ctx.db, project);
+  return expandedInstancesOf(ctx.db, project, profileProjectOf(project, record.config));
 }
 
 export async function listInstances(
@@ -93,7 +96,8 @@ async function stateOf(
     ? await ctx.drivers.get(instance.type).renderState(await viewOf(ctx, instance))
     : idleInstanceState('Stopped');
   const [rootName] = rootDiskOf(instance.expandedDevices) ?? [];
-  if (rootName && options.disk !== false)
+  // A driver that knows its root disk better than the volume's tree (a VM's overlay) has said it.
+  if (rootName && options.disk !== false && state.disk[rootName] === undefined)
     state.disk[rootName] = { usage: await diskUsage(ctx, instance) };
   return state;
 }
@@ -191,10 +195,17 @@ async function snapshotsOf(
   const pool = poolOf(instance);
   return Promise.all(
     (await ctx.db.snapshots.list(record.id)).map(async (snapshot) => {
-      // What the snapshot's copy takes on disk (LXD reports its volume's usage).
-      const size = await ctx.storage
-        .volumeUsage(pool, snapshot.project, snapshot.instance, instance.type, snapshot.name)
-        .catch(() => -1);
+      // What the snapshot's copy takes on disk (LXD reports its volume's
+      // usage). A snapshot never changes, so its tree is walked once: a
+      // recursion=2 list of many snapshotted instances walked them all each time.
+      const key = `snapshot/${snapshot.id}/${snapshot.createdAt.getTime()}`;
+      let size = ctx.usage.get(key)?.bytes;
+      if (size === undefined) {
+        size = await ctx.storage
+          .volumeUsage(pool, snapshot.project, snapshot.instance, instance.type, snapshot.name)
+          .catch(() => -1);
+        if (size >= 0) ctx.usage.set(key, { bytes: size, at: Date.now() });
+      }
       return toInstanceSnapshot(snapshot, record, profiles, size);
     }),
   );

@@ -1,10 +1,14 @@
-// Operations: every long action runs as one. It is stored in the database,
-// announced on the event bus at every state change, can be waited on, and can
-// be cancelled where the work can stop (its `signal` aborts). Its metadata
-// never holds secrets (operation-secrets.ts): they are neither stored nor
-// announced.
+// Operations: every long action runs as one. It is announced on the event
+// bus at every state change, can be waited on, and can be cancelled where
+// the work can stop (its `signal` aborts). A running operation lives in
+// memory, as LXD keeps them; the database sees it twice, when it starts
+// (so an engine that dies leaves a row the next start marks interrupted)
+// and when it ends (the history). Its metadata never holds secrets
+// (operation-secrets.ts): they are neither stored nor announced.
 import { randomUUID } from 'node:crypto';
 import type { Database, OperationRecord } from '@berth/db';
+
+type OperationChange = Parameters<Database['operations']['update']>[1];
 import { EngineError } from '../errors.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import {
@@ -43,6 +47,8 @@ export interface StartOperation {
 interface Live {
   abort: AbortController;
   done: Promise<Operation>;
+  /** The operation as it is now; the stored row says Running until it ends. */
+  record: OperationRecord;
 }
 
 /** How long finished operations stay visible (LXD keeps them a few seconds; we keep them longer for the UI). */
@@ -81,7 +87,8 @@ export class OperationService {
   async start(spec: StartOperation): Promise<Operation> {
     const id = randomUUID();
     const abort = new AbortController();
-    const record = await this.db.operations.create({
+    const now = new Date();
+    const pending: OperationRecord = {
       id,
       project: spec.project,
       class: spec.class ?? 'task',
@@ -93,18 +100,25 @@ export class OperationService {
       resources: spec.resources ?? {},
       metadata: withoutSecrets(spec.metadata) ?? null,
       location: this.location,
-    });
-    this.#announce(spec.project, record);
-    const running = await this.#set(spec.project, id, {
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#announce(spec.project, pending);
+    const record = await this.db.operations.create({
+      ...pending,
       status: 'Running',
       statusCode: StatusCode.Running,
     });
+    // `done` is set below, in this same turn, before anyone can wait on it.
+    const live: Live = { abort, done: Promise.resolve(null as never), record };
+    this.#live.set(id, live);
+    const running = this.#announce(spec.project, record);
 
     const ctx: OperationContext = {
       id,
       signal: abort.signal,
       setMetadata: async (metadata) => {
-        await this.#set(spec.project, id, { metadata });
+        this.#change(spec.project, live, { metadata: withoutSecrets(metadata) });
       },
       progress: async (percent, stage) => {
         const clamped = Math.max(0, Math.min(100, Math.round(percent)));
@@ -112,18 +126,18 @@ export class OperationService {
       },
     };
 
-    const done = (async (): Promise<Operation> => {
+    live.done = (async (): Promise<Operation> => {
       try {
         const result = await spec.run(ctx);
         if (abort.signal.aborted) throw abort.signal.reason;
-        return await this.#finish(spec.project, id, {
+        return await this.#finish(spec.project, live, {
           status: 'Success',
           statusCode: StatusCode.Success,
           ...(result ? { metadata: result } : {}),
         });
       } catch (error) {
         const cancelled = abort.signal.aborted;
-        return await this.#finish(spec.project, id, {
+        return await this.#finish(spec.project, live, {
           status: cancelled ? 'Cancelled' : 'Failure',
           statusCode: cancelled ? StatusCode.Cancelled : StatusCode.Failure,
           err: cancelled ? 'Operation cancelled' : errorMessage(error),
@@ -132,7 +146,6 @@ export class OperationService {
         this.#live.delete(id);
       }
     })();
-    this.#live.set(id, { abort, done });
     return running;
   }
 
@@ -177,7 +190,7 @@ export class OperationService {
 
   /** The project of an operation, or null for an unknown id (for callers that judge access first). */
   async projectOf(id: string): Promise<string | null> {
-    const record = await this.db.operations.get(id);
+    const record = this.#live.get(id)?.record ?? (await this.db.operations.get(id));
     return record ? (record.project ?? 'default') : null;
   }
 
@@ -188,7 +201,7 @@ export class OperationService {
    */
   async list(project?: string, options: { resource?: string } = {}): Promise<Operation[]> {
     const records = await this.db.operations.list(project === undefined ? {} : { project });
-    const ops = records.map(toOperation);
+    const ops = records.map((r) => toOperation(this.#live.get(r.id)?.record ?? r));
     const { resource } = options;
     return resource === undefined ? ops : ops.filter((op) => concerns(op, resource));
   }
@@ -218,7 +231,7 @@ export class OperationService {
       throw new EngineError('CONFLICT', 'Operation is not running');
     }
     if (!record.mayCancel) throw new EngineError('CONFLICT', 'This operation cannot be cancelled');
-    await this.#set(record.project ?? 'default', id, {
+    this.#change(record.project ?? 'default', live, {
       status: 'Cancelling',
       statusCode: StatusCode.Cancelling,
     });
@@ -235,11 +248,13 @@ export class OperationService {
     const stale = await this.db.operations.list({ statuses: ['Pending', 'Running', 'Cancelling'] });
     for (const record of stale) {
       if (this.#live.has(record.id)) continue;
-      await this.#finish(record.project ?? 'default', record.id, {
+      const interrupted = await this.db.operations.update(record.id, {
         status: 'Failure',
         statusCode: StatusCode.Failure,
         err: 'Interrupted: the engine stopped while the operation was running',
+        mayCancel: false,
       });
+      this.#announce(record.project ?? 'default', interrupted);
     }
     await this.db.operations.deleteFinishedBefore(new Date(now.getTime() - keepFinishedMs));
     return stale.length;
@@ -257,7 +272,7 @@ export class OperationService {
   }
 
   async #record(id: string, project: string | undefined): Promise<OperationRecord> {
-    const record = await this.db.operations.get(id);
+    const record = this.#live.get(id)?.record ?? (await this.db.operations.get(id));
     if (!record || (project !== undefined && (record.project ?? 'default') !== project))
       throw EngineError.notFound(`Operation "${id}"`);
     return record;
@@ -268,24 +283,23 @@ export class OperationService {
     await Promise.allSettled([...this.#live.values()].map((l) => l.done));
   }
 
-  async #set(
-    project: string,
-    id: string,
-    change: Parameters<Database['operations']['update']>[1],
-  ): Promise<Operation> {
-    const record = await this.db.operations.update(id, {
-      ...change,
-      metadata: withoutSecrets(change.metadata),
-    });
-    return this.#announce(project, record);
+  /** A running operation's change: kept in memory and announced, not stored. */
+  #change(project: string, live: Live, change: OperationChange): Operation {
+    live.record = { ...live.record, ...change, updatedAt: new Date() };
+    return this.#announce(project, live.record);
   }
 
-  async #finish(
-    project: string,
-    id: string,
-    change: Parameters<Database['operations']['update']>[1],
-  ): Promise<Operation> {
-    return this.#set(project, id, { ...change, mayCancel: false });
+  /** The end: stored with everything it came to, then announced. */
+  async #finish(project: string, live: Live, change: OperationChange): Promise<Operation> {
+    const { id, metadata } = live.record;
+    const record = await this.db.operations.update(id, {
+      metadata,
+      ...change,
+      ...(change.metadata === undefined ? {} : { metadata: withoutSecrets(change.metadata) }),
+      mayCancel: false,
+    });
+    live.record = record;
+    return this.#announce(project, record);
   }
 
   #announce(project: string, record: OperationRecord): Operation {

