@@ -33,9 +33,13 @@ fi
 # for unprivileged ones, socat forwards containers' proxy devices,
 # qemu-system-x86 runs virtual machines and qemu-utils's qemu-img makes their
 # disks (their kernel and guest agent are fetched from the
-# archive when a VM image is built); Chromium runs the console's end-to-end
-# tests, and lxd-client's `lxc` (LXD's own client) the REST API's.
-host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils chromium lxd-client squashfs-tools)
+# archive when a VM image is built), ovmf is their UEFI firmware, and
+# dosfstools, mtools and fdisk build the Debian VM image's EFI partition and
+# GPT; squashfs-tools reads split images' squashfs; g++ (gcc) compiles the
+# small C helpers (berth-pty for VM guests, berth-mount for disk hot-plug);
+# Chromium runs the console's end-to-end tests, and lxd-client's `lxc` (LXD's
+# own client) the REST API's.
+host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk chromium lxd-client squashfs-tools btrfs-progs lvm2 thin-provisioning-tools)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -113,8 +113,9 @@ describe('virtual machines in the web console', () => {
     async () => {
       await page.getByRole('link', { name: 'Images' }).click();
       await waitFor(page.getByRole('heading', { name: 'Images' })).toBeVisible();
-      await waitFor(page.getByLabel('VM image alias')).toHaveValue('busybox-vm');
-      await page.getByRole('button', { name: 'Build busybox VM image' }).click();
+      await page.getByLabel('Built-in image').selectOption({ label: 'busybox (virtual machine)' });
+      await waitFor(page.getByLabel('Alias')).toHaveValue('busybox-vm');
+      await page.getByRole('button', { name: 'Build image' }).click();
       const row = page
         .getByRole('table', { name: 'Images' })
         .locator('tr', { hasText: 'busybox-vm' });

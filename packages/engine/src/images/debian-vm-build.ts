@@ -4,9 +4,10 @@
 // 2. the initramfs configuration is written (debian-vm-rootfs.ts), then
 //    `debootstrap --second-stage` in a chroot configures the packages, and
 //    the kernel's postinst builds an initramfs that mounts /dev/vda;
-// 3. the tree gets the VM's files, its kernel and initramfs are copied out
-//    to boot/, and it becomes the ext4 filesystem of rootfs.img
-//    (debian-vm-disk.ts).
+// 3. the tree gets the VM's files and GRUB's configuration
+//    (debian-vm-uefi.ts), and becomes the GPT disk rootfs.img: an EFI system
+//    partition with shim and GRUB, and the ext4 root (debian-vm-disk.ts).
+//    The image boots through UEFI, as LXD's VM images; it has no boot/.
 // Both debootstrap steps run in a mount namespace of their own (`unshare
 // --mount`): the second stage mounts /proc and /sys in the tree, and a
 // cancelled build (its process group killed, no cleanup trap run) must not
@@ -18,17 +19,18 @@ import { EngineError } from '../errors.ts';
 import { runCommand } from '../host/run-command.ts';
 import type { Progress } from '../operations/progress.ts';
 import { debootstrapArgs, removeAptCache } from './debian-builder.ts';
-import { copyBootFiles, makeRootDisk } from './debian-vm-disk.ts';
+import { kernelVersionOf, makeUefiDisk } from './debian-vm-disk.ts';
 import {
   debianVmPackages,
   prepareDebianVmInitramfs,
   prepareDebianVmRootfs,
 } from './debian-vm-rootfs.ts';
+import { debianVmFstab, newDiskIds, writeGrubConfig } from './debian-vm-uefi.ts';
 
 export interface DebianVmBuild {
   codename: string;
   mirror: string;
-  /** Receives rootfs.img and boot/. */
+  /** Receives rootfs.img. */
   outDir: string;
   /** Scratch space for the tree (a few hundred MiB); the caller removes it. */
   workDir: string;
@@ -53,6 +55,8 @@ async function secondStageLog(tree: string): Promise<string> {
 export async function buildDebianVmFiles(build: DebianVmBuild): Promise<{ kernelVersion: string }> {
   const { signal, progress } = build;
   const tree = path.join(build.workDir, 'tree');
+  // Named before anything is built: fstab (read by the initramfs hooks), GRUB and mkfs share them.
+  const ids = newDiskIds();
   await progress(0, `Running debootstrap ${build.codename} from ${build.mirror}`);
   await runCommand(
     'unshare',
@@ -67,7 +71,7 @@ export async function buildDebianVmFiles(build: DebianVmBuild): Promise<{ kernel
     { timeoutMs: DEBOOTSTRAP_TIMEOUT_MS, signal },
   );
   signal.throwIfAborted();
-  await prepareDebianVmInitramfs(tree);
+  await prepareDebianVmInitramfs(tree, debianVmFstab(ids));
   await progress(25, 'Installing packages and the kernel');
   const second = await runCommand(
     'unshare',
@@ -89,10 +93,11 @@ export async function buildDebianVmFiles(build: DebianVmBuild): Promise<{ kernel
   signal.throwIfAborted();
   await progress(55, 'Preparing rootfs');
   await prepareDebianVmRootfs(tree, build.mirror, build.codename, build.ptyHelper, signal);
-  const kernelVersion = await copyBootFiles(tree, build.outDir);
+  const kernelVersion = await kernelVersionOf(tree);
+  await writeGrubConfig(tree, ids, kernelVersion);
   await removeAptCache(tree);
   await progress(60, 'Making the root disk');
-  await makeRootDisk(tree, path.join(build.outDir, 'rootfs.img'), signal);
+  await makeUefiDisk(tree, path.join(build.outDir, 'rootfs.img'), ids, signal);
   // The tree is in the disk now: its space back before the image is packed.
   await rm(tree, { recursive: true, force: true });
   return { kernelVersion };

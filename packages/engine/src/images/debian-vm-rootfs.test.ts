@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEBIAN_VM_CMDLINE, DEBIAN_VM_NETWORK, lockRootInShadow } from './debian-vm-rootfs.ts';
+import {
+  DEBIAN_VM_NETWORK,
+  GROW_ROOT_SCRIPT,
+  debianVmPackages,
+  lockRootInShadow,
+} from './debian-vm-rootfs.ts';
 
 describe('lockRootInShadow', () => {
   it('locks root, whatever its hash, and leaves other users alone', () => {
@@ -18,13 +23,19 @@ describe('lockRootInShadow', () => {
 });
 
 describe('the VM’s boot and network files', () => {
-  it('boots /dev/vda read-write with the serial console last (the one systemd’s getty takes)', () => {
-    expect(DEBIAN_VM_CMDLINE).toMatch(/^root=\/dev\/vda rw /);
-    expect(
-      DEBIAN_VM_CMDLINE.split(' ')
-        .filter((a) => a.startsWith('console='))
-        .pop(),
-    ).toBe('console=ttyS0');
+  it('brings signed shim and GRUB for UEFI Secure Boot, and sfdisk to grow the root partition', () => {
+    expect(debianVmPackages).toEqual(
+      expect.arrayContaining([
+        'shim-signed',
+        'grub-efi-amd64-signed',
+        'fdisk',
+        'linux-image-amd64',
+      ]),
+    );
+    expect(GROW_ROOT_SCRIPT).toMatch(/^#!\/bin\/sh\n/);
+    expect(GROW_ROOT_SCRIPT).toContain('part=$(findmnt -n -o SOURCE /)');
+    expect(GROW_ROOT_SCRIPT).toContain('name=${part#/dev/}');
+    expect(GROW_ROOT_SCRIPT).toContain('exec resize2fs "$part"');
   });
 
   it('takes DHCP on any ethernet NIC, named by udev or not', () => {

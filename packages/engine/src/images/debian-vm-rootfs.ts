@@ -1,5 +1,6 @@
 // What turns a debootstrapped Debian tree into a virtual machine's root
-// filesystem: a kernel whose initramfs mounts /dev/vda, qemu-guest-agent
+// filesystem: a kernel whose initramfs mounts the root partition by UUID
+// (booted through UEFI: debian-vm-uefi.ts), qemu-guest-agent
 // (exec, files, a clean shutdown), DHCP on the first NIC through
 // systemd-networkd, a login on the serial console, the root password
 // locked (access is through exec and the console, as with LXD's images),
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { PTY_HELPER } from '../drivers/qemu/agent-pty.ts';
 import { runCommand } from '../host/run-command.ts';
 import { writeDebianBase, writeTreeFile } from './debian-builder.ts';
+import { DEBIAN_VM_UEFI_PACKAGES } from './debian-vm-uefi.ts';
 
 /**
  * On top of the container's packages. `udev` names the NIC (enp*) and starts
@@ -24,13 +26,11 @@ export const debianVmPackages = [
   'udev',
   'e2fsprogs',
   'qemu-guest-agent',
+  ...DEBIAN_VM_UEFI_PACKAGES,
 ];
 
 /** The guest's drivers for the root disk and the NIC, loaded by the initramfs before it mounts /. */
 export const DEBIAN_VM_INITRAMFS_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'ext4'];
-
-/** boot/cmdline. The last console is /dev/console (the serial one, where systemd's getty runs). */
-export const DEBIAN_VM_CMDLINE = 'root=/dev/vda rw console=tty0 console=ttyS0 panic=-1';
 
 /** The templates the container images carry: the instance's name as the hostname. */
 export const debianVmTemplates = {
@@ -54,14 +54,14 @@ const CHROOT_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
  * otherwise pick the build host's swap and the guest wait for it at boot),
  * and the fstab whose root the fsck hook reads.
  */
-export async function prepareDebianVmInitramfs(tree: string): Promise<void> {
+export async function prepareDebianVmInitramfs(tree: string, fstab: string): Promise<void> {
   await writeTreeFile(
     tree,
     'etc/initramfs-tools/modules',
     `# Berth's VM: the root disk and the NIC are virtio.\n${DEBIAN_VM_INITRAMFS_MODULES.join('\n')}\n`,
   );
   await writeTreeFile(tree, 'etc/initramfs-tools/conf.d/resume', 'RESUME=none\n');
-  await writeTreeFile(tree, 'etc/fstab', '/dev/vda / ext4 defaults 0 1\n');
+  await writeTreeFile(tree, 'etc/fstab', fstab);
 }
 
 /** /etc/shadow with root's password locked: `!` before its hash (debootstrap leaves `*`, which becomes `!*`). */
@@ -83,9 +83,27 @@ export const DEBIAN_VM_NETWORK = '[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\
 
 /**
  * Grows / to its disk at boot: `size` on the root disk device grows the
- * disk (drivers/qemu/root-disk.ts), and ext4 grows online. Nothing to do
- * (exit 0) when they are the same size.
+ * disk (drivers/qemu/root-disk.ts); the root partition is the disk's last,
+ * so sfdisk moves the backup GPT to the new end and extends it, and ext4
+ * grows online. Nothing to do (resize2fs exits 0) when they are the same size.
  */
+export const GROW_ROOT_SCRIPT = `#!/bin/sh
+set -eu
+part=$(findmnt -n -o SOURCE /)
+name=\${part#/dev/}
+disk=$(basename "$(readlink -f "/sys/class/block/$name/..")")
+num=$(cat "/sys/class/block/$name/partition")
+start=$(cat "/sys/class/block/$name/start")
+size=$(cat "/sys/class/block/$name/size")
+total=$(cat "/sys/class/block/$disk/size")
+# 33 sectors at the end are the backup GPT; grow for more than a MiB free.
+if [ $((total - start - size - 33)) -gt 2048 ]; then
+  echo ',+' | sfdisk -q --no-reread --no-tell-kernel -N "$num" "/dev/$disk"
+  partx -u -n "$num" "/dev/$disk"
+fi
+exec resize2fs "$part"
+`;
+
 const GROW_ROOT_UNIT = `[Unit]
 Description=Grow the root filesystem to its disk
 DefaultDependencies=no
@@ -94,7 +112,7 @@ Before=local-fs.target
 
 [Service]
 Type=oneshot
-ExecStart=/sbin/resize2fs /dev/vda
+ExecStart=/usr/lib/berth/grow-root
 
 [Install]
 WantedBy=local-fs.target
@@ -114,6 +132,7 @@ export async function prepareDebianVmRootfs(
 ): Promise<void> {
   await writeDebianBase(tree, mirror, codename);
   await writeTreeFile(tree, 'etc/systemd/network/80-berth-dhcp.network', DEBIAN_VM_NETWORK);
+  await writeTreeFile(tree, 'usr/lib/berth/grow-root', GROW_ROOT_SCRIPT, 0o755);
   await writeTreeFile(tree, 'etc/systemd/system/berth-grow-root.service', GROW_ROOT_UNIT);
   const shadow = path.join(tree, 'etc/shadow');
   await writeFile(shadow, lockRootInShadow(await readFile(shadow, 'utf8')));

@@ -158,6 +158,8 @@ export function buildBusyboxVm(
             release: info.version.split('.').slice(0, 2).join('.'),
             variant: 'vm',
           },
+          // The container image's: the VM's name in /etc/hostname and /etc/hosts.
+          templates: busyboxTemplates,
         },
         { aliases, filename: 'busybox-vm.tar.gz', public: options.public ?? false },
         scaled(progress, 60, 100),

@@ -46,6 +46,8 @@ const MODULES = [
   'kernel/drivers/virtio/virtio_pci_legacy_dev.ko',
   'kernel/drivers/virtio/virtio_pci_modern_dev.ko',
   'kernel/drivers/virtio/virtio_pci.ko',
+  // The memory balloon, for limits.memory changed on a running VM (vm-live-limits.ts).
+  'kernel/drivers/virtio/virtio_balloon.ko',
   'kernel/drivers/char/virtio_console.ko',
   'kernel/drivers/block/virtio_blk.ko',
   'kernel/net/core/failover.ko',

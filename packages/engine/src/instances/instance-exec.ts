@@ -33,7 +33,7 @@ export async function prepareExec(
 ): Promise<PreparedExec> {
   const req = parseInput(ExecPost, input);
   const { driver, view } = await running(ctx, project, name);
-  const start = (interactive?: { cols: number; rows: number }) =>
+  const start = (interactive?: { cols: number; rows: number }, stdin?: 'none') =>
     driver.exec(view, {
       command: req.command,
       environment: req.environment,
@@ -41,8 +41,13 @@ export async function prepareExec(
       ...(req.user !== undefined ? { user: req.user } : {}),
       ...(req.group !== undefined ? { group: req.group } : {}),
       ...(interactive ? { interactive } : {}),
+      ...(stdin ? { stdin } : {}),
     });
-  return { start, record: async () => recordOutput(await start(), req.timeout) };
+  // Recorded: nobody writes stdin, so it is /dev/null as in LXD (a VM then needs no stdin FIFO).
+  return {
+    start: (interactive) => start(interactive),
+    record: async () => recordOutput(await start(undefined, 'none'), req.timeout),
+  };
 }
 
 async function recordOutput(process: ExecProcess, timeoutSeconds: number): Promise<ExecResult> {

@@ -1,15 +1,19 @@
 // The debian/12 virtual machine image (`lxc launch images:debian/12 --vm`):
 // debootstrap from the host's archive with a kernel and qemu-guest-agent,
-// made into a root disk, then a real VM from it under QEMU (TCG): systemd
-// boots from /dev/vda, the agent runs commands, the first NIC gets a DHCP
-// lease from the engine's bridge, a file written survives a clean reboot,
-// and an interactive shell answers through the pty helper; a build
+// made into a GPT disk with an EFI system partition (signed shim and GRUB)
+// and an ext4 root, then a real VM from it under QEMU (TCG) booting through
+// UEFI firmware (OVMF) with Secure Boot on, as LXD's images:debian/12 VM:
+// systemd boots from /dev/vda2, grown to the root device's size, the agent
+// runs commands, the first NIC gets a DHCP lease from the engine's bridge,
+// a file and a UEFI variable written survive a clean reboot (the VM's
+// qemu.nvram is kept in its volume, and copied with it), Secure Boot off
+// boots too, and an interactive shell answers through the pty helper; a build
 // cancelled mid-install leaves nothing behind. A full Debian
 // under TCG takes a minute or more to boot: waits poll generously, nothing
 // is timed. Every QEMU is stopped by its own pid.
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +21,8 @@ import { startTestEngine, testBridgeName, waitFor, type TestEngine } from './hel
 import { qemuPid, requireQemu, succeeded, tearDownVmTest } from './vm-helpers.ts';
 
 const project = 'default';
-const vm = `vm${randomBytes(3).toString('hex')}`;
+const vm = `t-uefi-${randomBytes(3).toString('hex')}`;
+const copied = `${vm}-copy`;
 const alias = `debian-12-vm-${randomBytes(2).toString('hex')}`;
 const bridge = testBridgeName();
 /** A systemd boot under TCG on a loaded two-core machine: minutes at worst, never asserted. */
@@ -33,12 +38,12 @@ function engine() {
 }
 
 /** Polls until the guest agent runs a command (the agent starts once udev sees its port). */
-async function agentAnswers(): Promise<void> {
+async function agentAnswers(name = vm): Promise<void> {
   await waitFor(
-    `the guest agent of ${vm}`,
+    `the guest agent of ${name}`,
     () =>
       engine()
-        .instances.exec(project, vm, { command: ['true'] })
+        .instances.exec(project, name, { command: ['true'] })
         .then((r) => r.exitCode)
         .catch((error: Error) => error.message),
     (code) => code === 0,
@@ -46,14 +51,23 @@ async function agentAnswers(): Promise<void> {
   );
 }
 
-async function run(command: string[]): Promise<{ exitCode: number; stdout: string }> {
-  return engine().instances.exec(project, vm, { command });
+async function run(command: string[], name = vm): Promise<{ exitCode: number; stdout: string }> {
+  return engine().instances.exec(project, name, { command });
 }
 
+/** The VM's UEFI variable store, in its volume. */
+async function nvramOf(name: string): Promise<string> {
+  const { view } = await engine().instances.resolve(project, name);
+  return path.join(view.paths.dir, 'qemu.nvram');
+}
+
+/** A UEFI variable of the test's own (a GUID nobody else uses), through the guest's efivarfs. */
+const EFI_VAR = '/sys/firmware/efi/efivars/BerthTest-7c5f1a3e-2b4d-4e6f-8a9b-0c1d2e3f4a5b';
+
 /** The end of the serial console, for a failed wait's message. */
-async function consoleTail(): Promise<string> {
+async function consoleTail(name = vm): Promise<string> {
   const log = await engine()
-    .instances.consoleLog(project, vm)
+    .instances.consoleLog(project, name)
     .catch(() => '');
   return log.split('\n').slice(-40).join('\n');
 }
@@ -66,12 +80,12 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await tearDownVmTest(t, { dataDir, project, vms: [vm], bridge, dirs: [dataDir] });
+    await tearDownVmTest(t, { dataDir, project, vms: [vm, copied], bridge, dirs: [dataDir] });
     console.log(`debian-vm.test.ts took ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
   }, 120_000);
 
   it(
-    'builds the image: a kernel for direct boot and an ext4 root disk',
+    'builds the image: a qcow2 GPT disk with an EFI system partition, no kernel beside it',
     async () => {
       const buildStarted = Date.now();
       const op = await engine().images.buildDebian(project, { alias, vm: true });
@@ -85,7 +99,7 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
       expect(image.properties).toMatchObject({ os: 'debian', release: 'bookworm', variant: 'vm' });
       expect(image.properties['description']).toMatch(/^Debian 12 \(bookworm\) VM \(Linux 6\.1\./);
       expect((await engine().images.getAlias(project, alias)).type).toBe('virtual-machine');
-      // The store's copy: LXD's VM layout plus Berth's boot/, and a qcow2 root disk.
+      // The store's copy: LXD's VM layout (UEFI boots it; no boot/ for direct kernel boot), a qcow2 disk.
       const rootfs = await engine().images.rootfsPath(image.fingerprint);
       const disk = JSON.parse(
         execFileSync('qemu-img', ['info', '--output=json', path.join(rootfs, 'rootfs.img')], {
@@ -94,35 +108,40 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
       ) as { format: string; 'virtual-size': number };
       expect(disk.format).toBe('qcow2');
       expect(disk['virtual-size']).toBeGreaterThanOrEqual(4 * 1024 ** 3);
-      const cmdline = execFileSync('cat', [path.join(rootfs, 'boot', 'cmdline')], {
-        encoding: 'utf8',
-      });
-      expect(cmdline).toContain('root=/dev/vda');
+      expect(existsSync(path.join(rootfs, 'boot'))).toBe(false);
     },
     40 * 60_000,
   );
 
   it(
-    'boots systemd from its disk, answers through the agent and takes a DHCP lease',
+    'boots through UEFI with Secure Boot, answers through the agent and takes a DHCP lease',
     async () => {
       await engine().instances.createAndWait(project, {
         name: vm,
         type: 'virtual-machine',
         source: { type: 'image', alias },
         config: { 'limits.memory': '1GiB' },
+        devices: { root: { type: 'disk', path: '/', pool: 'default', size: '6GiB' } },
         start: true,
       });
       expect((await engine().instances.get(project, vm)).status).toBe('Running');
+      // The firmware's variables: the instance's own copy of OVMF's (Microsoft keys enrolled).
+      const nvram = await nvramOf(vm);
+      expect(statSync(nvram).size).toBe(statSync('/usr/share/OVMF/OVMF_VARS_4M.ms.fd').size);
       await agentAnswers().catch(async (error: Error) => {
         throw new Error(`${error.message}\nconsole:\n${await consoleTail()}`);
       });
+      // Booted by UEFI firmware, which enforced Secure Boot on shim, GRUB and the kernel.
+      expect((await run(['test', '-d', '/sys/firmware/efi'])).exitCode).toBe(0);
+      expect((await run(['mokutil', '--sb-state'])).stdout).toContain('SecureBoot enabled');
+      expect(await consoleTail()).not.toMatch(/Security Violation/);
 
       const osRelease = await run(['cat', '/etc/os-release']);
       expect(osRelease.stdout).toContain('ID=debian');
       expect(osRelease.stdout).toContain('VERSION_ID="12"');
       // / is the image's disk, read-write.
       const mounts = await run(['cat', '/proc/mounts']);
-      expect(mounts.stdout).toMatch(/^\/dev\/vda \/ ext4 rw/m);
+      expect(mounts.stdout).toMatch(/^\/dev\/vda2 \/ ext4 rw/m);
 
       // `starting` while units still come up; then running (or degraded, a unit that failed).
       const state = await waitFor(
@@ -134,6 +153,13 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
       expect(state.stdout.trim()).toMatch(/^(running|degraded)$/);
       if (state.stdout.trim() === 'degraded')
         console.log((await run(['systemctl', '--failed', '--no-legend'])).stdout);
+      // The ESP, mounted by systemd from fstab once it has booted.
+      expect((await run(['cat', '/proc/mounts'])).stdout).toMatch(
+        /^\/dev\/vda1 \/boot\/efi vfat /m,
+      );
+      // The root device's 6GiB: the disk grew, and at boot the root partition and ext4 with it.
+      const df = await run(['df', '-B1', '--output=size', '/']);
+      expect(Number(df.stdout.trim().split('\n').pop())).toBeGreaterThan(5 * 1024 ** 3);
 
       const addr = await waitFor(
         'a DHCP address in the guest',
@@ -156,12 +182,20 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
   );
 
   it(
-    'keeps a pushed file across a clean reboot',
+    'keeps a pushed file and a UEFI variable across a clean reboot',
     async () => {
       await engine().instances.filePush(project, vm, '/root/kept.txt', {
         content: Buffer.from('written before the reboot\n'),
         mode: 0o600,
       });
+      // Attributes (non-volatile, boot and runtime access), then the value: the firmware keeps it in qemu.nvram.
+      const set = await run([
+        'sh',
+        '-c',
+        `printf '\\007\\000\\000\\000kept-in-nvram' > ${EFI_VAR}`,
+      ]);
+      expect(set.exitCode).toBe(0);
+      const nvram = statSync(await nvramOf(vm));
       const pid = qemuPid(dataDir, project, vm);
       // Stop through the agent's guest-shutdown: systemd unmounts / cleanly and powers off.
       await engine().instances.changeStateAndWait(project, vm, { action: 'stop', timeout: 300 });
@@ -175,6 +209,9 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
       await agentAnswers();
       const cat = await run(['cat', '/root/kept.txt']);
       expect(cat.stdout).toBe('written before the reboot\n');
+      // The same variable store, not a fresh one from the template.
+      expect(statSync(await nvramOf(vm)).ino).toBe(nvram.ino);
+      expect((await run(['cat', EFI_VAR])).stdout).toContain('kept-in-nvram');
     },
     30 * 60_000,
   );
@@ -201,12 +238,42 @@ describe('debian/12 as a virtual machine (real QEMU)', () => {
       );
       shell.stdin.write('exit 3\n');
       expect(await shell.wait()).toBe(3);
-
-      await engine().instances.changeStateAndWait(project, vm, { action: 'stop', force: true });
-      expect(qemuPid(dataDir, project, vm)).toBe(0);
-      await engine().instances.delete(project, vm);
     },
     10 * 60_000,
+  );
+
+  it(
+    'copies the UEFI variables with the VM, and boots with security.secureboot=false',
+    async () => {
+      await engine().instances.changeStateAndWait(project, vm, { action: 'stop', force: true });
+      expect(qemuPid(dataDir, project, vm)).toBe(0);
+      const created = await engine().instances.create(project, {
+        name: copied,
+        source: { type: 'copy', source: vm },
+      });
+      await succeeded(engine(), Promise.resolve(created.operation));
+      expect(readFileSync(await nvramOf(copied))).toEqual(readFileSync(await nvramOf(vm)));
+      await engine().instances.delete(project, vm);
+
+      // Off: the variables are remade from OVMF's template without keys, and the firmware enforces nothing.
+      await engine().instances.patch(project, copied, {
+        config: { 'security.secureboot': 'false' },
+      });
+      const before = statSync(await nvramOf(copied));
+      await engine().instances.changeStateAndWait(project, copied, { action: 'start' });
+      expect(statSync(await nvramOf(copied)).ino).not.toBe(before.ino);
+      await agentAnswers(copied).catch(async (error: Error) => {
+        throw new Error(`${error.message}\nconsole:\n${await consoleTail(copied)}`);
+      });
+      expect((await run(['mokutil', '--sb-state'], copied)).stdout).toContain(
+        'SecureBoot disabled',
+      );
+      expect((await run(['test', '-e', EFI_VAR], copied)).exitCode).not.toBe(0);
+      await engine().instances.changeStateAndWait(project, copied, { action: 'stop', force: true });
+      expect(qemuPid(dataDir, project, copied)).toBe(0);
+      await engine().instances.delete(project, copied);
+    },
+    30 * 60_000,
   );
 
   it(

@@ -243,13 +243,14 @@ describe('qemu driver (real QEMU)', () => {
     expect(path.basename(readlinkSync(`/sys/class/net/${tap()}/master`))).toBe(bridge);
   }, 180_000);
 
-  it('refuses limits changes while running, as LXD', async () => {
+  it('refuses to raise limits.memory past the boot size while running, as LXD', async () => {
     const error = await errorOf(
       t.engine.instances.patch(project, name, { config: { 'limits.memory': '512MiB' } }),
     );
     expect(error).toMatchObject({
       code: 'CONFLICT',
-      message: 'Key "limits.memory" cannot be updated when VM is running',
+      message:
+        'Failed updating memory limit: Cannot increase memory size beyond boot time size when VM is running (Boot time size 256MiB, new size 512MiB)',
     });
     expect((await t.engine.instances.get(project, name)).config['limits.memory']).toBe('256MiB');
   });

@@ -1,8 +1,15 @@
 // Commands in a VM through the guest agent (guest-exec + guest-exec-status).
 // QGA takes a command's stdin only whole, up front (input-data), and hands
-// its output back only once it exited; callers stream stdin as they go
-// (`lxc exec` forwards it until EOF) and some never end it. So stdin goes
-// through a FIFO in the guest: the command is started as
+// its output back only once it exited. So a command whose stdin is known at
+// start (none, LXD's /dev/null for exec without websockets, or bytes given
+// whole) is one guest-exec: the command itself when no cwd is asked (QGA
+// searches the request's PATH), through a small `sh -c` that changes
+// directory otherwise, and through the shell too when QGA cannot spawn it
+// (a missing or non-executable command: the shell's exit code 127/126 and
+// message, as every exec through the shell gives).
+// Callers that stream stdin as they go (`lxc exec` forwards it until EOF,
+// and some never end it) get it through a FIFO in the guest: the command is
+// started as
 //   sh -c '<cd>; mkfifo F; exec <F; rm -f F; exec "$@"' sh F DIR cmd...
 // (the shell opens the FIFO as its stdin, unlinks it and becomes the
 // command, keeping the pid guest-exec reported, so signals reach it), and the
@@ -10,6 +17,9 @@
 // never blocks the single-threaded agent) and writes stdin with
 // guest-file-write as it arrives, closing it at the caller's EOF or when the
 // command exits. Output arrives at the end (QGA keeps up to 16 MiB of each).
+// The agent is asked whether the command exited soon after it started and
+// then less and less often (pollDelays): most commands are short, and each
+// question is one small round trip on the agent's channel.
 // Interactive commands (a pty) take another channel: agent-pty.ts.
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
@@ -26,12 +36,29 @@ export const EXEC_WRAPPER =
   'f=$1; d=$2; shift 2; if [ -n "$d" ]; then cd "$d" || exit 126; fi; ' +
   'mkfifo -m 600 "$f" || exit 126; exec <"$f"; rm -f "$f"; exec "$@"';
 
+/** The wrapper without a FIFO: stdin is what guest-exec gave (nothing, or input-data). */
+export const EXEC_CD_WRAPPER =
+  'd=$1; shift; if [ -n "$d" ]; then cd "$d" || exit 126; fi; exec "$@"';
+
 /** Raw writes per guest-file-write (base64 makes 64 KiB of it). */
 const WRITE_CHUNK = 48 * 1024;
-const POLL_MIN_MS = 50;
-const POLL_MAX_MS = 500;
 /** How long the wrapper may take to make its FIFO before stdin is given up. */
 const FIFO_WAIT_MS = 30_000;
+/** How often the stdin feeder looks at `exited` while the caller sends nothing. */
+const STDIN_IDLE_MS = 500;
+
+/**
+ * Waits between questions to the agent: 2 ms first (a short command has
+ * often exited by then), growing by half each time to at most `capMs`, so a
+ * long command costs a few questions a second.
+ */
+export function* pollDelays(firstMs = 2, capMs = 100): Generator<number, never> {
+  let delay = firstMs;
+  for (;;) {
+    yield delay;
+    delay = Math.min(capMs, Math.ceil(delay * 1.5));
+  }
+}
 
 export interface GuestExecStatus {
   exited: boolean;
@@ -43,8 +70,8 @@ export interface GuestExecStatus {
   'err-truncated'?: boolean;
 }
 
-/** guest-exec's arguments for a request (stdin through `fifo`). */
-export function guestExecArgs(request: ExecRequest, fifo: string): Record<string, unknown> {
+/** What QGA cannot do for any command: another user; an empty command. */
+function checkRequest(request: ExecRequest): void {
   if (request.command.length === 0) throw EngineError.invalid('command', 'must not be empty');
   for (const id of ['user', 'group'] as const) {
     const value = request[id];
@@ -56,12 +83,43 @@ export function guestExecArgs(request: ExecRequest, fifo: string): Record<string
       );
     }
   }
+}
+
+/** guest-exec's arguments for a request (stdin through `fifo`). */
+export function guestExecArgs(request: ExecRequest, fifo: string): Record<string, unknown> {
+  checkRequest(request);
   const env = execEnvironmentList(request);
   return {
     path: '/bin/sh',
     arg: ['-c', EXEC_WRAPPER, 'sh', fifo, request.cwd ?? '', ...request.command],
     env,
     'capture-output': true,
+  };
+}
+
+/**
+ * guest-exec's arguments for a request whose stdin is known at start:
+ * `direct` (the command itself; absent when a cwd needs the shell) and
+ * `shell` (through EXEC_CD_WRAPPER), both with `input` as input-data.
+ */
+export function guestExecPlan(
+  request: ExecRequest,
+  input?: Uint8Array,
+): { direct?: Record<string, unknown>; shell: Record<string, unknown> } {
+  checkRequest(request);
+  const [path, ...arg] = request.command as [string, ...string[]];
+  const common = {
+    env: execEnvironmentList(request),
+    'capture-output': true,
+    ...(input && input.length > 0 ? { 'input-data': Buffer.from(input).toString('base64') } : {}),
+  };
+  return {
+    ...(request.cwd ? {} : { direct: { path, arg, ...common } }),
+    shell: {
+      path: '/bin/sh',
+      arg: ['-c', EXEC_CD_WRAPPER, 'sh', request.cwd ?? '', ...request.command],
+      ...common,
+    },
   };
 }
 
@@ -91,14 +149,49 @@ export function exitCodeOf(status: GuestExecStatus): number {
   return status.exitcode ?? -1;
 }
 
+/** Asks guest-exec-status until the command exited (pollDelays between). */
+async function waitExited(agent: AgentAccess, pid: number): Promise<GuestExecStatus> {
+  const delays = pollDelays();
+  for (;;) {
+    await sleep(delays.next().value);
+    const status = await (await agent()).execute<GuestExecStatus>('guest-exec-status', { pid });
+    if (status.exited) return status;
+  }
+}
+
+/** Starts a command whose stdin is known now: the command itself, else through the shell. */
+async function spawnKnownStdin(
+  agent: AgentAccess,
+  request: ExecRequest,
+  input: Uint8Array | undefined,
+): Promise<number> {
+  const plan = guestExecPlan(request, input);
+  const client = await agent();
+  if (plan.direct) {
+    try {
+      return (await client.execute<{ pid: number }>('guest-exec', plan.direct)).pid;
+    } catch (error) {
+      // QGA could not spawn it (nothing ran): the shell says why, with its exit code.
+      if (!(error instanceof QgaError)) throw error;
+    }
+  }
+  return (await (await agent()).execute<{ pid: number }>('guest-exec', plan.shell)).pid;
+}
+
 export async function execThroughAgent(
   agent: AgentAccess,
   request: ExecRequest,
 ): Promise<ExecProcess> {
+  const mode = request.stdin ?? 'stream';
+  const streamed = mode === 'stream';
   const fifo = `/tmp/.berth-stdin-${randomBytes(8).toString('hex')}`;
-  const args = guestExecArgs(request, fifo);
-  const client = await agent();
-  const { pid } = await client.execute<{ pid: number }>('guest-exec', args);
+  let pid: number;
+  if (streamed) {
+    const args = guestExecArgs(request, fifo);
+    ({ pid } = await (await agent()).execute<{ pid: number }>('guest-exec', args));
+  } else {
+    pid = await spawnKnownStdin(agent, request, mode === 'none' ? undefined : mode);
+  }
 
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -109,9 +202,10 @@ export async function execThroughAgent(
     wake?.();
     wake = undefined;
   };
+  // Known stdin: what is written here has nowhere to go and is dropped.
   const stdin = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {
-      pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+      if (streamed) pending.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
       poke();
       callback();
     },
@@ -127,6 +221,7 @@ export async function execThroughAgent(
   const feedStdin = async () => {
     let handle: number | undefined;
     const deadline = Date.now() + FIFO_WAIT_MS;
+    const delays = pollDelays(2, 50);
     while (handle === undefined && !exited && Date.now() < deadline) {
       try {
         handle = await (
@@ -137,7 +232,7 @@ export async function execThroughAgent(
         });
       } catch (error) {
         if (!(error instanceof QgaError)) throw error;
-        await sleep(POLL_MIN_MS); // the wrapper has not made it yet
+        await sleep(delays.next().value); // the wrapper has not made it yet
       }
     }
     if (handle === undefined) return;
@@ -152,7 +247,7 @@ export async function execThroughAgent(
         await new Promise<void>((resolve) => {
           wake = resolve;
           // Also look at `exited` now and then.
-          setTimeout(resolve, POLL_MAX_MS);
+          setTimeout(resolve, STDIN_IDLE_MS);
         });
       }
     } finally {
@@ -161,22 +256,15 @@ export async function execThroughAgent(
   };
 
   const waitExit = (async (): Promise<number> => {
-    const feeding = feedStdin().catch(() => {});
-    let delay = POLL_MIN_MS;
+    const feeding = streamed ? feedStdin().catch(() => {}) : Promise.resolve();
     try {
-      for (;;) {
-        const status = await (await agent()).execute<GuestExecStatus>('guest-exec-status', { pid });
-        if (status.exited) {
-          exited = true;
-          poke();
-          stdout.end(Buffer.from(status['out-data'] ?? '', 'base64'));
-          stderr.end(Buffer.from(status['err-data'] ?? '', 'base64'));
-          await feeding;
-          return exitCodeOf(status);
-        }
-        await sleep(delay);
-        delay = Math.min(POLL_MAX_MS, delay * 2);
-      }
+      const status = await waitExited(agent, pid);
+      exited = true;
+      poke();
+      stdout.end(Buffer.from(status['out-data'] ?? '', 'base64'));
+      stderr.end(Buffer.from(status['err-data'] ?? '', 'base64'));
+      await feeding;
+      return exitCodeOf(status);
     } catch (error) {
       exited = true;
       poke();
@@ -215,7 +303,7 @@ async function writeAll(
   stop: () => boolean,
 ): Promise<void> {
   let at = 0;
-  let delay = POLL_MIN_MS;
+  let delays = pollDelays(2, STDIN_IDLE_MS);
   while (at < chunk.length && !stop()) {
     const part = chunk.subarray(at, at + WRITE_CHUNK);
     const client = await agent();
@@ -231,10 +319,9 @@ async function writeAll(
     }
     if (count > 0) {
       at += count;
-      delay = POLL_MIN_MS;
+      delays = pollDelays(2, STDIN_IDLE_MS);
     } else {
-      await sleep(delay);
-      delay = Math.min(POLL_MAX_MS, delay * 2);
+      await sleep(delays.next().value);
     }
   }
 }
@@ -250,17 +337,10 @@ export async function runInGuest(
     arg: argv.slice(1),
     'capture-output': true,
   });
-  let delay = 20;
-  for (;;) {
-    const status = await (await agent()).execute<GuestExecStatus>('guest-exec-status', { pid });
-    if (status.exited) {
-      return {
-        exitCode: exitCodeOf(status),
-        stdout: Buffer.from(status['out-data'] ?? '', 'base64'),
-        stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
-      };
-    }
-    await sleep(delay);
-    delay = Math.min(POLL_MAX_MS, delay * 2);
-  }
+  const status = await waitExited(agent, pid);
+  return {
+    exitCode: exitCodeOf(status),
+    stdout: Buffer.from(status['out-data'] ?? '', 'base64'),
+    stderr: Buffer.from(status['err-data'] ?? '', 'base64').toString('utf8'),
+  };
 }

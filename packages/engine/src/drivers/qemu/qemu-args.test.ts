@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildQemuArgs, vmCpus, vmMemoryBytes } from './qemu-args.ts';
+import { BALLOON_ID, buildQemuArgs, vmCpus, vmMaxCpus, vmMemoryBytes } from './qemu-args.ts';
 import { bootFiles, vmPaths } from './qemu-paths.ts';
 
 const GIB = 1024 ** 3;
@@ -157,5 +157,79 @@ describe('buildQemuArgs', () => {
   });
   it('refuses socket paths too long for a unix socket', () => {
     expect(() => vmPaths(`/${'d'.repeat(100)}`, 'default', 'v1')).toThrow(/too long/);
+  });
+});
+
+describe('buildQemuArgs: UEFI firmware', () => {
+  const paths = vmPaths('/var/lib/berth', 'default', 'v1');
+  const base = { paths, accel: 'tcg' as const, cpus: 1, memoryBytes: GIB, rootDisk: '/d.qcow2' };
+  const pflash = (a: string[]) =>
+    a.filter((x, i) => a[i - 1] === '-drive' && x.startsWith('if=pflash'));
+
+  it('puts OVMF on pflash: the code read-only, the instance’s qemu.nvram writable', () => {
+    const a = buildQemuArgs({
+      ...base,
+      firmware: {
+        code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+        nvram: '/pool/v1/qemu.nvram',
+        secureBoot: false,
+      },
+    });
+    expect(pflash(a)).toEqual([
+      'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      'if=pflash,format=raw,unit=1,file=/pool/v1/qemu.nvram',
+    ]);
+    expect(a[a.indexOf('-machine') + 1]).not.toContain('smm');
+    expect(a).not.toContain('driver=cfi.pflash01,property=secure,value=on');
+    expect(a).toContain('virtio-blk-pci,drive=drive-root,id=root,bootindex=0');
+  });
+  it('turns SMM on and secures the flash for Secure Boot (Debian’s secboot OVMF requires both)', () => {
+    const a = buildQemuArgs({
+      ...base,
+      firmware: {
+        code: '/fw/OVMF_CODE_4M.secboot.fd',
+        nvram: '/pool/a,b/qemu.nvram',
+        secureBoot: true,
+      },
+    });
+    expect(a[a.indexOf('-machine') + 1]).toMatch(/^q35,accel=tcg.*,smm=on/);
+    expect(a[a.indexOf('-global') + 1]).toBe('driver=cfi.pflash01,property=secure,value=on');
+    expect(pflash(a)[1]).toBe('if=pflash,format=raw,unit=1,file=/pool/a,,b/qemu.nvram');
+  });
+  it('boots a kernel directly without firmware drives', () => {
+    const a = buildQemuArgs({
+      ...base,
+      kernel: { kernel: 'k', cmdline: 'c' },
+      firmware: { code: '/fw/c.fd', nvram: '/n', secureBoot: true },
+    });
+    expect(pflash(a)).toEqual([]);
+    expect(a).toContain('-kernel');
+  });
+});
+
+describe('buildQemuArgs: live limits (vCPU slots, balloon)', () => {
+  const paths = vmPaths('/var/lib/berth', 'default', 'v1');
+  const argsOf = (cpus: number, maxCpus?: number) =>
+    buildQemuArgs({
+      paths,
+      accel: 'tcg',
+      cpus,
+      memoryBytes: 256 * 1024 * 1024,
+      ...(maxCpus !== undefined ? { maxCpus } : {}),
+    });
+  const after = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
+
+  it('leaves spare vCPU slots up to the host CPU count for a count, none for a pinned set', () => {
+    expect(vmMaxCpus({}, 8)).toBe(8);
+    expect(vmMaxCpus({ 'limits.cpu': '2' }, 8)).toBe(8);
+    expect(vmMaxCpus({ 'limits.cpu': '12' }, 8)).toBe(12);
+    expect(vmMaxCpus({ 'limits.cpu': '0-1' }, 8)).toBeUndefined();
+    expect(after(argsOf(2, 8), '-smp')).toBe('cpus=2,maxcpus=8');
+    expect(after(argsOf(2, 2), '-smp')).toBe('2');
+    expect(after(argsOf(2), '-smp')).toBe('2');
+  });
+  it('always has a virtio balloon, so limits.memory can change while it runs', () => {
+    expect(argsOf(1)).toContain(`virtio-balloon-pci,id=${BALLOON_ID}`);
+    expect(after(argsOf(1), '-m')).toBe('256M');
   });
 });

@@ -4,6 +4,7 @@ import { parseCpuLimit, parseMemory } from '../../config/index.ts';
 import { EngineError } from '../../errors.ts';
 import type { ConfigMap } from '../../schemas/index.ts';
 import type { VmPaths } from './qemu-paths.ts';
+import { firmwareArgs, type VmFirmware } from './vm-firmware.ts';
 
 export type Accelerator = 'kvm' | 'tcg';
 
@@ -20,6 +21,20 @@ export function vmCpus(config: ConfigMap): number {
   const limit = parseCpuLimit(value);
   return limit.kind === 'set' ? limit.cpus.length : limit.count;
 }
+
+/**
+ * The vCPU slots a VM boots with, for `limits.cpu` changes while it runs
+ * (LXD: as many as the host has CPUs, `maxcpus`); a set pins, so it has no
+ * spare slots (undefined), as LXD refuses to change pinning live.
+ */
+export function vmMaxCpus(config: ConfigMap, hostCpus: number): number | undefined {
+  const value = config['limits.cpu'];
+  if (value && parseCpuLimit(value).kind === 'set') return undefined;
+  return Math.max(vmCpus(config), hostCpus);
+}
+
+/** The balloon device's QOM id. */
+export const BALLOON_ID = 'balloon0';
 
 /** `limits.memory` in bytes; a percentage is of the host's memory. */
 export function vmMemoryBytes(config: ConfigMap, hostMemoryBytes: number): number {
@@ -61,8 +76,12 @@ export interface QemuArgsInput {
   accel: Accelerator;
   cpus: number;
   memoryBytes: number;
+  /** vCPU slots for hotplug (`-smp cpus=N,maxcpus=M`, vmMaxCpus); none when pinned to a set. */
+  maxCpus?: number;
   /** Direct kernel boot; without it the VM boots from its root disk (the firmware's boot order). */
   kernel?: { kernel: string; initrd?: string; cmdline: string };
+  /** UEFI (OVMF on pflash, vm-firmware.ts) for a VM that boots from its disk; without it, QEMU's SeaBIOS. */
+  firmware?: VmFirmware;
   /** The root disk (a qcow2 overlay, root-disk.ts). */
   rootDisk?: string;
   nics?: readonly QemuNicArgs[];
@@ -81,10 +100,13 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     '-name',
     `${optionValue(paths.name)},debug-threads=on`,
     '-machine',
-    `q35,accel=${input.accel}`,
+    // SMM on for Secure Boot: Debian's secboot OVMF requires it (vm-firmware.ts).
+    `q35,accel=${input.accel}${input.firmware?.secureBoot ? ',smm=on' : ''}`,
     ...(input.accel === 'kvm' ? ['-cpu', 'host'] : []),
     '-smp',
-    String(input.cpus),
+    input.maxCpus && input.maxCpus > input.cpus
+      ? `cpus=${input.cpus},maxcpus=${input.maxCpus}`
+      : String(input.cpus),
     '-m',
     `${Math.ceil(input.memoryBytes / MIB)}M`,
     '-nodefaults',
@@ -102,6 +124,9 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     '-mon',
     'chardev=qmp,mode=control',
     // The guest agent's channel: a virtio-serial port the engine's QGA client reaches through a socket.
+    // LXD's balloon: limits.memory lowers (and raises back up to the boot size) on a running VM (vm-live-limits.ts).
+    '-device',
+    `virtio-balloon-pci,id=${BALLOON_ID}`,
     '-device',
     'virtio-serial-pci,id=virtio-serial0',
     '-chardev',
@@ -170,6 +195,7 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       `virtio-9p-pci,id=dev-${share.id},fsdev=${share.id},mount_tag=${share.tag}`,
     );
   }
+  if (input.firmware && !input.kernel) args.push(...firmwareArgs(input.firmware));
   if (input.kernel) {
     args.push('-kernel', input.kernel.kernel);
     if (input.kernel.initrd) args.push('-initrd', input.kernel.initrd);

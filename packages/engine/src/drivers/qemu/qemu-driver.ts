@@ -7,7 +7,8 @@
 //
 // A VM has a root disk (a qcow2 overlay in its volume, root-disk.ts), boots
 // its image's kernel directly when the volume has `rootfs/boot/vmlinuz`
-// (images/tiny-vm-image.ts) and from that disk otherwise, has one tap per
+// (images/tiny-vm-image.ts) and from that disk through UEFI otherwise
+// (OVMF, its variables in the volume's qemu.nvram: vm-firmware.ts), has one tap per
 // NIC on its bridge (vm-nics.ts), and a virtio-serial channel to
 // qemu-guest-agent in the guest (qga-client.ts), through which exec, files,
 // the guest's addresses and OS (vm-state.ts), and a clean shutdown go
@@ -40,6 +41,7 @@ import type {
 import { execThroughAgent, type AgentAccess } from './agent-exec.ts';
 import { execOnPty } from './agent-pty.ts';
 import { pinVcpus } from './vm-cpu-pinning.ts';
+import { applyLiveLimits } from './vm-live-limits.ts';
 import { listDirectory, pullFile, pushFile, removeFile, statFile } from './agent-files.ts';
 import { ensureRootDisk } from './root-disk.ts';
 import { createTap, recordTaps, resolveVmNics } from './vm-nics.ts';
@@ -47,6 +49,7 @@ import {
   DEFAULT_CMDLINE,
   buildQemuArgs,
   vmCpus,
+  vmMaxCpus,
   vmMemoryBytes,
   type Accelerator,
 } from './qemu-args.ts';
@@ -54,8 +57,9 @@ import { bootFiles, qemuRoot, type VmPaths } from './qemu-paths.ts';
 import { SerialConsoles } from './vm-console.ts';
 import { ShareKeeper, planShares, qemuShares } from './vm-shares.ts';
 import { attachVnc } from './vm-vnc.ts';
+import { prepareFirmware } from './vm-firmware.ts';
 import { AGENT_STATE_SYNC_MS, VmRuntime } from './vm-runtime.ts';
-import { runningVmState } from './vm-state.ts';
+import { rootDiskState, runningVmState } from './vm-state.ts';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 const START_TIMEOUT_MS = 30_000;
@@ -130,16 +134,14 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   async update(instance: DriverInstance, previous: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) === 0) return;
-    // -smp and -m are fixed at start (no CPU hotplug or balloon yet): LXD's answer for keys it cannot apply live.
-    for (const key of ['limits.cpu', 'limits.memory']) {
-      if (instance.expandedConfig[key] !== previous.expandedConfig[key]) {
-        throw new EngineError('CONFLICT', `Key "${key}" cannot be updated when VM is running`, {
-          field: `config["${key}"]`,
-        });
-      }
-    }
-    // 9p shares cannot be hot-plugged (vm-shares.ts): LXD 5.0.2's refusal.
+    // 9p shares are checked first: nothing is applied when they refuse.
     await this.#shares.checkLive(paths, instance.expandedDevices);
+    // vCPU hotplug and the balloon, as LXD 5.0.2 (vm-live-limits.ts).
+    await applyLiveLimits(instance.expandedConfig, previous.expandedConfig, {
+      qmp: (command, args) => this.#runtime.qmp(instance, command, args),
+      agent: () => this.#runtime.agent(paths),
+      hostMemoryBytes: os.totalmem(),
+    });
   }
 
   async start(instance: DriverInstance): Promise<void> {
@@ -162,6 +164,10 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         ...(existsSync(boot.initrd) ? { initrd: boot.initrd } : {}),
       };
     }
+    // No kernel of its own: UEFI from the disk, as LXD's VMs (its qemu.nvram kept in the volume).
+    const firmware = kernel
+      ? undefined
+      : prepareFirmware(instance.paths.dir, instance.expandedConfig);
     const rootDisk = await ensureRootDisk(
       instance.paths.dir,
       instance.paths.rootfs,
@@ -186,8 +192,10 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         paths,
         accel: this.accel,
         cpus: vmCpus(instance.expandedConfig),
+        maxCpus: vmMaxCpus(instance.expandedConfig, os.cpus().length),
         memoryBytes: vmMemoryBytes(instance.expandedConfig, os.totalmem()),
         ...(kernel ? { kernel } : {}),
+        ...(firmware ? { firmware } : {}),
         rootDisk,
         nics: nics.map((n) => ({ device: n.device, tap: n.tap, hwaddr: n.hwaddr })),
         shares: qemuShares(shares),
@@ -340,7 +348,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     const pid = this.#runtime.pid(paths);
     const status = pid === 0 ? 'Stopped' : await this.#statusOfQmp(instance);
     const state = this.idleState(status);
-    if (pid === 0) return state;
+    if (pid === 0) return { ...state, disk: rootDiskState(instance) };
     return runningVmState(state, instance, { paths, pid }, this.#runtime, this.env.dataDir);
   }
 

@@ -59,7 +59,8 @@ export function vmPaths(dataDir: string, project: string, instance: string): VmP
 
 /**
  * Where a VM's boot files live in its volume (a direct-kernel-boot image
- * unpacked there); without `vmlinuz` the VM boots from its root disk.
+ * unpacked there); without `vmlinuz` the VM boots from its root disk
+ * through UEFI (vm-firmware.ts, whose qemu.nvram sits in the volume too).
  */
 export function bootFiles(rootfs: string): { kernel: string; initrd: string; cmdline: string } {
   const boot = path.join(rootfs, 'boot');

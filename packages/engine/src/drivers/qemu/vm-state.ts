@@ -18,7 +18,7 @@ import {
 } from './agent-state.ts';
 import { vmMemoryBytes } from './qemu-args.ts';
 import type { VmPaths } from './qemu-paths.ts';
-import { rootDiskUsage } from './root-disk.ts';
+import { rootDiskPlan, rootDiskUsage } from './root-disk.ts';
 import { hostNics, tapCounters } from './vm-nics.ts';
 import { cpuNsFromStat, type VmRuntime } from './vm-runtime.ts';
 
@@ -67,7 +67,7 @@ export async function runningVmState(
       : undefined;
   return {
     ...idle,
-    disk: { root: { usage: rootDiskUsage(instance.paths.dir) } },
+    disk: rootDiskState(instance),
     memory: { ...idle.memory, usage: memory, usage_peak: memory },
     network: guest?.network ?? (await leaseNetwork(nics, dataDir)),
     pid,
@@ -75,6 +75,17 @@ export async function runningVmState(
     cpu: { usage: cpuNs },
     ...(guest ? { os_info: guest.osInfo } : {}),
   };
+}
+
+/**
+ * The root disk device's usage: what the instance's own qcow2 overlay
+ * occupies on the host (its allocated bytes), as LXD reports a VM volume's
+ * usage, not the image's disk beside it that the overlay only reads.
+ * Running or not.
+ */
+export function rootDiskState(instance: DriverInstance): InstanceState['disk'] {
+  const { device } = rootDiskPlan(instance.expandedDevices);
+  return device ? { [device]: { usage: rootDiskUsage(instance.paths.dir) } } : {};
 }
 
 /** Without an agent: each NIC with the address dnsmasq leased to its MAC. */

@@ -22,6 +22,25 @@ export const imagesRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.engine.images.buildBusyboxVm(input.project, input.alias ? { alias: input.alias } : {}),
     ),
+  /**
+   * Debian debootstrapped from the host's archive (minutes), as a container
+   * image or (`vm`) a virtual machine image; returns its cancellable operation.
+   */
+  buildDebian: projectProcedure('config')
+    .input(
+      z.object({
+        release: z.enum(['12', 'bookworm']).optional(),
+        vm: z.boolean().optional(),
+        alias: ImageAliasName.optional(),
+      }),
+    )
+    .mutation(({ ctx, input }) =>
+      ctx.engine.images.buildDebian(input.project, {
+        ...(input.release ? { release: input.release } : {}),
+        ...(input.alias ? { alias: input.alias } : {}),
+        vm: input.vm === true,
+      }),
+    ),
   delete: projectProcedure('delete')
     .input(z.object({ fingerprint: z.string().regex(/^[0-9a-f]{1,64}$/) }))
     .mutation(({ ctx, input }) => ctx.engine.images.delete(input.project, input.fingerprint)),
