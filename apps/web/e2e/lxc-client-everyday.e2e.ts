@@ -5,7 +5,7 @@
 // real server's unix socket, real busybox containers (LXC).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +180,37 @@ describe('everyday lxc work on Berth', () => {
     expect(gz.status).not.toBe(0);
     expect(gz.stderr).toContain('compression_algorithm');
     await lxc.ok(['delete', '--force', name]);
+  });
+
+  it('hot-plugs a disk into a running container (lxc config device add/remove)', async () => {
+    const name = `ev-${suffix}-hp`;
+    const share = await mkdtemp(path.join(os.tmpdir(), 'berth-e2e-share-'));
+    try {
+      await chmod(share, 0o755);
+      await writeFile(path.join(share, 'note'), 'from the host\n', { mode: 0o644 });
+      await lxc.ok(['launch', 'busybox', name]);
+      await lxc.ok([
+        'config',
+        'device',
+        'add',
+        name,
+        'share',
+        'disk',
+        `source=${share}`,
+        'path=/mnt/share',
+      ]);
+      // At once, without a restart, as LXD does.
+      expect(await lxc.ok(['exec', name, '--', 'cat', '/mnt/share/note'])).toBe('from the host\n');
+      await lxc.ok(['config', 'device', 'set', name, 'share', 'readonly=true']);
+      const write = await lxc.run(['exec', name, '--', 'touch', '/mnt/share/new']);
+      expect(write.status).not.toBe(0);
+      expect(write.stderr).toContain('Read-only file system');
+      await lxc.ok(['config', 'device', 'remove', name, 'share']);
+      expect(await lxc.ok(['exec', name, '--', 'ls', '-A', '/mnt/share'])).toBe('');
+    } finally {
+      await lxc.run(['delete', '--force', name]).catch(() => undefined);
+      await rm(share, { recursive: true, force: true });
+    }
   });
 
   it('lists, acknowledges and deletes warnings (lxc warning)', async () => {

@@ -15,6 +15,7 @@ export type {
 } from './drivers/driver.ts';
 export type { DriverFactory, DriverFactories } from './drivers/driver.ts';
 export type { PreparedExec } from './instances/instance-exec.ts';
+export type { ProjectChangeCheck } from './projects/projects.ts';
 export type { DriverInfo } from './drivers/registry.ts';
 export { expand, expandConfig, expandDevices } from './config/expand-config.ts';
 export { apiUrl } from './api-url.ts';

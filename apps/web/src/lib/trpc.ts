@@ -7,7 +7,7 @@ import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '~/server/trpc/root.ts';
 import type { ErrorData } from '~/server/trpc/error-format.ts';
 
-export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
+export const { TRPCProvider, useTRPC, useTRPCClient } = createTRPCContext<AppRouter>();
 
 export function makeTRPCClient() {
   return createTRPCClient<AppRouter>({ links: [httpBatchLink({ url: '/api/trpc' })] });

@@ -31,6 +31,7 @@ import { registerProjects } from './routes/projects.ts';
 import { registerServer } from './routes/server.ts';
 import { registerSnapshotsAndBackups } from './routes/snapshots-backups.ts';
 import { registerStorage } from './routes/storage.ts';
+import { registerStorageVolumes } from './routes/storage-volumes.ts';
 import { registerWarnings } from './routes/warnings.ts';
 import { createUpgradeHandler } from './websockets.ts';
 
@@ -71,6 +72,7 @@ export function buildRouter(
   registerNetworks(router);
   registerWarnings(router);
   registerStorage(router);
+  registerStorageVolumes(router);
   registerImageTransfer(router);
   return router;
 }
@@ -131,13 +133,15 @@ export function createRestHandler(options: RestHandlerOptions): RestHandler {
       if (result.kind === 'json' && result.status >= 500 && result.status !== 501)
         console.error('berth: REST request failed', req.method, req.url, error);
     }
-    if (audit) await recordWrite(services.engine, req.method ?? 'GET', audit, result);
     try {
       await write(res, result);
     } catch (error) {
       console.error('berth: writing a REST response failed', error);
       res.destroy();
     }
+    // After the answer: the caller does not wait for the audit log's write
+    // (recordWrite logs its own failure; a write is never refused for it).
+    if (audit) await recordWrite(services.engine, req.method ?? 'GET', audit, result);
   }
 
   return Object.assign(handleRest, {

@@ -307,6 +307,16 @@ const KEYS: Record<string, KeyInit> = {
     appliesTo: 'container',
     description: 'Number of IDs in an isolated ID map.',
   },
+  'security.secureboot': {
+    type: 'boolean',
+    check: optional(isBool),
+    default: 'true',
+    // Accepted on a running VM (as LXD); the firmware's variables are remade at its next start.
+    liveUpdate: false,
+    appliesTo: 'virtual-machine',
+    description:
+      "UEFI Secure Boot with Microsoft's keys enrolled; a change resets the VM's UEFI variables at its next start.",
+  },
 
   // Snapshots: read by the scheduler when it runs, so changes need no restart.
   'snapshots.schedule': {

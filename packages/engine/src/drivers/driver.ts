@@ -13,6 +13,7 @@ import type {
   InstanceStatus,
   InstanceType,
 } from '../schemas/index.ts';
+import type { IdmapSet } from '../validation/index.ts';
 
 /** What a driver knows of an instance: its identity and expanded config. */
 export interface DriverInstance {
@@ -38,6 +39,12 @@ export interface ExecRequest {
   group?: number;
   /** Allocate a pty (interactive), with its first size. */
   interactive?: { cols: number; rows: number };
+  /**
+   * The command's stdin when not interactive: `stream` (the default) is what
+   * the caller writes to ExecProcess.stdin until it ends it; `none` is
+   * /dev/null (LXD's exec without websockets); bytes are given whole, then EOF.
+   */
+  stdin?: 'stream' | 'none' | Uint8Array;
 }
 
 /** A running command in an instance (LXD's `Cmd`). */
@@ -200,6 +207,25 @@ export interface DriverEnvironment {
   ensureNetwork(name: string): Promise<{ bridge: string; mtu?: number }>;
   /** Drivers report instance events they notice (hooks, exits) here. */
   onInstanceEvent(event: InstanceHostEvent): void;
+  /**
+   * The host path a `disk` device with `pool` and a custom volume `source`
+   * mounts, the volume shifted to `idmap` first (storage/volumes.ts). Absent
+   * in engines built without volumes (driver unit tests): such disks are refused.
+   */
+  attachVolume?(request: VolumeAttachRequest): Promise<string>;
+}
+
+export interface VolumeAttachRequest {
+  pool: string;
+  project: string;
+  /** The custom volume's name (the device's `source`). */
+  volume: string;
+  instance: string;
+  instanceType: InstanceType;
+  /** The device's key, for error messages. */
+  device: string;
+  /** The instance's id map; `null`: privileged, host ids. */
+  idmap: IdmapSet | null;
 }
 
 /** How a driver is probed (once, at engine start) and made. */

@@ -9,6 +9,7 @@ import { nextInterfaceHwaddr } from '../validation/index.ts';
 import { checkProjectLimits, type InstanceUsage } from '../projects/project-limits.ts';
 import { expandInstance } from '../config/expanded-instances.ts';
 import { validateExpanded, type InstanceShape } from '../projects/validate-instance.ts';
+import { projectSetting } from '../projects/project-config.ts';
 import {
   expandedListOf,
   projectOf,
@@ -133,5 +134,40 @@ export async function assignHwaddrs(tx: Stores, shape: InstanceShape): Promise<v
     taken.add(hwaddr);
     shape.localConfig[`volatile.${dev}.hwaddr`] = hwaddr;
     shape.expandedConfig[`volatile.${dev}.hwaddr`] = hwaddr;
+  }
+}
+
+/**
+ * A `disk` naming a custom volume (`pool` + `source`) needs the pool and the
+ * volume to exist in the instance's project, with LXD's messages (its disk
+ * device's validateConfig); a block volume cannot go on a container.
+ */
+export async function checkDiskVolumes(
+  ctx: InstanceContext,
+  project: string,
+  shape: InstanceShape,
+): Promise<void> {
+  // LXD's StorageVolumeProject: a project without features.storage.volumes uses default's.
+  const record = await ctx.db.projects.get(project);
+  const volumeProject =
+    record && projectSetting(record.config, 'features.storage.volumes') === 'true'
+      ? project
+      : 'default';
+  for (const [dev, device] of Object.entries(shape.expandedDevices)) {
+    const source = device.source ?? '';
+    if (device.type !== 'disk' || !device.pool || device.path === '/') continue;
+    if (source === '' || source.startsWith('/')) continue;
+    const invalid = (key: string, reason: string) =>
+      new EngineError(
+        'INVALID_ARGUMENT',
+        `Invalid devices: Device validation failed for "${dev}": ${reason}`,
+        { field: `devices["${dev}"]["${key}"]` },
+      );
+    if (!(await ctx.db.storage.getPool(device.pool)))
+      throw invalid('pool', `Failed to get storage pool "${device.pool}": Storage pool not found`);
+    const volume = await ctx.db.storage.getVolume(device.pool, volumeProject, 'custom', source);
+    if (!volume) throw invalid('source', 'Failed loading custom volume: Storage volume not found');
+    if (volume.contentType === 'block' && shape.type === 'container')
+      throw invalid('source', 'Custom block volumes cannot be used on containers');
   }
 }

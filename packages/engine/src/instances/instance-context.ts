@@ -35,7 +35,7 @@ export interface InstanceContext {
    * announced, by `project/name`: the host's report of them is skipped.
    */
   readonly expected: Map<string, { type: InstanceHostEvent['type']; until: number }>;
-  /** Root volume usage by `project/name`, reused for a few seconds. */
+  /** Root volume usage by `project/name`, reused for a few seconds; snapshots' by `snapshot/<id>/<created>`, kept (they never change). */
   readonly usage: Map<string, { bytes: number; at: number }>;
 }
 

@@ -19,7 +19,13 @@ import {
   viewOf,
   type InstanceContext,
 } from './instance-context.ts';
-import { assignHwaddrs, checkLimits, checkNetworks, shapeOf } from './instance-checks.ts';
+import {
+  assignHwaddrs,
+  checkDiskVolumes,
+  checkLimits,
+  checkNetworks,
+  shapeOf,
+} from './instance-checks.ts';
 import {
   checkCopiedSnapshots,
   copiedSnapshots,
@@ -28,6 +34,8 @@ import {
 } from './instance-create-copy.ts';
 import { changeStateAndWait } from './instance-lifecycle.ts';
 import { getInstance } from './instance-queries.ts';
+import { storeTemplateSet } from '../templates/template-apply.ts';
+import { APPLY_TEMPLATE_KEY } from '../templates/template-start.ts';
 
 /** `volatile.last_state.power` of an instance whose create operation has not finished. */
 export const CREATING_POWER = 'CREATING';
@@ -101,6 +109,8 @@ export async function createInstance(
       // operation died) removes the half-made instance (instance-host-events.ts reconcile).
       'volatile.last_state.power': CREATING_POWER,
       ...(image ? { 'volatile.base_image': image.fingerprint } : {}),
+      // As LXD: the image's templates for this trigger apply at the first start.
+      [APPLY_TEMPLATE_KEY]: copy ? 'copy' : 'create',
     };
     const shape = shapeOf(name, type, config, devices, profileRecords);
     await assignHwaddrs(tx, shape);
@@ -115,6 +125,7 @@ export async function createInstance(
       );
     }
     await checkNetworks(ctx, shape);
+    await checkDiskVolumes(ctx, project, shape);
     await checkLimits(tx, projectRecord.config, project, {
       name,
       type,
@@ -172,12 +183,20 @@ export async function createInstance(
                 ? await ctx.images.rootfsPath(image.fingerprint)
                 : undefined;
             await op.progress(40, 'Creating storage volume');
-            await ctx.storage.createInstanceVolume(pool, project, name, expanded.type, {
-              ...(fromRootfs ? { fromRootfs } : {}),
-              plainCopy: prepared?.plainCopy ?? false,
-              signal: op.signal,
-            });
+            const volume = await ctx.storage.createInstanceVolume(
+              pool,
+              project,
+              name,
+              expanded.type,
+              {
+                ...(fromRootfs ? { fromRootfs } : {}),
+                plainCopy: prepared?.plainCopy ?? false,
+                signal: op.signal,
+              },
+            );
             revert.add(() => ctx.storage.deleteInstanceVolume(pool, project, name, expanded.type));
+            // The image's templates travel with the instance (copies, snapshots, renames).
+            if (image) await storeTemplateSet(ctx.images.files, image.fingerprint, volume.dir);
             if (driver) {
               await op.progress(80, 'Preparing instance');
               await driver.create(

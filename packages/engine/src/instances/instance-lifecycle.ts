@@ -8,6 +8,7 @@ import { parseInput } from '../parse-input.ts';
 import type { DriverInstance } from '../drivers/driver.ts';
 import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
+import { startTemplates } from '../templates/template-start.ts';
 import {
   expandedOf,
   expectHostEvent,
@@ -55,14 +56,23 @@ export async function changeState(
           const status = await driver.status(view);
           const url = apiUrl.instance(project, name);
           switch (req.action) {
-            case 'start':
+            case 'start': {
               if (status !== 'Stopped')
                 throw new EngineError('CONFLICT', `The instance is already running (${status})`);
+              const checked = await startable(ctx, instance);
+              const templates = await startTemplates(
+                ctx,
+                checked,
+                instance.record.ephemeral,
+                driver,
+              );
               expectHostEvent(ctx, project, name, 'started');
-              await driver.start(await startable(ctx, instance));
+              await driver.start(checked);
+              templates.afterStart();
               await recordPower(ctx, instance, 'RUNNING');
               ctx.events.lifecycle(project, 'instance-started', url);
               break;
+            }
             case 'stop': {
               if (status === 'Stopped')
                 throw new EngineError('CONFLICT', 'The instance is already stopped');
@@ -86,8 +96,15 @@ export async function changeState(
               expectHostEvent(ctx, project, name, 'stopped');
               if (req.force) await driver.stop(view);
               else await driver.shutdown(view, timeoutMs);
+              const templates = await startTemplates(
+                ctx,
+                checked,
+                instance.record.ephemeral,
+                driver,
+              );
               expectHostEvent(ctx, project, name, 'started');
               await driver.start(checked);
+              templates.afterStart();
               await recordPower(ctx, instance, 'RUNNING');
               ctx.events.lifecycle(project, 'instance-restarted', url);
               break;

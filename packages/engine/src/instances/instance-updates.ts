@@ -26,9 +26,16 @@ import {
   viewOf,
   type InstanceContext,
 } from './instance-context.ts';
-import { assignHwaddrs, checkLimits, checkNetworks, shapeOf } from './instance-checks.ts';
+import {
+  assignHwaddrs,
+  checkDiskVolumes,
+  checkLimits,
+  checkNetworks,
+  shapeOf,
+} from './instance-checks.ts';
 import { deleteUnlocked } from './instance-lifecycle.ts';
 import { getInstance } from './instance-queries.ts';
+import { deferTemplateApply } from '../templates/template-start.ts';
 
 /** PUT: replaces description, config, devices, profiles, ephemeral. Volatile keys are kept. */
 export async function updateInstance(
@@ -124,6 +131,7 @@ async function replaceLocked(
     await assignHwaddrs(tx, shape);
     await validateExpanded(shape, projectRecord.config);
     await checkNetworks(ctx, shape);
+    await checkDiskVolumes(ctx, project, shape);
     await checkLimits(tx, projectRecord.config, project, {
       name,
       type: current.type,
@@ -264,6 +272,8 @@ export async function renameInstance(
       );
       if (ctx.drivers.has(current.type)) await ctx.drivers.get(current.type).rename(view, newName);
     });
+    // As LXD: the image's `rename` templates apply at the next start.
+    await deferTemplateApply(ctx.db, current.record.id, 'rename');
   });
   await ctx.backupFiles.moveInstance(project, name, newName);
   ctx.events.lifecycle(project, 'instance-renamed', apiUrl.instance(project, newName), {

@@ -7,6 +7,7 @@ export * from './profile.ts';
 export * from './requests.ts';
 export * from './image.ts';
 export * from './storage.ts';
+export * from './storage-volume.ts';
 export * from './network.ts';
 // API URLs are part of the wire format (used_by, resources): pure, so client-safe too.
 export { apiUrl } from '../api-url.ts';

@@ -29,6 +29,8 @@ export const dataDirModes: readonly (readonly [entry: string, mode: number])[] =
   ['logs', 0o700],
   ['qemu', 0o700],
   ['uploads', 0o700],
+  // The host helpers Berth compiles (berth-mount), run as root.
+  ['helpers', 0o700],
   // Recorded exec output: whatever the commands printed, secrets included.
   ['exec-output', 0o700],
   // Written by the web server: the cookie key, the TLS key, the first admin's password.

@@ -55,6 +55,34 @@ export const apiExtensions = [
   'instance_get_full',
   'event_project',
   'warnings',
+  // Custom storage volumes (storage-volumes.ts).
+  'storage_api_volume_rename',
+  'storage_api_local_volume_handling',
+  'storage_api_volume_snapshots',
+  'storage_unmapped',
+  'custom_volume_snapshot_expiry',
+  'volume_snapshot_scheduling',
+  'custom_block_volumes',
+  'storage_volume_state',
+  'storage_api_project',
+  'storage_volume_project_move',
+  'storage_volume_api_filtering',
+  'storage_volume_state_total',
+  // What instances already do: CPU time in state, boot.host_shutdown_timeout,
+  // disk `propagation`, @daily/@never schedules, events' location, the
+  // supported storage drivers in /1.0, proxy devices (tcp with port lists and
+  // ranges, unix sockets with uid/gid/mode; udp is refused with its reason).
+  'container_cpu_time',
+  'container_host_shutdown_timeout',
+  'container_mount_propagation',
+  'snapshot_schedule_aliases',
+  'instance_snapshot_never',
+  'event_location',
+  'server_supported_storage_drivers',
+  'proxy',
+  'proxy_unix',
+  'proxy_unix_dac_properties',
+  'proxy_tcp_udp_multi_port_handling',
 ] as const;
 
 const berthVersion = (() => {

@@ -12,6 +12,7 @@ import { profilesRouter } from './routers/profiles.ts';
 import { projectsRouter } from './routers/projects.ts';
 import { snapshotsRouter } from './routers/snapshots.ts';
 import { storageRouter } from './routers/storage.ts';
+import { storageVolumesRouter } from './routers/storage-volumes.ts';
 import { tokensRouter } from './routers/tokens.ts';
 import { usersRouter } from './routers/users.ts';
 
@@ -24,6 +25,7 @@ export const appRouter = router({
   images: imagesRouter,
   networks: networksRouter,
   storage: storageRouter,
+  storageVolumes: storageVolumesRouter,
   snapshots: snapshotsRouter,
   backups: backupsRouter,
   files: filesRouter,

@@ -85,6 +85,9 @@ export function execPiped(container: string, lxcPath: string, request: ExecReque
     done = true;
   });
   exited.catch(() => {});
+  // Known stdin (ExecRequest.stdin): /dev/null's end at once, or the bytes then EOF.
+  if (request.stdin === 'none') child.stdin.end();
+  else if (request.stdin instanceof Uint8Array) child.stdin.end(request.stdin);
   return {
     get pid() {
       return child.pid;

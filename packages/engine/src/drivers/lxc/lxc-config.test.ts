@@ -293,12 +293,20 @@ describe('renderLxcConfig: disks', () => {
     ]);
   });
 
+  it('mounts a custom volume at the folder the driver resolved, and leaves it out at create', () => {
+    const v = { type: 'disk', source: 'vol1', pool: 'default', path: '/mnt/v', readonly: 'true' };
+    const volumeSources = new Map([['v', '/pool/custom/default_vol1']]);
+    expect(values(render({}, { v }, { volumeSources }), 'lxc.mount.entry').slice(1)).toEqual([
+      '/pool/custom/default_vol1 mnt/v none bind,create=dir,ro 0 0',
+    ]);
+    // At create nothing is resolved yet: the start's config has it.
+    expect(render({}, { v })).toBe(render());
+    expect(errorOf(() => render({}, { v }, { volumeSources: new Map() }))).toMatchObject({
+      code: 'INTERNAL',
+    });
+  });
+
   it('refuses what it cannot mount', () => {
-    expect(
-      errorOf(() =>
-        render({}, { v: { type: 'disk', source: 'vol1', pool: 'default', path: '/v' } }),
-      ),
-    ).toMatchObject({ code: 'NOT_IMPLEMENTED' });
     expect(
       errorOf(() => render({}, { v: { type: 'disk', source: '/srv', path: '/a/../../etc' } })),
     ).toMatchObject({ code: 'INVALID_ARGUMENT' });

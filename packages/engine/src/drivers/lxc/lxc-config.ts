@@ -37,6 +37,12 @@ export interface LxcConfigInput {
   isDirectory?: (source: string) => boolean;
   /** unix-char nodes made on the host (unix-devices.ts); none at create. */
   unixDevices?: readonly ResolvedUnixDevice[];
+  /**
+   * Host folders of the custom volumes `disk` devices attach (`pool` +
+   * `source`), by device, resolved and id-shifted at start; absent at
+   * create, when such disks are left for the start's config.
+   */
+  volumeSources?: ReadonlyMap<string, string>;
 }
 
 /** Signal busybox init and sysvinit halt on (LXC's and LXD's default too). */
@@ -144,7 +150,15 @@ function writeDisks(out: ConfigWriter, input: LxcConfigInput): void {
   for (const [name, disk] of devicesOf(input.instance.expandedDevices, 'disk')) {
     if (disk.path === '/') continue;
     const field = `devices["${name}"]`;
-    const source = disk.source ?? '';
+    let source = disk.source ?? '';
+    if (disk.pool && source !== '' && !source.startsWith('/')) {
+      // A custom volume: its folder on the pool, resolved by the driver at start.
+      if (input.volumeSources === undefined) continue;
+      const resolved = input.volumeSources.get(name);
+      if (resolved === undefined)
+        throw new EngineError('INTERNAL', `${field}: custom volume "${source}" was not resolved`);
+      source = resolved;
+    }
     if (!source.startsWith('/')) {
       throw new EngineError(
         'NOT_IMPLEMENTED',

@@ -34,7 +34,8 @@ import type {
   RootfsPreparation,
 } from '../driver.ts';
 import { readConsoleLog } from '../console-log.ts';
-import { DriverCommon, sleep } from '../driver-common.ts';
+import { DiskHotplug, planDiskHotplug } from './disk-hotplug.ts';
+import { DriverCommon, devicesOf, sleep } from '../driver-common.ts';
 import { planNics, resolveBridge } from '../nic-plan.ts';
 import {
   ProcessCgroups,
@@ -97,6 +98,7 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
   readonly #cgroupBases = ownCgroupBases();
   readonly #inits: InitPids;
   readonly #proxies = new ProxyForwarders();
+  readonly #disks = new DiskHotplug(path.join(this.env.dataDir, 'helpers'));
   #startsInFlight = 0;
 
   constructor(env: DriverEnvironment, options: LxcDriverOptions = {}) {
@@ -188,11 +190,46 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
     return nics;
   }
 
+  /** Custom volumes of `disk` devices (`pool` + a volume `source`), shifted to the container's map, by device. */
+  async #attachVolumes(
+    instance: DriverInstance,
+    idmap: IdmapSet | null,
+  ): Promise<Map<string, string>> {
+    const sources = new Map<string, string>();
+    for (const [device, disk] of devicesOf(instance.expandedDevices, 'disk')) {
+      const source = disk.source ?? '';
+      if (!disk.pool || disk.path === '/' || source === '' || source.startsWith('/')) continue;
+      if (!this.env.attachVolume) {
+        throw new EngineError(
+          'NOT_IMPLEMENTED',
+          `devices["${device}"]: custom volumes need the engine's volume service`,
+        );
+      }
+      sources.set(
+        device,
+        await this.env.attachVolume({
+          pool: disk.pool,
+          project: instance.project,
+          volume: source,
+          instance: instance.name,
+          instanceType: instance.type,
+          device,
+          idmap,
+        }),
+      );
+    }
+    return sources;
+  }
+
   /** `withNics: false` at create: networks are resolved (and brought up) at start, when the config is written again. */
   async #writeConfig(
     instance: DriverInstance,
     idmap: IdmapSet | null,
-    options: { withNics?: boolean; unixDevices?: readonly ResolvedUnixDevice[] } = {},
+    options: {
+      withNics?: boolean;
+      unixDevices?: readonly ResolvedUnixDevice[];
+      volumeSources?: ReadonlyMap<string, string>;
+    } = {},
   ): Promise<ContainerPaths> {
     const paths = this.paths(instance);
     const text = renderLxcConfig({
@@ -203,6 +240,7 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
       nics: options.withNics === false ? [] : await this.#resolveNics(instance, paths),
       host: this.#host,
       unixDevices: options.unixDevices ?? [],
+      ...(options.volumeSources ? { volumeSources: options.volumeSources } : {}),
       isDirectory: (source) => {
         try {
           return statSync(source).isDirectory();
@@ -355,8 +393,30 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
     if (next['limits.processes'] !== before['limits.processes']) {
       cgroups.write('pids', 'pids.max', next['limits.processes'] || 'max');
     }
-    // Proxies follow live; unix-char devices are made at the next start.
+    // Proxies and disks follow live; unix-char devices are made at the next start.
     await this.#proxies.sync(paths, info.pid, instance.expandedDevices);
+    const idmap = this.#idmap(instance);
+    await this.#disks.apply(
+      info.pid,
+      planDiskHotplug(previous.expandedDevices, instance.expandedDevices),
+      { uid: idmap?.toHost('uid', 0) ?? 0, gid: idmap?.toHost('gid', 0) ?? 0 },
+      async (disk) => {
+        if (!this.env.attachVolume || !disk.pool)
+          throw new EngineError(
+            'NOT_IMPLEMENTED',
+            `devices["${disk.name}"]: custom volumes need the engine's volume service`,
+          );
+        return this.env.attachVolume({
+          pool: disk.pool,
+          project: instance.project,
+          volume: disk.source,
+          instance: instance.name,
+          instanceType: instance.type,
+          device: disk.name,
+          idmap,
+        });
+      },
+    );
   }
 
   async start(instance: DriverInstance): Promise<void> {
@@ -372,7 +432,8 @@ export class LxcDriver extends DriverCommon implements InstanceDriver {
       path.join(paths.dir, 'devices'),
       idmap,
     );
-    await this.#writeConfig(instance, idmap, { unixDevices });
+    const volumeSources = await this.#attachVolumes(instance, idmap);
+    await this.#writeConfig(instance, idmap, { unixDevices, volumeSources });
     readConsoleLog(paths.consoleLog);
     // Leftovers of a container that died without its post-stop (host crash).
     this.#removeCgroups(paths);

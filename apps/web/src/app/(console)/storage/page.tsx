@@ -1,7 +1,8 @@
 'use client';
 // Storage pools: driver, folder, space and inodes used, what uses them; one
-// opened below with its volumes. Any signed-in user sees them; server admins
-// create `dir` pools and delete empty ones.
+// opened below with its custom volumes (managed there) and all its volumes.
+// Any signed-in user sees them; server admins create `dir` pools and delete
+// empty ones.
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Button, ErrorBanner, PageHeader, tableClass } from '~/components/ui.tsx';
@@ -9,6 +10,7 @@ import { formatBytes } from '~/lib/operations.ts';
 import { describeError, useTRPC } from '~/lib/trpc.ts';
 import { usePermissions } from '~/lib/use-permissions.ts';
 import { CreatePoolDialog } from './create-pool-dialog.tsx';
+import { CustomVolumes } from './custom-volumes.tsx';
 import { PoolVolumes } from './pool-volumes.tsx';
 
 /** A bar of `used` out of `total`, amber past 80 %, red past 95 %. */
@@ -153,6 +155,7 @@ export default function StoragePage() {
           })}
         </tbody>
       </table>
+      {open && <CustomVolumes key={`custom-${open}`} pool={open} />}
       {open && <PoolVolumes key={open} pool={open} />}
       <CreatePoolDialog
         open={creating}

@@ -1,5 +1,6 @@
 'use client';
-// The volumes of one pool (those in projects the user may read).
+// Every volume of one pool (instances', images' and custom ones, in the
+// projects the user may read), read only; custom-volumes.tsx manages them.
 import { useQuery } from '@tanstack/react-query';
 import { ErrorBanner, formatDate, tableClass } from '~/components/ui.tsx';
 import { UsedByLinks } from '~/components/used-by-links.tsx';

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "StorageVolume" ADD COLUMN "expiresAt" DATETIME;
