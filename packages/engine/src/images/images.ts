@@ -321,6 +321,23 @@ export class ImageService {
     this.#ctx.events.lifecycle(project, 'image-deleted', apiUrl.image(project, record.fingerprint));
   }
 
+  /**
+   * `delete` as an operation, as LXD answers it: the image is looked up at
+   * once (an unknown fingerprint is a 404, not a failed operation).
+   */
+  async startDelete(requested: string, fingerprint: string): Promise<Operation> {
+    const project = await this.imageProject(requested);
+    const { fingerprint: fp } = await imageRecord(this.#ctx, project, fingerprint);
+    return this.#ctx.operations.start({
+      project: requested,
+      description: 'Deleting image',
+      resources: { images: [apiUrl.image(requested, fp)] },
+      run: async () => {
+        await this.delete(requested, fp);
+      },
+    });
+  }
+
   /** `PUT /1.0/images/<fp>`-style changes. */
   async update(
     requested: string,

@@ -30,6 +30,15 @@ const featureKeys = [
   'features.networks',
 ];
 
+/**
+ * A caller's rule on a project's config change, judged inside the write's
+ * transaction: throws to refuse.
+ */
+export type ProjectChangeCheck = (
+  current: Readonly<Record<string, string>>,
+  next: Readonly<Record<string, string>>,
+) => void;
+
 export class ProjectService {
   constructor(
     private readonly db: Database,
@@ -122,12 +131,42 @@ export class ProjectService {
     return this.#toApi(created);
   }
 
-  async update(name: string, input: ProjectPut): Promise<Project> {
-    const req = parseInput(ProjectPut, input);
-    validProjectConfig(req.config);
+  /**
+   * PUT: replaces the description and config. `check` sees the config as
+   * stored and as it would be, inside the same transaction, so a caller's
+   * rule on the change (the web's reserved keys) judges what is replaced.
+   */
+  async update(name: string, input: ProjectPut, check?: ProjectChangeCheck): Promise<Project> {
+    return this.#write(name, () => input, check);
+  }
+
+  /** PATCH: merges config keys into the current ones (read and written in one transaction). */
+  async patch(
+    name: string,
+    input: { description?: string; config?: ConfigMap },
+    check?: ProjectChangeCheck,
+  ): Promise<Project> {
+    return this.#write(
+      name,
+      (current) => ({
+        description: input.description ?? current.description,
+        config: { ...current.config, ...input.config },
+      }),
+      check,
+    );
+  }
+
+  async #write(
+    name: string,
+    next: (current: ProjectRecord) => ProjectPut,
+    check: ProjectChangeCheck | undefined,
+  ): Promise<Project> {
     const updated = await this.db.transaction(async (tx) => {
       const record = await tx.projects.get(name);
       if (!record) throw EngineError.notFound('Project', { field: 'project' });
+      const req = parseInput(ProjectPut, next(record));
+      check?.(record.config, req.config);
+      validProjectConfig(req.config);
       const contents = await tx.projects.contents(record.id);
       const inUse =
         contents.instances.length > 0 ||
@@ -157,15 +196,6 @@ export class ProjectService {
     });
     this.events.lifecycle(name, 'project-updated', apiUrl.project(name));
     return this.#toApi(updated);
-  }
-
-  /** PATCH: merges config keys into the current ones. */
-  async patch(name: string, input: { description?: string; config?: ConfigMap }): Promise<Project> {
-    const current = await this.record(name);
-    return this.update(name, {
-      description: input.description ?? current.description,
-      config: { ...current.config, ...input.config },
-    });
   }
 
   /**

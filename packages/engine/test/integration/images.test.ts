@@ -321,7 +321,14 @@ describe("LXD's test image", () => {
       templates: { '/template': { template: 'template.tpl', when: ['create', 'copy'] } },
     });
     expect(await readlink(path.join(await images.rootfsPath(json), 'bin/sh'))).toBe('busybox');
-    await images.delete('default', json);
+    // Delete as LXD answers it: an operation, after an unknown fingerprint's 404.
+    await expect(images.startDelete('default', 'f'.repeat(64))).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const deleting = await images.startDelete('default', json);
+    expect(deleting.resources).toEqual({ images: [`/1.0/images/${json}`] });
+    expect((await operations.wait(deleting.id)).status).toBe('Success');
+    await expect(images.get('default', json)).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -308,4 +308,30 @@ describe('projects', () => {
     );
     expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'config["features.profiles"]' });
   });
+
+  it("judges a caller's check on the stored and the merged config, in the write, and keeps the project when it refuses", async () => {
+    await t.engine.projects.create({ name: 'chk', config: { 'user.a': '1' } });
+    const seen: Array<[Record<string, string>, Record<string, string>]> = [];
+    await t.engine.projects.patch('chk', { config: { 'user.b': '2' } }, (current, next) => {
+      seen.push([{ ...current }, { ...next }]);
+    });
+    expect(seen).toEqual([
+      [
+        expect.objectContaining({ 'user.a': '1' }),
+        expect.objectContaining({ 'user.a': '1', 'user.b': '2' }),
+      ],
+    ]);
+    const refusal = new Error('refused by the caller');
+    const err = await errorOf(
+      t.engine.projects.update('chk', { config: { 'user.c': '3' } }, () => {
+        throw refusal;
+      }),
+    );
+    expect(err).toBe(refusal);
+    expect((await t.engine.projects.get('chk')).config).toMatchObject({
+      'user.a': '1',
+      'user.b': '2',
+    });
+    expect((await t.engine.projects.get('chk')).config['user.c']).toBeUndefined();
+  });
 });

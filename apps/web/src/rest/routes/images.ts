@@ -94,16 +94,7 @@ export function registerImages(router: Router<RestContext>): void {
     })
     .add('DELETE', '/1.0/images/:fp', async (ctx, p: P) => {
       ctx.allow('delete');
-      const { fingerprint } = await ctx.engine.images.get(ctx.project, p.fp!);
-      // The engine deletes at once; LXD answers with an operation.
-      const started = ctx.engine.operations.startTask(
-        {
-          project: ctx.project,
-          description: 'Deleting image',
-          resources: { images: [apiUrl.image(ctx.project, fingerprint)] },
-        },
-        () => ctx.engine.images.delete(ctx.project, fingerprint),
-      );
+      const started = ctx.engine.images.startDelete(ctx.project, p.fp!);
       return asyncOp(await started);
     });
 }

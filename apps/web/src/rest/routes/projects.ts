@@ -1,6 +1,6 @@
 // /1.0/projects. A project is read by its members; creating, renaming and
 // deleting one is the server administrator's.
-import { apiUrl } from '@berth/engine';
+import { apiUrl, type ProjectChangeCheck } from '@berth/engine';
 import { ConfigMap, ProjectPut, ProjectsPost, RenamePost } from '@berth/engine/schemas';
 import { z } from 'zod';
 import {
@@ -17,13 +17,11 @@ type P = Record<string, string>;
 const ProjectPatch = z.object({ description: z.string().optional(), config: ConfigMap.optional() });
 
 /** 403 when `user` may not make this change of the project's reserved keys (policy.ts). */
-function refuseReservedKeys(
-  user: PolicyUser,
-  current: Record<string, string>,
-  next: Record<string, string>,
-): void {
-  const key = reservedProjectKeyChange(user, current, next);
-  if (key) throw new RestError(403, `config["${key}"]: ${reservedProjectKeyReason(key)}`);
+function refuseReservedKeys(user: PolicyUser): ProjectChangeCheck {
+  return (current, next) => {
+    const key = reservedProjectKeyChange(user, current, next);
+    if (key) throw new RestError(403, `config["${key}"]: ${reservedProjectKeyReason(key)}`);
+  };
 }
 
 export function registerProjects(router: Router<RestContext>): void {
@@ -51,17 +49,13 @@ export function registerProjects(router: Router<RestContext>): void {
     .add('PUT', '/1.0/projects/:name', async (ctx, p: P) => {
       const user = ctx.allow('config', p.name!);
       const body = await ctx.body(ProjectPut);
-      const current = await ctx.engine.projects.get(p.name!);
-      refuseReservedKeys(user, current.config, body.config);
-      await ctx.engine.projects.update(p.name!, body);
+      await ctx.engine.projects.update(p.name!, body, refuseReservedKeys(user));
       return emptySync();
     })
     .add('PATCH', '/1.0/projects/:name', async (ctx, p: P) => {
       const user = ctx.allow('config', p.name!);
       const body = await ctx.body(ProjectPatch);
-      const current = await ctx.engine.projects.get(p.name!);
-      refuseReservedKeys(user, current.config, { ...current.config, ...body.config });
-      await ctx.engine.projects.patch(p.name!, body);
+      await ctx.engine.projects.patch(p.name!, body, refuseReservedKeys(user));
       return emptySync();
     })
     .add('POST', '/1.0/projects/:name', async (ctx, p: P) => {

@@ -34,10 +34,10 @@ export const projectsRouter = router({
   update: projectProcedure('config')
     .input(z.object({ put: ProjectPut }))
     .mutation(async ({ ctx, input }) => {
-      const current = await ctx.engine.projects.get(input.project);
-      const key = reservedProjectKeyChange(ctx.user, current.config, input.put.config);
-      if (key) throw fieldError('FORBIDDEN', `config["${key}"]`, reservedProjectKeyReason(key));
-      return ctx.engine.projects.update(input.project, input.put);
+      return ctx.engine.projects.update(input.project, input.put, (current, next) => {
+        const key = reservedProjectKeyChange(ctx.user, current, next);
+        if (key) throw fieldError('FORBIDDEN', `config["${key}"]`, reservedProjectKeyReason(key));
+      });
     }),
   delete: serverAdminProcedure
     .input(z.object({ name: ProjectName }))
