@@ -176,6 +176,35 @@ describe('the web console', () => {
     await waitFor(page.locator('tr[data-instance="e2e-web2"]')).toBeHidden();
   });
 
+  it('builds a built-in image under its own alias from the Images page and deletes it', async () => {
+    await page.getByRole('link', { name: 'Images' }).click();
+    const builder = page.getByLabel('Built-in image');
+    expect(await builder.locator('option').allInnerTexts()).toEqual([
+      'busybox (container)',
+      'busybox (virtual machine)',
+      'Debian 12 (container)',
+      'Debian 12 (virtual machine)',
+    ]);
+    // The alias follows the choice until the user types one.
+    await builder.selectOption({ label: 'Debian 12 (virtual machine)' });
+    await waitFor(page.getByLabel('Alias')).toHaveValue('debian/12-vm');
+    await builder.selectOption({ label: 'busybox (container)' });
+    await page.getByLabel('Alias').fill('e2e-bb2');
+    await page.getByRole('button', { name: 'Build image' }).click();
+    const row = page.getByRole('table', { name: 'Images' }).locator('tr', { hasText: 'e2e-bb2' });
+    await waitFor(row, 60_000).toContainText('container');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete image e2e-bb2' }).click();
+    await waitFor(row).toBeHidden();
+    const aliases = await trpcQuery<Array<{ name: string }>>(
+      page.request,
+      server.url,
+      'images.aliases',
+      { project: 'default' },
+    );
+    expect(aliases.map((a) => a.name)).not.toContain('e2e-bb2');
+  });
+
   it('logs out, after which tRPC answers UNAUTHORIZED', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/login$/);
