@@ -240,23 +240,29 @@ async function main(env: WebEnv) {
   );
 
   let stopping = false;
+  // SIGPWR is LXD's "the host is going down": running instances are shut down
+  // cleanly first (each within boot.host_shutdown_timeout) and come back at the
+  // next start. Any other stop leaves them running.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`berth: ${signal}, stopping (instances keep running)`);
-    const forced = setTimeout(() => process.exit(1), 10_000);
-    forced.unref();
+    const hostShutdown = signal === 'SIGPWR';
+    console.log(
+      `berth: ${signal}, stopping (${hostShutdown ? 'shutting instances down' : 'instances keep running'})`,
+    );
+    if (!hostShutdown) setTimeout(() => process.exit(1), 10_000).unref();
     io.close();
     rest.close();
     await unixSocket.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await app.close().catch(() => {});
-    await engine.close();
+    await engine.close({ shutdownInstances: hostShutdown });
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGPWR', () => void stop('SIGPWR'));
 }
 
 let env: WebEnv;

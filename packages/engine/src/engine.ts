@@ -15,6 +15,7 @@ import { SnapshotService } from './instances/snapshots.ts';
 import { BackupService } from './backups/backups.ts';
 import { BackupFiles } from './backups/backup-files.ts';
 import { StoragePoolService } from './storage/storage-pools.ts';
+import { StorageVolumeService } from './storage/volumes.ts';
 import { secureDataDir } from './storage/data-dir-modes.ts';
 import { volumeRootUid } from './drivers/lxc/volume-shift.ts';
 import { DEFAULT_NETWORK, NetworkService } from './network/networks.ts';
@@ -58,11 +59,18 @@ export interface Engine {
   readonly snapshots: SnapshotService;
   readonly backups: BackupService;
   readonly storage: StoragePoolService;
+  /** Custom storage volumes and their snapshots (`volumes.snapshots`). */
+  readonly volumes: StorageVolumeService;
   readonly networks: NetworkService;
   readonly warnings: WarningService;
   /** Which instance drivers work on this host, and why not. */
   drivers(): DriverInfo[];
-  close(): Promise<void>;
+  /**
+   * Stops the engine; instances keep running. With `shutdownInstances` (the
+   * host is going down, LXD's SIGPWR) they are first shut down cleanly within
+   * `boot.host_shutdown_timeout`, and the next start restores those that ran.
+   */
+  close(options?: { shutdownInstances?: boolean }): Promise<void>;
 }
 
 export async function createEngine(config: EngineConfig): Promise<Engine> {
@@ -92,6 +100,16 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   });
   if (defaultNetwork) await networks.ensureDefault(defaultNetwork);
 
+  // Who runs is the instance service's to say; it is built after the drivers.
+  let instanceRunning = (_project: string, _name: string) => Promise.resolve(false);
+  const volumes = new StorageVolumeService({
+    db,
+    pools: storage,
+    events,
+    operations,
+    instanceRunning: (project, name) => instanceRunning(project, name),
+  });
+
   // Drivers report host events from the moment they load; the instance
   // service that handles them is built after the registry.
   const hostEvents = new HostEvents();
@@ -100,6 +118,7 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
       dataDir,
       ensureNetwork: (name) => networks.ensureUp(name),
       onInstanceEvent: (event) => hostEvents.emit(event),
+      attachVolume: (request) => volumes.attachSource(request),
     },
     config.drivers,
   );
@@ -128,6 +147,8 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     backupFiles,
     warnings,
   });
+  instanceRunning = async (project, name) =>
+    (await instances.get(project, name).catch(() => null))?.status === 'Running';
   const profiles = new ProfileService(db, events, instances);
   const snapshots = new SnapshotService(db, events, operations, storage, instances);
   const backups = new BackupService({
@@ -141,12 +162,21 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
   });
 
   await operations.reconcile();
+  // Work files of operations that died with a previous process (image builds' `.tmp-`
+  // folders, backups' `.partial-` tarballs) go now, not at the next build or backup.
+  await images.files.sweep();
+  await backupFiles.ready();
   await instances.reconcile();
   const scheduler =
     config.scheduler === false
       ? undefined
       : everyMinute(async (at, startup) => {
           await snapshots.runSchedule(at, { startup });
+          await volumes.snapshots
+            .runSchedule(at, { startup })
+            .catch((error: unknown) =>
+              events.logging('default', 'warning', `Volume snapshots: ${String(error)}`),
+            );
           await backups
             .pruneExpired(at)
             .catch((error: unknown) =>
@@ -168,11 +198,13 @@ export async function createEngine(config: EngineConfig): Promise<Engine> {
     snapshots,
     backups,
     storage,
+    volumes,
     networks,
     warnings,
     drivers: () => registry.info(),
-    async close() {
+    async close(options = {}) {
       scheduler?.stop();
+      if (options.shutdownInstances) await instances.shutdownForHost();
       // Hooks after this point belong to the next engine on this data dir.
       registry.close();
       await operations.drain();

@@ -1,9 +1,10 @@
 // What the host tells the engine about instances: changes made outside an
 // engine call, and at start what really runs (instances outlive the engine).
+import type { StorageVolumeRecord } from '@berth/db';
 import { apiUrl } from '../api-url.ts';
 import type { InstanceHostEvent } from '../drivers/driver.ts';
 import { expandInstance, type ExpandedInstance } from '../config/expanded-instances.ts';
-import { profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
+import { poolOf, profilesFor, viewOf, type InstanceContext } from './instance-context.ts';
 import { WarningType } from '../warnings/warnings.ts';
 import { CREATING_POWER } from './instance-create.ts';
 import { changeStateAndWait, deleteUnlocked } from './instance-lifecycle.ts';
@@ -56,6 +57,12 @@ export async function reconcile(ctx: InstanceContext): Promise<void> {
   const records = await ctx.db.instances.list();
   const profiles = await profilesFor(ctx.db, records);
   const toStart: ExpandedInstance[] = [];
+  // Each pool's volumes read once, not once per instance.
+  const pools = new Map<string, Promise<StorageVolumeRecord[]>>();
+  const poolVolumes = (pool: string) => {
+    if (!pools.has(pool)) pools.set(pool, ctx.db.storage.listVolumes(pool));
+    return pools.get(pool) as Promise<StorageVolumeRecord[]>;
+  };
   for (const record of records) {
     const instance = expandInstance(record, profiles(record.project));
     if (record.config['volatile.last_state.power'] === CREATING_POWER) {
@@ -69,8 +76,22 @@ export async function reconcile(ctx: InstanceContext): Promise<void> {
       );
       continue;
     }
+    await removeUnrecordedSnapshots(ctx, instance, poolVolumes);
     if (!ctx.drivers.has(instance.type)) continue;
-    const status = await ctx.drivers.get(instance.type).status(await viewOf(ctx, instance));
+    const driver = ctx.drivers.get(instance.type);
+    const view = await viewOf(ctx, instance);
+    let status = await driver.status(view);
+    if (status === 'Frozen' && record.config['volatile.last_state.power'] === 'RUNNING') {
+      // Frozen yet recorded running: a freeze asked for records FROZEN, so this is a copy or
+      // backup of the engine that died freezing (a VM: pausing) it for its copy. Thaw it.
+      await driver.unfreeze(view);
+      status = 'Running';
+      ctx.events.logging(
+        record.project,
+        'warning',
+        `Unfroze instance "${record.name}", frozen for a copy that was interrupted`,
+      );
+    }
     const power = status === 'Stopped' ? 'STOPPED' : status === 'Frozen' ? 'FROZEN' : 'RUNNING';
     const autostart = instance.expandedConfig['boot.autostart'];
     const wanted =
@@ -103,6 +124,42 @@ export async function reconcile(ctx: InstanceContext): Promise<void> {
           message,
         });
       },
+    );
+  }
+}
+
+/**
+ * A snapshot's volume is made before its row (snapshots.ts): an engine killed
+ * between the two leaves a volume no snapshot owns, which nothing would ever
+ * list or delete. It goes, as the snapshot's reverter would have removed it.
+ */
+async function removeUnrecordedSnapshots(
+  ctx: InstanceContext,
+  instance: ExpandedInstance,
+  poolVolumes: (pool: string) => Promise<StorageVolumeRecord[]>,
+): Promise<void> {
+  const { record } = instance;
+  const pool = poolOf(instance);
+  const prefix = `${record.name}/`;
+  const volumes = (await poolVolumes(pool)).filter(
+    (v) => v.project === record.project && v.type === record.type && v.name.startsWith(prefix),
+  );
+  if (volumes.length === 0) return;
+  const recorded = new Set((await ctx.db.snapshots.list(record.id)).map((s) => s.name));
+  for (const volume of volumes) {
+    const snapshot = volume.name.slice(prefix.length);
+    if (recorded.has(snapshot)) continue;
+    await ctx.storage.deleteSnapshotVolume(
+      pool,
+      record.project,
+      record.name,
+      record.type,
+      snapshot,
+    );
+    ctx.events.logging(
+      record.project,
+      'warning',
+      `Removed snapshot volume "${volume.name}", whose snapshot was interrupted`,
     );
   }
 }

@@ -62,6 +62,7 @@ import {
 import { checkWouldBe, type WouldBe } from './instance-checks.ts';
 import { changeState, changeStateAndWait } from './instance-lifecycle.ts';
 import { handleHostEvent, reconcile } from './instance-host-events.ts';
+import { shutdownForHost } from './host-shutdown.ts';
 import {
   consoleLog,
   prepareExec,
@@ -275,6 +276,11 @@ export class InstanceService {
   /** At engine start: the database learns what really runs, and autostart instances come up. */
   async reconcile(): Promise<void> {
     return reconcile(this.#ctx);
+  }
+
+  /** The host goes down: running instances shut down cleanly, to be restored at the next start. */
+  async shutdownForHost(): Promise<string[]> {
+    return shutdownForHost(this.#ctx);
   }
 
   // ------------------------------------------------------ inside the instance
