@@ -64,12 +64,10 @@ i: !!str null
     expect(read('')).toBeNull();
   });
 
-  it('refuses a billion-laughs alias bomb with a clear error, at once', () => {
-    const started = Date.now();
+  it('refuses a billion-laughs alias bomb with a clear error', () => {
     expect(() => read(billionLaughs())).toThrow(
       /^metadata.yaml: too many alias expansions \(a YAML alias bomb\?\)$/,
     );
-    expect(Date.now() - started).toBeLessThan(5000);
     // A few aliases are still fine.
     expect(read('a: &x 1\nb: *x\n')).toEqual({ a: '1', b: '1' });
   });
