@@ -18,9 +18,10 @@
 //   backup/virtual-machine-snapshots/<name>/…     and its config volume
 // The disks must be regular files (QEMU reads them; the import checks what
 // they hold). Berth keeps a direct-kernel-boot VM's boot files in the
-// config volume's `boot/` (plain files); what else LXD keeps there (the
-// agent's certificates, `config/`, `qemu.nvram`) may only be plain files
-// and directories, and the import leaves it out.
+// config volume's `boot/` (plain files) and a UEFI VM's variable store in
+// `qemu.nvram`, which the import takes (backups/backup-import-vm.ts); what
+// else LXD keeps there (the agent's certificates, `config/`) may only be
+// plain files and directories, and the import leaves it out.
 import { EngineError } from '../errors.ts';
 import {
   ArchiveEntryChecker,

@@ -3,8 +3,9 @@
 //   backup/virtual-machine.img                   the disk, as the guest sees it
 //   backup/virtual-machine/backup.yaml           (written by backup-export.ts)
 //   backup/virtual-machine/boot/                 Berth's direct-kernel-boot files, when the VM has them
+//   backup/virtual-machine/qemu.nvram            a UEFI VM's variable store, as LXD keeps it
 //   backup/virtual-machine-snapshots/<name>.img  each snapshot's disk
-//   backup/virtual-machine-snapshots/<name>/boot/
+//   backup/virtual-machine-snapshots/<name>/{boot/,qemu.nvram}
 //
 // The disk is one qcow2 with no backing file (the overlay merged with the
 // image's disk, storage/vm-volume-disk.ts), where LXD writes a raw image.
@@ -22,7 +23,12 @@ import type { SnapshotRecord } from '@berth/db';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import { rootDiskPlan } from '../drivers/qemu/root-disk.ts';
 import type { Progress } from '../operations/progress.ts';
-import { copyVmBootFiles, flattenVmDisk, holdVmVolume } from '../storage/vm-volume-disk.ts';
+import {
+  copyVmBootFiles,
+  copyVmNvram,
+  flattenVmDisk,
+  holdVmVolume,
+} from '../storage/vm-volume-disk.ts';
 import type { BackupContext } from './backup-context.ts';
 
 export interface StagedVm {
@@ -76,6 +82,7 @@ export async function stageVmBackup(
   await progress(10, 'Copying virtual machine disk');
   await flatten(path.join(held, 'instance'), path.join(stage, 'virtual-machine.img'));
   await copyVmBootFiles(path.join(held, 'instance'), path.join(stage, 'virtual-machine'));
+  await copyVmNvram(path.join(held, 'instance'), path.join(stage, 'virtual-machine'));
   if (taken.snapshots.length > 0) {
     const snapshotsDir = path.join(stage, 'virtual-machine-snapshots');
     for (const [i, snapshot] of taken.snapshots.entries()) {
@@ -89,6 +96,7 @@ export async function stageVmBackup(
       await mkdir(into, { recursive: true, mode: 0o700 });
       await flatten(from, path.join(snapshotsDir, `${snapshot.name}.img`));
       await copyVmBootFiles(from, into);
+      await copyVmNvram(from, into);
     }
   }
   return {

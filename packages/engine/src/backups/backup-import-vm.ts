@@ -6,11 +6,15 @@
 // checked disk becomes the volume's `rootfs/rootfs.img`, the image disk a
 // fresh overlay is made on (drivers/qemu/root-disk.ts, which names its
 // format explicitly so it is never probed again), with its boot files in
-// `rootfs/boot/`, as a VM launched from an image has them.
+// `rootfs/boot/`, as a VM launched from an image has them; a UEFI VM's
+// variable store (`qemu.nvram`) goes beside `rootfs/`, where its firmware
+// reads it (drivers/qemu/vm-firmware.ts, which remakes one that does not fit
+// this host's OVMF).
 import { lstat, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { refuseEntry, vmDiskPath } from '../archive/backup-entry-check.ts';
 import { IMAGE_DISK } from '../drivers/qemu/root-disk.ts';
+import { NVRAM_FILE } from '../drivers/qemu/vm-firmware.ts';
 import { isEngineError } from '../errors.ts';
 import { runCommand } from '../host/run-command.ts';
 import { inspectImageDisk } from '../images/vm-disk.ts';
@@ -48,6 +52,14 @@ export async function checkVmTree(
       allowFailure: true,
       signal,
     });
+  const nvram = await lstat(path.join(unpacked, 'backup', tree, NVRAM_FILE)).catch(() => null);
+  if (nvram !== null && !nvram.isFile())
+    throw refuseEntry(`backup/${tree}/${NVRAM_FILE}`, 'is not a regular file');
+  if (nvram !== null && nvram.size > MAX_NVRAM_BYTES)
+    throw refuseEntry(
+      `backup/${tree}/${NVRAM_FILE}`,
+      `is ${nvram.size} bytes, more than a UEFI variable store holds (${MAX_NVRAM_BYTES})`,
+    );
   const boot = path.join(unpacked, 'backup', tree, BOOT_DIR);
   const bootInfo = await lstat(boot).catch(() => null);
   if (bootInfo === null) return;
@@ -59,9 +71,15 @@ export async function checkVmTree(
   }
 }
 
-/** Moves a checked disk and its boot files into a volume's (empty) `rootfs/`. */
+/** OVMF's stores are 128 KiB to 4 MiB; anything far larger is not one. */
+const MAX_NVRAM_BYTES = 64 * 1024 * 1024;
+
+/** Moves a checked disk and its boot files into a volume's (empty) `rootfs/`, its variable store beside it. */
 export async function placeVmTree(unpacked: string, tree: string, rootfs: string): Promise<void> {
   await rename(path.join(unpacked, vmDiskPath(tree)), path.join(rootfs, IMAGE_DISK));
+  const nvram = path.join(unpacked, 'backup', tree, NVRAM_FILE);
+  if ((await lstat(nvram).catch(() => null))?.isFile())
+    await rename(nvram, path.join(path.dirname(rootfs), NVRAM_FILE));
   const boot = path.join(unpacked, 'backup', tree, BOOT_DIR);
   if ((await lstat(boot).catch(() => null))?.isDirectory())
     await rename(boot, path.join(rootfs, BOOT_DIR));

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, link, lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DEFAULT_ROOT_SIZE, IMAGE_DISK, ROOT_DISK } from '../drivers/qemu/root-disk.ts';
+import { NVRAM_FILE } from '../drivers/qemu/vm-firmware.ts';
 import { runCommand } from '../host/run-command.ts';
 import { inspectImageDisk } from '../images/vm-disk.ts';
 import { copyTree } from './tree-ops.ts';
@@ -28,7 +29,8 @@ export const BOOT_DIR = 'boot';
  * the volume's disk: the overlay copied (a reflink where the filesystem can)
  * when the VM may write it later (`writable`: the instance's own volume),
  * hard-linked otherwise (a snapshot: nothing writes it again); the image's
- * disk hard-linked (only ever read, root-disk.ts); the boot files copied.
+ * disk hard-linked (only ever read, root-disk.ts); the boot files and the
+ * UEFI variable store copied.
  * A later delete, restore or start of the instance changes none of it.
  */
 export async function holdVmVolume(
@@ -45,6 +47,20 @@ export async function holdVmVolume(
   const imageDisk = path.join(volumeDir, 'rootfs', IMAGE_DISK);
   if (existsSync(imageDisk)) await link(imageDisk, path.join(into, 'rootfs', IMAGE_DISK));
   await copyVmBootFiles(volumeDir, path.join(into, 'rootfs'));
+  await copyVmNvram(volumeDir, into);
+}
+
+/**
+ * Copies a UEFI VM's variable store (`qemu.nvram`, drivers/qemu/vm-firmware.ts:
+ * boot entries, enrolled keys, what the guest wrote) from one folder to
+ * another, where LXD's backups keep it too; false when it has none (a VM
+ * that boots its kernel directly, or never started).
+ */
+export async function copyVmNvram(fromDir: string, toDir: string): Promise<boolean> {
+  const from = path.join(fromDir, NVRAM_FILE);
+  if (!(await lstat(from).catch(() => null))?.isFile()) return false;
+  await copyFile(from, path.join(toDir, NVRAM_FILE));
+  return true;
 }
 
 export interface FlattenOptions {

@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_DISK, ROOT_DISK } from '../../src/drivers/qemu/root-disk.ts';
+import { NVRAM_FILE } from '../../src/drivers/qemu/vm-firmware.ts';
 import { isAlive as alive } from '../../src/drivers/qemu/vm-runtime.ts';
 import { errorOf, startTestEngine, testBridgeName, type TestEngine } from './helpers.ts';
 import * as vm from './vm-helpers.ts';
@@ -41,6 +42,8 @@ const ALL = [VM, IMPORTED, IMPORTED_RAW, FROM_IMAGE, HOSTILE];
 const ALIAS = `published-${hex}`;
 const bridge = testBridgeName();
 const MIB = 1024 * 1024;
+/** Stands in for OVMF's variables: what a backup must carry byte for byte. */
+const nvram = randomBytes(128 * 1024);
 const LIMITS = { 'limits.memory': '256MiB', 'limits.cpu': '1' };
 
 let t: TestEngine;
@@ -117,6 +120,10 @@ describe('backups and publishing of VMs (real QEMU)', () => {
     await start(VM);
     await agentReady(VM);
     await writeOnDisk(VM, 'kept');
+    // A UEFI VM's variable store (this tiny VM boots its kernel directly and has none of its own).
+    const volume = (await t.engine.storage.instancePaths('default', project, VM, 'virtual-machine'))
+      .dir;
+    writeFileSync(path.join(volume, NVRAM_FILE), nvram);
     await succeeded(t.engine.snapshots.create(project, VM, { name: 'snap0' }));
     await writeOnDisk(VM, 'after');
 
@@ -146,6 +153,11 @@ describe('backups and publishing of VMs (real QEMU)', () => {
     ]);
     expect(existsSync(path.join(b, 'virtual-machine-snapshots', 'snap0', 'boot', 'vmlinuz'))).toBe(
       true,
+    );
+    // The variable store where LXD keeps it, for the VM and for its snapshot.
+    expect(readFileSync(path.join(b, 'virtual-machine', NVRAM_FILE))).toEqual(nvram);
+    expect(readFileSync(path.join(b, 'virtual-machine-snapshots', 'snap0', NVRAM_FILE))).toEqual(
+      nvram,
     );
     for (const disk of [
       path.join(b, 'virtual-machine.img'),
@@ -248,6 +260,8 @@ describe('backups and publishing of VMs (real QEMU)', () => {
     expect(vm.diskInfo(path.join(volume, ROOT_DISK))['backing-filename']).toBe(
       path.join('rootfs', IMAGE_DISK),
     );
+    // The variable store came back beside the disk, where the firmware reads it.
+    expect(readFileSync(path.join(volume, NVRAM_FILE))).toEqual(nvram);
 
     // LXD writes its disks raw: the same backup with raw disks imports too.
     const raw = unpack(backupCopy);

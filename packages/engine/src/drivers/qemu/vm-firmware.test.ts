@@ -64,27 +64,37 @@ describe('prepareFirmware', () => {
     });
     expect(readFileSync(fw.nvram, 'utf8')).toBe('OVMF_VARS_4M.ms.fd');
     expect(statSync(fw.nvram).mode & 0o777).toBe(0o600);
-    // What the guest wrote stays from start to start.
-    writeFileSync(fw.nvram, 'boot entries');
+    // What the guest wrote stays from start to start (the flash keeps its size).
+    const entries = 'boot entries'.padEnd('OVMF_VARS_4M.ms.fd'.length, '.');
+    writeFileSync(fw.nvram, entries);
     prepareFirmware(volume, {}, dir);
-    expect(readFileSync(fw.nvram, 'utf8')).toBe('boot entries');
+    expect(readFileSync(fw.nvram, 'utf8')).toBe(entries);
     // The key now selects the other template: the next start makes the store again from it.
     const off = prepareFirmware(volume, { 'security.secureboot': 'false' }, dir);
     expect(off.code).toBe(path.join(dir, 'OVMF_CODE_4M.fd'));
     expect(readFileSync(off.nvram, 'utf8')).toBe('OVMF_VARS_4M.fd');
-    writeFileSync(off.nvram, 'more entries');
+    const more = 'more entries'.padEnd('OVMF_VARS_4M.fd'.length, '.');
+    writeFileSync(off.nvram, more);
     prepareFirmware(volume, { 'security.secureboot': 'false' }, dir);
-    expect(readFileSync(off.nvram, 'utf8')).toBe('more entries');
+    expect(readFileSync(off.nvram, 'utf8')).toBe(more);
   });
   it('keeps a store of unknown origin (one brought in without its source record)', () => {
     const dir = ovmfDir(ALL);
     const volume = mkdtempSync(path.join(work, 'vol-'));
-    writeFileSync(path.join(volume, NVRAM_FILE), 'imported');
+    const imported = 'imported'.padEnd('OVMF_VARS_4M.fd'.length, '.');
+    writeFileSync(path.join(volume, NVRAM_FILE), imported);
     prepareFirmware(volume, { 'security.secureboot': 'false' }, dir);
-    expect(readFileSync(path.join(volume, NVRAM_FILE), 'utf8')).toBe('imported');
+    expect(readFileSync(path.join(volume, NVRAM_FILE), 'utf8')).toBe(imported);
     expect(readFileSync(path.join(volume, NVRAM_SOURCE_FILE), 'utf8')).toBe(
       `${path.join(dir, 'OVMF_VARS_4M.fd')}\n`,
     );
+  });
+  it('remakes a store that does not fit this firmware (another OVMF build’s size)', () => {
+    const dir = ovmfDir(ALL);
+    const volume = mkdtempSync(path.join(work, 'vol-'));
+    writeFileSync(path.join(volume, NVRAM_FILE), 'a 2 MiB build’s variables');
+    prepareFirmware(volume, {}, dir);
+    expect(readFileSync(path.join(volume, NVRAM_FILE), 'utf8')).toBe('OVMF_VARS_4M.ms.fd');
   });
   it('says OVMF is missing, naming the package, as DRIVER_UNAVAILABLE', () => {
     const volume = mkdtempSync(path.join(work, 'vol-'));

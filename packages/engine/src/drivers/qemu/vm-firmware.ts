@@ -8,7 +8,9 @@
 // (they copy the volume folder). Which template it came from is kept
 // beside it (`qemu.nvram.source`): when the key selects another one, the
 // next start makes the store again, as LXD's volatile.apply_nvram does,
-// whether the key changed on the instance, in a profile, running or not. A VM whose image brings `boot/` boots its
+// whether the key changed on the instance, in a profile, running or not. A
+// store whose size does not match this host's template (made by another OVMF
+// build, brought by an import) is remade too. A VM whose image brings `boot/` boots its
 // kernel directly and has no firmware of this kind (qemu-driver.ts).
 //
 // Debian's OVMF, not LXD's snap build: its Secure Boot code is built with
@@ -22,6 +24,7 @@ import {
   existsSync,
   readFileSync,
   renameSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -105,7 +108,10 @@ export function prepareFirmware(volumeDir: string, config: ConfigMap, dir = OVMF
   } catch {
     // A store of unknown origin (none yet, or brought by an import) is the one it has.
   }
-  if (!existsSync(nvram) || (madeFrom !== undefined && madeFrom !== vars)) {
+  // A store made for another OVMF build (an import from another host) does not fit this
+  // firmware's flash: QEMU would refuse to start. It is remade, as a missing one is.
+  const fits = existsSync(nvram) && statSync(nvram).size === statSync(vars).size;
+  if (!fits || (madeFrom !== undefined && madeFrom !== vars)) {
     // Whole or not at all (QEMU needs the pflash file at its full size): a copy, then a rename.
     const partial = `${nvram}.tmp`;
     copyFileSync(vars, partial);
