@@ -155,6 +155,40 @@ describe('buildQemuArgs', () => {
       }),
     ).toThrow(message);
   });
+  it('attaches custom block volumes as raw virtio disks with their serial, read-only by QEMU', () => {
+    const a = buildQemuArgs({
+      paths,
+      accel: 'tcg',
+      cpus: 1,
+      memoryBytes: GIB,
+      blockDisks: [
+        {
+          device: 'data',
+          id: 'vol-data',
+          serial: 'data',
+          file: '/pool/a,b/root.img',
+          readonly: false,
+        },
+        { device: 'ro', id: 'vol-ro', serial: 'ro', file: '/pool/ro/root.img', readonly: true },
+      ],
+    });
+    expect(a).toContain(
+      'file=/pool/a,,b/root.img,format=raw,if=none,id=drive-vol-data,cache=writeback,discard=unmap',
+    );
+    expect(a).toContain('virtio-blk-pci,drive=drive-vol-data,id=dev-vol-data,serial=data');
+    expect(a).toContain(
+      'file=/pool/ro/root.img,format=raw,if=none,id=drive-vol-ro,cache=writeback,discard=unmap,readonly=on',
+    );
+    expect(() =>
+      buildQemuArgs({
+        paths,
+        accel: 'tcg',
+        cpus: 1,
+        memoryBytes: GIB,
+        blockDisks: [{ device: 'x', id: 'vol-x', serial: 'a,b', file: '/x', readonly: false }],
+      }),
+    ).toThrow(/not a virtio disk serial/);
+  });
   it('refuses socket paths too long for a unix socket', () => {
     expect(() => vmPaths(`/${'d'.repeat(100)}`, 'default', 'v1')).toThrow(/too long/);
   });

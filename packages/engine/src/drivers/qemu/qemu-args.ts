@@ -68,6 +68,17 @@ export interface QemuShareArgs {
   readonly: boolean;
 }
 
+/** A custom block volume's raw disk as a virtio disk (vm-shares.ts). */
+export interface QemuBlockDiskArgs {
+  device: string;
+  /** The drive's id; the PCI device is `dev-<id>`. */
+  id: string;
+  /** What the guest reads in /sys/block/vdX/serial. */
+  serial: string;
+  file: string;
+  readonly: boolean;
+}
+
 /** QEMU refuses a longer mount_tag. */
 export const MAX_SHARE_TAG = 31;
 
@@ -86,6 +97,7 @@ export interface QemuArgsInput {
   rootDisk?: string;
   nics?: readonly QemuNicArgs[];
   shares?: readonly QemuShareArgs[];
+  blockDisks?: readonly QemuBlockDiskArgs[];
   uuid?: string;
 }
 
@@ -193,6 +205,24 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       `local,id=${share.id},path=${optionValue(share.source)},security_model=passthrough,multidevs=remap${share.readonly ? ',readonly=on' : ''}`,
       '-device',
       `virtio-9p-pci,id=dev-${share.id},fsdev=${share.id},mount_tag=${share.tag}`,
+    );
+  }
+  for (const disk of input.blockDisks ?? []) {
+    if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(disk.id))
+      throw EngineError.invalid(`devices["${disk.device}"]`, `"${disk.id}" is not a QEMU id`);
+    if (!/^[A-Za-z0-9_.-]{1,20}$/.test(disk.serial))
+      throw EngineError.invalid(
+        `devices["${disk.device}"]`,
+        `"${disk.serial}" is not a virtio disk serial`,
+      );
+    if (!disk.file.startsWith('/'))
+      throw EngineError.invalid(`devices["${disk.device}"]["source"]`, 'the disk must be a path');
+    // format=raw named, never probed: what the guest writes on it cannot make it a qcow2 naming host files.
+    args.push(
+      '-drive',
+      `file=${optionValue(disk.file)},format=raw,if=none,id=drive-${disk.id},cache=writeback,discard=unmap${disk.readonly ? ',readonly=on' : ''}`,
+      '-device',
+      `virtio-blk-pci,drive=drive-${disk.id},id=dev-${disk.id},serial=${disk.serial}`,
     );
   }
   if (input.firmware && !input.kernel) args.push(...firmwareArgs(input.firmware));

@@ -55,7 +55,7 @@ import {
 } from './qemu-args.ts';
 import { bootFiles, qemuRoot, type VmPaths } from './qemu-paths.ts';
 import { SerialConsoles } from './vm-console.ts';
-import { ShareKeeper, planShares, qemuShares } from './vm-shares.ts';
+import { ShareKeeper, planShares, qemuBlockDisks, qemuShares } from './vm-shares.ts';
 import { attachVnc } from './vm-vnc.ts';
 import { prepareFirmware } from './vm-firmware.ts';
 import { AGENT_STATE_SYNC_MS, VmRuntime } from './vm-runtime.ts';
@@ -147,8 +147,23 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   async start(instance: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) > 0) throw this.alreadyRunning(instance);
-    // Host directories are checked before anything is made.
-    const shares = await planShares(instance.expandedDevices);
+    // Host directories and custom volumes are checked before anything is made.
+    const attach = this.env.attachVolume?.bind(this.env);
+    const shares = await planShares(
+      instance.expandedDevices,
+      attach &&
+        ((spec) =>
+          // No id map: a VM's guest root is host root in what it is given (as for 9p shares).
+          attach({
+            pool: spec.pool,
+            project: instance.project,
+            volume: spec.source,
+            instance: instance.name,
+            instanceType: instance.type,
+            device: spec.device,
+            idmap: null,
+          })),
+    );
     const boot = bootFiles(instance.paths.rootfs);
     let kernel: { kernel: string; initrd?: string; cmdline: string } | undefined;
     if (existsSync(boot.kernel)) {
@@ -199,6 +214,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         rootDisk,
         nics: nics.map((n) => ({ device: n.device, tap: n.tap, hwaddr: n.hwaddr })),
         shares: qemuShares(shares),
+        blockDisks: qemuBlockDisks(shares),
         ...(instance.localConfig['volatile.uuid']
           ? { uuid: instance.localConfig['volatile.uuid'] }
           : {}),

@@ -7,9 +7,12 @@ import {
   ShareKeeper,
   guestMountArgv,
   hostDisksOf,
+  blockIds,
   liveShareChange,
+  liveShareError,
   parseProcMounts,
   planShares,
+  qemuBlockDisks,
   qemuShares,
   readSharePlan,
   shareIds,
@@ -20,7 +23,7 @@ import {
 const ROOT = { type: 'disk', path: '/', pool: 'default' };
 
 describe('hostDisksOf', () => {
-  it('takes host-path disks only, parents first, with required and readonly read as LXD does', () => {
+  it('takes host-path and custom-volume disks, parents first, with required and readonly read as LXD does', () => {
     const disks = hostDisksOf({
       root: ROOT,
       vol: { type: 'disk', pool: 'default', source: 'v', path: '/v' },
@@ -34,6 +37,7 @@ describe('hostDisksOf', () => {
       { device: 'outer', source: '/srv/a', path: '/mnt/a', readonly: false, required: false },
       { device: 'inner', source: '/srv/b', path: '/mnt/a/b', readonly: true, required: true },
       { device: 'old', source: '/srv/c', path: '/mnt/c', readonly: false, required: false },
+      { device: 'vol', source: 'v', pool: 'default', path: '/v', readonly: false, required: true },
     ]);
   });
 });
@@ -148,6 +152,86 @@ describe('planShares (on the host)', () => {
     );
     expect(error).toMatchObject({ code, field: fieldName });
     expect((error as Error).message).toContain(message);
+  });
+});
+
+describe('planShares with custom volumes', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-volumes-'));
+    mkdirSync(path.join(dir, 'fsvol'));
+    writeFileSync(path.join(dir, 'root.img'), '');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const attach = async (spec: { pool: string; source: string }) =>
+    path.join(dir, spec.source === 'blk' ? 'root.img' : 'fsvol');
+
+  it('attaches a block volume as a virtio disk named after the device, and shares a filesystem volume', async () => {
+    const plan = await planShares(
+      {
+        root: ROOT,
+        data: { type: 'disk', pool: 'default', source: 'blk', readonly: 'true' },
+        files: { type: 'disk', pool: 'default', source: 'fs', path: '/srv/files' },
+      },
+      attach,
+    );
+    expect(qemuBlockDisks(plan)).toEqual([
+      {
+        device: 'data',
+        id: 'vol-data',
+        serial: 'data',
+        file: path.join(dir, 'root.img'),
+        readonly: true,
+      },
+    ]);
+    expect(qemuShares(plan)).toEqual([
+      {
+        device: 'files',
+        id: 'fs-files',
+        tag: 'berth_files',
+        source: path.join(dir, 'fsvol'),
+        readonly: false,
+      },
+    ]);
+  });
+
+  it('refuses a block volume with a path and a filesystem volume without one, naming the field', async () => {
+    for (const [device, message] of [
+      [{ type: 'disk', pool: 'default', source: 'blk', path: '/mnt/x' }, 'cannot have a path'],
+      [{ type: 'disk', pool: 'default', source: 'fs' }, 'Missing mount "path" setting'],
+    ] as const) {
+      const error = await planShares({ root: ROOT, d: device }, attach).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'devices["d"]["path"]' });
+      expect((error as Error).message).toContain(message);
+    }
+  });
+
+  it('hashes a device name no serial can hold', () => {
+    expect(blockIds('disk:1')).toEqual({
+      id: expect.stringMatching(/^volh-[0-9a-f]{16}$/),
+      serial: expect.stringMatching(/^h-[0-9a-f]{16}$/),
+    });
+    expect(blockIds('x'.repeat(21)).serial).toMatch(/^h-/);
+  });
+
+  it('refuses attaching or detaching a volume disk on a running VM, saying it is a disk', async () => {
+    const plan = await planShares(
+      { root: ROOT, data: { type: 'disk', pool: 'default', source: 'blk' } },
+      attach,
+    );
+    const same = async (now: string, planned: { source: string }) => now === planned.source;
+    const change = await liveShareChange(plan, [], same);
+    expect(change).toEqual({ device: 'data', kind: 'detach', disk: true });
+    expect(liveShareError(change!).message).toContain(
+      'Cannot detach disk while instance is running',
+    );
+    expect(
+      await liveShareChange(
+        plan,
+        [{ device: 'data', source: 'blk', pool: 'other', readonly: false, required: true }],
+        same,
+      ),
+    ).toMatchObject({ kind: 'update' });
   });
 });
 

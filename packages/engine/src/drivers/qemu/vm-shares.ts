@@ -34,6 +34,14 @@
 //   write), not only by the guest's `ro` mount, which the guest's root could
 //   remount.
 //
+// Custom storage volumes (`pool` + a volume `source`, `lxc storage volume
+// attach`): a filesystem volume is shared the same way, from its folder
+// (files at host ids: the guest's root is root in it, as for a directory); a
+// block volume is its raw disk as a virtio disk whose serial is the device's
+// name (`/dev/disk/by-id/virtio-<device>`, `/sys/block/vdX/serial`).
+// Both are set when QEMU starts, like the shares; a running VM refuses
+// attaching, detaching or changing one.
+//
 // Who mounts: LXD's lxd-agent mounts shares at boot; Berth's guests have
 // qemu-guest-agent only, so the engine waits for the agent and runs
 // `mkdir -p <path> && mount -t 9p -o trans=virtio,... <tag> <path>` through
@@ -52,14 +60,17 @@ import { isTrue } from '../../config/value-checks.ts';
 import { EngineError } from '../../errors.ts';
 import type { DeviceMap } from '../../schemas/index.ts';
 import { runInGuest, type AgentAccess } from './agent-exec.ts';
-import { MAX_SHARE_TAG, type QemuShareArgs } from './qemu-args.ts';
+import { MAX_SHARE_TAG, type QemuBlockDiskArgs, type QemuShareArgs } from './qemu-args.ts';
 import type { VmPaths } from './qemu-paths.ts';
 import type { QgaClient } from './qga-client.ts';
 
-/** A host-path disk device as configured (the part a running VM cannot change). */
+/** A host-path or custom-volume disk device as configured (the part a running VM cannot change). */
 export interface HostDiskSpec {
   device: string;
+  /** A host path, or with `pool` the custom volume's name. */
   source: string;
+  /** A custom volume's pool. */
+  pool?: string;
   /** Unset: a VM takes the source as a block device (not supported yet). */
   path?: string;
   readonly: boolean;
@@ -77,6 +88,15 @@ export type PlannedDisk = HostDiskSpec &
         tag: string;
         /** In the guest's current boot. */
         mount: 'pending' | 'mounted' | { failed: string };
+      }
+    | {
+        /** A custom block volume as a virtio disk. */
+        kind: 'block';
+        /** Its raw disk on the host. */
+        resolved: string;
+        id: string;
+        /** What the guest reads as the disk's serial. */
+        serial: string;
       }
     | { kind: 'skipped'; reason: string }
   );
@@ -102,13 +122,26 @@ const MOUNT_SCRIPT =
 const field = (device: string, key?: string) =>
   key ? `devices["${device}"]["${key}"]` : `devices["${device}"]`;
 
-/** The host-path disks of a VM's devices, as configured; sorted by path, so a parent mounts before what is below it. */
+/** A `disk` device naming a custom volume of a pool (not the root disk). */
+function isVolumeDisk(device: DeviceMap[string]): boolean {
+  const source = device.source ?? '';
+  return (
+    device.type === 'disk' &&
+    Boolean(device.pool) &&
+    device.path !== '/' &&
+    source !== '' &&
+    !source.startsWith('/')
+  );
+}
+
+/** The host-path and custom-volume disks of a VM's devices, as configured; sorted by path, so a parent mounts before what is below it. */
 export function hostDisksOf(devices: DeviceMap): HostDiskSpec[] {
   return Object.entries(devices)
-    .filter(([, device]) => isHostPathDisk(device))
+    .filter(([, device]) => isHostPathDisk(device) || isVolumeDisk(device))
     .map(([name, device]) => ({
       device: name,
       source: device.source ?? '',
+      ...(device.pool && isVolumeDisk(device) ? { pool: device.pool } : {}),
       ...(device.path ? { path: device.path } : {}),
       readonly: isTrue(device.readonly),
       required: device.required !== 'false' && !isTrue(device.optional),
@@ -128,6 +161,19 @@ export function shareIds(device: string): { id: string; tag: string } {
   const tag =
     plain && `berth_${device}`.length <= MAX_SHARE_TAG ? `berth_${device}` : `berthh_${hash}`;
   return { id, tag };
+}
+
+/** virtio-blk keeps at most 20 bytes of serial. */
+const MAX_SERIAL = 20;
+
+/** A block volume's drive id and serial: the device's name when it fits, else from a hash (in a form no name has). */
+export function blockIds(device: string): { id: string; serial: string } {
+  const plain = /^[A-Za-z0-9_.-]+$/.test(device);
+  const hash = createHash('sha256').update(device).digest('hex').slice(0, 16);
+  return {
+    id: plain ? `vol-${device}` : `volh-${hash}`,
+    serial: plain && device.length <= MAX_SERIAL ? device : `h-${hash}`,
+  };
 }
 
 /** The `-o` of the guest's mount. */
@@ -170,9 +216,16 @@ export function parseProcMounts(text: string): { source: string; target: string;
  * made: a directory with a `path` becomes a share; a missing source is an
  * error unless `required=false` (then skipped, and said so in shares.log).
  */
-export async function planShares(devices: DeviceMap): Promise<SharePlan> {
+export async function planShares(
+  devices: DeviceMap,
+  attachVolume?: (spec: HostDiskSpec & { pool: string }) => Promise<string>,
+): Promise<SharePlan> {
   const disks: PlannedDisk[] = [];
   for (const spec of hostDisksOf(devices)) {
+    if (spec.pool !== undefined) {
+      disks.push(await planVolume({ ...spec, pool: spec.pool }, attachVolume));
+      continue;
+    }
     const resolved = await realpath(spec.source).catch(() => undefined);
     const info = resolved === undefined ? undefined : await stat(resolved).catch(() => undefined);
     if (resolved === undefined || info === undefined) {
@@ -207,6 +260,51 @@ export async function planShares(devices: DeviceMap): Promise<SharePlan> {
   return { disks };
 }
 
+/**
+ * A custom volume, made ready by the engine's volume service (its folder
+ * or its raw disk): a missing pool or volume is an error, whatever
+ * `required` says, as LXD's.
+ */
+async function planVolume(
+  spec: HostDiskSpec & { pool: string },
+  attachVolume: ((spec: HostDiskSpec & { pool: string }) => Promise<string>) | undefined,
+): Promise<PlannedDisk> {
+  if (!attachVolume)
+    throw new EngineError(
+      'NOT_IMPLEMENTED',
+      `${field(spec.device)}: custom volumes need the engine's volume service`,
+    );
+  const resolved = await attachVolume(spec);
+  if ((await stat(resolved)).isFile()) {
+    if (spec.path)
+      throw EngineError.invalid(
+        field(spec.device, 'path'),
+        'Custom block volumes cannot have a path defined',
+      );
+    return { ...spec, kind: 'block', resolved, ...blockIds(spec.device) };
+  }
+  if (!spec.path)
+    throw EngineError.invalid(field(spec.device, 'path'), 'Missing mount "path" setting');
+  return { ...spec, kind: 'share', resolved, ...shareIds(spec.device), mount: 'pending' };
+}
+
+/** The block volumes QEMU's command line attaches. */
+export function qemuBlockDisks(plan: SharePlan): QemuBlockDiskArgs[] {
+  return plan.disks.flatMap((disk) =>
+    disk.kind === 'block'
+      ? [
+          {
+            device: disk.device,
+            id: disk.id,
+            serial: disk.serial,
+            file: disk.resolved,
+            readonly: disk.readonly,
+          },
+        ]
+      : [],
+  );
+}
+
 /** What QEMU's command line takes of a plan. */
 export function qemuShares(plan: SharePlan): QemuShareArgs[] {
   return plan.disks.flatMap((disk) =>
@@ -225,7 +323,12 @@ export function qemuShares(plan: SharePlan): QemuShareArgs[] {
 }
 
 /** A change to host-path disks a running VM refuses, named for the error (pure: sources already compared). */
-export type LiveShareChange = { device: string; kind: 'attach' | 'detach' | 'update' };
+export type LiveShareChange = {
+  device: string;
+  kind: 'attach' | 'detach' | 'update';
+  /** A custom block volume (a disk), not a directory. */
+  disk?: boolean;
+};
 
 /**
  * The first host-path disk that differs between what the VM was started
@@ -240,24 +343,33 @@ export async function liveShareChange(
   const planned = new Map(plan.disks.map((d) => [d.device, d]));
   const names = new Set(wanted.map((w) => w.device));
   for (const disk of plan.disks) {
-    if (!names.has(disk.device)) return { device: disk.device, kind: 'detach' };
+    if (!names.has(disk.device)) return { device: disk.device, kind: 'detach', ...blockFlag(disk) };
   }
   for (const spec of wanted) {
     const disk = planned.get(spec.device);
     if (!disk) return { device: spec.device, kind: 'attach' };
     if (
+      disk.pool !== spec.pool ||
       disk.path !== spec.path ||
       disk.readonly !== spec.readonly ||
       disk.required !== spec.required ||
       !(await sameSource(spec.source, disk))
     )
-      return { device: spec.device, kind: 'update' };
+      return { device: spec.device, kind: 'update', ...blockFlag(disk) };
   }
   return undefined;
 }
 
+const blockFlag = (disk: PlannedDisk) => (disk.kind === 'block' ? { disk: true } : {});
+
 /** LXD 5.0.2's refusal, with what to do instead. */
 export function liveShareError(change: LiveShareChange): EngineError {
+  if (change.disk)
+    return new EngineError(
+      'CONFLICT',
+      `${field(change.device)}: Cannot ${change.kind} disk while instance is running (Berth sets a VM's volume disks when it starts: stop the instance, change the device, then start it)`,
+      { field: field(change.device) },
+    );
   const what = {
     attach: 'Cannot attach directory while instance is running',
     detach: 'Cannot detach directory while instance is running',
@@ -323,6 +435,11 @@ export class ShareKeeper {
     for (const disk of plan.disks) {
       if (disk.kind === 'share')
         this.#log(paths, `disk "${disk.device}": sharing ${describeShare(disk)}`);
+      else if (disk.kind === 'block')
+        this.#log(
+          paths,
+          `disk "${disk.device}": volume ${disk.pool}/${disk.source} attached as a virtio disk, serial ${disk.serial}${disk.readonly ? ', read-only' : ''}`,
+        );
       else this.#log(paths, `disk "${disk.device}": skipped: ${disk.reason} (required=false)`);
     }
     this.#run(paths);
@@ -341,7 +458,7 @@ export class ShareKeeper {
     const plan = readSharePlan(paths.runDir) ?? { disks: [] };
     const change = await liveShareChange(plan, hostDisksOf(devices), async (now, planned) => {
       if (now === planned.source) return true;
-      if (planned.kind !== 'share') return false;
+      if (planned.kind !== 'share' || planned.pool !== undefined) return false;
       return (await realpath(now).catch(() => undefined)) === planned.resolved;
     });
     if (change) throw liveShareError(change);
