@@ -109,9 +109,17 @@ export async function treeHasXattrs(root: string): Promise<boolean> {
 const PLAIN_COPY_YIELD_EVERY = 256;
 
 function copyTimes(target: string, stats: BigIntStats): void {
-  // libuv takes seconds as a double and keeps microseconds: exact to 1 µs
-  // (`cp -a` keeps nanoseconds; images from tarballs have whole seconds).
-  lutimesSync(target, Number(stats.atimeNs) / 1e9, Number(stats.mtimeNs) / 1e9);
+  lutimesSync(target, seconds(stats.atimeNs), seconds(stats.mtimeNs));
+}
+
+/**
+ * A time for libuv, which takes seconds as a double (about 0.24 µs apart in
+ * this century) and truncates to nanoseconds: the middle of the original's
+ * microsecond, so the copy keeps that microsecond exactly (`cp -a` keeps
+ * nanoseconds; images from tarballs have whole seconds).
+ */
+function seconds(ns: bigint): number {
+  return Number((ns / 1000n) * 1000n + 500n) / 1e9;
 }
 
 function copyOwnerAndMode(target: string, stats: BigIntStats, symlink: boolean): void {

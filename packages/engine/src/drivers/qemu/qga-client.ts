@@ -9,7 +9,12 @@
 // A request that gets no answer in time closes the connection (a late answer
 // would otherwise be taken for the next request's); the next use reconnects
 // and syncs again. No answer to the sync means no agent runs in the guest:
-// LXD's "VM agent isn't currently running".
+// LXD's "VM agent isn't currently running". A sync that times out keeps the
+// connection (its late answer has an old id, and is dropped): a guest still
+// booting is asked again on the same one. QEMU reads nothing from the socket
+// while the guest's port is closed, so a client that hung up then is never
+// noticed; the connection QEMU holds for it takes the only slot, and every
+// connection after it waits for ever. One connection per VM avoids that.
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
 import { EngineError } from '../../errors.ts';
@@ -124,12 +129,7 @@ export class QgaClient {
 
   /** Connects and syncs; EngineError CONFLICT "VM agent isn't currently running" when the agent does not answer. */
   static async connect(socketPath: string, options: QgaConnectOptions = {}): Promise<QgaClient> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.createConnection(socketPath);
-      s.once('connect', () => resolve(s));
-      s.once('error', (error) => reject(agentNotRunning(error)));
-    });
-    const client = new QgaClient(socket);
+    const client = await QgaClient.open(socketPath);
     try {
       await client.sync(options.syncTimeoutMs ?? 5_000);
     } catch (error) {
@@ -137,6 +137,16 @@ export class QgaClient {
       throw error;
     }
     return client;
+  }
+
+  /** Connects without syncing: the caller syncs (again, on a timeout) before any request. */
+  static async open(socketPath: string): Promise<QgaClient> {
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.createConnection(socketPath);
+      s.once('connect', () => resolve(s));
+      s.once('error', (error) => reject(agentNotRunning(error)));
+    });
+    return new QgaClient(socket);
   }
 
   get closed(): boolean {
@@ -159,8 +169,13 @@ export class QgaClient {
       for (;;) {
         const left = timeoutMs - (Date.now() - started);
         if (left <= 0) throw agentNotRunning();
-        const answer = await this.#request('guest-sync-delimited', { id }, left, () =>
-          agentNotRunning(),
+        const answer = await this.#request(
+          'guest-sync-delimited',
+          { id },
+          left,
+          () => agentNotRunning(),
+          // A late answer carries this id, which no later sync waits for.
+          false,
         );
         if (answer === id) return;
         this.#framer.resync();
@@ -211,13 +226,14 @@ export class QgaClient {
     args: Record<string, unknown> | undefined,
     timeoutMs: number,
     onTimeout: () => Error,
+    closeOnTimeout = true,
   ): Promise<unknown> {
     if (this.#closed) return Promise.reject(agentNotRunning());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting = undefined;
         // A late answer must not be taken for the next request's.
-        this.close();
+        if (closeOnTimeout) this.close();
         reject(onTimeout());
       }, timeoutMs);
       this.#waiting = {

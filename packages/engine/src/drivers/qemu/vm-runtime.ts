@@ -54,6 +54,8 @@ export class VmRuntime {
   readonly #monitors = new Map<string, Promise<QmpClient>>();
   /** One agent connection per running VM (QEMU's chardev takes one client at a time). */
   readonly #agents = new Map<string, Promise<QgaClient>>();
+  /** Per VM, the agent connection opened but not synced yet (its guest may still boot). */
+  readonly #unsynced = new Map<string, QgaClient>();
   /** When state last found no agent, per VM: state skips it for a while (`lxc list` must not wait each time). */
   readonly #agentMissingAt = new Map<string, number>();
   /** VMs being stopped by the driver: their exit is not news. */
@@ -167,7 +169,21 @@ export class VmRuntime {
 
   #connectAgent(paths: VmPaths, syncMs: number): Promise<QgaClient> {
     if (this.pid(paths) === 0) return Promise.reject(agentNotRunning());
-    const connecting = QgaClient.connect(paths.qgaSocket, { syncTimeoutMs: syncMs });
+    // The connection whose sync went unanswered is asked again: never a second one (qga-client.ts).
+    const connecting = (async () => {
+      let client = this.#unsynced.get(paths.name);
+      if (!client || client.closed) {
+        client = await QgaClient.open(paths.qgaSocket);
+        this.#unsynced.set(paths.name, client);
+        const opened = client;
+        opened.onClose(() => {
+          if (this.#unsynced.get(paths.name) === opened) this.#unsynced.delete(paths.name);
+        });
+      }
+      await client.sync(syncMs);
+      this.#unsynced.delete(paths.name);
+      return client;
+    })();
     this.#agents.set(paths.name, connecting);
     connecting.then(
       (client) => {
@@ -252,6 +268,8 @@ export class VmRuntime {
 
   #dropAgent(paths: VmPaths): void {
     this.#agentMissingAt.delete(paths.name);
+    this.#unsynced.get(paths.name)?.close();
+    this.#unsynced.delete(paths.name);
     const agent = this.#agents.get(paths.name);
     this.#agents.delete(paths.name);
     void agent?.then(
@@ -305,6 +323,8 @@ export class VmRuntime {
         () => {},
       );
     this.#agents.clear();
+    for (const client of this.#unsynced.values()) client.close();
+    this.#unsynced.clear();
     for (const monitor of this.#monitors.values())
       void monitor.then(
         (c) => c.close(),
