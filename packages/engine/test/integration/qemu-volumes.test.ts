@@ -2,9 +2,10 @@
 // (images/tiny-vm-image.ts): a block volume is a virtio disk the guest finds
 // by its serial (the device's name) and writes raw, what it wrote is on the
 // volume's disk on the host; a filesystem volume is shared at its path,
-// files going both ways. A running VM refuses to lose or gain a volume disk,
-// a volume in use cannot be deleted, and a block volume with a path is
-// refused before QEMU starts. Every QEMU is stopped by its own pid file; no
+// files going both ways. A running VM takes the block volume out and back
+// in (hot-plug, the same data on it) but refuses to lose the shared one; a
+// volume in use cannot be deleted; a block volume with a path is refused
+// before QEMU starts. Every QEMU is stopped by its own pid file; no
 // timing assertions, waits poll.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, readSync, closeSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,32 @@ function head(file: string, bytes: number): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The guest's disk (vdX) whose serial is `serial`; '' when it has none. */
+async function diskNamed(serial: string): Promise<string> {
+  const found = await guest([
+    'sh',
+    '-c',
+    'for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = "$1" ] && echo ${d##*/}; done; true',
+    'sh',
+    serial,
+  ]);
+  expect(found.exitCode).toBe(0);
+  return found.stdout.trim();
+}
+
+/** PUT the VM's devices (its local config stays). */
+async function setDevices(devices: Record<string, Record<string, string>>) {
+  const current = await t.engine.instances.get(project, VM);
+  const config = Object.fromEntries(
+    Object.entries(current.config).filter(([key]) => !key.startsWith('volatile.')),
+  );
+  return t.engine.instances.update(project, VM, {
+    config,
+    devices,
+    profiles: current.profiles,
+  });
 }
 
 const volumeDisks = {
@@ -96,13 +123,7 @@ describe('custom volumes in a VM (real QEMU)', () => {
     await vm.agentReady(t.engine, project, VM);
 
     // The disk whose serial is the device's name; the root disk is another.
-    const found = await guest([
-      'sh',
-      '-c',
-      'for d in /sys/block/vd*; do [ "$(cat $d/serial 2>/dev/null)" = data ] && echo ${d##*/}; done',
-    ]);
-    expect(found.exitCode).toBe(0);
-    const dev = found.stdout.trim();
+    const dev = await diskNamed('data');
     expect(dev).toMatch(/^vd[b-z]$/);
     expect((await guest(['cat', `/sys/block/${dev}/size`])).stdout.trim()).toBe(
       String((16 * MIB) / 512),
@@ -128,26 +149,37 @@ describe('custom volumes in a VM (real QEMU)', () => {
     ]);
   }, 600_000);
 
-  it('refuses to detach a volume disk from the running VM, and to delete a volume in use', async () => {
+  it('hot-unplugs and hot-plugs the block volume on the running VM; a shared volume stays', async () => {
     const current = await t.engine.instances.get(project, VM);
     const { data: _data, ...withoutBlock } = current.devices;
-    const config = Object.fromEntries(
-      Object.entries(current.config).filter(([key]) => !key.startsWith('volatile.')),
+    await setDevices(withoutBlock);
+    await waitFor(
+      'the disk to leave the guest',
+      () => diskNamed('data'),
+      (dev) => dev === '',
+      vm.BOOT_WAIT_MS,
     );
-    const error = await errorOf(
-      t.engine.instances.update(project, VM, {
-        config,
-        devices: withoutBlock,
-        profiles: current.profiles,
-      }),
+    expect((await t.engine.volumes.get('default', project, BLOCK)).used_by).toEqual([]);
+
+    await setDevices(current.devices);
+    const dev = await waitFor(
+      'the disk back in the guest',
+      () => diskNamed('data'),
+      (d) => d !== '',
+      vm.BOOT_WAIT_MS,
     );
+    // The same volume: what the guest wrote before the unplug is on it.
+    expect((await guest(['head', '-c', String(MARK.length), `/dev/${dev}`])).stdout).toBe(MARK);
+
+    const { files: _files, ...withoutShare } = current.devices;
+    const error = await errorOf(setDevices(withoutShare));
     expect(error).toMatchObject({ code: 'CONFLICT' });
-    expect(error.message).toContain('Cannot detach disk while instance is running');
-    expect((await t.engine.instances.get(project, VM)).devices['data']).toBeDefined();
+    expect(error.message).toContain('Cannot detach directory while instance is running');
+    expect((await t.engine.instances.get(project, VM)).devices['files']).toBeDefined();
     expect(await errorOf(t.engine.volumes.delete('default', project, BLOCK))).toMatchObject({
       message: 'The storage volume is still in use',
     });
-  });
+  }, 600_000);
 
   it('keeps what the guest wrote on the volume’s raw disk on the host', async () => {
     await t.engine.instances.changeStateAndWait(project, VM, { action: 'stop', force: true });

@@ -155,12 +155,13 @@ describe('buildQemuArgs', () => {
       }),
     ).toThrow(message);
   });
-  it('attaches custom block volumes as raw virtio disks with their serial, read-only by QEMU', () => {
+  it('plugs custom block volumes as raw virtio disks with their serial into root ports made before them', () => {
     const a = buildQemuArgs({
       paths,
       accel: 'tcg',
       cpus: 1,
       memoryBytes: GIB,
+      rootDisk: '/pool/v1/root.qcow2',
       blockDisks: [
         {
           device: 'data',
@@ -168,24 +169,43 @@ describe('buildQemuArgs', () => {
           serial: 'data',
           file: '/pool/a,b/root.img',
           readonly: false,
+          port: 'hp0',
         },
-        { device: 'ro', id: 'vol-ro', serial: 'ro', file: '/pool/ro/root.img', readonly: true },
+        {
+          device: 'ro',
+          id: 'vol-ro',
+          serial: 'ro',
+          file: '/pool/ro/root.img',
+          readonly: true,
+          port: 'hp1',
+        },
       ],
+      hotplugPorts: 3,
     });
     expect(a).toContain(
-      'file=/pool/a,,b/root.img,format=raw,if=none,id=drive-vol-data,cache=writeback,discard=unmap',
+      'driver=raw,node-name=drive-vol-data,read-only=off,discard=unmap,file.driver=file,file.filename=/pool/a,,b/root.img,file.read-only=off,file.discard=unmap',
     );
-    expect(a).toContain('virtio-blk-pci,drive=drive-vol-data,id=dev-vol-data,serial=data');
-    expect(a).toContain(
-      'file=/pool/ro/root.img,format=raw,if=none,id=drive-vol-ro,cache=writeback,discard=unmap,readonly=on',
-    );
+    expect(a).toContain('virtio-blk-pci,id=dev-vol-data,drive=drive-vol-data,serial=data,bus=hp0');
+    expect(a.find((x) => x.includes('node-name=drive-vol-ro'))).toContain('read-only=on');
+    const ports = a.filter((x) => x.startsWith('pcie-root-port'));
+    expect(ports).toEqual([
+      'pcie-root-port,id=hp0,chassis=1',
+      'pcie-root-port,id=hp1,chassis=2',
+      'pcie-root-port,id=hp2,chassis=3',
+    ]);
+    // The root disk comes first (the guest's vda), the ports before the disks on them.
+    const at = (text: string) => a.findIndex((x) => x.includes(text));
+    expect(at('drive=drive-root')).toBeLessThan(at('id=hp0'));
+    expect(at('id=hp1')).toBeLessThan(at('bus=hp0'));
     expect(() =>
       buildQemuArgs({
         paths,
         accel: 'tcg',
         cpus: 1,
         memoryBytes: GIB,
-        blockDisks: [{ device: 'x', id: 'vol-x', serial: 'a,b', file: '/x', readonly: false }],
+        blockDisks: [
+          { device: 'x', id: 'vol-x', serial: 'a,b', file: '/x', readonly: false, port: 'hp0' },
+        ],
       }),
     ).toThrow(/not a virtio disk serial/);
   });

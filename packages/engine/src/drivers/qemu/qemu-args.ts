@@ -68,15 +68,62 @@ export interface QemuShareArgs {
   readonly: boolean;
 }
 
-/** A custom block volume's raw disk as a virtio disk (vm-shares.ts). */
+/** A custom block volume's raw disk as a virtio disk (vm-shares.ts, vm-block-hotplug.ts). */
 export interface QemuBlockDiskArgs {
   device: string;
-  /** The drive's id; the PCI device is `dev-<id>`. */
+  /** The block node is `drive-<id>`, the PCI device `dev-<id>`. */
   id: string;
   /** What the guest reads in /sys/block/vdX/serial. */
   serial: string;
   file: string;
   readonly: boolean;
+  /** The PCIe root port it sits on (`hotplugPort`), so it can be unplugged while the VM runs. */
+  port: string;
+}
+
+/** The id of the `index`-th PCIe root port volume disks are plugged into. */
+export const hotplugPort = (index: number): string => `hp${index}`;
+
+/** Free root ports a VM gets beyond its disks at start, for disks attached while it runs. */
+export const SPARE_HOTPLUG_PORTS = 4;
+
+/** The raw block node of a volume disk, by QMP's `blockdev-add` (options as on the command line). */
+export function blockNodeOptions(disk: QemuBlockDiskArgs): Record<string, unknown> {
+  return {
+    driver: 'raw',
+    'node-name': `drive-${disk.id}`,
+    'read-only': disk.readonly,
+    discard: 'unmap',
+    file: { driver: 'file', filename: disk.file, 'read-only': disk.readonly, discard: 'unmap' },
+  };
+}
+
+/** Its virtio-blk device on its root port, by QMP's `device_add`. */
+export function blockDeviceOptions(disk: QemuBlockDiskArgs): Record<string, unknown> {
+  return {
+    driver: 'virtio-blk-pci',
+    id: `dev-${disk.id}`,
+    drive: `drive-${disk.id}`,
+    serial: disk.serial,
+    bus: disk.port,
+  };
+}
+
+/** `-device`'s form: the driver first, then its properties. */
+function deviceArg(options: Record<string, unknown>): string {
+  const { driver, ...properties } = options;
+  return [String(driver), ...dottedOptions(properties)].join(',');
+}
+
+/** `key=value,...` of QMP-shaped options, nested objects as dotted keys, as -blockdev and -device take them. */
+function dottedOptions(options: Record<string, unknown>, prefix = ''): string[] {
+  return Object.entries(options).flatMap(([key, value]) =>
+    value !== null && typeof value === 'object'
+      ? dottedOptions(value as Record<string, unknown>, `${prefix}${key}.`)
+      : [
+          `${prefix}${key}=${optionValue(typeof value === 'boolean' ? (value ? 'on' : 'off') : String(value))}`,
+        ],
+  );
 }
 
 /** QEMU refuses a longer mount_tag. */
@@ -98,6 +145,8 @@ export interface QemuArgsInput {
   nics?: readonly QemuNicArgs[];
   shares?: readonly QemuShareArgs[];
   blockDisks?: readonly QemuBlockDiskArgs[];
+  /** PCIe root ports for volume disks, `hotplugPort(0…n-1)`: those the disks use and spares. */
+  hotplugPorts?: number;
   uuid?: string;
 }
 
@@ -207,6 +256,10 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       `virtio-9p-pci,id=dev-${share.id},fsdev=${share.id},mount_tag=${share.tag}`,
     );
   }
+  // Root ports after the root disk, NICs and shares: the guest finds what sits behind
+  // them after those (the root disk stays vda, whatever is plugged later).
+  for (let i = 0; i < (input.hotplugPorts ?? 0); i++)
+    args.push('-device', `pcie-root-port,id=${hotplugPort(i)},chassis=${i + 1}`);
   for (const disk of input.blockDisks ?? []) {
     if (!/^[A-Za-z][A-Za-z0-9_.-]*$/.test(disk.id))
       throw EngineError.invalid(`devices["${disk.device}"]`, `"${disk.id}" is not a QEMU id`);
@@ -217,12 +270,14 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       );
     if (!disk.file.startsWith('/'))
       throw EngineError.invalid(`devices["${disk.device}"]["source"]`, 'the disk must be a path');
-    // format=raw named, never probed: what the guest writes on it cannot make it a qcow2 naming host files.
+    if (!/^hp[0-9]+$/.test(disk.port))
+      throw EngineError.invalid(`devices["${disk.device}"]`, `"${disk.port}" is not a root port`);
+    // raw named, never probed: what the guest writes on it cannot make it a qcow2 naming host files.
     args.push(
-      '-drive',
-      `file=${optionValue(disk.file)},format=raw,if=none,id=drive-${disk.id},cache=writeback,discard=unmap${disk.readonly ? ',readonly=on' : ''}`,
+      '-blockdev',
+      dottedOptions(blockNodeOptions(disk)).join(','),
       '-device',
-      `virtio-blk-pci,drive=drive-${disk.id},id=dev-${disk.id},serial=${disk.serial}`,
+      deviceArg(blockDeviceOptions(disk)),
     );
   }
   if (input.firmware && !input.kernel) args.push(...firmwareArgs(input.firmware));

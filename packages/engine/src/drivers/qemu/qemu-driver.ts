@@ -55,7 +55,17 @@ import {
 } from './qemu-args.ts';
 import { bootFiles, qemuRoot, type VmPaths } from './qemu-paths.ts';
 import { SerialConsoles } from './vm-console.ts';
-import { ShareKeeper, planShares, qemuBlockDisks, qemuShares } from './vm-shares.ts';
+import { applyDiskChanges } from './vm-block-hotplug.ts';
+import {
+  ShareKeeper,
+  hostDisksOf,
+  planShares,
+  qemuBlockDisks,
+  qemuShares,
+  readSharePlan,
+  writeSharePlan,
+  type HostDiskSpec,
+} from './vm-shares.ts';
 import { attachVnc } from './vm-vnc.ts';
 import { prepareFirmware } from './vm-firmware.ts';
 import { AGENT_STATE_SYNC_MS, VmRuntime } from './vm-runtime.ts';
@@ -96,6 +106,25 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     return { paths, pid };
   }
 
+  /** The engine's volume service for this VM's custom volume disks, when it has one. */
+  #attachVolume(
+    instance: DriverInstance,
+  ): ((spec: HostDiskSpec & { pool: string }) => Promise<string>) | undefined {
+    const attach = this.env.attachVolume?.bind(this.env);
+    if (!attach) return undefined;
+    return (spec) =>
+      // No id map: a VM's guest root is host root in what it is given (as for 9p shares).
+      attach({
+        pool: spec.pool,
+        project: instance.project,
+        volume: spec.source,
+        instance: instance.name,
+        instanceType: instance.type,
+        device: spec.device,
+        idmap: null,
+      });
+  }
+
   /** What exec and files use: the running VM's agent, connected on first use. */
   #agentOf(instance: DriverInstance): AgentAccess {
     const { paths } = this.#requirePid(instance);
@@ -134,8 +163,16 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
   async update(instance: DriverInstance, previous: DriverInstance): Promise<void> {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) === 0) return;
-    // 9p shares are checked first: nothing is applied when they refuse.
-    await this.#shares.checkLive(paths, instance.expandedDevices);
+    // Disks first: a share refuses before anything is applied; block volumes are hot-plugged.
+    await applyDiskChanges(
+      readSharePlan(paths.runDir) ?? { disks: [] },
+      hostDisksOf(instance.expandedDevices),
+      {
+        qmp: (command, args) => this.#runtime.qmp(instance, command, args),
+        ...(this.#attachVolume(instance) ? { attachVolume: this.#attachVolume(instance) } : {}),
+        record: (plan) => writeSharePlan(paths.runDir, plan),
+      },
+    );
     // vCPU hotplug and the balloon, as LXD 5.0.2 (vm-live-limits.ts).
     await applyLiveLimits(instance.expandedConfig, previous.expandedConfig, {
       qmp: (command, args) => this.#runtime.qmp(instance, command, args),
@@ -148,22 +185,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) > 0) throw this.alreadyRunning(instance);
     // Host directories and custom volumes are checked before anything is made.
-    const attach = this.env.attachVolume?.bind(this.env);
-    const shares = await planShares(
-      instance.expandedDevices,
-      attach &&
-        ((spec) =>
-          // No id map: a VM's guest root is host root in what it is given (as for 9p shares).
-          attach({
-            pool: spec.pool,
-            project: instance.project,
-            volume: spec.source,
-            instance: instance.name,
-            instanceType: instance.type,
-            device: spec.device,
-            idmap: null,
-          })),
-    );
+    const shares = await planShares(instance.expandedDevices, this.#attachVolume(instance));
     const boot = bootFiles(instance.paths.rootfs);
     let kernel: { kernel: string; initrd?: string; cmdline: string } | undefined;
     if (existsSync(boot.kernel)) {
@@ -215,6 +237,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         nics: nics.map((n) => ({ device: n.device, tap: n.tap, hwaddr: n.hwaddr })),
         shares: qemuShares(shares),
         blockDisks: qemuBlockDisks(shares),
+        hotplugPorts: shares.ports ?? 0,
         ...(instance.localConfig['volatile.uuid']
           ? { uuid: instance.localConfig['volatile.uuid'] }
           : {}),

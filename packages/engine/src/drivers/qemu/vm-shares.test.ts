@@ -2,14 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeviceMap } from '../../schemas/index.ts';
+import { applyDiskChanges } from './vm-block-hotplug.ts';
 import { vmPaths } from './qemu-paths.ts';
 import {
-  ShareKeeper,
   guestMountArgv,
   hostDisksOf,
   blockIds,
-  liveShareChange,
-  liveShareError,
+  liveShareChanges,
   parseProcMounts,
   planShares,
   qemuBlockDisks,
@@ -182,6 +182,7 @@ describe('planShares with custom volumes', () => {
         serial: 'data',
         file: path.join(dir, 'root.img'),
         readonly: true,
+        port: 'hp0',
       },
     ]);
     expect(qemuShares(plan)).toEqual([
@@ -214,24 +215,96 @@ describe('planShares with custom volumes', () => {
     expect(blockIds('x'.repeat(21)).serial).toMatch(/^h-/);
   });
 
-  it('refuses attaching or detaching a volume disk on a running VM, saying it is a disk', async () => {
+  it('plans block volumes on root ports of their own, with spares for hot-plug', async () => {
     const plan = await planShares(
       { root: ROOT, data: { type: 'disk', pool: 'default', source: 'blk' } },
       attach,
     );
-    const same = async (now: string, planned: { source: string }) => now === planned.source;
-    const change = await liveShareChange(plan, [], same);
-    expect(change).toEqual({ device: 'data', kind: 'detach', disk: true });
-    expect(liveShareError(change!).message).toContain(
-      'Cannot detach disk while instance is running',
-    );
-    expect(
-      await liveShareChange(
-        plan,
-        [{ device: 'data', source: 'blk', pool: 'other', readonly: false, required: true }],
-        same,
-      ),
-    ).toMatchObject({ kind: 'update' });
+    expect(plan.disks).toEqual([expect.objectContaining({ kind: 'block', port: 'hp0' })]);
+    expect(plan.ports).toBe(5);
+  });
+});
+
+/** QMP as the hot-plug sees it: records commands; a device is gone once `device_del` was asked. */
+function fakeQmp() {
+  const calls: [string, Record<string, unknown> | undefined][] = [];
+  const devices = new Set<string>();
+  const qmp = async (command: string, args?: Record<string, unknown>) => {
+    calls.push([command, args]);
+    if (command === 'device_add') devices.add(String(args?.['id']));
+    if (command === 'device_del') devices.delete(String(args?.['id']));
+    if (command === 'qom-list') return [...devices].map((name) => ({ name }));
+    return {};
+  };
+  return { qmp, calls, devices };
+}
+
+describe('applyDiskChanges (a running VM)', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'berth-vm-hotplug-'));
+    mkdirSync(path.join(dir, 'fsvol'));
+    writeFileSync(path.join(dir, 'root.img'), '');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const attachVolume = async (spec: { source: string }) =>
+    path.join(dir, spec.source.startsWith('blk') ? 'root.img' : 'fsvol');
+  const blk = (source = 'blk') => ({
+    device: 'data',
+    source,
+    pool: 'default',
+    readonly: false,
+    required: true,
+  });
+
+  it('hot-plugs a block volume into a free port, then unplugs it once the guest let go', async () => {
+    const { qmp, calls, devices } = fakeQmp();
+    const records: SharePlan[] = [];
+    const access = { qmp, attachVolume, record: (p: SharePlan) => records.push(p) };
+    const empty: SharePlan = { disks: [], ports: 4 };
+    const plugged = await applyDiskChanges(empty, [blk()], access);
+    expect(calls.map(([c]) => c)).toEqual(['blockdev-add', 'device_add']);
+    expect(calls[1]?.[1]).toMatchObject({ driver: 'virtio-blk-pci', serial: 'data', bus: 'hp0' });
+    expect(devices).toEqual(new Set(['dev-vol-data']));
+    expect(records.at(-1)?.disks).toEqual([
+      expect.objectContaining({ kind: 'block', port: 'hp0' }),
+    ]);
+
+    calls.length = 0;
+    const unplugged = await applyDiskChanges(plugged, [], access);
+    expect(calls.map(([c]) => c)).toEqual(['device_del', 'qom-list', 'blockdev-del']);
+    expect(unplugged.disks).toEqual([]);
+    expect(records.at(-1)?.disks).toEqual([]);
+  });
+
+  it('refuses a directory share or a filesystem volume before plugging anything (LXD’s words)', async () => {
+    const { qmp, calls } = fakeQmp();
+    const access = { qmp, attachVolume, record: () => {} };
+    for (const wanted of [
+      [{ device: 'late', source: '/srv', path: '/l', readonly: false, required: true }],
+      [{ ...blk(), device: 'files', source: 'fs', path: '/srv/files' }],
+      [blk(), { device: 'late', source: '/srv', path: '/l', readonly: false, required: true }],
+    ]) {
+      const error = await applyDiskChanges({ disks: [], ports: 4 }, wanted, access).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ code: 'CONFLICT' });
+      expect((error as Error).message).toContain(
+        'Cannot attach directory while instance is running',
+      );
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it('says when every hot-plug slot is taken', async () => {
+    const { qmp } = fakeQmp();
+    const error = await applyDiskChanges({ disks: [], ports: 0 }, [blk()], {
+      qmp,
+      attachVolume,
+      record: () => {},
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'CONFLICT', field: 'devices["data"]' });
+    expect((error as Error).message).toMatch(/hot-plug slots are taken/);
   });
 });
 
@@ -262,19 +335,17 @@ describe('a running VM refuses changes to its shares', () => {
   };
 
   it('finds what was attached, detached or changed', async () => {
-    expect(await liveShareChange(plan, [spec], same)).toBeUndefined();
-    expect(await liveShareChange(plan, [], same)).toEqual({ device: 's', kind: 'detach' });
+    expect(await liveShareChanges(plan, [spec], same)).toEqual([]);
+    expect(await liveShareChanges(plan, [], same)).toEqual([{ device: 's', kind: 'detach' }]);
     expect(
-      await liveShareChange(plan, [spec, { ...spec, device: 'late', path: '/mnt/late' }], same),
-    ).toEqual({ device: 'late', kind: 'attach' });
-    expect(await liveShareChange(plan, [{ ...spec, readonly: true }], same)).toEqual({
-      device: 's',
-      kind: 'update',
-    });
-    expect(await liveShareChange(plan, [{ ...spec, source: '/srv/other' }], same)).toEqual({
-      device: 's',
-      kind: 'update',
-    });
+      await liveShareChanges(plan, [spec, { ...spec, device: 'late', path: '/mnt/late' }], same),
+    ).toEqual([{ device: 'late', kind: 'attach' }]);
+    expect(await liveShareChanges(plan, [{ ...spec, readonly: true }], same)).toEqual([
+      { device: 's', kind: 'update' },
+    ]);
+    expect(await liveShareChanges(plan, [{ ...spec, source: '/srv/other' }], same)).toEqual([
+      { device: 's', kind: 'update' },
+    ]);
   });
 
   it('answers in LXD 5.0.2’s words, naming the device, from the VM’s own record', async () => {
@@ -284,26 +355,26 @@ describe('a running VM refuses changes to its shares', () => {
       mkdirSync(paths.runDir, { recursive: true });
       writeSharePlan(paths.runDir, plan);
       expect(readSharePlan(paths.runDir)).toEqual(plan);
-      const keeper = new ShareKeeper({
-        agent: () => Promise.reject(new Error('unused')),
-        pid: () => 0,
-      });
+      const { qmp, calls } = fakeQmp();
+      const live = (devices: DeviceMap, record = plan) =>
+        applyDiskChanges(record, hostDisksOf(devices), { qmp, record: () => {} });
       const devices = {
         root: ROOT,
         s: { type: 'disk', source: '/srv/link', path: '/mnt/s' },
       };
-      await keeper.checkLive(paths, devices);
-      const error = await keeper
-        .checkLive(paths, { ...devices, late: { type: 'disk', source: '/srv', path: '/l' } })
-        .catch((e: unknown) => e);
+      await live(devices);
+      const error = await live({
+        ...devices,
+        late: { type: 'disk', source: '/srv', path: '/l' },
+      }).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'CONFLICT', field: 'devices["late"]' });
       expect((error as Error).message).toContain(
         'Cannot attach directory while instance is running',
       );
       // A VM started without a record (no shares) refuses a new one as well.
-      const bare = vmPaths(dataDir, 'default', 'v2');
-      await expect(keeper.checkLive(bare, devices)).rejects.toThrow(/Cannot attach directory/);
-      await keeper.checkLive(bare, { root: ROOT });
+      await expect(live(devices, { disks: [] })).rejects.toThrow(/Cannot attach directory/);
+      await live({ root: ROOT }, { disks: [] });
+      expect(calls).toEqual([]);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -39,8 +39,9 @@
 // (files at host ids: the guest's root is root in it, as for a directory); a
 // block volume is its raw disk as a virtio disk whose serial is the device's
 // name (`/dev/disk/by-id/virtio-<device>`, `/sys/block/vdX/serial`).
-// Both are set when QEMU starts, like the shares; a running VM refuses
-// attaching, detaching or changing one.
+// A filesystem volume is set when QEMU starts, like a share. A block volume
+// sits on a PCIe root port of its own and is hot-plugged into, or out of, a
+// running VM as LXD does it (vm-block-hotplug.ts).
 //
 // Who mounts: LXD's lxd-agent mounts shares at boot; Berth's guests have
 // qemu-guest-agent only, so the engine waits for the agent and runs
@@ -60,7 +61,13 @@ import { isTrue } from '../../config/value-checks.ts';
 import { EngineError } from '../../errors.ts';
 import type { DeviceMap } from '../../schemas/index.ts';
 import { runInGuest, type AgentAccess } from './agent-exec.ts';
-import { MAX_SHARE_TAG, type QemuBlockDiskArgs, type QemuShareArgs } from './qemu-args.ts';
+import {
+  MAX_SHARE_TAG,
+  SPARE_HOTPLUG_PORTS,
+  hotplugPort,
+  type QemuBlockDiskArgs,
+  type QemuShareArgs,
+} from './qemu-args.ts';
 import type { VmPaths } from './qemu-paths.ts';
 import type { QgaClient } from './qga-client.ts';
 
@@ -97,6 +104,8 @@ export type PlannedDisk = HostDiskSpec &
         id: string;
         /** What the guest reads as the disk's serial. */
         serial: string;
+        /** Its PCIe root port (qemu-args.ts hotplugPort). */
+        port: string;
       }
     | { kind: 'skipped'; reason: string }
   );
@@ -104,6 +113,8 @@ export type PlannedDisk = HostDiskSpec &
 /** The record of a running VM's host-path disks (`<runDir>/shares.json`). */
 export interface SharePlan {
   disks: PlannedDisk[];
+  /** How many PCIe root ports QEMU was started with for volume disks (vm-block-hotplug.ts). */
+  ports?: number;
   /** The guest boot whose mounts were made (`/proc/sys/kernel/random/boot_id`). */
   bootId?: string;
 }
@@ -257,7 +268,9 @@ export async function planShares(
     }
     disks.push({ ...spec, kind: 'share', resolved, ...shareIds(spec.device), mount: 'pending' });
   }
-  return { disks };
+  const blocks = disks.filter((d) => d.kind === 'block');
+  blocks.forEach((disk, i) => (disk.port = hotplugPort(i)));
+  return { disks, ports: blocks.length + SPARE_HOTPLUG_PORTS };
 }
 
 /**
@@ -281,28 +294,29 @@ async function planVolume(
         field(spec.device, 'path'),
         'Custom block volumes cannot have a path defined',
       );
-    return { ...spec, kind: 'block', resolved, ...blockIds(spec.device) };
+    // Its port is given once every disk is planned (planShares) or when it is hot-plugged.
+    return { ...spec, kind: 'block', resolved, ...blockIds(spec.device), port: '' };
   }
   if (!spec.path)
     throw EngineError.invalid(field(spec.device, 'path'), 'Missing mount "path" setting');
   return { ...spec, kind: 'share', resolved, ...shareIds(spec.device), mount: 'pending' };
 }
 
+/** What QEMU takes of a planned block volume. */
+export function blockDiskArgs(disk: PlannedDisk & { kind: 'block' }): QemuBlockDiskArgs {
+  return {
+    device: disk.device,
+    id: disk.id,
+    serial: disk.serial,
+    file: disk.resolved,
+    readonly: disk.readonly,
+    port: disk.port,
+  };
+}
+
 /** The block volumes QEMU's command line attaches. */
 export function qemuBlockDisks(plan: SharePlan): QemuBlockDiskArgs[] {
-  return plan.disks.flatMap((disk) =>
-    disk.kind === 'block'
-      ? [
-          {
-            device: disk.device,
-            id: disk.id,
-            serial: disk.serial,
-            file: disk.resolved,
-            readonly: disk.readonly,
-          },
-        ]
-      : [],
-  );
+  return plan.disks.flatMap((disk) => (disk.kind === 'block' ? [blockDiskArgs(disk)] : []));
 }
 
 /** What QEMU's command line takes of a plan. */
@@ -331,33 +345,43 @@ export type LiveShareChange = {
 };
 
 /**
- * The first host-path disk that differs between what the VM was started
- * with and `wanted`. `sameSource` compares a source as written now with
- * the planned one (a restricted project hands the start resolved sources).
+ * The disks that differ between what the VM runs with (`plan`) and `wanted`:
+ * detached ones first, then attached and changed ones. `sameSource`
+ * compares a source as written now with the planned one (a restricted
+ * project hands the start resolved sources).
  */
-export async function liveShareChange(
+export async function liveShareChanges(
   plan: SharePlan,
   wanted: readonly HostDiskSpec[],
-  sameSource: (now: string, planned: PlannedDisk) => Promise<boolean>,
-): Promise<LiveShareChange | undefined> {
+  sameSource: (now: string, planned: PlannedDisk) => Promise<boolean> = sameSourceAs,
+): Promise<LiveShareChange[]> {
   const planned = new Map(plan.disks.map((d) => [d.device, d]));
   const names = new Set(wanted.map((w) => w.device));
+  const changes: LiveShareChange[] = [];
   for (const disk of plan.disks) {
-    if (!names.has(disk.device)) return { device: disk.device, kind: 'detach', ...blockFlag(disk) };
+    if (!names.has(disk.device))
+      changes.push({ device: disk.device, kind: 'detach', ...blockFlag(disk) });
   }
   for (const spec of wanted) {
     const disk = planned.get(spec.device);
-    if (!disk) return { device: spec.device, kind: 'attach' };
-    if (
+    if (!disk) changes.push({ device: spec.device, kind: 'attach' });
+    else if (
       disk.pool !== spec.pool ||
       disk.path !== spec.path ||
       disk.readonly !== spec.readonly ||
       disk.required !== spec.required ||
       !(await sameSource(spec.source, disk))
     )
-      return { device: spec.device, kind: 'update', ...blockFlag(disk) };
+      changes.push({ device: spec.device, kind: 'update', ...blockFlag(disk) });
   }
-  return undefined;
+  return changes;
+}
+
+/** A source as configured now against the one a start planned: the same text, or the same real directory. */
+export async function sameSourceAs(now: string, planned: PlannedDisk): Promise<boolean> {
+  if (now === planned.source) return true;
+  if (planned.kind !== 'share' || planned.pool !== undefined) return false;
+  return (await realpath(now).catch(() => undefined)) === planned.resolved;
 }
 
 const blockFlag = (disk: PlannedDisk) => (disk.kind === 'block' ? { disk: true } : {});
@@ -450,20 +474,6 @@ export class ShareKeeper {
     if (readSharePlan(paths.runDir)) this.#run(paths);
   }
 
-  /**
-   * Refuses a change to a running VM's host-path disks (9p cannot be
-   * hot-plugged). Without a record the VM was started without shares.
-   */
-  async checkLive(paths: VmPaths, devices: DeviceMap): Promise<void> {
-    const plan = readSharePlan(paths.runDir) ?? { disks: [] };
-    const change = await liveShareChange(plan, hostDisksOf(devices), async (now, planned) => {
-      if (now === planned.source) return true;
-      if (planned.kind !== 'share' || planned.pool !== undefined) return false;
-      return (await realpath(now).catch(() => undefined)) === planned.resolved;
-    });
-    if (change) throw liveShareError(change);
-  }
-
   close(): void {
     for (const loop of this.#loops.values()) loop.abort();
     this.#loops.clear();
@@ -546,8 +556,16 @@ export class ShareKeeper {
       }
     }
     // Said once per boot: a failure is not retried until the guest boots again (or the VM restarts).
-    plan.bootId = bootId;
-    if (!signal.aborted && this.#deps.pid(paths) > 0) writeSharePlan(paths.runDir, plan);
+    // Into the record as it is now: a disk hot-plugged meanwhile (vm-block-hotplug.ts) stays in it.
+    const latest = readSharePlan(paths.runDir);
+    if (!latest || signal.aborted || this.#deps.pid(paths) === 0) return;
+    const mounted = new Map(plan.disks.map((d) => [d.device, d]));
+    latest.disks = latest.disks.map((d) => {
+      const done = mounted.get(d.device);
+      return d.kind === 'share' && done?.kind === 'share' ? { ...d, mount: done.mount } : d;
+    });
+    latest.bootId = bootId;
+    writeSharePlan(paths.runDir, latest);
   }
 
   #log(paths: VmPaths, line: string): void {
