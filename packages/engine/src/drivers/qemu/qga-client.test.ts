@@ -50,11 +50,23 @@ describe('QgaClient', () => {
   });
 
   /** A fake agent: answers sync (after a stale answer), guest-ping, and an error for anything else. */
-  function fakeAgent(options: { silent?: boolean } = {}): string {
+  function fakeAgent(options: { silent?: boolean; lateFirstSync?: boolean } = {}): string {
     dir = mkdtempSync(path.join(os.tmpdir(), 'qga-test-'));
     const socket = path.join(dir, 'qga.sock');
     server = net.createServer((conn) => {
       let buffer = '';
+      // A booting guest: the first sync is answered only when the next one comes.
+      let held: number | undefined;
+      let syncs = 0;
+      const delimited = (id: number | undefined) =>
+        Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${id}}\n`)]);
+      // Answers leave one after the other, each `delayMs` after the one before.
+      let answered = Promise.resolve();
+      const reply = (answer: Buffer | string, delayMs = 0) => {
+        answered = answered.then(
+          () => new Promise((done) => setTimeout(() => done(void conn.write(answer)), delayMs)),
+        );
+      };
       conn.on('data', (chunk: Buffer) => {
         if (options.silent) return;
         buffer += chunk.toString('latin1').replace(/\xff/g, '');
@@ -65,7 +77,16 @@ describe('QgaClient', () => {
             arguments?: { id?: number };
           };
           buffer = buffer.slice(at + 1);
-          if (request.execute === 'guest-sync-delimited') {
+          if (request.execute === 'guest-sync-delimited' && options.lateFirstSync) {
+            syncs += 1;
+            if (syncs === 1) held = request.arguments?.id;
+            else {
+              if (held !== undefined) reply(delimited(held));
+              held = undefined;
+              // Ours a moment later, as its own read; in order, as the agent answers.
+              reply(delimited(request.arguments?.id), 30);
+            }
+          } else if (request.execute === 'guest-sync-delimited') {
             // An earlier client's leftover first, then ours.
             conn.write('{"return": 12345}\n');
             conn.write(
@@ -74,8 +95,8 @@ describe('QgaClient', () => {
                 Buffer.from(`{"return": ${request.arguments?.id}}\n`),
               ]),
             );
-          } else if (request.execute === 'guest-ping') conn.write('{"return": {}}\n');
-          else conn.write('{"error": {"class": "CommandNotFound", "desc": "no such command"}}\n');
+          } else if (request.execute === 'guest-ping') reply('{"return": {}}\n');
+          else reply('{"error": {"class": "CommandNotFound", "desc": "no such command"}}\n');
         }
       });
     });
@@ -86,6 +107,21 @@ describe('QgaClient', () => {
   it('syncs past stale answers, executes in order and reports agent errors', async () => {
     const client = await QgaClient.connect(fakeAgent());
     try {
+      expect(await client.execute('guest-ping')).toEqual({});
+      await expect(client.execute('guest-nope')).rejects.toBeInstanceOf(QgaError);
+      expect(await client.execute('guest-ping')).toEqual({});
+    } finally {
+      client.close();
+    }
+  });
+
+  it('takes a late answer to an earlier sync for what it is: every answer stays with its request', async () => {
+    const socket = fakeAgent({ lateFirstSync: true });
+    const client = await QgaClient.open(socket);
+    try {
+      await expect(client.sync(200)).rejects.toMatchObject({ message: AGENT_NOT_RUNNING });
+      // The same connection, asked again (vm-runtime.ts keeps it): the old id comes first.
+      await client.sync(2_000);
       expect(await client.execute('guest-ping')).toEqual({});
       await expect(client.execute('guest-nope')).rejects.toBeInstanceOf(QgaError);
       expect(await client.execute('guest-ping')).toEqual({});

@@ -10,7 +10,10 @@
 // would otherwise be taken for the next request's); the next use reconnects
 // and syncs again. No answer to the sync means no agent runs in the guest:
 // LXD's "VM agent isn't currently running". A sync that times out keeps the
-// connection (its late answer has an old id, and is dropped): a guest still
+// connection (its late answer has an old id, and is dropped while the next
+// sync waits for its own; a sync is sent once, since sending it again would
+// bring a second answer that the next request takes for its own, and every
+// answer after it would belong to the request before): a guest still
 // booting is asked again on the same one. QEMU reads nothing from the socket
 // while the guest's port is closed, so a client that hung up then is never
 // noticed; the connection QEMU holds for it takes the only slot, and every
@@ -99,6 +102,8 @@ export function encodeQgaCommand(execute: string, args?: Record<string, unknown>
 
 interface Waiting {
   command: string;
+  /** Whether an answer is this request's; others are dropped (default: every answer is). */
+  accept?: (message: QgaResponse) => boolean;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
@@ -158,28 +163,23 @@ export class QgaClient {
     else this.#closedHandlers.push(handler);
   }
 
-  /** guest-sync-delimited with a fresh id; answers meant for anyone else are dropped. */
+  /**
+   * guest-sync-delimited with a fresh id, sent once; answers meant for anyone
+   * else (an earlier sync on this connection that timed out, answered late)
+   * are dropped and the next one is waited for. Sending the sync again would
+   * bring a second answer with our id, which the next request would take for
+   * its own, and every answer after it would belong to the request before.
+   */
   async sync(timeoutMs: number): Promise<void> {
     const id = randomInt(1, 2 ** 31);
     await this.#enqueue(async () => {
       this.#framer.resync();
       this.#socket.write(Buffer.from([DELIMITER]));
-      const started = Date.now();
-      // An answer with another id is an earlier client's sync: keep waiting for ours.
-      for (;;) {
-        const left = timeoutMs - (Date.now() - started);
-        if (left <= 0) throw agentNotRunning();
-        const answer = await this.#request(
-          'guest-sync-delimited',
-          { id },
-          left,
-          () => agentNotRunning(),
-          // A late answer carries this id, which no later sync waits for.
-          false,
-        );
-        if (answer === id) return;
-        this.#framer.resync();
-      }
+      // A late answer carries this id, which no later sync waits for: the connection stays.
+      await this.#request('guest-sync-delimited', { id }, timeoutMs, () => agentNotRunning(), {
+        closeOnTimeout: false,
+        accept: (message) => 'return' in message && message.return === id,
+      });
     });
   }
 
@@ -190,7 +190,7 @@ export class QgaClient {
     timeoutMs = 10_000,
   ): Promise<T> {
     return this.#enqueue(() =>
-      this.#request(command, args, timeoutMs, () => agentNotRunning()),
+      this.#request(command, args, timeoutMs, () => agentNotRunning(), { closeOnTimeout: true }),
     ) as Promise<T>;
   }
 
@@ -202,7 +202,9 @@ export class QgaClient {
   sendUnanswered(command: string, args?: Record<string, unknown>, graceMs = 1_000): Promise<void> {
     return this.#enqueue(async () => {
       try {
-        await this.#request(command, args, graceMs, () => new QuietError());
+        await this.#request(command, args, graceMs, () => new QuietError(), {
+          closeOnTimeout: true,
+        });
       } catch (error) {
         if (error instanceof QuietError) return;
         if (error instanceof QgaError) throw error;
@@ -226,18 +228,19 @@ export class QgaClient {
     args: Record<string, unknown> | undefined,
     timeoutMs: number,
     onTimeout: () => Error,
-    closeOnTimeout = true,
+    options: { closeOnTimeout: boolean; accept?: Waiting['accept'] },
   ): Promise<unknown> {
     if (this.#closed) return Promise.reject(agentNotRunning());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiting = undefined;
         // A late answer must not be taken for the next request's.
-        if (closeOnTimeout) this.close();
+        if (options.closeOnTimeout) this.close();
         reject(onTimeout());
       }, timeoutMs);
       this.#waiting = {
         command,
+        ...(options.accept ? { accept: options.accept } : {}),
         resolve: (value) => {
           clearTimeout(timer);
           resolve(value);
@@ -254,6 +257,7 @@ export class QgaClient {
   #answer(message: QgaResponse): void {
     const waiting = this.#waiting;
     if (!waiting) return;
+    if (waiting.accept && !waiting.accept(message)) return;
     this.#waiting = undefined;
     if ('error' in message)
       waiting.reject(new QgaError(waiting.command, message.error.class, message.error.desc));
