@@ -179,6 +179,8 @@ describe('the web console', () => {
   it('builds a built-in image under its own alias from the Images page and deletes it', async () => {
     await page.getByRole('link', { name: 'Images' }).click();
     const builder = page.getByLabel('Built-in image');
+    // The page renders its form before the list of builders arrives: wait for all four.
+    await builder.locator('option').nth(3).waitFor({ state: 'attached' });
     expect(await builder.locator('option').allInnerTexts()).toEqual([
       'busybox (container)',
       'busybox (virtual machine)',
