@@ -16,14 +16,16 @@
 // engine opens F through guest-file-open ("r+": a FIFO opened read-write
 // never blocks the single-threaded agent) and writes stdin with
 // guest-file-write as it arrives, closing it at the caller's EOF or when the
-// command exits. Output arrives at the end (QGA keeps up to 16 MiB of each).
+// command exits. A FIFO not opened in FIFO_WAIT_MS (through reconnects of
+// the agent's channel) leaves the wrapper waiting on it for ever: the
+// command is killed then, so the exec ends (137) rather than hangs. Output arrives at the end (QGA keeps up to 16 MiB of each).
 // The agent is asked whether the command exited soon after it started and
 // then less and less often (pollDelays): most commands are short, and each
 // question is one small round trip on the agent's channel.
 // Interactive commands (a pty) take another channel: agent-pty.ts.
 import { randomBytes } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
-import { EngineError } from '../../errors.ts';
+import { EngineError, isEngineError } from '../../errors.ts';
 import { sleep } from '../driver-common.ts';
 import type { ExecProcess, ExecRequest } from '../driver.ts';
 import { execEnvironmentList } from '../exec-environment.ts';
@@ -231,9 +233,15 @@ export async function execThroughAgent(
           mode: 'r+',
         });
       } catch (error) {
-        if (!(error instanceof QgaError)) throw error;
-        await sleep(delays.next().value); // the wrapper has not made it yet
+        // The wrapper has not made it yet, or the agent's connection is being made again.
+        if (!(error instanceof QgaError) && !isEngineError(error, 'CONFLICT')) throw error;
+        await sleep(delays.next().value);
       }
+    }
+    if (handle === undefined) {
+      // Never opened: the wrapper waits on the FIFO for ever. Ended, so the caller hears of it.
+      if (!exited) await killInGuest(agent, pid, 9);
+      return;
     }
     if (handle === undefined) return;
     try {
@@ -285,14 +293,17 @@ export async function execThroughAgent(
     signal(signal) {
       const number = signalNumber(signal);
       if (number === undefined || exited) return;
-      void agent()
-        .then((c) =>
-          c.execute('guest-exec', { path: '/bin/kill', arg: [`-${number}`, String(pid)] }),
-        )
-        .catch(() => {});
+      void killInGuest(agent, pid, number);
     },
     resize() {},
   };
+}
+
+/** Sends `signal` to a guest process (best effort: the agent may be gone). */
+async function killInGuest(agent: AgentAccess, pid: number, signal: number): Promise<void> {
+  await agent()
+    .then((c) => c.execute('guest-exec', { path: '/bin/kill', arg: [`-${signal}`, String(pid)] }))
+    .catch(() => {});
 }
 
 /** Writes and flushes all of `chunk`; a full FIFO (the agent writes non-blocking) is retried. */
