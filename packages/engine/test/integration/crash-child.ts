@@ -13,7 +13,16 @@ import { TEST_CACHE_DIR } from './helpers.ts';
 
 export const CRASH_SOURCE = 't-crash-src';
 export const CRASH_RUNNING = 't-crash-up';
-export const CRASH_SCENARIOS = ['create', 'snapshot', 'backup', 'image', 'copy'] as const;
+export const CRASH_SCENARIOS = [
+  'create',
+  'vm-create',
+  'snapshot',
+  'backup',
+  'image',
+  'copy',
+] as const;
+/** The VM the vm-create scenario is killed in the middle of making. */
+export const CRASH_VM = 't-crash-vm';
 export type CrashScenario = (typeof CRASH_SCENARIOS)[number];
 
 /** Descendant processes of `pid` with their start times (to tell a reused pid apart). */
@@ -145,6 +154,33 @@ async function main(): Promise<void> {
       ).operation;
       // The volume's own copy has begun (not only the image's preparation).
       halfWay = () => hiddenIn(containers, /^\.create-.*t-crash-new-/);
+      break;
+    }
+    case 'vm-create': {
+      // The built-in VM image, made slow to copy the same way.
+      const build = await engine.operations.wait(
+        (await engine.images.buildBusyboxVm('default', { alias: 't-crash-vm-image' })).id,
+      );
+      if (build.status !== 'Success') throw new Error(build.err);
+      const fingerprint = await engine.images.resolveAlias('default', 't-crash-vm-image');
+      const rootfs = await engine.images.rootfsPath(fingerprint);
+      const { runCommand } = await import('../../src/host/run-command.ts');
+      await runCommand(
+        'dd',
+        ['if=/dev/urandom', `of=${path.join(rootfs, 'big')}`, 'bs=1M', 'count=200'],
+        { timeoutMs: 120_000 },
+      );
+      started = (
+        await engine.instances.create('default', {
+          name: CRASH_VM,
+          type: 'virtual-machine',
+          source: { type: 'image', alias: 't-crash-vm-image' },
+        })
+      ).operation;
+      const vms = path.dirname(
+        (await engine.storage.instancePaths(pool, 'default', CRASH_VM, 'virtual-machine')).dir,
+      );
+      halfWay = () => hiddenIn(vms, new RegExp(`^\\.create-.*${CRASH_VM}-`));
       break;
     }
     case 'snapshot': {

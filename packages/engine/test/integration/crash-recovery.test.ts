@@ -1,5 +1,5 @@
-// kill -9 of the engine in the middle of each long operation (create, snapshot,
-// backup export, image build, copy). crash-child.ts runs the engine and kills
+// kill -9 of the engine in the middle of each long operation (create of a
+// container and of a VM, snapshot, backup export, image build, copy). crash-child.ts runs the engine and kills
 // itself once the operation is seen half-way on disk; a new engine on the same
 // data dir must then find running containers still running (same pids, state
 // as in the database), the operation failed as interrupted, nothing half-made
@@ -16,6 +16,7 @@ import type { Engine } from '../../src/index.ts';
 import {
   CRASH_RUNNING,
   CRASH_SOURCE,
+  CRASH_VM,
   type CrashScenario,
   type ProcessEntry,
 } from './crash-child.ts';
@@ -114,6 +115,17 @@ async function expectConsistent(engine: Engine): Promise<void> {
       ),
   );
   expect(entries(containersDir).sort()).toEqual(expectedDirs.sort());
+  const vmsDir = path.dirname(
+    (await engine.storage.instancePaths(POOL, 'default', CRASH_VM, 'virtual-machine')).dir,
+  );
+  const expectedVmDirs = await Promise.all(
+    instances
+      .filter((i) => i.type === 'virtual-machine')
+      .map(async (i) =>
+        path.basename((await engine.storage.instancePaths(POOL, i.project, i.name, i.type)).dir),
+      ),
+  );
+  expect(entries(vmsDir).sort()).toEqual(expectedVmDirs.sort());
 
   // Every instance's state agrees with the database, and none is still "being created".
   for (const record of instances) {
@@ -200,6 +212,31 @@ describe.sequential('kill -9 of the engine mid-operation', () => {
       await engine.instances.delete('default', 't-crash-new');
     });
   }, 300_000);
+
+  it('during a VM create (volume copy under way): the half-made VM is removed', async () => {
+    const killed = await killDuring('vm-create');
+    await afterCrash(killed, async (engine) => {
+      expect(await engine.instances.names('default')).not.toContain(CRASH_VM);
+      expect(
+        await engine.db.storage.getVolume(POOL, 'default', 'virtual-machine', CRASH_VM),
+      ).toBeNull();
+      // Nothing of it in QEMU's runtime folder either.
+      expect(
+        entries(path.join(engine.dataDir, 'qemu')).filter((e) => e.includes(CRASH_VM)),
+      ).toEqual([]);
+      // The name is free again: the same create now succeeds (and the VM goes again).
+      await engine.instances.createAndWait('default', {
+        name: CRASH_VM,
+        type: 'virtual-machine',
+        source: { type: 'image', alias: 't-crash-vm-image' },
+      });
+      await engine.instances.delete('default', CRASH_VM);
+      await engine.images.delete(
+        'default',
+        await engine.images.resolveAlias('default', 't-crash-vm-image'),
+      );
+    });
+  }, 600_000);
 
   it('during a snapshot: no snapshot, no snapshot folder', async () => {
     const killed = await killDuring('snapshot');
