@@ -164,6 +164,44 @@ describe('virtual machines through the lxc client', () => {
     expect((await lxc.run(['exec', VM, '--', 'test', '-e', '/root/payload.bin'])).status).toBe(1);
   });
 
+  it('keeps its memory through `lxc stop --stateful` and `lxc start`, and through a stateful snapshot', async () => {
+    /** The tmpfs mark, once the agent answers again. */
+    const mark = async () => {
+      const deadline = Date.now() + BOOT_WAIT_MS;
+      for (;;) {
+        const read = await lxc.run(['exec', VM, '--', 'cat', '/run/mem/mark']);
+        if (read.status === 0 || !/VM agent isn't currently running/.test(read.stderr))
+          return read.stdout || read.stderr;
+        if (Date.now() > deadline)
+          throw new Error(`the guest agent never answered: ${read.stderr}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    };
+    // LXD's words without migration.stateful.
+    const refused = await lxc.run(['stop', VM, '--stateful']);
+    expect(refused.stderr).toContain('Stateful stop requires migration.stateful to be set to true');
+    await lxc.ok(['config', 'set', VM, 'migration.stateful=true']);
+    // Only the guest's memory holds it: any boot loses it.
+    await lxc.ok([
+      'exec',
+      VM,
+      '--',
+      'sh',
+      '-c',
+      'mkdir -p /run/mem && mount -t tmpfs mem /run/mem && echo kept > /run/mem/mark',
+    ]);
+    await lxc.ok(['stop', VM, '--stateful']);
+    expect(await lxc.csv(['list', VM, '-c', 'ns'])).toEqual([[VM, 'STOPPED']]);
+    await lxc.ok(['start', VM]);
+    expect(await mark()).toBe('kept\n');
+
+    await lxc.ok(['snapshot', VM, 'mem', '--stateful']);
+    await lxc.ok(['exec', VM, '--', 'sh', '-c', 'echo changed > /run/mem/mark']);
+    await lxc.ok(['restore', VM, 'mem', '--stateful']);
+    expect(await mark()).toBe('kept\n');
+    await lxc.ok(['delete', `${VM}/mem`]);
+  });
+
   it('stops it gracefully, exports the image byte for byte, and deletes the VM', async () => {
     await lxc.ok(['stop', VM]);
     expect(await lxc.csv(['list', VM, '-c', 'ns'])).toEqual([[VM, 'STOPPED']]);

@@ -199,6 +199,11 @@ export class InstanceStore {
     }
   }
 
+  /** Whether the instance's volume holds a saved runtime state (LXD's `stateful`). */
+  async setStateful(id: number, stateful: boolean): Promise<void> {
+    await this.db.instance.update({ where: { id }, data: { stateful } });
+  }
+
   async touch(id: number, at = new Date()): Promise<void> {
     await this.db.instance.update({ where: { id }, data: { lastUsedAt: at } });
   }

@@ -234,6 +234,16 @@ const KEYS: Record<string, KeyInit> = {
     description: 'Maximum number of processes in the container (-1 or unset: no limit).',
   },
 
+  // Migration: read when the state is saved, so changes need no restart.
+  'migration.stateful': {
+    type: 'boolean',
+    check: optional(isBool),
+    default: 'false',
+    liveUpdate: true,
+    description:
+      "Allow stateful stops and snapshots of a VM: its memory and devices are saved in its volume, and a start runs on from them (containers would need CRIU, which Berth does not use).",
+  },
+
   // Raw passthrough; the caller parses what it can.
   'raw.lxc': {
     type: 'blob',

@@ -129,6 +129,29 @@ export interface RootfsPreparation {
   prepared: string;
 }
 
+export interface StartOptions {
+  /**
+   * Runs on from the state a stateful stop or snapshot saved in the volume
+   * instead of booting (CONFLICT when there is none). Without it, a saved
+   * state is dropped and the instance boots.
+   */
+  restoreState?: boolean;
+}
+
+/** A running instance's memory and devices, kept in its volume. */
+export interface SavedState {
+  /** Whether the volume holds a saved state. */
+  has(instance: DriverInstance): boolean;
+  /** Saves the state, then stops the instance; on a failed save it runs on as it was. */
+  stop(instance: DriverInstance): Promise<void>;
+  /**
+   * Saves the state into the volume with the instance paused, runs `work`
+   * (a copy of the volume, which then carries the state), removes the
+   * volume's own copy and resumes it, also when `work` fails.
+   */
+  withSaved<T>(instance: DriverInstance, work: () => Promise<T>): Promise<T>;
+}
+
 export interface InstanceDriver {
   readonly type: InstanceType;
   readonly name: 'lxc' | 'qemu';
@@ -146,7 +169,7 @@ export interface InstanceDriver {
   /** Applies a config change to a running instance where the key is live-updatable. */
   update(instance: DriverInstance, previous: DriverInstance): Promise<void>;
 
-  start(instance: DriverInstance): Promise<void>;
+  start(instance: DriverInstance, options?: StartOptions): Promise<void>;
   /** Forced stop. */
   stop(instance: DriverInstance): Promise<void>;
   /** Clean shutdown, waiting at most `timeoutMs`. */
@@ -163,6 +186,8 @@ export interface InstanceDriver {
    * writing (the qemu driver freezes them through the agent and pauses it).
    */
   withQuiescedStorage<T>(instance: DriverInstance, work: () => Promise<T>): Promise<T>;
+  /** Saved runtime state (LXD's migration.stateful); absent where there is none (containers: no CRIU). */
+  readonly savedState?: SavedState;
 
   status(instance: DriverInstance): Promise<InstanceStatus>;
   renderState(instance: DriverInstance): Promise<InstanceState>;

@@ -5,7 +5,7 @@ import { EngineError, isEngineError } from '../errors.ts';
 import { apiUrl } from '../api-url.ts';
 import { InstanceStatePut, type Operation } from '../schemas/index.ts';
 import { parseInput } from '../parse-input.ts';
-import type { DriverInstance } from '../drivers/driver.ts';
+import type { DriverInstance, InstanceDriver } from '../drivers/driver.ts';
 import { checkEffectiveRestrictions } from '../projects/project-restrictions.ts';
 import type { ExpandedInstance } from '../config/expanded-instances.ts';
 import { startTemplates } from '../templates/template-start.ts';
@@ -43,6 +43,7 @@ export async function changeState(
   const driver = ctx.drivers.get(current.type);
   // Refused at once, so every caller gets FORBIDDEN rather than a failed operation.
   if (req.action === 'start' || req.action === 'restart') await startable(ctx, current);
+  checkStateful(current, req, driver);
   const timeoutMs = req.timeout < 0 ? Number.MAX_SAFE_INTEGER : req.timeout * 1000;
   return ctx.operations.start({
     project,
@@ -60,6 +61,8 @@ export async function changeState(
               if (status !== 'Stopped')
                 throw new EngineError('CONFLICT', `The instance is already running (${status})`);
               const checked = await startable(ctx, instance);
+              const restoreState = req.stateful ?? instance.record.stateful;
+              if (restoreState) checkStateful(instance, req, driver);
               const templates = await startTemplates(
                 ctx,
                 checked,
@@ -67,7 +70,10 @@ export async function changeState(
                 driver,
               );
               expectHostEvent(ctx, project, name, 'started');
-              await driver.start(checked);
+              // A state that is not loaded is dropped (LXD's stateless start).
+              await driver.start(checked, { restoreState });
+              if (instance.record.stateful)
+                await ctx.db.instances.setStateful(instance.record.id, false);
               templates.afterStart();
               await recordPower(ctx, instance, 'RUNNING');
               ctx.events.lifecycle(project, 'instance-started', url);
@@ -77,7 +83,11 @@ export async function changeState(
               if (status === 'Stopped')
                 throw new EngineError('CONFLICT', 'The instance is already stopped');
               expectHostEvent(ctx, project, name, 'stopped');
-              if (req.force || req.timeout === 0) await driver.stop(view);
+              if (req.stateful) {
+                checkStateful(instance, req, driver);
+                await driver.savedState!.stop(view);
+                await ctx.db.instances.setStateful(instance.record.id, true);
+              } else if (req.force || req.timeout === 0) await driver.stop(view);
               else await driver.shutdown(view, timeoutMs);
               await recordPower(ctx, instance, 'STOPPED');
               ctx.events.lifecycle(
@@ -130,6 +140,44 @@ export async function changeState(
           throw error;
         }),
   });
+}
+
+/**
+ * What a stateful stop or start needs, in LXD's words: a driver that saves
+ * state (a VM; containers would need CRIU), `migration.stateful=true`, and
+ * for a start asked to restore, a saved state; an ephemeral instance is
+ * deleted at its stop, so it keeps no state. Only an explicit request is
+ * judged here: an unset `stateful` start restores when there is a state.
+ */
+function checkStateful(
+  instance: ExpandedInstance,
+  req: { action: string; stateful?: boolean | undefined },
+  driver: InstanceDriver,
+): void {
+  const asked = req.stateful === true && (req.action === 'stop' || req.action === 'start');
+  if (!asked && !(req.action === 'start' && req.stateful === undefined && instance.record.stateful))
+    return;
+  const verb = req.action === 'stop' ? 'stop' : 'start';
+  if (!driver.savedState)
+    throw new EngineError(
+      'NOT_IMPLEMENTED',
+      `stateful: stateful ${verb} of containers (CRIU) is not supported`,
+      { field: 'stateful' },
+    );
+  if (instance.expandedConfig['migration.stateful'] !== 'true')
+    throw new EngineError(
+      'CONFLICT',
+      `Stateful ${verb} requires migration.stateful to be set to true`,
+      { field: 'stateful' },
+    );
+  if (verb === 'stop' && instance.record.ephemeral)
+    throw new EngineError('CONFLICT', 'Ephemeral instances cannot be stopped statefully', {
+      field: 'stateful',
+    });
+  if (verb === 'start' && req.stateful === true && !instance.record.stateful)
+    throw new EngineError('CONFLICT', 'Instance has no existing state to restore', {
+      field: 'stateful',
+    });
 }
 
 /** Starts or stops and waits; throws the work's own EngineError (a refused start stays FORBIDDEN). */

@@ -97,14 +97,7 @@ export class SnapshotService {
   async create(project: string, instance: string, input: SnapshotsPost = {}): Promise<Operation> {
     const req = parseInput(SnapshotsPost, input);
     const { instance: inst, view, pool } = await this.instances.resolve(project, instance);
-    if (req.stateful)
-      throw new EngineError(
-        'NOT_IMPLEMENTED',
-        inst.type === 'virtual-machine'
-          ? "stateful: stateful snapshots of virtual machines (their memory, LXD's migration.stateful) are not supported"
-          : 'stateful: stateful snapshots (CRIU) are not supported',
-        { field: 'stateful' },
-      );
+    if (req.stateful) await this.#checkStatefulSnapshot(inst, view);
     const existing = (await this.db.snapshots.list(inst.record.id)).map((s) => s.name);
     const name =
       req.name || nextSnapshotName(inst.expandedConfig['snapshots.pattern'] || 'snap%d', existing);
@@ -130,17 +123,22 @@ export class SnapshotService {
       run: () =>
         this.instances.locks.with(project, instance, 'snapshot', async () => {
           await Reverter.run(async (revert) => {
-            // A running VM is paused for the copy (its disk is whole only then); a container is copied as it runs.
-            await this.#withQuiescedStorage(inst.type, view, async () => {
+            const copy = async () => {
               await this.storage.snapshotInstanceVolume(pool, project, instance, inst.type, name);
               revert.add(() =>
                 this.storage.deleteSnapshotVolume(pool, project, instance, inst.type, name),
               );
-            });
+            };
+            // A running VM is paused for the copy (its disk is whole only then), and with
+            // `stateful` its memory saved into the volume first; a container is copied as it runs.
+            if (req.stateful)
+              await this.instances.driverFor(inst.type).savedState!.withSaved(view, copy);
+            else await this.#withQuiescedStorage(inst.type, view, copy);
             await this.db.snapshots.create(inst.record.id, {
               name,
               createdAt: now,
               expiresAt,
+              stateful: req.stateful,
               config: inst.record.config,
               devices: inst.record.devices,
             });
@@ -155,11 +153,24 @@ export class SnapshotService {
    * What the instance will be afterwards (the snapshot's config and devices
    * under its current profiles and volatile keys) must pass the same checks
    * as an update, restrictions included: a snapshot taken before the project
-   * was restricted is refused, and nothing changes.
+   * was restricted is refused, and nothing changes. `stateful` (of a
+   * stateful snapshot) runs the instance on from the memory saved with it,
+   * whether it ran before or not; otherwise it boots again if it ran.
    */
-  async restore(project: string, instance: string, name: string): Promise<Operation> {
+  async restore(
+    project: string,
+    instance: string,
+    name: string,
+    options: { stateful?: boolean } = {},
+  ): Promise<Operation> {
     const { instance: inst, pool } = await this.instances.resolve(project, instance);
     const snapshot = await this.#record(inst.record.id, name);
+    const stateful = options.stateful === true;
+    if (stateful && !snapshot.stateful)
+      throw EngineError.invalid(
+        'stateful',
+        `snapshot "${name}" is stateless: it saved no state to restore`,
+      );
     // At once, so the caller is told (FORBIDDEN) instead of finding a failed operation.
     await this.#checkRestored(project, inst, snapshot);
     return this.operations.start({
@@ -192,6 +203,8 @@ export class SnapshotService {
               devices: snapshot.devices,
               profileIds: profiles.map((p) => p.id),
             });
+            // The volume is the snapshot's now: its state (if asked for) or none.
+            await this.db.instances.setStateful(now.record.id, stateful);
           })
           .catch(async (error: unknown) => {
             // Refused before anything changed (or the restore failed): running again, as it was.
@@ -206,8 +219,11 @@ export class SnapshotService {
           'instance-snapshot-restored',
           apiUrl.snapshot(project, instance, name),
         );
-        if (wasRunning)
-          await this.instances.changeStateAndWait(project, instance, { action: 'start' });
+        if (wasRunning || stateful)
+          await this.instances.changeStateAndWait(project, instance, {
+            action: 'start',
+            stateful,
+          });
       },
     });
   }
@@ -364,6 +380,33 @@ export class SnapshotService {
       }
     }
     return pruned;
+  }
+
+  /** A stateful snapshot, in LXD's words: a running VM with `migration.stateful=true`. */
+  async #checkStatefulSnapshot(instance: ExpandedInstance, view: DriverInstance): Promise<void> {
+    const driver = this.instances.hasDriver(instance.type)
+      ? this.instances.driverFor(instance.type)
+      : undefined;
+    if (!driver?.savedState)
+      throw new EngineError(
+        'NOT_IMPLEMENTED',
+        'stateful: stateful snapshots (CRIU) are not supported',
+        {
+          field: 'stateful',
+        },
+      );
+    if ((await driver.status(view)) === 'Stopped')
+      throw new EngineError(
+        'CONFLICT',
+        "Unable to create a stateful snapshot. The instance isn't running",
+        { field: 'stateful' },
+      );
+    if (instance.expandedConfig['migration.stateful'] !== 'true')
+      throw new EngineError(
+        'CONFLICT',
+        'Stateful snapshot requires migration.stateful to be set to true',
+        { field: 'stateful' },
+      );
   }
 
   /** `work` with the instance's storage quiesced by its driver (none here: nothing of it runs). */

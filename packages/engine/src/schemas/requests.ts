@@ -64,7 +64,12 @@ export const InstanceStatePut = z.object({
   action: z.enum(['start', 'stop', 'restart', 'freeze', 'unfreeze']),
   timeout: z.number().int().min(-1).default(30),
   force: z.boolean().default(false),
-  stateful: z.boolean().default(false),
+  /**
+   * stop: save the running state (migration.stateful); start: run on from
+   * the saved one (true) or boot and drop it (false); unset, a start runs
+   * on from a saved state when there is one, as `lxc start` asks.
+   */
+  stateful: z.boolean().optional(),
 });
 export type InstanceStatePut = z.input<typeof InstanceStatePut>;
 

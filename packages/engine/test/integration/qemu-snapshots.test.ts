@@ -108,10 +108,14 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
     await agentReady(VM);
     await writeOnDisk(VM, 'before');
 
-    // LXD allows a running VM's snapshot without its memory; with it, a clear refusal.
+    // With its memory only where migration.stateful allows it, as LXD; nothing is taken.
     expect(
       await errorOf(t.engine.snapshots.create(project, VM, { name: 'mem', stateful: true })),
-    ).toMatchObject({ code: 'NOT_IMPLEMENTED', field: 'stateful' });
+    ).toMatchObject({
+      code: 'CONFLICT',
+      field: 'stateful',
+      message: 'Stateful snapshot requires migration.stateful to be set to true',
+    });
 
     await snapshot(VM, 'snap0');
     // Resumed, its filesystems thawed: the guest writes on its disk again.
@@ -253,6 +257,98 @@ describe('snapshots, restores and copies of VMs (real QEMU)', () => {
       'paused',
       'kept',
     ]);
+  }, 900_000);
+
+  it("saves a running VM's memory: stateful snapshot and restore, stateful stop and start, stateless start", async () => {
+    // Fewer guests under TCG: the copies have been checked.
+    for (const name of [RUNNING_COPY, SNAPSHOT_COPY, STOPPED_COPY])
+      await t.engine.instances.changeStateAndWait(project, name, { action: 'stop', force: true });
+    expect(
+      await errorOf(
+        t.engine.instances.changeState(project, VM, { action: 'stop', stateful: true }),
+      ),
+    ).toMatchObject({
+      code: 'CONFLICT',
+      message: 'Stateful stop requires migration.stateful to be set to true',
+    });
+    await t.engine.instances.patch(project, VM, { config: { 'migration.stateful': 'true' } });
+
+    // What only the guest's memory holds: a tmpfs and a process, gone with any boot.
+    const guest = async (script: string) => {
+      const out = await t.engine.instances.exec(project, VM, { command: ['sh', '-c', script] });
+      expect(out.stderr).toBe('');
+      expect(out.exitCode).toBe(0);
+      return out.stdout.trim();
+    };
+    const volume = await volumeOf(VM);
+    await guest('mkdir -p /run/mem && mount -t tmpfs mem /run/mem && echo one > /run/mem/mark');
+    const sleeper = await guest('sleep 100000 >/dev/null 2>&1 & echo $!');
+    const memory = () => guest('cat /run/mem/mark 2>/dev/null || echo booted');
+    const sleeping = () => guest(`[ -d /proc/${sleeper} ] && echo alive || echo gone`);
+
+    // A stateful snapshot: the state goes with the snapshot's copy; the VM runs on.
+    await vm.succeeded(
+      t.engine,
+      t.engine.snapshots.create(project, VM, { name: 'live', stateful: true }),
+    );
+    expect(await t.engine.snapshots.get(project, VM, 'live')).toMatchObject({ stateful: true });
+    expect(existsSync(path.join(await snapshotDirOf(VM, 'live'), 'state'))).toBe(true);
+    expect(existsSync(path.join(volume, 'state'))).toBe(false);
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    await guest('echo two > /run/mem/mark');
+    await guest(`kill ${sleeper}`);
+    await writeOnDisk(VM, 'after-live');
+
+    // A stateless restore of a stateless snapshot is refused with stateful; this one brings memory back.
+    expect(
+      await errorOf(t.engine.snapshots.restore(project, VM, 'kept2', { stateful: true })),
+    ).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'stateful' });
+    const before = qemuPid(VM);
+    await vm.succeeded(
+      t.engine,
+      t.engine.snapshots.restore(project, VM, 'live', { stateful: true }),
+    );
+    expect(alive(before)).toBe(false);
+    expect((await t.engine.instances.get(project, VM)).status).toBe('Running');
+    await vm.agentAnswers(t.engine, project, VM);
+    expect(await memory()).toBe('one');
+    expect(await sleeping()).toBe('alive');
+    // The disk is the snapshot's too, and the state was used up.
+    expect(await diskFiles(VM)).toEqual(['before']);
+    expect(existsSync(path.join(volume, 'state'))).toBe(false);
+
+    // A stateful stop keeps memory for the next start, which `lxc start` (stateful unset) runs on from.
+    await guest('echo three > /run/mem/mark');
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'stop', stateful: true });
+    expect(await t.engine.instances.get(project, VM)).toMatchObject({
+      status: 'Stopped',
+      stateful: true,
+    });
+    expect(existsSync(path.join(volume, 'state'))).toBe(true);
+    await start(VM);
+    await vm.agentAnswers(t.engine, project, VM);
+    expect(await memory()).toBe('three');
+    expect(await sleeping()).toBe('alive');
+    expect(await t.engine.instances.get(project, VM)).toMatchObject({ stateful: false });
+    expect(existsSync(path.join(volume, 'state'))).toBe(false);
+
+    // A stateless start (`lxc start --stateless`) drops a saved state and boots.
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'stop', stateful: true });
+    await t.engine.instances.changeStateAndWait(project, VM, {
+      action: 'start',
+      stateful: false,
+    });
+    await vm.agentAnswers(t.engine, project, VM);
+    expect(await memory()).toBe('booted');
+    expect(await t.engine.instances.get(project, VM)).toMatchObject({ stateful: false });
+    expect(existsSync(path.join(volume, 'state'))).toBe(false);
+    // Asked for a state there is none of: LXD's words.
+    await t.engine.instances.changeStateAndWait(project, VM, { action: 'stop', force: true });
+    expect(
+      await errorOf(
+        t.engine.instances.changeState(project, VM, { action: 'start', stateful: true }),
+      ),
+    ).toMatchObject({ code: 'CONFLICT', message: 'Instance has no existing state to restore' });
   }, 900_000);
 
   it('deletes the VMs with their snapshots and runtime, stopping them first', async () => {

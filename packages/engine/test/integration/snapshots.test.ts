@@ -86,6 +86,19 @@ describe('instances from images, and snapshots', () => {
     expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual([
       'before-upgrade',
     ]);
+    // A container's memory would need CRIU: refused by field, even with migration.stateful, nothing taken.
+    await t.engine.instances.patch('default', 'c1', { config: { 'migration.stateful': 'true' } });
+    expect(
+      await errorOf(t.engine.snapshots.create('default', 'c1', { name: 'mem', stateful: true })),
+    ).toMatchObject({ code: 'NOT_IMPLEMENTED', field: 'stateful' });
+    expect(
+      await errorOf(
+        t.engine.instances.changeState('default', 'c1', { action: 'stop', stateful: true }),
+      ),
+    ).toMatchObject({ code: 'NOT_IMPLEMENTED', field: 'stateful' });
+    expect((await t.engine.snapshots.list('default', 'c1')).map((s) => s.name)).toEqual([
+      'before-upgrade',
+    ]);
     const lifecycle = t.events
       .filter((e) => e.type === 'lifecycle')
       .map((e) => (e.metadata as { action: string }).action);

@@ -131,9 +131,11 @@ export function registerInstances(router: Router<RestContext>): void {
       const json = withoutGoZeroValues(await ctx.json());
       if (json && typeof json === 'object' && 'restore' in json) {
         ctx.allow('snapshots');
-        const { restore } = validate(RestoreBody, json);
+        const { restore, stateful } = validate(RestoreBody, json);
         return asyncOp(
-          await ctx.engine.snapshots.restore(ctx.project, name, snapshotOf(name, restore)),
+          await ctx.engine.snapshots.restore(ctx.project, name, snapshotOf(name, restore), {
+            ...(stateful === undefined ? {} : { stateful }),
+          }),
         );
       }
       ctx.allow('config');

@@ -35,6 +35,18 @@ describe('buildQemuArgs', () => {
   });
   const after = (flag: string) => args[args.indexOf(flag) + 1];
 
+  it('waits for a saved state only when asked (a stateful start)', () => {
+    expect(args).not.toContain('-incoming');
+    const incoming = buildQemuArgs({
+      paths,
+      accel: 'tcg',
+      cpus: 1,
+      memoryBytes: GIB,
+      incoming: true,
+    });
+    expect(incoming[incoming.indexOf('-incoming') + 1]).toBe('defer');
+  });
+
   it('sets accelerator, vCPUs and memory', () => {
     expect(after('-machine')).toBe('q35,accel=tcg');
     expect(after('-smp')).toBe('2');

@@ -148,6 +148,8 @@ export interface QemuArgsInput {
   /** PCIe root ports for volume disks, `hotplugPort(0…n-1)`: those the disks use and spares. */
   hotplugPorts?: number;
   uuid?: string;
+  /** Waits for a saved state instead of booting (vm-saved-state.ts). */
+  incoming?: boolean;
 }
 
 /** Characters QEMU's option parser treats specially in a `key=value,...` value. */
@@ -288,6 +290,7 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   }
   args.push('-pidfile', paths.pidFile, '-D', paths.qemuLog, '-daemonize');
   if (input.uuid) args.push('-uuid', input.uuid);
+  if (input.incoming) args.push('-incoming', 'defer');
   return args;
 }
 

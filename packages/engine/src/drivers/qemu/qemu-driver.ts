@@ -16,8 +16,11 @@
 // `path`) are 9p shares set at start and mounted in the guest through its
 // agent (vm-shares.ts). A running VM's volume is copied (a snapshot, a
 // copy) with the guest's filesystems frozen and QEMU paused
-// (withQuiescedStorage).
+// (withQuiescedStorage). A stateful stop or snapshot saves the VM's memory
+// and devices in the volume's `state`, which a stateful start loads
+// (vm-saved-state.ts).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { EngineError } from '../../errors.ts';
@@ -37,7 +40,10 @@ import type {
   FileWrite,
   InstanceDriver,
   RootfsPreparation,
+  SavedState,
+  StartOptions,
 } from '../driver.ts';
+import { loadState, saveState, statePath, type Qmp } from './vm-saved-state.ts';
 import { execThroughAgent, type AgentAccess } from './agent-exec.ts';
 import { execOnPty } from './agent-pty.ts';
 import { pinVcpus } from './vm-cpu-pinning.ts';
@@ -181,9 +187,14 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     });
   }
 
-  async start(instance: DriverInstance): Promise<void> {
+  async start(instance: DriverInstance, options: StartOptions = {}): Promise<void> {
     const paths = this.paths(instance);
     if (this.#runtime.pid(paths) > 0) throw this.alreadyRunning(instance);
+    const state = statePath(instance.paths.dir);
+    if (options.restoreState && !existsSync(state))
+      throw new EngineError('CONFLICT', 'Instance has no existing state to restore');
+    // A boot makes a saved state (a copy's, a stateless start's) meaningless.
+    if (!options.restoreState) rmSync(state, { force: true });
     // Host directories and custom volumes are checked before anything is made.
     const shares = await planShares(instance.expandedDevices, this.#attachVolume(instance));
     const boot = bootFiles(instance.paths.rootfs);
@@ -241,6 +252,7 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
         ...(instance.localConfig['volatile.uuid']
           ? { uuid: instance.localConfig['volatile.uuid'] }
           : {}),
+        ...(options.restoreState ? { incoming: true } : {}),
       });
       // -daemonize: the parent exits once QEMU is set up (sockets listening, pid file written).
       result = await runCommand(QEMU_BINARY, args, {
@@ -272,6 +284,14 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
       await this.stop(instance).catch(() => {});
       throw error;
     });
+    if (options.restoreState) {
+      // A state that does not load leaves no VM, and the state as it was, for another try.
+      await loadState(this.#qmpOf(instance), state).catch(async (error: unknown) => {
+        await this.stop(instance).catch(() => {});
+        throw error;
+      });
+      rmSync(state, { force: true });
+    }
     // Mounted in the guest once its agent answers; said in shares.log.
     this.#shares.begin(paths, shares);
   }
@@ -360,6 +380,51 @@ export class QemuDriver extends DriverCommon implements InstanceDriver {
     await step(thaw);
     if (failures.length > 0) throw failures[0];
     return result as T;
+  }
+
+  readonly savedState: SavedState = {
+    has: (instance) => existsSync(statePath(instance.paths.dir)),
+    stop: async (instance) => {
+      const state = statePath(instance.paths.dir);
+      const wasRunning = await this.#pauseForState(instance);
+      try {
+        await saveState(this.#qmpOf(instance), state);
+      } catch (error) {
+        // Not saved: it runs on as it was.
+        if (wasRunning) await this.#runtime.qmp(instance, 'cont').catch(() => {});
+        throw error;
+      }
+      await this.stop(instance).catch(async (error: unknown) => {
+        await rm(state, { force: true });
+        throw error;
+      });
+    },
+    withSaved: async (instance, work) => {
+      const state = statePath(instance.paths.dir);
+      const wasRunning = await this.#pauseForState(instance);
+      try {
+        await saveState(this.#qmpOf(instance), state);
+        return await work();
+      } finally {
+        await rm(state, { force: true });
+        // After a save QEMU holds its disks inactive until `cont`, also for a VM its user had paused.
+        await this.#runtime.qmp(instance, 'cont').catch(() => {});
+        if (!wasRunning) await this.#runtime.qmp(instance, 'stop').catch(() => {});
+      }
+    },
+  };
+
+  /** Pauses a running VM for a save; whether it ran (a frozen one stays as it is). */
+  async #pauseForState(instance: DriverInstance): Promise<boolean> {
+    this.#requirePid(instance);
+    const status = (await this.#runtime.qmp(instance, 'query-status')) as { status?: string };
+    if (status.status !== 'running') return false;
+    await this.#runtime.qmp(instance, 'stop');
+    return true;
+  }
+
+  #qmpOf(instance: DriverInstance): Qmp {
+    return (command, args) => this.#runtime.qmp(instance, command, args);
   }
 
   async status(instance: DriverInstance): Promise<InstanceStatus> {

@@ -17,10 +17,13 @@ export const snapshotsRouter = router({
     .mutation(({ ctx, input }) =>
       ctx.engine.snapshots.create(input.project, input.instance, input.snapshot),
     ),
+  /** `stateful`: run on from a stateful snapshot's saved memory. */
   restore: projectProcedure('snapshots')
-    .input(Snapshot)
+    .input(Snapshot.extend({ stateful: z.boolean().optional() }))
     .mutation(({ ctx, input }) =>
-      ctx.engine.snapshots.restore(input.project, input.instance, input.name),
+      ctx.engine.snapshots.restore(input.project, input.instance, input.name, {
+        ...(input.stateful === undefined ? {} : { stateful: input.stateful }),
+      }),
     ),
   rename: projectProcedure('snapshots')
     .input(Snapshot.extend({ newName: z.string() }))

@@ -28,6 +28,12 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
   );
   const [name, setName] = useState('');
   const [expires, setExpires] = useState('');
+  const [stateful, setStateful] = useState(false);
+  // LXD's rule: a running VM whose migration.stateful is on can save its memory with the snapshot.
+  const canSaveState =
+    instance.type === 'virtual-machine' &&
+    instance.status !== 'Stopped' &&
+    instance.expanded_config['migration.stateful'] === 'true';
   const [renaming, setRenaming] = useState<{ from: string; to: string } | null>(null);
   const [copying, setCopying] = useState<string | null>(null);
 
@@ -81,6 +87,7 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
         ...(expires
           ? { expires_at: new Date(expires).toISOString().replace(/\.\d{3}Z$/, 'Z') }
           : {}),
+        ...(canSaveState && stateful ? { stateful: true } : {}),
       },
     });
   }
@@ -107,6 +114,16 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
             className={inputClass}
           />
         </label>
+        {canSaveState && (
+          <label className="flex items-center gap-2 pb-2 text-sm">
+            <input
+              type="checkbox"
+              checked={stateful}
+              onChange={(e) => setStateful(e.target.checked)}
+            />
+            Save the running state (memory)
+          </label>
+        )}
         <Button type="submit" variant="primary" disabled={create.isPending}>
           Take snapshot
         </Button>
@@ -118,6 +135,7 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
             <th>Created</th>
             <th>Expires</th>
             <th>Size</th>
+            <th>State</th>
             <th>
               <span className="sr-only">Actions</span>
             </th>
@@ -157,6 +175,7 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
               <td>{formatDate(s.created_at)}</td>
               <td>{formatDate(s.expires_at)}</td>
               <td>{s.size > 0 ? formatBytes(s.size) : '—'}</td>
+              <td>{s.stateful ? 'saved' : '—'}</td>
               <td>
                 <div className="flex gap-1">
                   <Button
@@ -165,10 +184,17 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
                     onClick={() => {
                       if (
                         window.confirm(
-                          `Restore "${instance.name}" to snapshot "${s.name}"? Changes since then are lost.`,
+                          s.stateful
+                            ? `Restore "${instance.name}" to snapshot "${s.name}" and run on from its saved state? Changes since then are lost.`
+                            : `Restore "${instance.name}" to snapshot "${s.name}"? Changes since then are lost.`,
                         )
                       )
-                        restore.mutate({ project, instance: instance.name, name: s.name });
+                        restore.mutate({
+                          project,
+                          instance: instance.name,
+                          name: s.name,
+                          ...(s.stateful ? { stateful: true } : {}),
+                        });
                     }}
                   >
                     Restore
@@ -198,7 +224,7 @@ export function SnapshotsTab({ project, instance }: { project: string; instance:
           ))}
           {snapshots.data?.length === 0 && (
             <tr>
-              <td colSpan={5} className="text-center text-slate-500">
+              <td colSpan={6} className="text-center text-slate-500">
                 No snapshots yet.
               </td>
             </tr>
