@@ -25,6 +25,7 @@
 import { EngineError } from '../errors.ts';
 import {
   ArchiveEntryChecker,
+  checkSpecialBits,
   normalizeEntryPath,
   type ArchiveEntry,
   type EntryKind,
@@ -59,6 +60,8 @@ export function vmDiskPath(tree: string): string {
 }
 
 const TREE_FILES = new Set(['backup.yaml', 'metadata.yaml']);
+
+const BACKUP_WHERE = { label: 'Backup tarball', field: 'tarball' };
 
 export function refuseEntry(path: string, reason: string): EngineError {
   return new EngineError('INVALID_ARGUMENT', `Backup tarball entry "${path}": ${reason}`, {
@@ -163,6 +166,8 @@ export class BackupEntryChecker {
       throw rewrap(error, entry.path, null);
     }
     const split = treeOf(path);
+    // A VM's config volume and the top entries are no root filesystem (a container tree's rootfs/ is checked below).
+    if (split === null || split.vm) checkSpecialBits(entry, false, BACKUP_WHERE);
     if (split === null) return this.#checkTop(entry, path);
 
     const { tree, inner } = split;
@@ -210,7 +215,7 @@ export class BackupEntryChecker {
       this.#trees.set(tree, checker);
     }
     try {
-      const checked = checker.check({ path: mapped, type: entry.type, linkpath });
+      const checked = checker.check({ path: mapped, type: entry.type, linkpath, mode: entry.mode });
       if (checked.section === 'rootfs') this.#rootfsTrees.add(tree);
       return { path, kind: checked.kind, tree, inner };
     } catch (error) {

@@ -12,7 +12,12 @@ import {
   VM_BACKUP_YAML_PATH,
 } from './backup-entry-check.ts';
 import type { ArchiveEntry } from './image-entry-check.ts';
-import { TarScanner, invalidTarball, type ArchiveLayout } from './tar-scanner.ts';
+import {
+  TarScanner,
+  invalidTarball,
+  type ArchiveLayout,
+  type TarScanOptions,
+} from './tar-scanner.ts';
 
 export interface BackupScan {
   entries: number;
@@ -56,7 +61,11 @@ class BackupLayout implements ArchiveLayout {
 /** Feed it the archive's bytes with `write`, then `end`. */
 export class BackupScanner {
   readonly #layout = new BackupLayout();
-  readonly #scanner = new TarScanner(this.#layout);
+  readonly #scanner: TarScanner;
+
+  constructor(options: TarScanOptions = {}) {
+    this.#scanner = new TarScanner(this.#layout, options);
+  }
 
   /** Throws the first problem found so far, so a caller can stop reading. */
   write(chunk: Buffer): void {

@@ -41,6 +41,8 @@ export interface ArchiveEntry {
   /** node-tar's type names: File, Directory, SymbolicLink, Link, ... */
   type: string;
   linkpath?: string | undefined;
+  /** The permission bits as stored (setuid, setgid and sticky included). */
+  mode?: number | undefined;
 }
 
 export interface CheckedEntry {
@@ -68,6 +70,25 @@ function refuse(path: string, reason: string, where: ArchiveWhere = UNIFIED_IMAG
   return new EngineError('INVALID_ARGUMENT', `${where.label} entry "${path}": ${reason}`, {
     field: where.field,
   });
+}
+
+/**
+ * setuid, setgid and sticky bits belong to a root filesystem (an image's
+ * /usr/bin/su keeps its bit): on anything else (metadata, templates, a
+ * disk, boot files, a config volume) they can only be meant to be found on
+ * the host, and are refused.
+ */
+export function checkSpecialBits(
+  entry: ArchiveEntry,
+  inRootfs: boolean,
+  where: ArchiveWhere = UNIFIED_IMAGE,
+): void {
+  if (inRootfs || entry.mode === undefined || (entry.mode & 0o7000) === 0) return;
+  throw refuse(
+    entry.path,
+    `setuid, setgid and sticky bits (mode ${(entry.mode & 0o7777).toString(8)}) are only allowed in a root filesystem`,
+    where,
+  );
 }
 
 /** `./a//b/./c/` → `a/b/c`; refuses absolute paths, `..` and NUL. */
@@ -157,6 +178,7 @@ export class ArchiveEntryChecker {
     }
 
     this.#checkParents(entry.path, path);
+    checkSpecialBits(entry, section === 'rootfs', this.#where);
 
     if (kind === 'symlink') {
       const target = entry.linkpath ?? '';

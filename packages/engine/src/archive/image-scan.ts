@@ -11,7 +11,12 @@ import {
   type ImageArchiveMode,
 } from './image-entry-check.ts';
 import { EngineError } from '../errors.ts';
-import { TarScanner, invalidTarball, type ArchiveLayout } from './tar-scanner.ts';
+import {
+  TarScanner,
+  invalidTarball,
+  type ArchiveLayout,
+  type TarScanOptions,
+} from './tar-scanner.ts';
 
 export interface ArchiveScan {
   /** Entries other than pax/long-name headers. */
@@ -61,7 +66,11 @@ class ImageLayout implements ArchiveLayout {
 /** Feed it the archive's bytes (plain or gzip) with `write`, then `end`. */
 export class ArchiveScanner {
   readonly #layout = new ImageLayout('unified');
-  readonly #scanner = new TarScanner(this.#layout);
+  readonly #scanner: TarScanner;
+
+  constructor(options: TarScanOptions = {}) {
+    this.#scanner = new TarScanner(this.#layout, options);
+  }
 
   /** Throws the first problem found so far, so a caller can stop reading. */
   write(chunk: Buffer): void {
@@ -99,7 +108,11 @@ export class ArchiveScanner {
  */
 export class MetadataScanner {
   readonly #layout = new ImageLayout('metadata');
-  readonly #scanner = new TarScanner(this.#layout);
+  readonly #scanner: TarScanner;
+
+  constructor(options: TarScanOptions = {}) {
+    this.#scanner = new TarScanner(this.#layout, options);
+  }
 
   write(chunk: Buffer): void {
     rewrapped(() => this.#scanner.write(chunk));

@@ -2,7 +2,11 @@
 // entry goes through a layout's checker (image or backup), the few small
 // files the engine reads itself (metadata.yaml, index.yaml) are kept, and a
 // corrupt or truncated archive is refused naming the entry. One scanner for
-// images and backups, so a hardening of one guards both.
+// images and backups, so a hardening of one guards both. A budget (the
+// space free where the archive is unpacked) refuses an archive whose
+// entries add up to more, at the header that passes it: a decompression
+// bomb is refused before anything of it is written.
+import { statfs } from 'node:fs/promises';
 import { Parser } from 'tar';
 import { EngineError } from '../errors.ts';
 import type { ArchiveEntry } from './image-entry-check.ts';
@@ -21,6 +25,29 @@ export interface ArchiveLayout {
   check(entry: ArchiveEntry): { path: string; capture: boolean };
 }
 
+export interface TarScanOptions {
+  /** At most this many bytes of file contents (the entries' declared sizes, added up). */
+  maxBytes?: number;
+}
+
+/** What may be unpacked into `dir`: the bytes free to unprivileged writers on its filesystem. */
+export async function unpackBudget(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Bytes as people read them: 1.5 GiB, 300 MiB, 12 KiB. */
+export function readableBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} bytes` : `${Number(value.toFixed(1))} ${units[unit]}`;
+}
+
 export function invalidTarball(message: string): EngineError {
   return new EngineError('INVALID_ARGUMENT', message, { field: 'tarball' });
 }
@@ -34,10 +61,17 @@ export class TarScanner {
   #error: EngineError | null = null;
   #lastEntry: string | null = null;
   #entries = 0;
+  #declaredBytes = 0;
+  /** The end-of-archive blocks were read: what follows is nothing tar unpacks. */
+  #sawEnd = false;
 
-  constructor(layout: ArchiveLayout) {
+  constructor(layout: ArchiveLayout, options: TarScanOptions = {}) {
     this.#layout = layout;
     this.#parser = new Parser({ strict: true });
+    // node-tar keeps every byte written after the end in one buffer it grows
+    // by copying (a stream of zeros after a tiny archive stalls it): such
+    // bytes are not given to it.
+    this.#parser.on('eof', () => (this.#sawEnd = true));
     this.#done = new Promise<void>((resolve) => {
       this.#parser.on('end', () => resolve());
       this.#parser.on('error', (error: Error) => {
@@ -66,8 +100,14 @@ export class TarScanner {
           path: entry.path,
           type: entry.type,
           linkpath: entry.linkpath,
+          mode: entry.mode,
         });
         this.#entries++;
+        this.#declaredBytes += typeof entry.size === 'number' && entry.size > 0 ? entry.size : 0;
+        if (options.maxBytes !== undefined && this.#declaredBytes > options.maxBytes)
+          throw invalidTarball(
+            `${layout.label} tarball entry "${checked.path}": its contents unpack to more than the ${readableBytes(options.maxBytes)} free where they would go`,
+          );
         if (checked.capture) {
           // A file declared twice: the later copy is the one tar leaves behind.
           const chunks: Buffer[] = [];
@@ -108,6 +148,7 @@ export class TarScanner {
   /** Throws the first problem found so far, so a caller can stop reading. */
   write(chunk: Buffer): void {
     if (this.#error) throw this.#error;
+    if (this.#sawEnd) return;
     this.#parser.write(chunk);
     if (this.#error) throw this.#error;
   }

@@ -26,6 +26,7 @@ import {
   type ArchiveSource,
 } from '../archive/archive-source.ts';
 import { BackupScanner, backupCompressionOf, type BackupScan } from '../archive/backup-scan.ts';
+import { unpackBudget } from '../archive/tar-scanner.ts';
 import { IDMAP_MARKER, shiftImported, volumeShift } from '../storage/volume-ownership.ts';
 
 export type { ImportOptions } from './backup-import-plan.ts';
@@ -250,6 +251,8 @@ async function readSource(
   signal: AbortSignal,
 ): Promise<BackupScan> {
   const { chunks, total } = await openArchiveSource(source, 'source', signal);
+  // What it unpacks to must fit where it is unpacked (beside the copy).
+  const maxBytes = await unpackBudget(path.dirname(copyPath));
   const out = await open(copyPath, 'wx', 0o600);
   let scanner: BackupScanner | null = null;
   let head = Buffer.alloc(0);
@@ -262,7 +265,7 @@ async function readSource(
         head = Buffer.concat([head, chunk]);
         if (head.length < 512) continue;
         backupCompressionOf(head);
-        scanner = new BackupScanner();
+        scanner = new BackupScanner({ maxBytes });
         scanner.write(head);
       } else scanner.write(chunk);
       if (total) await progress((size / total) * 35, 'Reading backup');
@@ -276,7 +279,7 @@ async function readSource(
   if (size === 0) throw EngineError.invalid('tarball', 'the backup file is empty');
   if (scanner === null) {
     backupCompressionOf(head);
-    scanner = new BackupScanner();
+    scanner = new BackupScanner({ maxBytes });
     scanner.write(head);
   }
   return scanner.end();

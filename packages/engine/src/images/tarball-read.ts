@@ -1,15 +1,15 @@
 // Reading an image tarball once in Node (sha256, a private copy, the entry
 // checks and metadata.yaml) and unpacking a checked one into the image
 // directory. Plain and gzip archives are scanned as they stream in; xz,
-// bzip2 and zstd ones after the host tool decompressed the copy. A split
+// bzip2 and zstd ones as the host tool decompresses the copy to a pipe.
+// What an archive unpacks to must fit in the space free where it goes. A split
 // image's metadata tarball is read the same way (readMetadataTarball), and
 // unpacked with its rootfs file.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { EngineError } from '../errors.ts';
-import { runCommand } from '../host/run-command.ts';
+import { spawnStreamed } from '../host/command-sidecar.ts';
 import type { Progress } from '../operations/progress.ts';
 import {
   abandonArchiveSource,
@@ -22,6 +22,7 @@ import {
   type ArchiveScan,
   type MetadataScan,
 } from '../archive/image-scan.ts';
+import { readableBytes, unpackBudget, type TarScanOptions } from '../archive/tar-scanner.ts';
 import { detectCompression, type Compression } from '../archive/compression.ts';
 import { exists } from './image-context.ts';
 import { extractTarball, type ImageFiles } from './image-files.ts';
@@ -53,7 +54,7 @@ interface TarballScanner<T> {
 
 /** How one kind of tarball is read: its scanner, and how errors name it. */
 interface TarballKind<T> {
-  scanner: () => TarballScanner<T>;
+  scanner: (options: TarScanOptions) => TarballScanner<T>;
   /** The input field: `tarball`, `metadata`. */
   field: string;
   /** `Image tarball`, `Metadata tarball`. */
@@ -61,13 +62,13 @@ interface TarballKind<T> {
 }
 
 const UNIFIED: TarballKind<ArchiveScan> = {
-  scanner: () => new ArchiveScanner(),
+  scanner: (options) => new ArchiveScanner(options),
   field: 'tarball',
   label: 'Image tarball',
 };
 
 const METADATA: TarballKind<MetadataScan> = {
-  scanner: () => new MetadataScanner(),
+  scanner: (options) => new MetadataScanner(options),
   field: 'metadata',
   label: 'Metadata tarball',
 };
@@ -116,6 +117,8 @@ async function readScanned<T>(
   signal: AbortSignal,
 ): Promise<{ size: number; path: string; scan: T; compression: Compression }> {
   const { chunks, total } = await openArchiveSource(source, kind.field, signal);
+  // What it unpacks to must fit where it is unpacked (the work folder, beside the store).
+  const maxBytes = await unpackBudget(work);
   const out = copyPath === source ? null : await open(copyPath, 'wx', 0o600);
   // Told by the first 512 bytes; the scanner runs as the bytes stream in for plain and gzip.
   const state: { compression: Compression | null; scanner: TarballScanner<T> | null } = {
@@ -127,7 +130,7 @@ async function readScanned<T>(
   const startScan = (): void => {
     state.compression = compressionOf(head, kind);
     if (state.compression === 'gzip' || state.compression === 'none') {
-      state.scanner = kind.scanner();
+      state.scanner = kind.scanner({ maxBytes });
       state.scanner.write(head);
     }
   };
@@ -165,7 +168,7 @@ async function readScanned<T>(
       copyPath,
       compression as keyof typeof decompressors,
       kind,
-      work,
+      maxBytes,
       signal,
     );
   }
@@ -182,38 +185,81 @@ function compressionOf(head: Buffer, kind: TarballKind<unknown>): Compression {
   return compression;
 }
 
-/** xz/bzip2/zstd: the host tool decompresses a link to the copy, node-tar reads the result. */
+/**
+ * xz/bzip2/zstd: the host tool decompresses the copy to its stdout, which
+ * node-tar reads as it comes; nothing decompressed is written. More
+ * decompressed bytes than `maxBytes` (a bomb) stop the tool and refuse the
+ * archive, as the scanner refuses entries that add up to more.
+ */
 async function scanCompressed<T>(
   file: string,
   compression: keyof typeof decompressors,
   kind: TarballKind<T>,
-  work: string,
+  maxBytes: number,
   signal: AbortSignal,
 ): Promise<T> {
-  const { cmd, ext } = decompressors[compression];
-  const plain = path.join(work, 'scan.tar');
-  await link(file, `${plain}${ext}`);
+  const { cmd } = decompressors[compression];
+  const child = spawnStreamed(cmd, ['-d', '-c', file], {
+    env: { PATH: process.env['PATH'], LC_ALL: 'C' },
+    cwd: '/',
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4096) stderr += chunk.toString('utf8');
+  });
+  const stderrDone = new Promise<void>((resolve) => {
+    child.stderr.once('end', resolve);
+    child.stderr.once('close', resolve);
+  });
+  const stop = () => {
+    if (child.pid > 0) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  };
+  const scanner = kind.scanner({ maxBytes });
+  let bytes = 0;
   try {
-    await runCommand(cmd, ['-d', '-k', '-q', `${plain}${ext}`], {
-      timeoutMs: 60 * 60_000,
-      signal,
-    }).catch((error: unknown) => {
-      throw new EngineError(
-        'INVALID_ARGUMENT',
-        `${kind.label} is corrupt: ${cmd} could not decompress it: ${(error as Error).message.split('\n').pop() ?? ''}`,
-        { field: kind.field, cause: error },
-      );
-    });
-    const scanner = kind.scanner();
-    for await (const chunk of createReadStream(plain, { highWaterMark: 1024 * 1024 })) {
+    for await (const chunk of child.stdout) {
       signal.throwIfAborted();
+      bytes += (chunk as Buffer).length;
+      if (bytes > maxBytes)
+        throw new EngineError(
+          'INVALID_ARGUMENT',
+          `${kind.label} decompresses to more than the ${readableBytes(maxBytes)} free where it would be unpacked`,
+          { field: kind.field },
+        );
       scanner.write(chunk as Buffer);
     }
-    return await scanner.end();
-  } finally {
-    await rm(`${plain}${ext}`, { force: true });
-    await rm(plain, { force: true });
+  } catch (error) {
+    stop();
+    await child.exited.catch(() => {});
+    throw error;
   }
+  const status = await child.exited.catch(() => -1);
+  if (status !== 0) {
+    await Promise.race([stderrDone, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+    // The tool's first word (bzip2 follows it with advice), without the path of our private copy.
+    const base = path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const said = stderr
+      .split(/[\r\n]/)
+      .map((line) =>
+        line
+          .replaceAll(file, 'the archive')
+          .replace(new RegExp(`\\S*/${base}\\b`, 'g'), 'the archive')
+          .trim(),
+      )
+      .find((line) => line !== '');
+    throw new EngineError(
+      'INVALID_ARGUMENT',
+      `${kind.label} is corrupt: ${cmd} could not decompress it: ${said ?? `exit status ${status}`}`,
+      { field: kind.field },
+    );
+  }
+  return scanner.end();
 }
 
 /**
