@@ -10,6 +10,7 @@ export const SECTION_IDS = [
   'exec-io',
   'files',
   'concurrency',
+  'load',
   'events',
   'memory',
   'lists',
@@ -55,6 +56,7 @@ export interface SectionCounts {
   clients: number;
   clientRequests: number;
   clientExecs: number;
+  loadSeconds: number;
   listeners: number;
   events: number;
   listCount: number;

@@ -6,6 +6,7 @@
 import { IMAGE_ALIAS, type BenchImage } from './bench-image.ts';
 import { BerthServer } from './berth-server.ts';
 import { concurrencySection } from './concurrency.ts';
+import { loadSection } from './load.ts';
 import { DaemonProject } from './daemon-project.ts';
 import { densitySection } from './density.ts';
 import { eventsSection } from './events-fanout.ts';
@@ -32,6 +33,7 @@ export const SECTIONS: Record<SectionId, Section> = {
   'exec-io': execIoSection,
   files: filesSection,
   concurrency: concurrencySection,
+  load: loadSection,
   events: eventsSection,
   memory: memorySection,
   lists: listsSection,
