@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -469,6 +470,59 @@ describe.runIf(support.available)('LXC driver on real containers', () => {
     await expect(
       driver.filePush(c1, '/tmp/fifo', { content: Buffer.from('x') }),
     ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('never writes through a hard link to a host file, refuses NUL, and holds against a symlink swapped in mid-push', async () => {
+    const hostDir = path.join(dataDir, 'outside-hl');
+    mkdirSync(hostDir);
+    const victim = path.join(hostDir, 'victim');
+    writeFileSync(victim, 'host data');
+    // A hard link to a host file inside the rootfs (what a hostile image would
+    // need; the container itself cannot name host files to link).
+    linkSync(victim, path.join(c1.paths.rootfs, 'tmp/hl'));
+    await driver.filePush(c1, '/tmp/hl', { content: Buffer.from('pushed') });
+    expect(readFileSync(victim, 'utf8')).toBe('host data');
+    expect(readFileSync(path.join(c1.paths.rootfs, 'tmp/hl'), 'utf8')).toBe('pushed');
+    await driver.fileRemove(c1, '/tmp/hl');
+    expect(readFileSync(victim, 'utf8')).toBe('host data');
+
+    // A NUL byte never becomes a shorter path.
+    for (const hostile of ['/etc/passwd\0.txt', '/tmp/\0']) {
+      await expect(driver.filePull(c1, hostile)).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+      await expect(
+        driver.filePush(c1, hostile, { content: Buffer.from('x') }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+
+    // The container swaps /tmp/race between a folder and a symlink to / as fast
+    // as it can while files are pushed through it: each lands inside the
+    // container (in the folder, or in its own /etc), never on the host.
+    const tag = `berth-race-${run}`;
+    const loop = await execOut(c1, {
+      command: [
+        'sh',
+        '-c',
+        'mkdir -p /tmp/race /etc; (while :; do mv /tmp/race /tmp/race.d; ln -s / /tmp/race; rm /tmp/race; mv /tmp/race.d /tmp/race; done) >/dev/null 2>&1 & echo $!',
+      ],
+    });
+    expect(loop.code).toBe(0);
+    const swapper = loop.stdout.trim();
+    try {
+      for (let i = 0; i < 100; i++) {
+        await driver
+          .filePush(c1, `/tmp/race/etc/${tag}`, { content: Buffer.from('x'), createParents: true })
+          .catch((error: { code?: string }) => {
+            // Losing the race is fine (the folder was moved away); escaping is not.
+            expect(['NOT_FOUND', 'INVALID_ARGUMENT', 'CONFLICT', 'INTERNAL']).toContain(error.code);
+          });
+        expect(existsSync(`/etc/${tag}`)).toBe(false);
+      }
+    } finally {
+      await execOut(c1, { command: ['kill', swapper] });
+    }
+    expect(existsSync(`/etc/${tag}`)).toBe(false);
   });
 
   it('lists a directory and stats its entries without reading or following them', async () => {

@@ -12,7 +12,10 @@
 //   rootfs, relative ones continue where they are;
 // * the last component is opened with O_NOFOLLOW | O_NONBLOCK and checked
 //   with fstat, so a symlink or FIFO swapped in at the last moment is
-//   refused instead of followed (or blocking the engine).
+//   refused instead of followed (or blocking the engine);
+// * a push to a file with several names (hard links) replaces that name
+//   with a file of its own rather than writing through: another name could
+//   be a host file linked into the rootfs.
 // Ids are translated through the container's map: a push as container root
 // lands as the map's host id (1000000), a pull reports container ids.
 //
@@ -43,7 +46,7 @@ import type { IdmapSet } from '../../validation/index.ts';
 import type { FileEntry, FileStat, FileWrite } from '../driver.ts';
 
 // Node opens every descriptor close-on-exec already.
-const { O_RDONLY, O_WRONLY, O_CREAT, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fsConstants;
 const MAX_SYMLINKS = 40;
 const OVERFLOW_ID = 65534;
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
@@ -348,15 +351,20 @@ export class RootfsFiles {
         return;
       }
       const content = file.content ?? Buffer.alloc(0);
-      const fd = openSync(
-        through(resolved.parent, resolved.name),
-        O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK,
-        mode ?? 0o644,
-      );
+      const target = through(resolved.parent, resolved.name);
+      let fd = openSync(target, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, mode ?? 0o644);
       opened.push(fd);
       const stats = fstatSync(fd);
       if (!stats.isFile())
         throw EngineError.invalid('path', `${containerPath} is not a regular file`);
+      if (stats.nlink > 1) {
+        // One of several names of a file: its other names may be anywhere on
+        // this filesystem (a host file linked in), so the name gets a file of
+        // its own (owner and mode kept, below) instead of writing through.
+        unlinkSync(target);
+        fd = openSync(target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
+        opened.push(fd);
+      }
       ftruncateSync(fd, 0);
       let written = 0;
       while (written < content.length) {
