@@ -8,7 +8,7 @@
 // Every request's latency is one sample (p50 and p99 over all of them);
 // the throughput is all requests over the wall-clock time of the burst.
 import { LxdClient } from './lxd-client.ts';
-import { Cells } from './section-measure.ts';
+import { Cells, execTrue } from './section-measure.ts';
 import type { Section, SectionContext } from './section-types.ts';
 
 async function burst(
@@ -84,17 +84,7 @@ export const concurrencySection: Section = {
       cells.failRest(['get', 'get-rate'], error);
     }
     try {
-      const execs = await burst(ctx, clientExecs, async (client) => {
-        const op = await client.run('POST', `/1.0/instances/${name}/exec`, {
-          command: ['true'],
-          environment: {},
-          'wait-for-websocket': false,
-          interactive: false,
-          'record-output': true,
-        });
-        if (op.metadata?.['return'] !== 0)
-          throw new Error(`exec true: exit code ${String(op.metadata?.['return'])}`);
-      });
+      const execs = await burst(ctx, clientExecs, (client) => execTrue(client, name));
       cells.samples('exec', execs.samples);
       cells.value('exec-rate', (execs.samples.length / execs.wallMs) * 1000, '/s');
     } catch (error) {

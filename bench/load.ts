@@ -17,7 +17,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { IMAGE_ALIAS } from './bench-image.ts';
 import { LxdClient } from './lxd-client.ts';
-import { Cells } from './section-measure.ts';
+import { Cells, execTrue } from './section-measure.ts';
 import { reasonOf, type Section, type SectionContext } from './section-types.ts';
 
 const STEPS = ['create', 'start', 'exec', 'stop', 'delete'] as const;
@@ -45,17 +45,7 @@ async function oneRound(
       force: false,
     }),
   );
-  await time('exec', async () => {
-    const op = await client.run('POST', `/1.0/instances/${name}/exec`, {
-      command: ['true'],
-      environment: {},
-      'wait-for-websocket': false,
-      interactive: false,
-      'record-output': true,
-    });
-    if (op.metadata?.['return'] !== 0)
-      throw new Error(`exec true: exit code ${String(op.metadata?.['return'])}`);
-  });
+  await time('exec', () => execTrue(client, name));
   await time('stop', () =>
     client.run('PUT', `/1.0/instances/${name}/state`, { action: 'stop', timeout: 30, force: true }),
   );

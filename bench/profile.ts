@@ -22,6 +22,7 @@ import { BenchImage } from './bench-image.ts';
 import { passwordSignIn, trpcAs } from '../apps/web/e2e/helpers/sessions.ts';
 import { BerthServer, berthServerSubject } from './berth-server.ts';
 import { LxdClient } from './lxd-client.ts';
+import { execTrue } from './section-measure.ts';
 import { formatMs, summarize, timed } from './stats.ts';
 
 const { values } = parseArgs({
@@ -187,17 +188,6 @@ const latencies = new Map<string, number[]>();
 const keep = (name: string, ms: number) =>
   latencies.set(name, [...(latencies.get(name) ?? []), ms]);
 
-/** The same requests as daemon-subject.ts's API path, through any client. */
-async function exec(client: LxdClient, name: string): Promise<void> {
-  const op = await client.run('POST', `/1.0/instances/${name}/exec`, {
-    command: ['true'],
-    environment: {},
-    'wait-for-websocket': false,
-    interactive: false,
-    'record-output': true,
-  });
-  if (op.metadata?.['return'] !== 0) throw new Error(`exec true in ${name}: ${JSON.stringify(op)}`);
-}
 const list = (client: LxdClient, recursion: 0 | 1 | 2) =>
   client.request('GET', '/1.0/instances', undefined, { recursion: String(recursion) });
 
@@ -232,13 +222,13 @@ try {
     const client = await clientFor(via, server.dataDir!);
     const tag = vias.length > 1 || via !== 'unix-socket' ? `${via}: ` : '';
     // Warm-up: the first calls load code and fill caches the rest do not pay for.
-    for (let i = 0; i < 10; i++) await exec(client, running);
+    for (let i = 0; i < 10; i++) await execTrue(client, running);
     for (let i = 0; i < 30; i++) await list(client, (i % 3) as 0 | 1 | 2);
 
     log(`${tag}exec ×${execCount}`);
     let from = nowUs();
     for (let i = 0; i < execCount; i++)
-      keep(`${tag}exec`, await timed(() => exec(client, running)));
+      keep(`${tag}exec`, await timed(() => execTrue(client, running)));
     windows.push({ name: `${tag}API exec \`true\``, from, to: nowUs(), calls: execCount });
 
     log(`${tag}list ×${listCount} (recursion 0/1/2 in turn)`);

@@ -1,7 +1,7 @@
 // How a section fills its cells: time a step n times, or record one
 // quantity; an error ends that row (not the section) with its reason, an
 // interruption (Ctrl-C) ends the section so clean-up starts at once.
-import { LxdError } from './lxd-client.ts';
+import { LxdError, type LxdClient } from './lxd-client.ts';
 import { reasonOf, type Figure, type SectionContext } from './section-types.ts';
 import { timed } from './stats.ts';
 import { NotAvailable } from './subject.ts';
@@ -78,6 +78,19 @@ export async function runPoolSettled<T>(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   if (failure) throw (failure as { error: unknown }).error;
+}
+
+/** exec `true` as the operations table runs it (POST exec {record-output}, then its wait); exit 0 or an error. */
+export async function execTrue(client: LxdClient, name: string): Promise<void> {
+  const op = await client.run('POST', `/1.0/instances/${name}/exec`, {
+    command: ['true'],
+    environment: {},
+    'wait-for-websocket': false,
+    interactive: false,
+    'record-output': true,
+  });
+  if (op.metadata?.['return'] !== 0)
+    throw new Error(`exec true in ${name}: exit code ${String(op.metadata?.['return'])}`);
 }
 
 /** Creates stopped containers from the bench image through the daemon's API, a few at a time. */

@@ -86,6 +86,23 @@ async function fill(engine: Engine, name: string, mib: number): Promise<void> {
   if (result.exitCode !== 0) throw new Error(`filling ${name}: ${result.stderr}`);
 }
 
+/** Builds an image as `alias` and adds 200 MiB that do not compress to its rootfs: copies of it take seconds. */
+async function slowImage(
+  engine: Engine,
+  alias: string,
+  build: (alias: string) => Promise<Operation>,
+): Promise<void> {
+  const built = await engine.operations.wait((await build(alias)).id);
+  if (built.status !== 'Success') throw new Error(built.err);
+  const rootfs = await engine.images.rootfsPath(await engine.images.resolveAlias('default', alias));
+  const { runCommand } = await import('../../src/host/run-command.ts');
+  await runCommand(
+    'dd',
+    ['if=/dev/urandom', `of=${path.join(rootfs, 'big')}`, 'bs=1M', 'count=200'],
+    { timeoutMs: 120_000 },
+  );
+}
+
 async function main(): Promise<void> {
   const [dataDir, bridge, scenario] = process.argv.slice(2) as [string, string, CrashScenario];
   if (!dataDir || !bridge || !CRASH_SCENARIOS.includes(scenario))
@@ -134,17 +151,8 @@ async function main(): Promise<void> {
   switch (scenario) {
     case 'create': {
       // An image with a big rootfs: the volume copy (and its preparation) take seconds.
-      const build = await engine.operations.wait(
-        (await engine.images.buildBusybox('default', { alias: 't-crash-big' })).id,
-      );
-      if (build.status !== 'Success') throw new Error(build.err);
-      const fingerprint = await engine.images.resolveAlias('default', 't-crash-big');
-      const rootfs = await engine.images.rootfsPath(fingerprint);
-      const { runCommand } = await import('../../src/host/run-command.ts');
-      await runCommand(
-        'dd',
-        ['if=/dev/urandom', `of=${path.join(rootfs, 'big')}`, 'bs=1M', 'count=200'],
-        { timeoutMs: 120_000 },
+      await slowImage(engine, 't-crash-big', (alias) =>
+        engine.images.buildBusybox('default', { alias }),
       );
       started = (
         await engine.instances.create('default', {
@@ -158,17 +166,8 @@ async function main(): Promise<void> {
     }
     case 'vm-create': {
       // The built-in VM image, made slow to copy the same way.
-      const build = await engine.operations.wait(
-        (await engine.images.buildBusyboxVm('default', { alias: 't-crash-vm-image' })).id,
-      );
-      if (build.status !== 'Success') throw new Error(build.err);
-      const fingerprint = await engine.images.resolveAlias('default', 't-crash-vm-image');
-      const rootfs = await engine.images.rootfsPath(fingerprint);
-      const { runCommand } = await import('../../src/host/run-command.ts');
-      await runCommand(
-        'dd',
-        ['if=/dev/urandom', `of=${path.join(rootfs, 'big')}`, 'bs=1M', 'count=200'],
-        { timeoutMs: 120_000 },
+      await slowImage(engine, 't-crash-vm-image', (alias) =>
+        engine.images.buildBusyboxVm('default', { alias }),
       );
       started = (
         await engine.instances.create('default', {

@@ -104,28 +104,19 @@ async function expectConsistent(engine: Engine): Promise<void> {
   expect(instanceVolumes.map((v) => key(v.project, v.name)).sort()).toEqual(
     instances.map((i) => key(i.project, i.name)).sort(),
   );
-  const containersDir = path.dirname(
-    (await engine.storage.instancePaths(POOL, 'default', CRASH_SOURCE, 'container')).dir,
-  );
-  const expectedDirs = await Promise.all(
-    instances
-      .filter((i) => i.type === 'container')
-      .map(async (i) =>
-        path.basename((await engine.storage.instancePaths(POOL, i.project, i.name, i.type)).dir),
-      ),
-  );
-  expect(entries(containersDir).sort()).toEqual(expectedDirs.sort());
-  const vmsDir = path.dirname(
-    (await engine.storage.instancePaths(POOL, 'default', CRASH_VM, 'virtual-machine')).dir,
-  );
-  const expectedVmDirs = await Promise.all(
-    instances
-      .filter((i) => i.type === 'virtual-machine')
-      .map(async (i) =>
-        path.basename((await engine.storage.instancePaths(POOL, i.project, i.name, i.type)).dir),
-      ),
-  );
-  expect(entries(vmsDir).sort()).toEqual(expectedVmDirs.sort());
+  // Each type's pool folder holds exactly its instances' folders.
+  const folderOf = async (project: string, name: string, type: string) =>
+    (await engine.storage.instancePaths(POOL, project, name, type)).dir;
+  for (const type of ['container', 'virtual-machine']) {
+    const dir = path.dirname(await folderOf('default', CRASH_SOURCE, type));
+    const expected = await Promise.all(
+      instances
+        .filter((i) => i.type === type)
+        .map(async (i) => path.basename(await folderOf(i.project, i.name, i.type))),
+    );
+    expect(entries(dir).sort(), type).toEqual(expected.sort());
+  }
+  const containersDir = path.dirname(await folderOf('default', CRASH_SOURCE, 'container'));
 
   // Every instance's state agrees with the database, and none is still "being created".
   for (const record of instances) {
