@@ -2,6 +2,7 @@
 // server's unix socket (issue 12): create, list, show, set, attach to a
 // real unprivileged busybox container that writes into it, snapshot,
 // restore, rename, copy, delete refused while attached, detach, delete.
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -37,6 +38,26 @@ afterAll(async () => {
 });
 
 describe('lxc storage volume on Berth', () => {
+  it('creates and deletes a dir pool, and says why a zfs or btrfs pool cannot be made here', async () => {
+    await lxc.ok(['storage', 'create', `d-${V1}`, 'dir']);
+    expect((await lxc.csv(['storage', 'list'])).map((row) => row[0])).toContain(`d-${V1}`);
+    await lxc.ok(['storage', 'delete', `d-${V1}`]);
+    expect((await lxc.csv(['storage', 'list'])).map((row) => row[0])).not.toContain(`d-${V1}`);
+
+    const zfs = await lxc.run(['storage', 'create', `z-${V1}`, 'zfs']);
+    expect(zfs.status).not.toBe(0);
+    expect(zfs.stderr).toMatch(
+      existsSync('/sys/module/zfs')
+        ? /driver: /
+        : /ZFS is not available: the zfs kernel module is not loaded/,
+    );
+    const btrfs = await lxc.run(['storage', 'create', `b-${V1}`, 'btrfs']);
+    expect(btrfs.stderr).toContain('Berth does not run btrfs pools yet');
+    const names = (await lxc.csv(['storage', 'list'])).map((row) => row[0]);
+    expect(names).not.toContain(`z-${V1}`);
+    expect(names).not.toContain(`b-${V1}`);
+  });
+
   it('creates a volume, lists it and shows it', async () => {
     expect(await lxc.ok(['storage', 'volume', 'create', 'default', V1])).toBe(
       `Storage volume ${V1} created\n`,

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { ConfigMap, Timestamp } from './common.ts';
 
-export const StoragePoolDriver = z.enum(['dir']);
+/** Any name: the pool service says which drivers run here and why the others do not (storage/pool-drivers.ts). */
+export const StoragePoolDriver = z.string().min(1, 'must not be empty');
 export type StoragePoolDriver = z.infer<typeof StoragePoolDriver>;
 
 /** LXD's storage pool name rules: no slash, not `.`/`..`, no white space. */

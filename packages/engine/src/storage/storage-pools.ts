@@ -41,6 +41,7 @@ import {
   sweepTemporaries,
 } from './pool-layout.ts';
 import { poolToApi, volumeToApi } from './storage-api.ts';
+import { checkPoolDriver } from './pool-drivers.ts';
 import {
   copyPlainTree,
   copyTree,
@@ -184,6 +185,7 @@ export class StoragePoolService {
 
   async create(input: StoragePoolsPost): Promise<StoragePool> {
     const req = parseInput(StoragePoolsPost, input);
+    checkPoolDriver(req.driver);
     for (const key of Object.keys(req.config)) {
       if (!dirPoolKeys.has(key) && !key.startsWith('user.')) {
         throw EngineError.invalid(

@@ -1,4 +1,5 @@
 // The dir storage driver against a real SQLite file and the real host disk.
+import { existsSync } from 'node:fs';
 import {
   chmod,
   chown,
@@ -277,5 +278,24 @@ describe('dir storage pool', () => {
     expect(
       (await errorOf(storage.create({ name: 'p3', driver: 'dir', config: { bogus: '1' } }))).field,
     ).toBe('config["bogus"]');
+  });
+
+  it('refuses drivers it does not run with the reason (ZFS: what this host lacks), creating nothing', async () => {
+    const zfs = await errorOf(storage.create({ name: 'z1', driver: 'zfs' }));
+    if (!existsSync('/sys/module/zfs')) {
+      expect(zfs).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'driver' });
+      expect(zfs.message).toMatch(
+        /^driver: ZFS is not available: the zfs kernel module is not loaded/,
+      );
+    } else expect(zfs).toMatchObject({ field: 'driver' });
+    expect(await errorOf(storage.create({ name: 'b1', driver: 'btrfs' }))).toMatchObject({
+      code: 'NOT_IMPLEMENTED',
+      field: 'driver',
+    });
+    expect(await errorOf(storage.create({ name: 'x1', driver: 'xfs' }))).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'driver',
+    });
+    expect((await storage.list()).map((p) => p.name)).toEqual(['default']);
   });
 });
