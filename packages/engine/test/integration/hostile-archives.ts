@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { header, type TypeFlag } from './tar-blocks.ts';
 
 export type TarType = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'directory' | 'fifo';
 
@@ -41,7 +42,7 @@ export interface HostileCase {
 
 export type LayoutName = 'container image' | 'VM image' | 'container backup' | 'VM backup';
 
-const TYPE_FLAGS: Record<TarType, string> = {
+const TYPE_FLAGS: Record<TarType, TypeFlag> = {
   file: '0',
   hardlink: '1',
   symlink: '2',
@@ -51,48 +52,22 @@ const TYPE_FLAGS: Record<TarType, string> = {
   fifo: '6',
 };
 
-/** A ustar header; sizes past ustar's 8 GiB in GNU's base-256 form, as GNU tar writes them. */
-function header(member: TarMember, size: bigint): Buffer {
-  const b = Buffer.alloc(512);
-  const put = (off: number, len: number, value: string) =>
-    b.write(value.slice(0, len), off, 'latin1');
-  const octal = (off: number, len: number, n: number) =>
-    put(off, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
-  put(0, 100, member.name);
-  octal(100, 8, member.mode ?? (member.type === 'directory' ? 0o755 : 0o644));
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  if (size < 8n * 1024n ** 3n) octal(124, 12, Number(size));
-  else {
-    b[124] = 0x80;
-    let rest = size;
-    for (let i = 135; i > 124; i--) {
-      b[i] = Number(rest & 0xffn);
-      rest >>= 8n;
-    }
-  }
-  octal(136, 12, 1_700_000_000);
-  b.fill(' ', 148, 156);
-  put(156, 1, TYPE_FLAGS[member.type]);
-  put(157, 100, member.linkname ?? '');
-  put(257, 6, 'ustar\0');
-  put(263, 2, '00');
-  let sum = 0;
-  for (const byte of b) sum += byte;
-  put(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-  return b;
-}
-
 /** A plain tar of `members`, with its end-of-archive blocks. */
 export function tar(members: readonly TarMember[]): Buffer {
   const parts: Buffer[] = [];
   for (const member of members) {
     const content = member.content ?? Buffer.alloc(0);
+    const options = {
+      ...(member.linkname === undefined ? {} : { linkname: member.linkname }),
+      ...(member.mode === undefined ? {} : { mode: member.mode }),
+    };
     if (member.declaredSize !== undefined) {
-      parts.push(header(member, member.declaredSize));
+      parts.push(
+        header(member.name, TYPE_FLAGS[member.type], { ...options, size: member.declaredSize }),
+      );
       continue;
     }
-    parts.push(header(member, BigInt(content.length)));
+    parts.push(header(member.name, TYPE_FLAGS[member.type], { ...options, size: content.length }));
     if (content.length > 0) {
       const padded = Buffer.alloc(Math.ceil(content.length / 512) * 512);
       content.copy(padded);

@@ -28,6 +28,7 @@ import { ImageService } from '../../src/images/images.ts';
 import { OperationService } from '../../src/operations/operations.ts';
 import { Image } from '../../src/schemas/image.ts';
 import type { Event, Operation } from '../../src/schemas/index.ts';
+import { fileEntry, header } from './tar-blocks.ts';
 
 let dataDir: string;
 let db: Database;
@@ -437,39 +438,6 @@ describe('importFromDirectory', () => {
 // ------------------------------------------------------- hostile tarballs
 
 /** A ustar header block (enough for hostile test archives). */
-function header(
-  name: string,
-  type: '0' | '1' | '2' | '5',
-  options: { size?: number; linkname?: string; mode?: number } = {},
-): Buffer {
-  const b = Buffer.alloc(512);
-  const put = (off: number, len: number, value: string) =>
-    b.write(value.slice(0, len), off, 'latin1');
-  const octal = (off: number, len: number, n: number) =>
-    put(off, len, `${n.toString(8).padStart(len - 1, '0')}\0`);
-  put(0, 100, name);
-  octal(100, 8, options.mode ?? (type === '5' ? 0o755 : 0o644));
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, options.size ?? 0);
-  octal(136, 12, Math.floor(Date.now() / 1000));
-  b.fill(' ', 148, 156);
-  put(156, 1, type);
-  put(157, 100, options.linkname ?? '');
-  put(257, 6, 'ustar\0');
-  put(263, 2, '00');
-  let sum = 0;
-  for (const byte of b) sum += byte;
-  put(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-  return b;
-}
-
-function fileEntry(name: string, content: string): Buffer {
-  const data = Buffer.from(content);
-  const padded = Buffer.alloc(Math.ceil(data.length / 512) * 512);
-  data.copy(padded);
-  return Buffer.concat([header(name, '0', { size: data.length }), padded]);
-}
 
 function archive(...entries: Buffer[]): Buffer {
   return gzipSync(
