@@ -83,6 +83,8 @@ export const apiExtensions = [
   'proxy_unix',
   'proxy_unix_dac_properties',
   'proxy_tcp_udp_multi_port_handling',
+  // migration.stateful: a VM's stateful stop, start and snapshots (vm-saved-state.ts).
+  'migration_stateful',
 ] as const;
 
 const berthVersion = (() => {
