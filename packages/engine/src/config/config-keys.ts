@@ -241,7 +241,7 @@ const KEYS: Record<string, KeyInit> = {
     default: 'false',
     liveUpdate: true,
     description:
-      "Allow stateful stops and snapshots of a VM: its memory and devices are saved in its volume, and a start runs on from them (containers would need CRIU, which Berth does not use).",
+      'Allow stateful stops and snapshots of a VM: its memory and devices are saved in its volume, and a start runs on from them (containers would need CRIU, which Berth does not use).',
   },
 
   // Raw passthrough; the caller parses what it can.
