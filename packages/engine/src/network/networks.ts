@@ -22,6 +22,7 @@ import { runCommand } from '../host/run-command.ts';
 import { parseInput } from '../parse-input.ts';
 import { Reverter } from '../reverter.ts';
 import {
+  NetworkPatch,
   NetworkPut,
   NetworksPost,
   type Network,
@@ -155,9 +156,14 @@ export class NetworkService {
     });
   }
 
-  /** Replaces description and config; a network that is up is reconfigured in place (dnsmasq restarted only if its arguments changed). */
+  /** Replaces description and config (a key set to "" is removed); a network that is up is reconfigured in place (dnsmasq restarted only if its arguments changed). */
   async update(name: string, input: NetworkPut): Promise<Network> {
-    const req = parseInput(NetworkPut, input);
+    const parsed = parseInput(NetworkPut, input);
+    // An empty value is no value, as in LXD (`lxc network unset` sends one).
+    const req = {
+      ...parsed,
+      config: Object.fromEntries(Object.entries(parsed.config).filter(([, v]) => v !== '')),
+    };
     validateNetworkConfig(req.config);
     return this.#lock.run(name, async () => {
       const current = await this.#record(name);
@@ -179,6 +185,16 @@ export class NetworkService {
       }
       this.#events?.lifecycle(HOME_PROJECT, 'network-updated', apiUrl.network(name));
       return this.#toApi(next);
+    });
+  }
+
+  /** LXD's PATCH: the given keys (and description) over the current ones, then as update. */
+  async patch(name: string, input: NetworkPatch): Promise<Network> {
+    const req = parseInput(NetworkPatch, input);
+    const current = await this.#record(name);
+    return this.update(name, {
+      description: req.description ?? current.description,
+      config: { ...current.config, ...req.config },
     });
   }
 

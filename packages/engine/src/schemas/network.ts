@@ -44,6 +44,13 @@ export const NetworkPut = z.object({
 });
 export type NetworkPut = z.input<typeof NetworkPut>;
 
+/** LXD's PATCH of a network: the keys given are set, the others kept. */
+export const NetworkPatch = z.object({
+  description: z.string().optional(),
+  config: ConfigMap.default({}),
+});
+export type NetworkPatch = z.input<typeof NetworkPatch>;
+
 export const NetworkStateAddress = z.object({
   family: z.enum(['inet', 'inet6']),
   address: z.string(),

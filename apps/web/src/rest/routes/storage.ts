@@ -1,6 +1,7 @@
 // /1.0/storage-pools: the host's storage pools (host-objects.ts).
 import { apiUrl } from '@berth/engine';
 import { StoragePoolsPost } from '@berth/engine/schemas';
+import { validate, withoutGoZeroValues } from '../body.ts';
 import type { RestContext } from '../context.ts';
 import { created, emptySync, sync } from '../envelope.ts';
 import type { Router } from '../router.ts';
@@ -16,7 +17,9 @@ export function registerStorage(router: Router<RestContext>): void {
     // `lxc storage create/delete`: the host's, so the server admin's (as tRPC's host:manage).
     .add('POST', '/1.0/storage-pools', async (ctx) => {
       ctx.allow('server');
-      const pool = await ctx.engine.storage.create(await ctx.body(StoragePoolsPost));
+      const pool = await ctx.engine.storage.create(
+        validate(StoragePoolsPost, withoutGoZeroValues(await ctx.json())),
+      );
       return created(apiUrl.storagePool(pool.name));
     })
     .add('GET', '/1.0/storage-pools/:name', (ctx, p: P) =>
