@@ -16,7 +16,10 @@
 // engine opens F through guest-file-open ("r+": a FIFO opened read-write
 // never blocks the single-threaded agent) and writes stdin with
 // guest-file-write as it arrives, closing it at the caller's EOF or when the
-// command exits. A FIFO not opened in FIFO_WAIT_MS (through reconnects of
+// command exits, but never before the wrapper has the FIFO open (it unlinks
+// it then): a FIFO's last writer gone before its reader came leaves the
+// reader's open waiting for ever (the hang of a fast `lxc exec` whose stdin
+// ended at once). A FIFO not opened in FIFO_WAIT_MS (through reconnects of
 // the agent's channel) leaves the wrapper waiting on it for ever: the
 // command is killed then, so the exec ends (137) rather than hangs. Output arrives at the end (QGA keeps up to 16 MiB of each).
 // The agent is asked whether the command exited soon after it started and
@@ -259,6 +262,10 @@ export async function execThroughAgent(
         });
       }
     } finally {
+      // Ours may be the FIFO's only writer: closed before the wrapper opened
+      // it, the wrapper's open would wait for a writer for ever (and what was
+      // written would be lost). The wrapper unlinks the FIFO once it has it.
+      if (!exited) await fifoTaken(agent, fifo, () => exited).catch(() => {});
       await (await agent()).execute('guest-file-close', { handle }).catch(() => {});
     }
   };
@@ -297,6 +304,27 @@ export async function execThroughAgent(
     },
     resize() {},
   };
+}
+
+/**
+ * Resolves once the wrapper has opened the FIFO (it unlinks it right after):
+ * while the path still opens ("r+" never blocks), the probe is closed and
+ * asked again; at most FIFO_WAIT_MS, or until `stop()`.
+ */
+async function fifoTaken(agent: AgentAccess, fifo: string, stop: () => boolean): Promise<void> {
+  const deadline = Date.now() + FIFO_WAIT_MS;
+  const delays = pollDelays(2, 50);
+  while (!stop() && Date.now() < deadline) {
+    let probe: number;
+    try {
+      probe = await (await agent()).execute<number>('guest-file-open', { path: fifo, mode: 'r+' });
+    } catch (error) {
+      if (error instanceof QgaError) return; // gone: the wrapper has it
+      throw error;
+    }
+    await (await agent()).execute('guest-file-close', { handle: probe }).catch(() => {});
+    await sleep(delays.next().value);
+  }
 }
 
 /** Sends `signal` to a guest process (best effort: the agent may be gone). */
