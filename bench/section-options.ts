@@ -17,7 +17,7 @@ const COUNT_FLAGS: Record<string, [CountFlag, number, number, string]> = {
   clients: ['clients', 20, 5, 'concurrent clients'],
   'client-requests': ['clientRequests', 20, 5, 'GETs per client'],
   'client-execs': ['clientExecs', 5, 2, 'execs per client'],
-  'load-seconds': ['loadSeconds', 120, 15, 'seconds of the load section'],
+  'load-seconds': ['loadSeconds', 180, 15, 'seconds of the load section'],
   listeners: ['listeners', 50, 10, 'event listeners'],
   events: ['events', 10, 3, 'timed lifecycle events'],
   'list-instances': ['listCount', 1000, 50, 'instances in the listing fleet'],
