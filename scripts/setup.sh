@@ -38,8 +38,10 @@ fi
 # GPT; squashfs-tools reads split images' squashfs; g++ (gcc) compiles the
 # small C helpers (berth-pty for VM guests, berth-mount for disk hot-plug);
 # Chromium runs the console's end-to-end tests, and lxd-client's `lxc` (LXD's
-# own client) the REST API's.
-host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk chromium lxd-client squashfs-tools btrfs-progs lvm2 thin-provisioning-tools)
+# own client) the REST API's; xz-utils, bzip2 and zstd read images compressed
+# with them, and sqlite3 lets an operator (and the full-disk test) open the
+# database.
+host_packages=(ca-certificates python3 make g++ git iproute2 attr lxc busybox-static uidmap dnsmasq-base nftables debootstrap socat qemu-system-x86 qemu-utils ovmf dosfstools mtools fdisk chromium lxd-client squashfs-tools btrfs-progs lvm2 thin-provisioning-tools xz-utils bzip2 zstd sqlite3)
 missing=()
 for pkg in "${host_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
