@@ -61,8 +61,9 @@ export async function changeState(
               if (status !== 'Stopped')
                 throw new EngineError('CONFLICT', `The instance is already running (${status})`);
               const checked = await startable(ctx, instance);
+              // Again under the lock, on the record as it is now.
+              checkStateful(instance, req, driver);
               const restoreState = req.stateful ?? instance.record.stateful;
-              if (restoreState) checkStateful(instance, req, driver);
               const templates = await startTemplates(
                 ctx,
                 checked,
@@ -146,8 +147,8 @@ export async function changeState(
  * What a stateful stop or start needs, in LXD's words: a driver that saves
  * state (a VM; containers would need CRIU), `migration.stateful=true`, and
  * for a start asked to restore, a saved state; an ephemeral instance is
- * deleted at its stop, so it keeps no state. Only an explicit request is
- * judged here: an unset `stateful` start restores when there is a state.
+ * deleted at its stop, so it keeps no state. A start with `stateful`
+ * unset is judged as a restore when a state is saved (it restores one).
  */
 function checkStateful(
   instance: ExpandedInstance,
